@@ -1,0 +1,56 @@
+//! `/admin/v1/tenants`: provisioning.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::{AdminAuth, AdminError, AdminJson};
+use crate::domain::tenants::{self, NewTenant, Tenant};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/v1/tenants", get(list).post(create))
+        .route("/admin/v1/tenants/{slug}", get(show).delete(remove))
+}
+
+/// The admin view of a tenant.
+pub fn render(state: &AppState, t: &Tenant) -> Value {
+    json!({
+        "id": t.id.0,
+        "slug": t.slug,
+        "name": t.name,
+        "settings": t.settings,
+        "now": state.now(t),
+        "created_at": t.created_at,
+    })
+}
+
+async fn create(
+    State(st): State<AppState>,
+    _: AdminAuth,
+    AdminJson(req): AdminJson<NewTenant>,
+) -> Result<(StatusCode, Json<Value>), AdminError> {
+    let p = tenants::create(&st.db, req).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::to_value(p).map_err(|_| AdminError::Internal)?),
+    ))
+}
+
+async fn list(State(st): State<AppState>, _: AdminAuth) -> Result<Json<Value>, AdminError> {
+    let all = tenants::list(&st.db).await?;
+    Ok(Json(Value::Array(all.iter().map(|t| render(&st, t)).collect())))
+}
+
+async fn show(State(st): State<AppState>, _: AdminAuth, Path(slug): Path<String>) -> Result<Json<Value>, AdminError> {
+    let t = tenants::by_slug(&st.db, &slug).await?;
+    Ok(Json(render(&st, &t)))
+}
+
+async fn remove(State(st): State<AppState>, _: AdminAuth, Path(slug): Path<String>) -> Result<StatusCode, AdminError> {
+    tenants::delete(&st.db, &slug).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

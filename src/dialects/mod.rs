@@ -1,0 +1,33 @@
+//! The five vendor dialects: thin adapters from each vendor's wire shape to the domain.
+
+pub mod apps;
+pub mod campaign_manager;
+pub mod leads;
+pub mod onc;
+pub mod outbound_dialer;
+
+use axum::Router;
+
+use crate::engine::jobs::JobHandler;
+use crate::state::AppState;
+
+/// Every dialect's routes (their path prefixes do not collide).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(onc::router())
+        .merge(leads::router())
+        .merge(campaign_manager::router())
+        .merge(apps::router())
+        .merge(outbound_dialer::router())
+}
+
+/// Every dialect's job handlers, by job kind.
+pub fn job_handlers() -> Vec<(&'static str, JobHandler)> {
+    let mut all = Vec::new();
+    all.extend(onc::job_handlers());
+    all.extend(leads::job_handlers());
+    all.extend(campaign_manager::job_handlers());
+    all.extend(apps::job_handlers());
+    all.extend(outbound_dialer::job_handlers());
+    all
+}

@@ -1,0 +1,208 @@
+//! Jobs: async work (imports, bulk user updates, …) stored in Postgres.
+//!
+//! Workers claim due rows with `FOR UPDATE SKIP LOCKED` and hold a lease
+//! (`locked_by`, `locked_until`) they renew while working; a job whose worker died is
+//! claimed again when its lease runs out, so jobs survive restarts. Handlers that write
+//! data record their progress with [`checkpoint`] in the same transaction as the data, so
+//! a resumed job continues where the last commit left it and never applies a row twice.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgConnection, PgExecutor};
+use uuid::Uuid;
+
+use super::{DomainError, DomainResult, TenantId};
+
+/// Job statuses (`jobs.status`). Dialects keep their own finer state in `jobs.state`.
+pub mod status {
+    pub const QUEUED: &str = "queued";
+    pub const RUNNING: &str = "running";
+    pub const COMPLETED: &str = "completed";
+    pub const FAILED: &str = "failed";
+    pub const CANCELLED: &str = "cancelled";
+}
+
+/// A job row.
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct Job {
+    pub id: Uuid,
+    pub seq: i64,
+    #[serde(skip)]
+    pub tenant_id: Uuid,
+    pub kind: String,
+    pub status: String,
+    pub state: Option<String>,
+    pub epoch: i64,
+    pub payload: serde_json::Value,
+    pub progress: serde_json::Value,
+    pub result: Option<serde_json::Value>,
+    pub error: Option<String>,
+    pub blob_id: Option<Uuid>,
+    pub campaign_id: Option<Uuid>,
+    pub attempts: i32,
+    pub run_at: DateTime<Utc>,
+    pub locked_by: Option<String>,
+    pub locked_until: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Job {
+    /// The tenant of the job.
+    pub fn tenant(&self) -> TenantId {
+        TenantId(self.tenant_id)
+    }
+}
+
+/// Columns of [`Job`].
+pub const COLS: &str = "id, seq, tenant_id, kind, status, state, epoch, payload, progress, result, error, blob_id, campaign_id, attempts, run_at, locked_by, locked_until, created_at, updated_at";
+
+/// Fields of a new job.
+#[derive(Debug, Clone, Default)]
+pub struct NewJob {
+    pub kind: String,
+    /// `queued` (the worker runs it) unless given, e.g. a job that waits for a user action.
+    pub status: Option<String>,
+    pub state: Option<String>,
+    pub payload: serde_json::Value,
+    pub blob_id: Option<Uuid>,
+    pub campaign_id: Option<Uuid>,
+}
+
+/// Stores a new job.
+pub async fn enqueue<'e>(db: impl PgExecutor<'e>, tenant: TenantId, j: NewJob, now: DateTime<Utc>) -> DomainResult<Job> {
+    let sql = format!(
+        "INSERT INTO jobs (id, tenant_id, kind, status, state, epoch, payload, blob_id, campaign_id, run_at, created_at, updated_at)
+         SELECT $1, $2, $3, $4, $5, t.epoch, $6, $7, $8, now(), $9, $9 FROM tenants t WHERE t.id = $2
+         RETURNING {COLS}"
+    );
+    let payload = if j.payload.is_null() { serde_json::json!({}) } else { j.payload };
+    sqlx::query_as::<_, Job>(sqlx::AssertSqlSafe(sql))
+        .bind(Uuid::new_v4())
+        .bind(tenant.0)
+        .bind(&j.kind)
+        .bind(j.status.as_deref().unwrap_or(status::QUEUED))
+        .bind(&j.state)
+        .bind(payload)
+        .bind(j.blob_id)
+        .bind(j.campaign_id)
+        .bind(now)
+        .fetch_optional(db)
+        .await?
+        .ok_or(DomainError::NotFound("tenant"))
+}
+
+/// One job of the tenant.
+pub async fn get<'e>(db: impl PgExecutor<'e>, tenant: TenantId, id: Uuid) -> DomainResult<Job> {
+    let sql = format!("SELECT {COLS} FROM jobs WHERE tenant_id = $1 AND id = $2");
+    sqlx::query_as::<_, Job>(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.0)
+        .bind(id)
+        .fetch_optional(db)
+        .await?
+        .ok_or(DomainError::NotFound("job"))
+}
+
+/// One job of the tenant by integer id.
+pub async fn get_by_seq<'e>(db: impl PgExecutor<'e>, tenant: TenantId, seq: i64) -> DomainResult<Job> {
+    let sql = format!("SELECT {COLS} FROM jobs WHERE tenant_id = $1 AND seq = $2");
+    sqlx::query_as::<_, Job>(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.0)
+        .bind(seq)
+        .fetch_optional(db)
+        .await?
+        .ok_or(DomainError::NotFound("job"))
+}
+
+/// Claims one due job of the given kinds for `worker`, with a lease of `lease_secs`.
+pub async fn claim<'e>(db: impl PgExecutor<'e>, worker: &str, kinds: &[String], lease_secs: i64) -> DomainResult<Option<Job>> {
+    let sql = format!(
+        "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = now() + make_interval(secs => $3),
+                attempts = attempts + 1, updated_at = now()
+          WHERE id = (
+             SELECT j.id FROM jobs j JOIN tenants t ON t.id = j.tenant_id
+              WHERE j.kind = ANY($2) AND j.run_at <= now() AND j.epoch = t.epoch
+                AND (j.status = 'queued' OR (j.status = 'running' AND j.locked_until < now()))
+              ORDER BY j.run_at, j.seq
+              LIMIT 1 FOR UPDATE OF j SKIP LOCKED)
+          RETURNING {COLS}"
+    );
+    Ok(sqlx::query_as::<_, Job>(sqlx::AssertSqlSafe(sql))
+        .bind(worker)
+        .bind(kinds)
+        .bind(lease_secs as f64)
+        .fetch_optional(db)
+        .await?)
+}
+
+/// Renews the lease; false when the job is no longer this worker's (deleted by a tenant
+/// reset, or taken over), in which case the handler must stop without writing.
+pub async fn renew<'e>(db: impl PgExecutor<'e>, id: Uuid, worker: &str, lease_secs: i64) -> DomainResult<bool> {
+    Ok(sqlx::query(
+        "UPDATE jobs SET locked_until = now() + make_interval(secs => $3)
+          WHERE id = $1 AND locked_by = $2 AND status = 'running'",
+    )
+    .bind(id)
+    .bind(worker)
+    .bind(lease_secs as f64)
+    .execute(db)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Records progress inside the transaction that wrote the data it describes. Returns
+/// false (and the caller must roll back) when the job is no longer this worker's.
+pub async fn checkpoint(tx: &mut PgConnection, id: Uuid, worker: &str, progress: &serde_json::Value) -> DomainResult<bool> {
+    Ok(sqlx::query(
+        "UPDATE jobs SET progress = $3, updated_at = now()
+          WHERE id = $1 AND locked_by = $2 AND status = 'running'",
+    )
+    .bind(id)
+    .bind(worker)
+    .bind(progress)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Locks the job row for this worker inside a transaction (use before writing data).
+pub async fn lock_owned(tx: &mut PgConnection, id: Uuid, worker: &str) -> DomainResult<bool> {
+    Ok(
+        sqlx::query_scalar::<_, i32>("SELECT 1 FROM jobs WHERE id = $1 AND locked_by = $2 AND status = 'running' FOR UPDATE")
+            .bind(id)
+            .bind(worker)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some(),
+    )
+}
+
+/// Ends a job: `status` completed/failed (or back to queued with a state for jobs that
+/// wait for the user), with its result, error and dialect state.
+pub async fn finish<'e>(
+    db: impl PgExecutor<'e>,
+    id: Uuid,
+    worker: &str,
+    status: &str,
+    state: Option<&str>,
+    result: Option<serde_json::Value>,
+    error: Option<&str>,
+) -> DomainResult<bool> {
+    Ok(sqlx::query(
+        "UPDATE jobs SET status = $3, state = COALESCE($4, state), result = COALESCE($5, result), error = $6,
+                locked_by = NULL, locked_until = NULL, updated_at = now()
+          WHERE id = $1 AND locked_by = $2",
+    )
+    .bind(id)
+    .bind(worker)
+    .bind(status)
+    .bind(state)
+    .bind(result)
+    .bind(error)
+    .execute(db)
+    .await?
+    .rows_affected()
+        == 1)
+}

@@ -1,0 +1,149 @@
+//! Suppression: the tenant's opt-out list (by channel), company DNC list and named
+//! opt-in lists. One list per tenant, honoured by every dialect at creation and send time.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgExecutor};
+use uuid::Uuid;
+
+use super::phone::PhoneNumber;
+use super::{DomainError, DomainResult, TenantId};
+
+/// List names (`suppressions.list`).
+pub mod list {
+    pub const OPT_OUT: &str = "opt_out";
+    pub const DNC: &str = "dnc";
+    pub const OPT_IN: &str = "opt_in";
+}
+
+/// Channels an opt-out can name.
+pub const CHANNELS: &[&str] = &["sms", "voice", "email"];
+
+/// One list entry.
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct Entry {
+    pub id: Uuid,
+    pub seq: i64,
+    #[serde(skip)]
+    pub tenant_id: Uuid,
+    pub list: String,
+    pub list_name: String,
+    pub number: String,
+    pub original: String,
+    pub channels: Vec<String>,
+    pub source: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Columns of [`Entry`].
+pub const COLS: &str = "id, seq, tenant_id, list, list_name, number, original, channels, source, expires_at, created_at, updated_at";
+
+/// What to put on a list.
+#[derive(Debug, Clone)]
+pub struct NewEntry<'a> {
+    pub list: &'a str,
+    pub list_name: &'a str,
+    pub number: &'a PhoneNumber,
+    pub channels: Vec<String>,
+    pub source: &'a str,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Adds a number to a list, or updates its expiry and channels if it is there already.
+/// Returns the entry and whether it was created (false = updated).
+pub async fn upsert<'e>(db: impl PgExecutor<'e>, tenant: TenantId, e: NewEntry<'_>, now: DateTime<Utc>) -> DomainResult<(Entry, bool)> {
+    if e.channels.iter().any(|c| !CHANNELS.contains(&c.as_str())) {
+        return Err(DomainError::validation("channels", "must be a list of sms, voice, email"));
+    }
+    let channels = if e.channels.is_empty() {
+        CHANNELS.iter().map(|s| s.to_string()).collect()
+    } else {
+        e.channels
+    };
+    let sql = format!(
+        "INSERT INTO suppressions (id, tenant_id, list, list_name, number, original, channels, source, expires_at, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+         ON CONFLICT (tenant_id, list, list_name, number)
+         DO UPDATE SET expires_at = EXCLUDED.expires_at, channels = EXCLUDED.channels, updated_at = EXCLUDED.updated_at
+         RETURNING {COLS}, (xmax = 0) AS inserted"
+    );
+    let row: (Entry, bool) = {
+        use sqlx::Row;
+        let r = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(Uuid::new_v4())
+            .bind(tenant.0)
+            .bind(e.list)
+            .bind(e.list_name)
+            .bind(&e.number.e164)
+            .bind(&e.number.original)
+            .bind(&channels)
+            .bind(e.source)
+            .bind(e.expires_at)
+            .bind(now)
+            .fetch_one(db)
+            .await?;
+        (Entry::from_row(&r)?, r.try_get("inserted")?)
+    };
+    Ok(row)
+}
+
+/// Whether `e164` is blocked for `channel` at `now`: on the opt-out list for that channel
+/// or on the company DNC list (DNC blocks every channel), and not expired.
+pub async fn is_suppressed<'e>(
+    db: impl PgExecutor<'e>,
+    tenant: TenantId,
+    e164: &str,
+    channel: &str,
+    now: DateTime<Utc>,
+) -> DomainResult<bool> {
+    Ok(sqlx::query_scalar::<_, bool>(
+        "SELECT EXISTS (SELECT 1 FROM suppressions
+           WHERE tenant_id = $1 AND number = $2
+             AND ((list = 'opt_out' AND $3 = ANY(channels)) OR list = 'dnc')
+             AND (expires_at IS NULL OR expires_at > $4))",
+    )
+    .bind(tenant.0)
+    .bind(e164)
+    .bind(channel)
+    .bind(now)
+    .fetch_one(db)
+    .await?)
+}
+
+/// The active entry of `number` on `list` (any list name), if any.
+pub async fn find<'e>(db: impl PgExecutor<'e>, tenant: TenantId, list: &str, e164: &str) -> DomainResult<Option<Entry>> {
+    let sql = format!("SELECT {COLS} FROM suppressions WHERE tenant_id = $1 AND list = $2 AND number = $3 ORDER BY seq LIMIT 1");
+    Ok(sqlx::query_as::<_, Entry>(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.0)
+        .bind(list)
+        .bind(e164)
+        .fetch_optional(db)
+        .await?)
+}
+
+/// Entries of a list, in creation order.
+pub async fn list_entries<'e>(db: impl PgExecutor<'e>, tenant: TenantId, list: &str) -> DomainResult<Vec<Entry>> {
+    let sql = format!("SELECT {COLS} FROM suppressions WHERE tenant_id = $1 AND list = $2 ORDER BY seq");
+    Ok(sqlx::query_as::<_, Entry>(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.0)
+        .bind(list)
+        .fetch_all(db)
+        .await?)
+}
+
+/// Removes an entry by id from `list`; NotFound when it is not the tenant's.
+pub async fn remove<'e>(db: impl PgExecutor<'e>, tenant: TenantId, list: &str, id: Uuid) -> DomainResult<()> {
+    let n = sqlx::query("DELETE FROM suppressions WHERE tenant_id = $1 AND list = $2 AND id = $3")
+        .bind(tenant.0)
+        .bind(list)
+        .bind(id)
+        .execute(db)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(DomainError::NotFound("list entry"));
+    }
+    Ok(())
+}

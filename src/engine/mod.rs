@@ -1,0 +1,21 @@
+//! What makes time pass: the campaign scheduler and the job worker.
+//!
+//! Both are loops polling Postgres every `tick_ms`; any number of replicas may run them
+//! (campaign rows are taken with `FOR UPDATE SKIP LOCKED`, jobs by lease).
+
+pub mod jobs;
+pub mod scheduler;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::state::AppState;
+
+/// Starts the engine loops; they stop when `shutdown` turns true.
+pub fn spawn(state: AppState, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    let handlers = jobs::registry();
+    vec![
+        tokio::spawn(scheduler::run(state.clone(), shutdown.clone())),
+        tokio::spawn(jobs::run(state, handlers, shutdown)),
+    ]
+}

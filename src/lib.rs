@@ -1,0 +1,67 @@
+//! switchboard: one server that speaks five contact-center vendor APIs over one shared,
+//! multi-tenant Postgres domain. See DESIGN.md for the layout.
+
+pub mod admin;
+pub mod config;
+pub mod db;
+pub mod dialects;
+pub mod domain;
+pub mod engine;
+pub mod http;
+pub mod state;
+
+use std::future::Future;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use config::Config;
+pub use state::AppState;
+
+/// The whole application: every dialect, the admin API and the operational endpoints,
+/// wrapped in the middleware stack of [`http::layers`].
+pub fn app(state: AppState) -> Router {
+    let routes = Router::new()
+        .merge(http::router())
+        .merge(admin::router())
+        .merge(dialects::router())
+        .fallback(http::not_found);
+    http::layers(routes, &state).with_state(state)
+}
+
+/// Serves `app(state)` on every listener and runs the engine until `shutdown` resolves,
+/// then drains in-flight requests and stops the engine.
+pub async fn launch(
+    state: AppState,
+    listeners: Vec<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (tx, rx) = watch::channel(false);
+    let engine = engine::spawn(state.clone(), rx.clone());
+    let app = app(state);
+    let mut servers = Vec::new();
+    for l in listeners {
+        let mut rx = rx.clone();
+        let app = app.clone();
+        servers.push(tokio::spawn(async move {
+            axum::serve(l, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+                .with_graceful_shutdown(async move {
+                    let _ = rx.wait_for(|v| *v).await;
+                })
+                .await
+        }));
+    }
+    shutdown.await;
+    let _ = tx.send(true);
+    for s in servers {
+        match s.await {
+            Ok(r) => r?,
+            Err(e) => tracing::warn!(error = %e, "listener task failed"),
+        }
+    }
+    for e in engine {
+        let _ = e.await;
+    }
+    Ok(())
+}

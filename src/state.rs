@@ -1,0 +1,73 @@
+//! The application state every handler gets.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use crate::config::Config;
+use crate::domain::clock::{Clock, SystemClock};
+use crate::domain::credentials::CredentialCache;
+use crate::domain::ratelimit::RateLimiter;
+use crate::domain::tenants::Tenant;
+
+/// Shared state: the pool, config, clock and in-process caches. Nothing here must be
+/// shared between replicas; everything that must lives in Postgres.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: PgPool,
+    pub config: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
+    pub admin_token: Arc<str>,
+    pub creds: Arc<CredentialCache>,
+    pub limiter: Arc<RateLimiter>,
+    /// HS256 key of Leads access tokens (from config, else generated once into the database).
+    pub jwt_secret: Arc<[u8]>,
+    /// Identifies this process as a job worker.
+    pub worker_id: Arc<str>,
+}
+
+impl AppState {
+    /// Builds the state; generates and stores the shared secrets on first use.
+    pub async fn new(db: PgPool, config: Config, admin_token: String) -> Result<Self, sqlx::Error> {
+        let jwt = match &config.jwt_secret {
+            Some(s) => s.clone(),
+            None => shared_secret(&db, "leads_jwt").await?,
+        };
+        Ok(AppState {
+            db,
+            config: Arc::new(config),
+            clock: Arc::new(SystemClock),
+            admin_token: admin_token.into(),
+            creds: Arc::new(CredentialCache::default()),
+            limiter: Arc::new(RateLimiter::default()),
+            jwt_secret: jwt.into_bytes().into(),
+            worker_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()).into(),
+        })
+    }
+
+    /// Replaces the base clock (tests).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The tenant's now (its virtual clock over the process clock).
+    pub fn now(&self, tenant: &Tenant) -> DateTime<Utc> {
+        tenant.clock.now(self.clock.as_ref())
+    }
+}
+
+/// A secret generated once and shared through the database by every replica.
+async fn shared_secret(db: &PgPool, name: &str) -> Result<String, sqlx::Error> {
+    let fresh = crate::domain::secrets::random_token(48);
+    sqlx::query("INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+        .bind(name)
+        .bind(&fresh)
+        .execute(db)
+        .await?;
+    sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
+        .bind(name)
+        .fetch_one(db)
+        .await
+}
