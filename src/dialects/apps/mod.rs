@@ -1,4 +1,10 @@
-//! The apps dialect (not built yet).
+//! The Apps API dialect (calls, SMS, wait times, CRM, bulk users, company DNC).
+//!
+//! `auth` and `error` are shared with the outbound-dialer dialect.
+
+pub mod auth;
+pub mod error;
+pub mod paging;
 
 use axum::Router;
 

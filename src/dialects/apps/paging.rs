@@ -1,0 +1,128 @@
+//! Paging of the Apps vendor's list endpoints: `page` (from 1) and `per_page` query
+//! parameters, and the `Link` (RFC 8288: first/prev/next/last), `Total` and `Per-Page`
+//! response headers. Shared with the outbound-dialer and Manager read routes.
+
+use axum::http::{HeaderMap, HeaderValue, Uri};
+use serde::Deserialize;
+
+use super::error::AppsError;
+
+/// Raw query parameters (strings, so bad values get our own 400 instead of axum's).
+#[derive(Debug, Default, Deserialize)]
+pub struct PageParams {
+    pub page: Option<String>,
+    pub per_page: Option<String>,
+}
+
+/// A resolved page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// 1-based page number.
+    pub page: i64,
+    pub per_page: i64,
+}
+
+impl Page {
+    /// Rows to skip.
+    pub fn offset(&self) -> i64 {
+        (self.page - 1) * self.per_page
+    }
+}
+
+impl PageParams {
+    /// Whether the client asked for paging at all.
+    pub fn given(&self) -> bool {
+        self.page.is_some() || self.per_page.is_some()
+    }
+
+    /// Validates: page ≥ 1 (default 1), 1 ≤ per_page ≤ max (default `default`).
+    pub fn resolve(&self, default: i64, max: i64) -> Result<Page, AppsError> {
+        let page = match self.page.as_deref().map(str::trim) {
+            None | Some("") => 1,
+            Some(s) => s
+                .parse::<i64>()
+                .ok()
+                .filter(|p| *p >= 1)
+                .ok_or_else(|| AppsError::bad_request("page must be a positive integer"))?,
+        };
+        let per_page = match self.per_page.as_deref().map(str::trim) {
+            None | Some("") => default,
+            Some(s) => s
+                .parse::<i64>()
+                .ok()
+                .filter(|p| *p >= 1 && *p <= max)
+                .ok_or_else(|| AppsError::bad_request(format!("per_page must be an integer between 1 and {max}")))?,
+        };
+        Ok(Page { page, per_page })
+    }
+}
+
+/// `Link`, `Total` and `Per-Page` headers for `page` of `total` rows at `uri`.
+pub fn headers(uri: &Uri, page: Page, total: i64) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    let last = ((total + page.per_page - 1) / page.per_page).max(1);
+    let path = uri.path();
+    let others: Vec<String> = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|kv| !kv.is_empty() && !kv.starts_with("page=") && !kv.starts_with("per_page="))
+        .map(str::to_string)
+        .collect();
+    let link = |p: i64, rel: &str| {
+        let mut q = others.clone();
+        q.push(format!("page={p}"));
+        q.push(format!("per_page={}", page.per_page));
+        format!("<{path}?{}>; rel=\"{rel}\"", q.join("&"))
+    };
+    let mut links = vec![link(1, "first")];
+    if page.page > 1 {
+        links.push(link((page.page - 1).min(last), "prev"));
+    }
+    if page.page < last {
+        links.push(link(page.page + 1, "next"));
+    }
+    links.push(link(last, "last"));
+    if let Ok(v) = HeaderValue::from_str(&links.join(", ")) {
+        h.insert("link", v);
+    }
+    h.insert("total", HeaderValue::from(total));
+    h.insert("per-page", HeaderValue::from(page.per_page));
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_and_links() {
+        let p = PageParams {
+            page: Some("2".into()),
+            per_page: Some("10".into()),
+        }
+        .resolve(25, 100)
+        .unwrap();
+        assert_eq!(p, Page { page: 2, per_page: 10 });
+        assert_eq!(p.offset(), 10);
+        assert!(PageParams {
+            page: Some("0".into()),
+            per_page: None
+        }
+        .resolve(25, 100)
+        .is_err());
+        assert!(PageParams {
+            page: None,
+            per_page: Some("1000".into())
+        }
+        .resolve(25, 100)
+        .is_err());
+        let uri: Uri = "/x/y?page=2&per_page=10&q=1".parse().unwrap();
+        let h = headers(&uri, p, 35);
+        let link = h["link"].to_str().unwrap();
+        assert!(link.contains("</x/y?q=1&page=3&per_page=10>; rel=\"next\""), "{link}");
+        assert!(link.contains("rel=\"prev\"") && link.contains("page=4&per_page=10>; rel=\"last\""));
+        assert_eq!(h["total"], "35");
+        assert_eq!(h["per-page"], "10");
+    }
+}
