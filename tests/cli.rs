@@ -54,7 +54,13 @@ async fn wait_no_postmaster(cluster: &Path) {
 
 #[test]
 fn help_on_every_subcommand() {
-    for args in [vec!["--help"], vec!["serve", "--help"], vec!["migrate", "--help"], vec!["tenant", "create", "--help"], vec!["demo", "--help"]] {
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["migrate", "--help"],
+        vec!["tenant", "create", "--help"],
+        vec!["demo", "--help"],
+    ] {
         let out = Command::new(BIN).args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
         let text = String::from_utf8_lossy(&out.stdout);
@@ -62,7 +68,16 @@ fn help_on_every_subcommand() {
     }
     let out = Command::new(BIN).args(["serve", "--help"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    for flag in ["--listen", "--database-url", "--data-dir", "--pg-bin", "--admin-token", "--log-format", "--apps-rate-limit", "--apps-rate-burst"] {
+    for flag in [
+        "--listen",
+        "--database-url",
+        "--data-dir",
+        "--pg-bin",
+        "--admin-token",
+        "--log-format",
+        "--apps-rate-limit",
+        "--apps-rate-burst",
+    ] {
         assert!(text.contains(flag), "serve --help lists {flag}");
     }
 }
@@ -83,7 +98,19 @@ async fn cli_provisioning_and_embedded_lifecycle() {
     let cluster = data.join("pg");
 
     // tenant create --json prints exactly the provisioning JSON, and stops the cluster it started.
-    let out = cmd(&data).args(["tenant", "create", "acme", "--name", "Acme", "--apps-token", "apps-secret", "--json"]).output().unwrap();
+    let out = cmd(&data)
+        .args([
+            "tenant",
+            "create",
+            "acme",
+            "--name",
+            "Acme",
+            "--apps-token",
+            "apps-secret",
+            "--json",
+        ])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).expect("stdout is exactly JSON");
     assert_eq!(v["tenant"]["slug"], "acme");
@@ -118,7 +145,10 @@ async fn cli_provisioning_and_embedded_lifecycle() {
     assert_eq!(list[0]["slug"], "acme");
     let out = cmd(&data).args(["tenant", "create", "beta", "--json"]).output().unwrap();
     assert!(out.status.success());
-    assert!(embedded::running(&cluster).is_some(), "attached CLI must not stop the server's cluster");
+    assert!(
+        embedded::running(&cluster).is_some(),
+        "attached CLI must not stop the server's cluster"
+    );
 
     // kill -9: no postmaster is left behind, and the next start recovers.
     server.kill().unwrap();
