@@ -4,6 +4,27 @@
 //! creation order; missing or wrong token → 401; unknown tenant or object → 404; bad body
 //! → 400 (malformed JSON) or 422 (well-formed but invalid), each `{"error": "…"}` naming
 //! the field where there is one.
+//!
+//! Choices where the issue leaves room (also in `openapi/admin.yaml`):
+//! - Suppression (`/opt-outs`, `/dnc`): an invalid phone number or `expires_at` → 400
+//!   naming the field; adding a number already on the list updates its expiry (and, for
+//!   opt-outs, its channels) in the same row and answers **200** (a new entry: 201). An
+//!   `expires_at` in the past is accepted (the entry is listed as expired), which lets a
+//!   test create an expired entry without moving the clock. DNC entries take no
+//!   `channels` (they block every channel). Entries added by dialects are listed with
+//!   their own `source` and can be removed here. `GET …/{id}` shows one entry.
+//! - Settings (`PATCH /tenants/{slug}`): keys left out are unchanged, `null` removes the
+//!   key (global default), unknown keys → 422; `apps_rate_burst` ≥ 1, the two durations
+//!   1 s … 10 years.
+//! - Clock: exactly one of `advance_seconds`, `set`, `freeze`, `reset` per request.
+//!   Advancing a frozen clock moves the frozen instant; `set` on a frozen clock keeps it
+//!   frozen at the new instant; unfreezing rounds the offset up to whole seconds (time
+//!   never goes backwards). After a change one scheduler pass runs, so campaigns that
+//!   became due start at once.
+//! - Reset: `keep_directory` defaults to true; the body may be empty. The tenant's
+//!   settings, clock and credentials (Leads API keys too) stay. The table list is
+//!   [`crate::domain::tenant_ops::RESET_TABLES`].
+//! - Leads API keys: 64 lowercase hex characters; the list shows keys that are not revoked.
 
 mod clock;
 mod error;
