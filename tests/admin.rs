@@ -1445,3 +1445,115 @@ async fn opt_outs_are_shared_with_the_campaign_manager_dialect() {
     let (_, l) = app.admin_get("/admin/v1/tenants/acme/opt-outs?number=%2B14155550125").await;
     assert_eq!(l, json!([]));
 }
+
+/// Whether an ONC JSON-binding answer to `GetCampaignListing` is a listing (session
+/// accepted) rather than an error / null (session rejected).
+fn onc_accepted(status: u16, v: &Value) -> bool {
+    if status != 200 {
+        return false;
+    }
+    if v.get("ErrorCode").and_then(Value::as_i64).is_some_and(|c| c != 0) {
+        return false;
+    }
+    v.is_array() || v.as_object().is_some_and(|o| o.values().any(Value::is_array))
+}
+
+/// ONC sessions expire after 20 idle minutes on the tenant's clock (the tenant's own
+/// clock only).
+#[tokio::test]
+async fn onc_session_idle_expiry_follows_the_tenant_clock() {
+    let app = TestApp::spawn().await;
+    let mut sessions = Vec::new();
+    for slug in ["acme", "other"] {
+        let p = app.tenant(slug).await;
+        let r = app
+            .client
+            .post(app.url("/onc/json/OpenAPISession"))
+            .json(&json!({"AccountId": p["onc"]["account_id"], "Username": p["onc"]["username"], "Password": p["onc"]["password"]}))
+            .send()
+            .await
+            .unwrap();
+        let (s, v) = status_json(r).await;
+        if dialect_missing(s, &v, "onc") {
+            return;
+        }
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["ErrorCode"], 0, "{v}");
+        sessions.push(v["SessionId"].as_str().expect("SessionId").to_string());
+    }
+    let listing = |sid: String| {
+        let app = &app;
+        async move {
+            let r = app
+                .client
+                .post(app.url("/onc/json/GetCampaignListing"))
+                .json(&json!({"SessionId": sid}))
+                .send()
+                .await
+                .unwrap();
+            let (s, v) = status_json(r).await;
+            onc_accepted(s, &v)
+        }
+    };
+    assert!(listing(sessions[0].clone()).await);
+    // 19 idle minutes: still valid (and the use restarts the idle timer).
+    app.admin_post("/admin/v1/tenants/acme/clock", json!({"advance_seconds": 19 * 60}))
+        .await;
+    assert!(listing(sessions[0].clone()).await, "accepted after 19 idle minutes");
+    // 21 idle minutes: expired.
+    app.admin_post("/admin/v1/tenants/acme/clock", json!({"advance_seconds": 21 * 60}))
+        .await;
+    assert!(!listing(sessions[0].clone()).await, "rejected after 21 idle minutes");
+    // The other tenant's session is on its own clock.
+    assert!(listing(sessions[1].clone()).await, "other tenant's session still valid");
+}
+
+/// Leads access tokens expire on the tenant's clock; another tenant's token still works.
+#[tokio::test]
+async fn leads_access_token_expiry_follows_the_tenant_clock() {
+    let app = TestApp::spawn().await;
+    let mut tokens = Vec::new();
+    for slug in ["acme", "other"] {
+        let p = app.tenant(slug).await;
+        let r = app
+            .client
+            .post(app.url("/api/v2/login"))
+            .json(&json!({"username": p["leads"]["username"], "password": p["leads"]["password"], "domain": slug}))
+            .send()
+            .await
+            .unwrap();
+        let (s, v) = status_json(r).await;
+        if dialect_missing(s, &v, "leads") {
+            return;
+        }
+        assert_eq!(s, 200, "{v}");
+        assert!(v["refresh_token"].is_string(), "{v}");
+        tokens.push((
+            v["access_token"].as_str().expect("access_token").to_string(),
+            p["leads"]["account_id"].as_str().unwrap().to_string(),
+        ));
+    }
+    let status = |(tok, acct): (String, String)| {
+        let app = &app;
+        async move {
+            app.client
+                .get(app.url("/api/v2/reports/campaigns/leads/status"))
+                .bearer_auth(tok)
+                .header("X-Account-ID", acct)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(status(tokens[0].clone()).await, 200);
+    let ttl = app.state.config.leads_token_ttl;
+    app.admin_post("/admin/v1/tenants/acme/clock", json!({"advance_seconds": ttl - 60}))
+        .await;
+    assert_eq!(status(tokens[0].clone()).await, 200, "valid a minute before its exp");
+    app.admin_post("/admin/v1/tenants/acme/clock", json!({"advance_seconds": 120}))
+        .await;
+    assert_ne!(status(tokens[0].clone()).await, 200, "rejected after its exp");
+    assert_eq!(status(tokens[1].clone()).await, 200, "other tenant's token still valid");
+}
