@@ -4,9 +4,33 @@
 //! creation order; missing or wrong token → 401; unknown tenant or object → 404; bad body
 //! → 400 (malformed JSON) or 422 (well-formed but invalid), each `{"error": "…"}` naming
 //! the field where there is one.
+//!
+//! Choices where the issue leaves room (also in `openapi/admin.yaml`):
+//! - Suppression (`/opt-outs`, `/dnc`): an invalid phone number or `expires_at` → 400
+//!   naming the field; adding a number already on the list updates its expiry (and, for
+//!   opt-outs, its channels) in the same row and answers **200** (a new entry: 201). An
+//!   `expires_at` in the past is accepted (the entry is listed as expired), which lets a
+//!   test create an expired entry without moving the clock. DNC entries take no
+//!   `channels` (they block every channel). Entries added by dialects are listed with
+//!   their own `source` and can be removed here. `GET …/{id}` shows one entry.
+//! - Settings (`PATCH /tenants/{slug}`): keys left out are unchanged, `null` removes the
+//!   key (global default), unknown keys → 422; `apps_rate_burst` ≥ 1, the two durations
+//!   1 s … 10 years.
+//! - Clock: exactly one of `advance_seconds`, `set`, `freeze`, `reset` per request.
+//!   Advancing a frozen clock moves the frozen instant; `set` on a frozen clock keeps it
+//!   frozen at the new instant; unfreezing rounds the offset up to whole seconds (time
+//!   never goes backwards). After a change one scheduler pass runs, so campaigns that
+//!   became due start at once.
+//! - Reset: `keep_directory` defaults to true; the body may be empty. The tenant's
+//!   settings, clock and credentials (Leads API keys too) stay. The table list is
+//!   [`crate::domain::tenant_ops::RESET_TABLES`].
+//! - Leads API keys: 64 lowercase hex characters; the list shows keys that are not revoked.
 
+mod clock;
 mod error;
 mod fixtures;
+mod leads_keys;
+mod suppression;
 mod tenants;
 
 pub use error::{AdminError, AdminJson};
@@ -15,6 +39,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::Router;
 
+use crate::domain::tenants::{self as dtenants, Tenant};
 use crate::state::AppState;
 
 /// Proof that the request carried the admin token.
@@ -46,5 +71,33 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Every admin route.
 pub fn router() -> Router<AppState> {
-    Router::new().merge(tenants::router()).merge(fixtures::router())
+    Router::new()
+        .merge(tenants::router())
+        .merge(fixtures::router())
+        .merge(suppression::router())
+        .merge(leads_keys::router())
+        .merge(clock::router())
+}
+
+/// The tenant of a path's `{slug}` (404 when there is none).
+pub(crate) async fn load_tenant(st: &AppState, slug: &str) -> Result<Tenant, AdminError> {
+    Ok(dtenants::by_slug(&st.db, slug).await?)
+}
+
+/// An entry id of a path: a uuid; anything else names no entry (404).
+pub(crate) fn path_id(raw: &str, what: &str) -> Result<uuid::Uuid, AdminError> {
+    uuid::Uuid::try_parse(raw.trim()).map_err(|_| AdminError::NotFound(format!("{what} not found")))
+}
+
+/// A JSON body that may be absent: empty → `T::default()`; malformed → 400; not fitting
+/// `T` → 422 (serde's message names the field).
+pub(crate) fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, AdminError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    match axum::Json::<T>::from_bytes(body) {
+        Ok(axum::Json(v)) => Ok(v),
+        Err(axum::extract::rejection::JsonRejection::JsonDataError(e)) => Err(AdminError::Unprocessable(e.body_text())),
+        Err(e) => Err(AdminError::BadRequest(e.body_text())),
+    }
 }

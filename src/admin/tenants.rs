@@ -1,19 +1,21 @@
-//! `/admin/v1/tenants`: provisioning.
+//! `/admin/v1/tenants`: provisioning, settings.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{AdminAuth, AdminError, AdminJson};
+use crate::domain::tenant_ops::{self, SettingsPatch};
 use crate::domain::tenants::{self, NewTenant, Tenant};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/v1/tenants", get(list).post(create))
-        .route("/admin/v1/tenants/{slug}", get(show).delete(remove))
+        .route("/admin/v1/tenants/{slug}", get(show).patch(update).delete(remove))
 }
 
 /// The admin view of a tenant.
@@ -24,6 +26,7 @@ pub fn render(state: &AppState, t: &Tenant) -> Value {
         "name": t.name,
         "settings": t.settings,
         "now": state.now(t),
+        "clock": super::clock::render(state, t),
         "created_at": t.created_at,
     })
 }
@@ -47,6 +50,27 @@ async fn list(State(st): State<AppState>, _: AdminAuth) -> Result<Json<Value>, A
 
 async fn show(State(st): State<AppState>, _: AdminAuth, Path(slug): Path<String>) -> Result<Json<Value>, AdminError> {
     let t = tenants::by_slug(&st.db, &slug).await?;
+    Ok(Json(render(&st, &t)))
+}
+
+/// `PATCH /admin/v1/tenants/{slug}` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TenantPatch {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    settings: Option<SettingsPatch>,
+}
+
+async fn update(
+    State(st): State<AppState>,
+    _: AdminAuth,
+    Path(slug): Path<String>,
+    AdminJson(p): AdminJson<TenantPatch>,
+) -> Result<Json<Value>, AdminError> {
+    let t = tenants::by_slug(&st.db, &slug).await?;
+    let t = tenant_ops::update(&st.db, t.id, p.name.as_deref(), &p.settings.unwrap_or_default()).await?;
     Ok(Json(render(&st, &t)))
 }
 

@@ -18,6 +18,7 @@ pub mod outbox;
 pub mod phone;
 pub mod ratelimit;
 pub mod secrets;
+pub mod tenant_ops;
 pub mod tenants;
 
 use serde::{Deserialize, Serialize};
