@@ -1179,3 +1179,54 @@ async fn cross_tenant_access_is_not_found() {
     let forged = switchboard::dialects::leads::jwt_sign(b"wrong", &c);
     assert_eq!(get(&app, &forged, "/api/v2/config/campaigns").await.0, 401);
 }
+
+#[tokio::test]
+async fn page_read_waits_for_an_in_flight_add() {
+    let app = TestApp::spawn().await;
+    let prov = app.tenant("acme").await;
+    let (token, _, _) = login(&app, &prov).await;
+    let camp = campaign(&app, "acme", "InFlight").await;
+    let (_, first) = add_lead(&app, &token, &camp, json!({"number": "+12135550600"})).await;
+    // an add in flight: it holds the campaign's lead lock and has taken its sequence number
+    let camp_id = Uuid::parse_str(&camp).unwrap();
+    let mut tx = app.db.begin().await.unwrap();
+    switchboard::dialects::leads::lock_campaign_leads(&mut tx, camp_id, true)
+        .await
+        .unwrap();
+    let pending = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO contacts (id, tenant_id, campaign_id, number, status, created_at, updated_at)
+         VALUES ($1, $2, $3, '+12135550601', 'pending', now(), now())",
+    )
+    .bind(pending)
+    .bind(tenant_id(&prov).0)
+    .bind(camp_id)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let reader = {
+        let client = app.client.clone();
+        let url = app.url(&format!("/api/v2/config/campaigns/{camp}/leads?page_size=10"));
+        let token = token.clone();
+        tokio::spawn(async move {
+            client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !reader.is_finished(),
+        "a page is not served while a lower sequence number is uncommitted"
+    );
+    tx.commit().await.unwrap();
+    let v = reader.await.unwrap();
+    let ids: Vec<&str> = v["data"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, vec![first["id"].as_str().unwrap(), pending.simple().to_string().as_str()]);
+}

@@ -26,9 +26,19 @@ pub fn parse_id(s: &str, what: &str) -> LeadsResult<Uuid> {
     parse_hex_id(s.trim()).ok_or_else(|| LeadsError::bad(format!("{what}: must be a 32-hex id")))
 }
 
-/// Lock key of a campaign's lead sequence (see the module doc on paging).
+/// Lock of a campaign's lead sequence (see the module doc on paging): adding takes it
+/// exclusively, a page read shared, both until the end of the transaction.
 const LOCK_SQL_EXCLUSIVE: &str = "SELECT pg_advisory_xact_lock(hashtextextended('leads:' || $1::text, 0))";
 const LOCK_SQL_SHARED: &str = "SELECT pg_advisory_xact_lock_shared(hashtextextended('leads:' || $1::text, 0))";
+
+/// Takes the campaign's lead-sequence lock in `conn`'s transaction: `exclusive` before adding
+/// contacts to a campaign (any dialect doing so keeps Leads paging gap-free), shared before
+/// reading a page.
+pub async fn lock_campaign_leads(conn: &mut sqlx::PgConnection, campaign: Uuid, exclusive: bool) -> Result<(), sqlx::Error> {
+    let sql = if exclusive { LOCK_SQL_EXCLUSIVE } else { LOCK_SQL_SHARED };
+    sqlx::query(sql).bind(campaign).execute(conn).await?;
+    Ok(())
+}
 
 fn render_campaign(c: &Campaign, total: i64) -> Value {
     json!({
@@ -173,7 +183,7 @@ pub async fn list_leads(
         Some(k) => parse_page_key(k).ok_or_else(|| LeadsError::bad("next_start_key: not a key this API returned"))?,
     };
     let mut tx = st.db.begin().await?;
-    sqlx::query(LOCK_SQL_SHARED).bind(id).execute(&mut *tx).await?;
+    lock_campaign_leads(&mut tx, id, false).await?;
     campaigns::get(&mut *tx, auth.tid(), id).await?;
     let mut rows = contacts::page(&mut *tx, auth.tid(), id, after, size + 1).await?;
     tx.commit().await?;
@@ -211,7 +221,7 @@ pub async fn add_lead(
     let now = auth.now;
 
     let mut tx = st.db.begin().await?;
-    sqlx::query(LOCK_SQL_EXCLUSIVE).bind(campaign).execute(&mut *tx).await?;
+    lock_campaign_leads(&mut tx, campaign, true).await?;
     campaigns::get(&mut *tx, t, campaign).await?;
     let suppressed = optlists::is_suppressed(&mut *tx, t, &number.e164, "voice", now).await?;
     let name = match (&first_name, &last_name) {

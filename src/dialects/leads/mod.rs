@@ -67,6 +67,7 @@ use crate::engine::jobs::JobHandler;
 use crate::state::AppState;
 
 pub use auth::{jwt_sign, jwt_verify};
+pub use campaigns::lock_campaign_leads;
 
 /// Lead statuses of the Leads API.
 pub const LEAD_STATUSES: &[&str] = &[
