@@ -189,6 +189,14 @@ async fn token_checks_missing_forged_expired_account_header() {
     assert_eq!(v["status"], "error");
     let (s, _) = get(&app, "garbage", path).await;
     assert_eq!(s, 401);
+    let r = app
+        .client
+        .get(app.url(path))
+        .header("Authorization", format!("Basic {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
     // forged: payload changed, or signed with another key
     let parts: Vec<&str> = token.split('.').collect();
     let mut c = claims(&token);
@@ -1097,6 +1105,19 @@ async fn history_window_paging_and_spellings() {
     let (_, v) = get(&app, &token, "/api/v2/reports/campaigns/leads/history").await;
     assert_eq!(v["data"][0]["lead_history"][0]["type"], "lead deleted");
     assert_eq!(v["data"][0]["lead_name"], "Raven Shields");
+    // dial attempts of the shared scheduler show as campaign dials with the Leads status
+    let (_, lead) = add_lead(&app, &token, &camp, json!({"number": "+12195011919", "first_name": "Ada"})).await;
+    sqlx::query("UPDATE campaigns SET status = 'running'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    app.tick().await;
+    let (_, v) = get(&app, &token, "/api/v2/reports/campaigns/leads/history?pageSize=1").await;
+    let d = &v["data"][0];
+    assert_eq!(d["lead_id"], lead["id"]);
+    assert_eq!(d["lead_history"][0]["event"], "campaign dial");
+    assert_eq!(d["lead_history"][0]["status"], "success");
+    assert!(v["next_start_key"].is_string());
 }
 
 #[tokio::test]
