@@ -91,6 +91,26 @@ fn missing_postgres_binaries_names_both_ways_out() {
     assert!(err.contains("DATABASE_URL") && err.contains("install PostgreSQL"), "{err}");
 }
 
+#[test]
+fn json_logs_on_stderr_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cmd(dir.path())
+        .env("RUST_LOG", "info")
+        .args(["--log-format", "json", "migrate"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "migrations applied");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty());
+    for l in lines {
+        let v: Value = serde_json::from_str(l).unwrap_or_else(|_| panic!("log line is JSON: {l}"));
+        assert!(v["level"].is_string() && v["fields"].is_object(), "{l}");
+    }
+    assert!(!err.contains("pg-password"), "no secrets in logs");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_provisioning_and_embedded_lifecycle() {
     let dir = tempfile::tempdir().unwrap();

@@ -350,3 +350,42 @@ async fn scheduler_runs_campaigns_and_honours_suppression() {
         .unwrap();
     assert_eq!(statuses, ["completed", "dnc"]);
 }
+
+#[tokio::test]
+async fn oversized_bodies_are_refused() {
+    let app = TestApp::spawn().await;
+    let big = format!("{{\"slug\": \"acme\", \"name\": \"{}\"}}", "x".repeat(3 * 1024 * 1024));
+    let r = app
+        .admin(Method::POST, "/admin/v1/tenants")
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let (s, v) = app.admin_get("/admin/v1/tenants").await;
+    assert_eq!((s, v), (200, json!([])), "nothing was written");
+}
+
+async fn boom() -> &'static str {
+    panic!("boom")
+}
+
+#[tokio::test]
+async fn a_panicking_handler_answers_500_and_the_server_keeps_serving() {
+    use axum::routing::get;
+    let app = TestApp::spawn().await;
+    let router = axum::Router::new().route("/boom", get(boom)).route("/ok", get(|| async { "ok" }));
+    let svc = switchboard::http::layers(router, &app.state).with_state(app.state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, svc).await;
+    });
+    let r = app.client.get(format!("http://{addr}/boom")).send().await.unwrap();
+    assert_eq!(r.status(), 500);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["message"], "Internal Server Error");
+    let r = app.client.get(format!("http://{addr}/ok")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}

@@ -18,6 +18,7 @@ pub enum AdminError {
     BadRequest(String),
     Unprocessable(String),
     Conflict(String),
+    TooLarge(String),
     Internal,
 }
 
@@ -46,6 +47,7 @@ impl IntoResponse for AdminError {
             AdminError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             AdminError::Unprocessable(m) => (StatusCode::UNPROCESSABLE_ENTITY, m),
             AdminError::Conflict(m) => (StatusCode::CONFLICT, m),
+            AdminError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
             AdminError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal error".to_string()),
         };
         (status, Json(json!({ "error": msg }))).into_response()
@@ -67,6 +69,7 @@ where
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(AdminJson(v)),
             Err(JsonRejection::JsonDataError(e)) => Err(AdminError::Unprocessable(e.body_text())),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(AdminError::TooLarge(e.body_text())),
             Err(e) => Err(AdminError::BadRequest(e.body_text())),
         }
     }
