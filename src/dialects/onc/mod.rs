@@ -53,8 +53,11 @@
 //!
 //! # Choices where the doc is silent
 //! - Sessions: `auth_sessions` rows (kind `onc_session`, SHA-256 digest of the SessionId),
-//!   idle expiry `onc_session_idle_seconds` of the tenant or `--onc-session-idle` (1200 s),
-//!   on the tenant's clock; every call slides it; `CloseAPISession` revokes it.
+//!   idle expiry `onc_session_idle_seconds` of the tenant, else `--onc-session-idle` /
+//!   `SWITCHBOARD_ONC_SESSION_IDLE` (1200 s),
+//!   on the tenant's clock; every call slides it; `CloseAPISession` revokes it; sessions
+//!   dead for a day are removed when the tenant opens a new one. A revoked credential
+//!   ends its sessions.
 //! - Campaigns are shared `campaigns` rows (kind `onc`, the client's ID as the row id; an
 //!   empty/zero Guid gets a new one). ONC fields live in `attrs.onc`. Active window =
 //!   ActiveFromDate+ActiveFromTime … ActiveToDate+ActiveToTime, read as UTC (times default

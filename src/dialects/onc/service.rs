@@ -181,6 +181,16 @@ async fn open_session(st: &AppState, p: &Map<String, Value>) -> Reply {
         let tenant = tenants::by_id(&st.db, cred.tenant_id).await?;
         let now = st.now(&tenant);
         let token = secrets::random_token(40);
+        // housekeeping: the tenant's sessions dead for a day go
+        sqlx::query(
+            "DELETE FROM auth_sessions WHERE tenant_id = $1 AND kind = $2
+                AND (expires_at < $3 OR revoked_at < $3)",
+        )
+        .bind(tenant.id.0)
+        .bind(SESSION_KIND)
+        .bind(now - Duration::days(1))
+        .execute(&st.db)
+        .await?;
         sqlx::query(
             "INSERT INTO auth_sessions (id, tenant_id, kind, token_digest, credential_id, expires_at, last_used_at, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",

@@ -95,6 +95,7 @@ fn start_el(ns: Option<String>, e: &BytesStart) -> Result<El, Fault> {
 /// refused; only the predefined entities and character references are expanded.
 pub fn parse(body: &[u8]) -> Result<El, Fault> {
     let text = std::str::from_utf8(body).map_err(|_| client("The message is not UTF-8"))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = NsReader::from_reader(text.as_bytes());
     let mut stack: Vec<El> = Vec::new();
     let mut root: Option<El> = None;
@@ -313,6 +314,12 @@ mod tests {
         let r = read_request(x.as_bytes(), None).unwrap();
         assert_eq!(r.method, Method::GetCampaign);
         assert_eq!(r.params["sessionId"], "abc & d");
+        let bom = format!("\u{feff}{x}");
+        assert_eq!(read_request(bom.as_bytes(), None).unwrap().method, Method::GetCampaign);
+        // SOAPAction decides only when the body element is not an operation
+        let odd = x.replace("GetCampaign", "Unknown");
+        let r = read_request(odd.as_bytes(), Some("\"http://tempuri.org/IONCService/GetCampaigns\"")).unwrap();
+        assert_eq!(r.method, Method::GetCampaigns);
     }
 
     #[test]
