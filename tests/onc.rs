@@ -611,6 +611,42 @@ async fn contacts_lifecycle_json() {
 }
 
 #[tokio::test]
+async fn update_campaign_replans_contacts_not_yet_attempted() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let sid = open(&app, &t).await;
+    let cid = Uuid::new_v4();
+    let mut c = campaign(cid);
+    c["OutboundVoiceNotificationInfo"]["Enabled"] = json!(false);
+    c["OutboundEmailNotificationInfo"]["Enabled"] = json!(false);
+    assert_eq!(add_campaign(&app, &sid, c.clone()).await, 0);
+    let k = Uuid::new_v4();
+    let ct = json!({"Id": k, "CampaignId": cid, "VoiceCommInfo": {"Destination": "+17605550105"}});
+    assert_eq!(call(&app, "AddCampaignContact", json!({"sessionId": sid, "contact": ct})).await, 0);
+    let got = call(&app, "GetCampaignContacts", json!({"sessionId": sid, "campaignId": cid})).await;
+    assert_eq!(got[0]["VoiceCommInfo"]["StatusCode"], 0, "voice is not enabled on the campaign");
+    assert_eq!(got[0]["SMSCommInfo"], Value::Null);
+    let st: String = sqlx::query_scalar("SELECT status FROM contacts WHERE id = $1")
+        .bind(k)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(st, "skipped");
+    c["OutboundVoiceNotificationInfo"]["Enabled"] = json!(true);
+    c["OutboundVoiceNotificationInfo"]["TextToSpeak"] = json!("New words");
+    assert_eq!(call(&app, "UpdateCampaign", json!({"sessionId": sid, "campaign": c})).await, 0);
+    let got = call(&app, "GetCampaignContacts", json!({"sessionId": sid, "campaignId": cid})).await;
+    assert_eq!(got[0]["VoiceCommInfo"]["StatusCode"], 1);
+    let attrs: Value = sqlx::query_scalar("SELECT attrs FROM contacts WHERE id = $1")
+        .bind(k)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(attrs["deliveries"][0]["body"], "New words");
+    assert_eq!(attrs["deliveries"][0]["channel"], "voice");
+}
+
+#[tokio::test]
 async fn contacts_of_an_ended_campaign_are_refused() {
     let app = TestApp::spawn().await;
     let t = app.tenant("acme").await;
@@ -667,7 +703,7 @@ async fn suppressed_destinations_are_cancelled() {
         .fetch_one(&app.db)
         .await
         .unwrap();
-    assert_eq!(row.get::<String, _>("status"), "cancelled");
+    assert_eq!(row.get::<String, _>("status"), "dnc");
     assert_eq!(row.get::<Value, _>("attrs")["deliveries"], json!([]));
 }
 

@@ -77,7 +77,15 @@
 //!   LastDeliveryErrorCode: 0 none/success, 1 suppressed at send time, 2 failed.
 //!   UpdateCampaignContact starts a contact over when a destination changed.
 //!   Adding a contact to a `completed` campaign schedules it again.
-//! - Campaign IDs are global primary keys: an ID used by another tenant answers 5.
+//! - Campaign and contact IDs are global primary keys: an ID already used by another
+//!   tenant answers 5 (nothing of that tenant is shown or changed).
+//! - Stored and echoed but not acted on (the simulated carrier always delivers at the first
+//!   attempt): ProgressWSEndpoint (never called), AllowAddingContactsFromExternalApps and
+//!   the three *NotificationRequired flags (they concern the vendor's agent app),
+//!   DialMsTimeout, CallingName, TTSVoiceName, MaxTextPlays, RetryMinutesInterval.
+//! - A contact whose every destination is suppressed is `dnc` in the shared state (7);
+//!   one with nothing to deliver is `skipped` (0). UpdateCampaign re-plans the deliveries
+//!   (and that state) of contacts not attempted yet.
 //!
 //! # StatusCode ↔ shared contact state
 //! One table, [`STATUS_TABLE`]; per channel, a blank destination is 0 and the latest
@@ -143,8 +151,8 @@ pub const STATUS_TABLE: &[(&str, i32)] = &[
     (cst::INVALID_NUMBER, 6),
     (cst::INVALID_OUTBOUND, 6),
     (cst::BLOCKED, 6),
-    (cst::CANCELLED, 7),
     (cst::DNC, 7),
+    (cst::CANCELLED, 7),
 ];
 
 /// Outbox delivery status of one channel → (StatusCode, LastDeliveryErrorCode).

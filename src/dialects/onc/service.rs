@@ -398,7 +398,8 @@ async fn update_campaign(st: &AppState, p: &Map<String, Value>) -> F<()> {
     .await?;
     // Contacts not yet attempted deliver with the campaign's new settings.
     let sql = format!(
-        "SELECT {} FROM contacts WHERE tenant_id = $1 AND campaign_id = $2 AND status = 'pending' FOR UPDATE",
+        "SELECT {} FROM contacts WHERE tenant_id = $1 AND campaign_id = $2 AND status IN ('pending', 'skipped', 'dnc')
+            AND attempts = 0 FOR UPDATE",
         contacts::COLS
     );
     let pending = sqlx::query_as::<_, Contact>(sqlx::AssertSqlSafe(sql))
@@ -406,16 +407,22 @@ async fn update_campaign(st: &AppState, p: &Map<String, Value>) -> F<()> {
         .bind(cur.id)
         .fetch_all(&mut *tx)
         .await?;
+    let mut runnable = false;
     for c in pending {
         let stored = stored_comms(&c);
-        let (attrs, _) = contact_attrs(&c.attrs, &v.info, &stored);
-        sqlx::query("UPDATE contacts SET attrs = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2")
+        let (attrs, initial) = contact_attrs(&c.attrs, &v.info, &stored);
+        runnable |= initial == cst::PENDING;
+        sqlx::query("UPDATE contacts SET attrs = $3, status = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2")
             .bind(tenant.id.0)
             .bind(c.id)
             .bind(attrs)
+            .bind(initial)
             .bind(now)
             .execute(&mut *tx)
             .await?;
+    }
+    if runnable && status == cs::COMPLETED {
+        campaigns::set_status(&mut *tx, tenant.id, cur.id, cs::SCHEDULED, now).await?;
     }
     tx.commit().await?;
     Ok(())
