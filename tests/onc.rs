@@ -837,6 +837,10 @@ async fn another_tenants_objects_are_not_found() {
         .await,
         3
     );
+    // A's ID taken by B → 5, and A's campaign is untouched
+    let mut hijack = campaign(cid);
+    hijack["ShortName"] = json!("Hijacked");
+    assert_eq!(add_campaign(&app, &sb, hijack).await, 5);
     // A's data is intact
     assert_eq!(
         call(&app, "GetCampaign", json!({"sessionId": sa, "campaignId": cid})).await["ShortName"],
@@ -866,6 +870,10 @@ async fn campaigns_of_other_dialects_show_with_onc_defaults() {
     let got = call(&app, "GetCampaign", json!({"sessionId": sid, "campaignId": c["ids"]["onc"]})).await;
     assert_eq!(got["ShortName"], "Dialer");
     assert_eq!(got["ID"], c["ids"]["onc"]);
+    assert_eq!(
+        got["OutboundVoiceNotificationInfo"]["Enabled"], true,
+        "the engine's default channel"
+    );
     assert_eq!(
         call(&app, "GetCampaignListing", json!({"sessionId": sid})).await,
         json!([c["ids"]["onc"]])

@@ -270,18 +270,45 @@ fn campaign_info(c: &Campaign) -> CampaignInfo {
         .attrs
         .get("onc")
         .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or_else(|| CampaignInfo {
-            active_from_date: c.starts_at.map(|t| t.format("%Y-%m-%d").to_string()),
-            active_from_time: c.starts_at.map(|t| t.format("%H:%M:%S").to_string()),
-            active_to_date: c.ends_at.map(|t| t.format("%Y-%m-%d").to_string()),
-            active_to_time: c.ends_at.map(|t| t.format("%H:%M:%S").to_string()),
-            ..Default::default()
-        });
+        .unwrap_or_else(|| foreign_campaign_info(c));
     info.id = c.id;
     info.short_name = Some(c.name.clone());
     info.creation_date_utc = Some(c.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
     info.is_paused = c.status == cs::PAUSED;
     info
+}
+
+/// ONC defaults for a campaign made by another dialect: its channel enabled (voice when
+/// unset, as the engine does; all three when mixed) with the row's `attrs.from` / `attrs.body`.
+fn foreign_campaign_info(c: &Campaign) -> CampaignInfo {
+    let from = c.attrs.get("from").and_then(Value::as_str).map(str::to_string);
+    let body = c.attrs.get("body").and_then(Value::as_str).map(str::to_string);
+    let ch = c.channel.as_deref().unwrap_or("voice");
+    let on = |x: &str| ch == x || ch == "mixed";
+    CampaignInfo {
+        active_from_date: c.starts_at.map(|t| t.format("%Y-%m-%d").to_string()),
+        active_from_time: c.starts_at.map(|t| t.format("%H:%M:%S").to_string()),
+        active_to_date: c.ends_at.map(|t| t.format("%Y-%m-%d").to_string()),
+        active_to_time: c.ends_at.map(|t| t.format("%H:%M:%S").to_string()),
+        sms: on("sms").then(|| types::SmsInfo {
+            enabled: true,
+            from_number: from.clone(),
+            text_to_send: body.clone(),
+        }),
+        voice: (on("voice") || !matches!(ch, "sms" | "email")).then(|| types::VoiceInfo {
+            enabled: true,
+            calling_number: from.clone(),
+            text_to_speak: body.clone(),
+            ..Default::default()
+        }),
+        email: on("email").then(|| types::EmailInfo {
+            enabled: true,
+            from_email: from.clone(),
+            html_content: body.clone(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }
 
 fn render_campaign(c: &Campaign) -> Value {
@@ -409,7 +436,7 @@ async fn update_campaign(st: &AppState, p: &Map<String, Value>) -> F<()> {
         .await?;
     let mut runnable = false;
     for c in pending {
-        let stored = stored_comms(&c);
+        let stored = stored_comms(&c, cur.channel.as_deref());
         let (attrs, initial) = contact_attrs(&c.attrs, &v.info, &stored);
         runnable |= initial == cst::PENDING;
         sqlx::query("UPDATE contacts SET attrs = $3, status = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2")
@@ -466,9 +493,32 @@ struct StoredComm {
     suppressed: bool,
 }
 
-fn stored_comms(c: &Contact) -> [Option<StoredComm>; 3] {
-    let onc = c.attrs.get("onc");
-    CHANNELS.map(|(ch, _)| onc.and_then(|o| o.get(ch)).and_then(|v| serde_json::from_value(v.clone()).ok()))
+/// The contact's channels; a contact made by another dialect (no `attrs.onc`) shows its
+/// number on the campaign's channel (voice when mixed or unset) and its email as email.
+fn stored_comms(c: &Contact, campaign_channel: Option<&str>) -> [Option<StoredComm>; 3] {
+    match c.attrs.get("onc") {
+        Some(onc) => CHANNELS.map(|(ch, _)| onc.get(ch).and_then(|v| serde_json::from_value(v.clone()).ok())),
+        None => {
+            let comm = |dest: &Option<String>, original: &Option<String>| {
+                dest.as_ref().map(|d| StoredComm {
+                    comm: CommIn {
+                        destination: original.clone().or_else(|| Some(d.clone())),
+                        normalized: Some(d.clone()),
+                        text: None,
+                        retry_count: Some(c.max_retries as i64),
+                    },
+                    suppressed: false,
+                })
+            };
+            let phone = comm(&c.number, &c.original_number);
+            let email = comm(&c.email, &None);
+            if campaign_channel == Some("sms") {
+                [phone, None, email]
+            } else {
+                [None, phone, email]
+            }
+        }
+    }
 }
 
 /// The contact's attrs (ONC comms + `deliveries` for the scheduler) and its initial
@@ -619,7 +669,7 @@ async fn update_contact(st: &AppState, p: &Map<String, Value>) -> F<()> {
     ensure_open(&campaign, now)?;
     let info = campaign_info(&campaign);
     let comms = store_comms(st, tenant.id, &c, &info, now).await?;
-    let old = stored_comms(&cur);
+    let old = stored_comms(&cur, campaign.channel.as_deref());
     let changed = (0..3)
         .any(|i| comms[i].as_ref().and_then(|s| s.comm.normalized.clone()) != old[i].as_ref().and_then(|s| s.comm.normalized.clone()));
     let (attrs, initial) = contact_attrs(&cur.attrs, &info, &comms);
@@ -708,7 +758,7 @@ async fn get_contacts(st: &AppState, p: &Map<String, Value>) -> F<Vec<Value>> {
     Ok(list
         .iter()
         .map(|c| {
-            let stored = stored_comms(c);
+            let stored = stored_comms(c, campaign.channel.as_deref());
             let comm = |i: usize| -> Option<CommInfo> {
                 let (ch, _) = CHANNELS[i];
                 let s = stored[i].as_ref()?;
