@@ -1,16 +1,359 @@
-//! The onc dialect (not built yet).
+//! The ONC dialect: the session-based Outbound Notification Campaigns service
+//! (`onc-dynamic-notifications.txt`), served as SOAP 1.1 and as JSON.
+//!
+//! # Bindings
+//! - **SOAP 1.1, document/literal wrapped**, at `POST /onc/` and `POST /onc/ONCService.svc`;
+//!   the WSDL (`openapi/onc.wsdl`, embedded, so the file and the served document are the
+//!   same bytes) at `GET /onc/?wsdl` and `GET /onc/ONCService.svc?wsdl`.
+//! - **JSON** at `POST /onc/json/{Method}`: the parameters as one object with the doc's
+//!   names (`accountId`, `sessionId`, `campaign`, `contact`, `campaignId`, `contactId`),
+//!   PascalCase fields inside; the result as JSON: an object for the two session
+//!   methods, a bare integer for methods returning `int`, an array (or `null`) for
+//!   lists, an object (or `null`) for `GetCampaign`. On any non-zero outcome the
+//!   `X-ONC-Description` header carries the description (the vendor's `int` results have
+//!   no place for it). A body that is not a JSON object → HTTP 400
+//!   `{"ErrorCode": 4, "Description": …}`; an unknown method → HTTP 404.
+//!
+//! Both bindings call [`service::call`].
+//!
+//! # Inferred WCF defaults (the vendor publishes no WSDL)
+//! Target namespace `http://tempuri.org/`, contract `IONCService`, SOAPAction
+//! `"http://tempuri.org/IONCService/<Method>"`; data contracts in
+//! `http://schemas.datacontract.org/2004/07/ONC`, members in ordinal order as
+//! DataContractSerializer writes them; `Guid` as the serialization namespace's `guid`
+//! (pattern-restricted string); `CreationDateUtc` as `xs:dateTime`; the doc's `Date` and
+//! `Time` fields as strings `yyyy-MM-dd` / `HH:mm:ss`; lists as `ArrayOfguid`,
+//! `ArrayOfOutboundNotificationCampaignInfo`, `ArrayOfOutboundNotificationContactInfo`;
+//! null as `i:nil="true"`. The request is dispatched on the Body's first element (which
+//! must be a known operation); SOAPAction is used only when that element is not one.
+//! SOAP `Header`s are ignored. The WSDL's `soap:address` is fixed
+//! (`http://localhost:8080/onc/ONCService.svc`) because the document is served verbatim;
+//! clients set their endpoint address, as generated .NET proxies do.
+//!
+//! SOAP faults (HTTP 500, `s:Client` / `s:Server` / `s:VersionMismatch`) only for
+//! envelopes that cannot be read: malformed XML, any DTD (`<!DOCTYPE`, so no entity
+//! declarations: no XXE, no billion laughs), entity references other than the five
+//! predefined ones, a non-SOAP-1.1 envelope, an unknown operation. Business errors are
+//! ErrorCodes in normal responses.
+//!
+//! # ErrorCode (every method that returns `int`, and the session responses)
+//! | code | meaning |
+//! | --- | --- |
+//! | 0 | success |
+//! | 1 | invalid or expired session |
+//! | 2 | invalid credentials (OpenAPISession) |
+//! | 3 | not found (campaign or contact, including another tenant's) |
+//! | 4 | invalid argument (Description names the field, e.g. `campaign.ShortName: is required`) |
+//! | 5 | already exists (AddCampaign / AddCampaignContact with an ID in use) |
+//! | 6 | not allowed in the current state (contacts of an ended or cancelled campaign) |
+//! | 99 | internal error |
+//!
+//! Methods returning lists or an object return null (`i:nil` / JSON `null`) on any error
+//! and an empty list when there is nothing.
+//!
+//! # Choices where the doc is silent
+//! - Sessions: `auth_sessions` rows (kind `onc_session`, SHA-256 digest of the SessionId),
+//!   idle expiry `onc_session_idle_seconds` of the tenant, else `--onc-session-idle` /
+//!   `SWITCHBOARD_ONC_SESSION_IDLE` (1200 s),
+//!   on the tenant's clock; every call slides it; `CloseAPISession` revokes it; sessions
+//!   dead for a day are removed when the tenant opens a new one. A revoked credential
+//!   ends its sessions.
+//! - Campaigns are shared `campaigns` rows (kind `onc`, the client's ID as the row id; an
+//!   empty/zero Guid gets a new one). ONC fields live in `attrs.onc`. Active window =
+//!   ActiveFromDate+ActiveFromTime … ActiveToDate+ActiveToTime, read as UTC (times default
+//!   to 00:00:00 and 23:59:59); the row is `scheduled` with `starts_at` = ActiveFrom, so
+//!   the engine starts it then (`paused` while IsPaused; IsPaused is read back from the
+//!   status). **Active** (GetCampaignListing/GetCampaigns) = not deleted and ActiveToDate
+//!   not before the tenant's today (UTC); every kind of campaign shows, since one store
+//!   serves every dialect (rows from other dialects get ONC defaults). DeleteCampaign
+//!   soft-deletes the row (status `cancelled`) and deletes its contacts; its ID stays taken.
+//!   ActiveFromDate and ActiveToDate are required.
+//! - Contacts are shared `contacts` rows; each CommunicationInfo is kept in
+//!   `attrs.onc.{sms,voice,email}`, and `attrs.deliveries` tells the scheduler exactly
+//!   what to send (the campaign's sender and text unless TextToSendOverwrite is given).
+//!   A destination on a channel the campaign does not enable is kept but not sent
+//!   (StatusCode 0). A destination on the opt-out/DNC list gets StatusCode 7. RetryCount
+//!   defaults to the campaign's MaxDeliveryRetries and is shown as attempts left.
+//!   LastDeliveryErrorCode: 0 none/success, 1 suppressed at send time, 2 failed.
+//!   UpdateCampaignContact starts a contact over when a destination changed.
+//!   Adding a contact to a `completed` campaign schedules it again.
+//! - Campaign and contact IDs are global primary keys: an ID already used by another
+//!   tenant answers 5 (nothing of that tenant is shown or changed).
+//! - Stored and echoed but not acted on (the simulated carrier always delivers at the first
+//!   attempt): ProgressWSEndpoint (never called), AllowAddingContactsFromExternalApps and
+//!   the three *NotificationRequired flags (they concern the vendor's agent app),
+//!   DialMsTimeout, CallingName, TTSVoiceName, MaxTextPlays, RetryMinutesInterval.
+//! - A contact whose every destination is suppressed is `dnc` in the shared state (7);
+//!   one with nothing to deliver is `skipped` (0). UpdateCampaign re-plans the deliveries
+//!   (and that state) of contacts not attempted yet.
+//!
+//! # StatusCode ↔ shared contact state
+//! One table, [`STATUS_TABLE`]; per channel, a blank destination is 0 and the latest
+//! outbox delivery ([`DELIVERY_TABLE`]) overrides once the contact was attempted.
 
-use axum::Router;
+mod service;
+mod soap;
+mod types;
 
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::domain::contacts::status as cst;
 use crate::engine::jobs::JobHandler;
 use crate::state::AppState;
+
+pub use service::Reply;
+
+/// The served WSDL (the very same file as `openapi/onc.wsdl`).
+pub const WSDL: &str = include_str!("../../../openapi/onc.wsdl");
+
+/// ErrorCodes (see the module doc's table).
+pub mod code {
+    pub const SUCCESS: i32 = 0;
+    pub const INVALID_SESSION: i32 = 1;
+    pub const INVALID_CREDENTIALS: i32 = 2;
+    pub const NOT_FOUND: i32 = 3;
+    pub const INVALID_ARGUMENT: i32 = 4;
+    pub const ALREADY_EXISTS: i32 = 5;
+    pub const NOT_ALLOWED: i32 = 6;
+    pub const INTERNAL: i32 = 99;
+    /// Used only for logging list/object results that came back null.
+    pub const ERROR: i32 = -1;
+}
+
+/// Shared contact state ↔ CommunicationInfo.StatusCode (0 do not try, 1 pending,
+/// 2 sending, 3 delivering, 4 success, 5 waiting for retry, 6 permanent failure,
+/// 7 cancelled). Read left to right; for the reverse direction the first row with the
+/// code wins. A `pending` contact that was attempted before shows 5.
+pub const STATUS_TABLE: &[(&str, i32)] = &[
+    (cst::SKIPPED, 0),
+    (cst::SKIPPED_CLOSED, 0),
+    (cst::PENDING, 1),
+    (cst::DIALING, 2),
+    (cst::QUEUED, 2),
+    (cst::CONNECTED, 3),
+    (cst::COMPLETED, 4),
+    (cst::TRANSFERRED, 4),
+    (cst::TRANSFERRED_COMPLETED, 4),
+    (cst::VOICEMAIL, 4),
+    (cst::NO_ANSWER, 5),
+    (cst::UNREACHABLE, 5),
+    (cst::ABANDONED, 5),
+    (cst::ABANDONED_BY_DIALER, 5),
+    (cst::CALLBACK, 5),
+    (cst::CARRIER_ERROR, 5),
+    (cst::FAILED, 6),
+    (cst::INVALID_NUMBER, 6),
+    (cst::INVALID_OUTBOUND, 6),
+    (cst::BLOCKED, 6),
+    (cst::DNC, 7),
+    (cst::CANCELLED, 7),
+];
+
+/// Outbox delivery status of one channel → (StatusCode, LastDeliveryErrorCode).
+pub const DELIVERY_TABLE: &[(&str, i32, i32)] = &[("sent", 4, 0), ("suppressed", 7, 1), ("failed", 6, 2)];
+
+/// StatusCode of a shared contact state.
+pub fn status_code_for(status: &str, attempts: i32) -> i32 {
+    if status == cst::PENDING && attempts > 0 {
+        return 5;
+    }
+    STATUS_TABLE.iter().find(|(s, _)| *s == status).map(|(_, c)| *c).unwrap_or(6)
+}
+
+/// The shared contact state a StatusCode stands for.
+pub fn contact_status_for(code: i32) -> &'static str {
+    STATUS_TABLE
+        .iter()
+        .find(|(_, c)| *c == code)
+        .map(|(s, _)| *s)
+        .unwrap_or(cst::FAILED)
+}
+
+/// (StatusCode, LastDeliveryErrorCode) of an outbox delivery status.
+pub fn delivery_code(status: &str) -> (i32, i32) {
+    DELIVERY_TABLE
+        .iter()
+        .find(|(s, _, _)| *s == status)
+        .map(|(_, c, e)| (*c, *e))
+        .unwrap_or((6, 2))
+}
+
+/// The thirteen methods.
+#[allow(clippy::enum_variant_names)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    OpenAPISession,
+    CloseAPISession,
+    GetCampaignListing,
+    GetCampaigns,
+    AddCampaign,
+    GetCampaign,
+    UpdateCampaign,
+    DeleteCampaign,
+    GetCampaignContactsListing,
+    GetCampaignContacts,
+    AddCampaignContact,
+    UpdateCampaignContact,
+    DeleteCampaignContact,
+}
+
+impl Method {
+    /// Every method, in the doc's order.
+    pub const ALL: [Method; 13] = [
+        Method::OpenAPISession,
+        Method::CloseAPISession,
+        Method::GetCampaignListing,
+        Method::GetCampaigns,
+        Method::AddCampaign,
+        Method::GetCampaign,
+        Method::UpdateCampaign,
+        Method::DeleteCampaign,
+        Method::GetCampaignContactsListing,
+        Method::GetCampaignContacts,
+        Method::AddCampaignContact,
+        Method::UpdateCampaignContact,
+        Method::DeleteCampaignContact,
+    ];
+
+    /// The method's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::OpenAPISession => "OpenAPISession",
+            Method::CloseAPISession => "CloseAPISession",
+            Method::GetCampaignListing => "GetCampaignListing",
+            Method::GetCampaigns => "GetCampaigns",
+            Method::AddCampaign => "AddCampaign",
+            Method::GetCampaign => "GetCampaign",
+            Method::UpdateCampaign => "UpdateCampaign",
+            Method::DeleteCampaign => "DeleteCampaign",
+            Method::GetCampaignContactsListing => "GetCampaignContactsListing",
+            Method::GetCampaignContacts => "GetCampaignContacts",
+            Method::AddCampaignContact => "AddCampaignContact",
+            Method::UpdateCampaignContact => "UpdateCampaignContact",
+            Method::DeleteCampaignContact => "DeleteCampaignContact",
+        }
+    }
+
+    /// The method called `name` (exact spelling).
+    pub fn parse(name: &str) -> Option<Method> {
+        Method::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
 
 /// The dialect's routes.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/onc", get(wsdl_or_help).post(soap_endpoint))
+        .route("/onc/", get(wsdl_or_help).post(soap_endpoint))
+        .route("/onc/ONCService.svc", get(wsdl_or_help).post(soap_endpoint))
+        .route("/onc/json/{method}", post(json_endpoint))
 }
 
-/// The dialect's job handlers.
+/// The dialect's job handlers (none: the engine's scheduler delivers ONC contacts).
 pub fn job_handlers() -> Vec<(&'static str, JobHandler)> {
     Vec::new()
+}
+
+async fn wsdl_or_help(RawQuery(q): RawQuery) -> Response {
+    let wants_wsdl = q.unwrap_or_default().split('&').any(|kv| {
+        matches!(
+            kv.split('=').next().map(str::to_ascii_lowercase).as_deref(),
+            Some("wsdl" | "singlewsdl")
+        )
+    });
+    if wants_wsdl {
+        ([("content-type", "text/xml; charset=utf-8")], WSDL).into_response()
+    } else {
+        (
+            [("content-type", "text/plain; charset=utf-8")],
+            "ONCService (SOAP 1.1). The WSDL is at ?wsdl; the JSON binding is POST /onc/json/{Method}.\n",
+        )
+            .into_response()
+    }
+}
+
+async fn soap_endpoint(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let action = headers.get("soapaction").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let req = match soap::read_request(&body, action.as_deref()) {
+        Ok(r) => r,
+        Err(f) => return soap::fault_response(&f),
+    };
+    let reply = service::call(&st, req.method, &req.params).await;
+    soap::response(req.method, &reply)
+}
+
+async fn json_endpoint(State(st): State<AppState>, Path(method): Path<String>, body: Bytes) -> Response {
+    let Some(m) = Method::parse(&method) else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"ErrorCode": code::NOT_FOUND, "Description": format!("unknown method {method}")})),
+        )
+            .into_response();
+    };
+    let params = if body.iter().all(u8::is_ascii_whitespace) {
+        serde_json::Map::new()
+    } else {
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(Value::Object(o)) => o,
+            Ok(_) => return bad_json("the body must be a JSON object of the method's parameters"),
+            Err(e) => return bad_json(&format!("the body is not valid JSON: {e}")),
+        }
+    };
+    let reply = service::call(&st, m, &params).await;
+    let (code, description) = reply.outcome();
+    let header = (code != 0 && !description.is_empty()).then(|| {
+        let clean: String = description
+            .chars()
+            .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+            .collect();
+        HeaderValue::from_str(&clean).ok()
+    });
+    let body = match reply {
+        Reply::Open {
+            code,
+            description,
+            session_id,
+        } => json!({"ErrorCode": code, "Description": description, "SessionId": session_id}),
+        Reply::Close { code, description } => json!({"ErrorCode": code, "Description": description}),
+        Reply::Code { code, .. } => json!(code),
+        Reply::Guids(v, _) => json!(v),
+        Reply::Campaigns(v, _) | Reply::Contacts(v, _) => json!(v),
+        Reply::Campaign(v, _) => json!(v),
+    };
+    let mut resp = Json(body).into_response();
+    if let Some(Some(h)) = header {
+        resp.headers_mut().insert("x-onc-description", h);
+    }
+    resp
+}
+
+fn bad_json(msg: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"ErrorCode": code::INVALID_ARGUMENT, "Description": msg})),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_table_round_trips() {
+        for code in 0..=7 {
+            assert_eq!(status_code_for(contact_status_for(code), 0), code);
+        }
+        assert_eq!(status_code_for(cst::PENDING, 1), 5);
+        assert_eq!(delivery_code("sent"), (4, 0));
+        for m in Method::ALL {
+            assert_eq!(Method::parse(m.name()), Some(m));
+        }
+    }
 }
