@@ -25,6 +25,9 @@ pub struct AppState {
     pub jwt_secret: Arc<[u8]>,
     /// Identifies this process as a job worker.
     pub worker_id: Arc<str>,
+    /// Serialises scheduler passes of this process (the loop and passes driven by tests or
+    /// the admin clock), so a pass never races another one of the same process.
+    pub scheduler_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AppState {
@@ -42,6 +45,7 @@ impl AppState {
             creds: Arc::new(CredentialCache::default()),
             limiter: Arc::new(RateLimiter::default()),
             jwt_secret: jwt.into_bytes().into(),
+            scheduler_lock: Arc::new(tokio::sync::Mutex::new(())),
             worker_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()).into(),
         })
     }

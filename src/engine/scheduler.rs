@@ -47,6 +47,7 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
 
 /// One pass of the scheduler (public so tests and the admin clock can drive it).
 pub async fn tick_once(state: &AppState) -> DomainResult<()> {
+    let _pass = state.scheduler_lock.lock().await;
     let base = state.clock.now();
     // 1. start due campaigns
     let sql = format!(
