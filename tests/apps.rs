@@ -1040,6 +1040,29 @@ async fn crm_contact_data_is_stored() {
     assert_eq!(data, body);
     let (s, _) = post(&app, &c, "/apps/api/v1/crm/contact_data", json!({"contact": "x"})).await;
     assert_eq!(s, 400);
+    // Posted for one of the tenant's calls: the call is linked to the record.
+    let menu = admin(&app, "acme", "menus", json!({"name": "Lock Star", "menu_type": "ivr_menu"})).await["id"].clone();
+    let (_, call) = post(
+        &app,
+        &c,
+        "/apps/api/v1/calls",
+        json!({"call_type": "Voice Inbound (API)", "menu_id": menu, "end_user_number": "+1 859-657-9625"}),
+    )
+    .await;
+    let (s, rec) = post(
+        &app,
+        &c,
+        "/apps/api/v1/crm/contact_data",
+        json!({"call_id": call["id"].to_string(), "contact": {"crm_id": "9"}}),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let linked: Value = sqlx::query_scalar("SELECT attrs->'crm_record_id' FROM interactions WHERE seq = $1")
+        .bind(call["id"].as_i64().unwrap())
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(linked, rec["id"]);
 }
 
 #[tokio::test]

@@ -310,6 +310,17 @@ async fn validate_job(ctx: &JobCtx) -> DomainResult<JobOutcome> {
     if rows.is_empty() && errors.is_empty() {
         scheme_error(&mut errors, None, "", "File has no users".into());
     }
+    // The file may have been replaced (PUT upload) while we validated: then this run is stale.
+    let current: Option<Option<uuid::Uuid>> =
+        sqlx::query_scalar("SELECT blob_id FROM jobs WHERE id = $1 AND tenant_id = $2 AND locked_by = $3")
+            .bind(ctx.job.id)
+            .bind(t.0)
+            .bind(&*ctx.worker)
+            .fetch_optional(&ctx.state.db)
+            .await?;
+    if current != Some(ctx.job.blob_id) {
+        return Ok(JobOutcome::Abandoned);
+    }
     Ok(JobOutcome::Parked {
         state: state.into(),
         result: Some(json!({"total_rows": rows.len(), "scheme_errors": errors})),

@@ -29,6 +29,7 @@ pub async fn create(State(st): State<AppState>, auth: AppsAuth, body: Bytes) -> 
     let call_ref = text(&m, "call_id");
     let now = st.now(&auth.tenant);
     let data = Value::Object(m.clone());
+    let mut tx = st.db.begin().await.map_err(DomainError::from)?;
     let (seq,): (i64,) =
         sqlx::query_as("INSERT INTO crm_records (id, tenant_id, call_ref, data, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING seq")
             .bind(Uuid::new_v4())
@@ -36,9 +37,24 @@ pub async fn create(State(st): State<AppState>, auth: AppsAuth, body: Bytes) -> 
             .bind(&call_ref)
             .bind(&data)
             .bind(now)
-            .fetch_one(&st.db)
+            .fetch_one(&mut *tx)
             .await
             .map_err(DomainError::from)?;
+    // Link the record to the call it names, when that is one of the tenant's calls.
+    if let Some(call) = call_ref.as_deref().and_then(|c| c.parse::<i64>().ok()) {
+        sqlx::query(
+            "UPDATE interactions SET attrs = attrs || jsonb_build_object('crm_record_id', $3::bigint), updated_at = $4
+              WHERE tenant_id = $1 AND kind = 'call' AND seq = $2",
+        )
+        .bind(auth.tenant.id.0)
+        .bind(call)
+        .bind(seq)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(DomainError::from)?;
+    }
+    tx.commit().await.map_err(DomainError::from)?;
     let mut out = json!({ "id": seq });
     if let (Value::Object(o), Value::Object(d)) = (&mut out, data) {
         o.extend(d);
