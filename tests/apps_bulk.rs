@@ -85,13 +85,14 @@ async fn wait_status(app: &TestApp, c: &Creds, id: i64, want: &[&str], secs: u64
 }
 
 async fn org(app: &TestApp, slug: &str, kind: &str, name: &str) {
-    sqlx::query("INSERT INTO apps_org_items (id, tenant_id, kind, name) SELECT gen_random_uuid(), id, $2, $3 FROM tenants WHERE slug = $1")
-        .bind(slug)
-        .bind(kind)
-        .bind(name)
-        .execute(&app.db)
-        .await
-        .unwrap();
+    let (s, v) = app
+        .admin_post(
+            &format!("/admin/v1/tenants/{slug}/apps/org-items"),
+            json!({"kind": kind, "name": name}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!((v["kind"].as_str(), v["name"].as_str()), (Some(kind), Some(name)));
 }
 
 fn user(email: &str, first: &str) -> Value {
@@ -111,6 +112,19 @@ async fn template_has_tenant_roles_and_teams() {
     org(&app, "acme", "team", "test Team 2").await;
     org(&app, "acme", "role", "Supervisor").await;
     org(&app, "acme", "location", "Mexico").await;
+    let (s, _) = app
+        .admin_post(
+            "/admin/v1/tenants/acme/apps/org-items",
+            json!({"kind": "team", "name": "TEST TEAM_1"}),
+        )
+        .await;
+    assert_eq!(s, 409, "names are unique per kind, case-insensitively");
+    let (s, _) = app
+        .admin_post("/admin/v1/tenants/acme/apps/org-items", json!({"kind": "boss", "name": "x"}))
+        .await;
+    assert_eq!(s, 422);
+    let (s, v) = app.admin_get("/admin/v1/tenants/acme/apps/org-items").await;
+    assert_eq!((s, v.as_array().map(Vec::len)), (200, Some(4)));
     let (s, v) = get(&app, &c, "/apps/api/v1/bulk/users/template").await;
     assert_eq!(s, 200);
     let rows = v.as_array().unwrap();

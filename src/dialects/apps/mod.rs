@@ -63,6 +63,9 @@
 //!   per number `{"phone_number", "status": "removed" | "not_found"}` (or `failed` with
 //!   "phone_number is invalid"); `check` answers `do_not_call` false for an expired entry and
 //!   `expired_at` its expiry (`2023-08-05 22:02:36.362009 +0000`) or null.
+//! - **Roles, teams, locations** of bulk users: custom ones are rows of `apps_org_items`
+//!   (migration 0400), added by operators with `POST /admin/v1/tenants/{slug}/apps/org-items`
+//!   (`org.rs`); the vendor's seven built-in roles always exist.
 //! - **Manager calls**: `GET /manager/api/v1/calls` (newest first, `page`/`per_page`,
 //!   default 25, max 100, `Link`/`Total`/`Per-Page`) and `/{id}`, same auth and call object.
 
@@ -72,6 +75,7 @@ pub mod calls;
 pub mod crm;
 pub mod dnc;
 pub mod error;
+pub mod org;
 pub mod paging;
 pub mod render;
 pub mod sms;
@@ -124,6 +128,7 @@ pub fn router() -> Router<AppState> {
         .route("/apps/api/v1/bulk/users/errors/update/{id}", get(bulk::update_errors))
         .route("/manager/api/v1/calls", get(calls::list))
         .route("/manager/api/v1/calls/{id}", get(calls::show))
+        .route("/admin/v1/tenants/{slug}/apps/org-items", get(org::list).post(org::create))
 }
 
 /// The dialect's job handlers.
