@@ -280,12 +280,23 @@ async fn run(ctx: JobCtx) -> JobOutcome {
     };
     match res {
         Ok(o) => o,
+        // The file is gone: nothing to validate.
+        Err(DomainError::NotFound(_)) if phase != "apply" => JobOutcome::Parked {
+            state: "invalid_scheme".into(),
+            result: Some(json!({"total_rows": 0, "scheme_errors": [{"message": "File could not be read", "column": null, "row": null}]})),
+        },
+        // Transient trouble: leave the lease to run out; the job is claimed again and resumes
+        // from its last checkpoint. After 5 attempts it fails for good.
+        Err(e) if ctx.job.attempts < 5 => {
+            tracing::warn!(job = %ctx.job.id, error = %e, attempt = ctx.job.attempts, "bulk user job will be retried");
+            JobOutcome::Abandoned
+        }
         Err(e) => {
             tracing::warn!(job = %ctx.job.id, error = %e, "bulk user job failed");
             JobOutcome::Failed {
                 error: e.to_string(),
                 result: None,
-                state: None,
+                state: Some(if phase == "apply" { "finished" } else { "invalid_scheme" }.into()),
             }
         }
     }
@@ -752,7 +763,7 @@ pub async fn replace(State(st): State<AppState>, auth: AppsAuth, headers: Header
         return Err(AppsError::bad_request("file is required"));
     };
     let n = sqlx::query(
-        "UPDATE jobs SET blob_id = $3, status = 'queued', state = 'created', result = NULL, progress = '{}'::jsonb, error = NULL,
+        "UPDATE jobs SET blob_id = $3, status = 'queued', attempts = 0, state = 'created', result = NULL, progress = '{}'::jsonb, error = NULL,
                 payload = payload || jsonb_build_object('phase', 'validate', 'filename', $4::text),
                 locked_by = NULL, locked_until = NULL, run_at = now(), updated_at = now()
           WHERE tenant_id = $1 AND id = $2 AND (payload->>'phase' IS DISTINCT FROM 'apply')",
@@ -839,7 +850,7 @@ pub async fn proceed(State(st): State<AppState>, auth: AppsAuth, headers: Header
     }
     let now = st.now(&auth.tenant);
     let n = sqlx::query(
-        "UPDATE jobs SET status = 'queued', progress = '{}'::jsonb, run_at = now(), updated_at = now(),
+        "UPDATE jobs SET status = 'queued', attempts = 0, progress = '{}'::jsonb, run_at = now(), updated_at = now(),
                 payload = payload || jsonb_build_object('phase', 'apply', 'process_requested_at', $3::text, 'proceed_api_user_name', $4::text)
           WHERE tenant_id = $1 AND id = $2 AND status = 'completed' AND state = 'valid_scheme'
             AND (payload->>'phase' IS DISTINCT FROM 'apply')",
