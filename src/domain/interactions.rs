@@ -146,14 +146,21 @@ pub async fn has_active<'e>(db: impl PgExecutor<'e>, tenant: TenantId, kind: &st
     .await?)
 }
 
-/// For each (menu, kind), when the longest-waiting `queued` interaction started waiting.
-pub async fn oldest_waiting<'e>(db: impl PgExecutor<'e>, tenant: TenantId) -> DomainResult<Vec<(Uuid, String, DateTime<Utc>)>> {
+/// For each (menu, kind), when the longest-waiting `queued` interaction created since
+/// `since` started waiting.
+pub async fn oldest_waiting<'e>(
+    db: impl PgExecutor<'e>,
+    tenant: TenantId,
+    since: DateTime<Utc>,
+) -> DomainResult<Vec<(Uuid, String, DateTime<Utc>)>> {
     Ok(sqlx::query_as::<_, (Uuid, String, DateTime<Utc>)>(
         "SELECT menu_id, kind, min(created_at) FROM interactions
           WHERE tenant_id = $1 AND status = 'queued' AND menu_id IS NOT NULL AND ended_at IS NULL
+            AND created_at >= $2
           GROUP BY menu_id, kind",
     )
     .bind(tenant.0)
+    .bind(since)
     .fetch_all(db)
     .await?)
 }

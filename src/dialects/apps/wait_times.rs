@@ -4,7 +4,9 @@
 //! only the asked `channel_type` when one is given. A channel's value is the live wait of
 //! the menu's queue (seconds since its longest-waiting `queued` interaction — calls for
 //! `voice_call`, SMS sessions for `chat`) or, with nobody waiting, the menu's configured
-//! wait (0 when none). `wait[from]` / `wait[to]` keep menus whose every shown wait is
+//! wait (0 when none). Nothing in switchboard answers queued calls, so only interactions
+//! queued within the last [`LIVE_WINDOW_SECS`] count as waiting (older ones are treated as
+//! abandoned). `wait[from]` / `wait[to]` keep menus whose every shown wait is
 //! greater than `from` / less than `to`.
 
 use std::collections::HashMap;
@@ -19,6 +21,9 @@ use super::error::AppsError;
 use super::wire::MenuTree;
 use crate::domain::{directory, interactions};
 use crate::state::AppState;
+
+/// How long a queued interaction counts as waiting.
+pub const LIVE_WINDOW_SECS: i64 = 3600;
 
 fn int_param(q: &HashMap<String, String>, key: &str) -> Result<Option<i64>, AppsError> {
     match q.get(key).map(|s| s.trim()) {
@@ -72,11 +77,12 @@ pub async fn list(State(st): State<AppState>, auth: AppsAuth, Query(q): Query<Ha
         }
     };
     let now = st.now(&auth.tenant);
-    let waiting: HashMap<(uuid::Uuid, String), i64> = interactions::oldest_waiting(&st.db, t)
-        .await?
-        .into_iter()
-        .map(|(m, k, at)| ((m, k), (now - at).num_seconds().max(0)))
-        .collect();
+    let waiting: HashMap<(uuid::Uuid, String), i64> =
+        interactions::oldest_waiting(&st.db, t, now - chrono::Duration::seconds(LIVE_WINDOW_SECS))
+            .await?
+            .into_iter()
+            .map(|(m, k, at)| ((m, k), (now - at).num_seconds().max(0)))
+            .collect();
     let mut out = Vec::new();
     for m in &menus {
         if root.is_some_and(|r| !tree.in_subtree(m.id, r)) {
