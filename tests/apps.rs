@@ -349,6 +349,19 @@ async fn outbound_call_needs_number_choice_with_several_numbers() {
         .await
         .unwrap();
     assert_eq!(n, 0, "nothing created");
+    // XIII. Accepted: agent must make an outbound call with ticket id.
+    sqlx::query("UPDATE tenants SET settings = '{\"apps_outbound_requires_ticket\": true}' WHERE slug = 'multi'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let (s, v) = post(
+        &app,
+        &c,
+        "/apps/api/v1/calls",
+        json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "end_user_number": "+1 205-123-4567", "outbound_number": "+1 339-219-5276"}),
+    )
+    .await;
+    assert_eq!((s, v["message"].as_str()), (202, Some("accepted")));
 }
 
 #[tokio::test]

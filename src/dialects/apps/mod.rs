@@ -21,8 +21,8 @@
 //!   is not found"); absent → the default number, else the only voice number, else (several,
 //!   no default) 202 `{"message": "accepted"}` (the doc's "need to choose an outbound
 //!   number"); a tenant without any voice number → 400 "outbound_number is required".
-//!   The doc's other 202 case ("agent must make an outbound call with ticket id") depends on
-//!   a CRM setting we do not model, so it never happens. Outbound calls without a ticket
+//!   The doc's other 202 case ("agent must make an outbound call with ticket id") happens
+//!   when the tenant setting `apps_outbound_requires_ticket` is true and no ticket_id is given. Outbound calls without a ticket
 //!   show `end_user: null` as in the doc.
 //! - Incoming calls: the doc writes "end_user_number is not well formed" (no hyphen) for
 //!   incoming and scheduled calls and "not well-formed" for outbound ones; each is kept.
