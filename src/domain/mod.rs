@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod credits;
 pub mod directory;
 pub mod events;
+pub mod interactions;
 pub mod jobs;
 pub mod optlists;
 pub mod outbox;

@@ -1,0 +1,64 @@
+//! `POST /apps/api/v1/crm/contact_data`: CRM contact data stored against a call. It is what
+//! `ticket_id` look-ups of the calls endpoint resolve (by call_id, contact.crm_id,
+//! contact.account_no or a ticket_id field).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::auth::AppsAuth;
+use super::error::AppsError;
+use super::wire::{json_object, text, ts};
+use crate::domain::DomainError;
+use crate::state::AppState;
+
+/// `POST /apps/api/v1/crm/contact_data` → 201 with the stored record.
+pub async fn create(State(st): State<AppState>, auth: AppsAuth, body: Bytes) -> Result<(StatusCode, Json<Value>), AppsError> {
+    let m = json_object(&body)?;
+    if m.is_empty() {
+        return Err(AppsError::bad_request("contact data is required"));
+    }
+    if let Some(c) = m.get("contact") {
+        if !c.is_object() && !c.is_null() {
+            return Err(AppsError::bad_request("contact must be an object"));
+        }
+    }
+    let call_ref = text(&m, "call_id");
+    let now = st.now(&auth.tenant);
+    let data = Value::Object(m.clone());
+    let mut tx = st.db.begin().await.map_err(DomainError::from)?;
+    let (seq,): (i64,) =
+        sqlx::query_as("INSERT INTO crm_records (id, tenant_id, call_ref, data, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING seq")
+            .bind(Uuid::new_v4())
+            .bind(auth.tenant.id.0)
+            .bind(&call_ref)
+            .bind(&data)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(DomainError::from)?;
+    // Link the record to the call it names, when that is one of the tenant's calls.
+    if let Some(call) = call_ref.as_deref().and_then(|c| c.parse::<i64>().ok()) {
+        sqlx::query(
+            "UPDATE interactions SET attrs = attrs || jsonb_build_object('crm_record_id', $3::bigint), updated_at = $4
+              WHERE tenant_id = $1 AND kind = 'call' AND seq = $2",
+        )
+        .bind(auth.tenant.id.0)
+        .bind(call)
+        .bind(seq)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(DomainError::from)?;
+    }
+    tx.commit().await.map_err(DomainError::from)?;
+    let mut out = json!({ "id": seq });
+    if let (Value::Object(o), Value::Object(d)) = (&mut out, data) {
+        o.extend(d);
+        o.insert("created_at".into(), json!(ts(now)));
+    }
+    Ok((StatusCode::CREATED, Json(out)))
+}

@@ -1,0 +1,150 @@
+//! The company DNC list: `POST /apps/api/v1/outbound_dialer/dnc`, `POST …/dnc/remove`,
+//! `GET …/dnc/check`. It is the shared `dnc` suppression list every dialect honours.
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::auth::AppsAuth;
+use super::error::AppsError;
+use super::wire::{json_object, parse_time};
+use crate::domain::optlists::{self, list, NewEntry};
+use crate::domain::phone::{self, PhoneNumber};
+use crate::domain::DomainError;
+use crate::state::AppState;
+
+fn raw_text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// `POST /apps/api/v1/outbound_dialer/dnc`.
+pub async fn add(State(st): State<AppState>, auth: AppsAuth, body: Bytes) -> Result<Json<Value>, AppsError> {
+    let m = json_object(&body)?;
+    let contacts = match m.get("contacts") {
+        Some(Value::Array(a)) => a.clone(),
+        Some(_) => return Err(AppsError::bad_request("contacts must be an array")),
+        None => return Err(AppsError::bad_request("contacts is required")),
+    };
+    let t = auth.tenant.id;
+    let now = st.now(&auth.tenant);
+    let mut out = Vec::with_capacity(contacts.len());
+    let mut tx = st.db.begin().await.map_err(DomainError::from)?;
+    for c in &contacts {
+        let empty = Map::new();
+        let c = c.as_object().unwrap_or(&empty);
+        let number_text = raw_text(c.get("phone_number")).unwrap_or_default();
+        let expires_text = raw_text(c.get("expires_at")).filter(|s| !s.trim().is_empty());
+        let mut row = Map::new();
+        row.insert("phone_number".into(), c.get("phone_number").cloned().unwrap_or(Value::Null));
+        if let Some(e) = c.get("expires_at") {
+            row.insert("expires_at".into(), e.clone());
+        }
+        let fail = |mut row: Map<String, Value>, msg: &str| {
+            row.insert("error".into(), json!(msg));
+            row.insert("status".into(), json!("failed"));
+            Value::Object(row)
+        };
+        if phone::is_emergency(&number_text) {
+            out.push(fail(row, "emergency phone number is not allowed"));
+            continue;
+        }
+        let Ok(number) = PhoneNumber::parse(&number_text) else {
+            out.push(fail(row, "phone_number is invalid"));
+            continue;
+        };
+        let expires_at = match &expires_text {
+            None => None,
+            Some(s) => match parse_time(s) {
+                None => {
+                    out.push(fail(row, "expires_at is invalid"));
+                    continue;
+                }
+                Some(at) if at <= now => {
+                    out.push(fail(row, "expires_at cannot be past date/time"));
+                    continue;
+                }
+                Some(at) => Some(at),
+            },
+        };
+        let (_, created) = optlists::upsert(
+            &mut *tx,
+            t,
+            NewEntry {
+                list: list::DNC,
+                list_name: "",
+                number: &number,
+                channels: Vec::new(),
+                source: "apps",
+                expires_at,
+            },
+            now,
+        )
+        .await?;
+        row.insert("status".into(), json!(if created { "created" } else { "updated" }));
+        out.push(Value::Object(row));
+    }
+    tx.commit().await.map_err(DomainError::from)?;
+    Ok(Json(Value::Array(out)))
+}
+
+/// `POST /apps/api/v1/outbound_dialer/dnc/remove`.
+pub async fn remove(State(st): State<AppState>, auth: AppsAuth, body: Bytes) -> Result<Json<Value>, AppsError> {
+    let m = json_object(&body)?;
+    let numbers = match m.get("phone_numbers") {
+        Some(Value::Array(a)) => a.clone(),
+        Some(_) => return Err(AppsError::bad_request("phone_numbers must be an array")),
+        None => return Err(AppsError::bad_request("phone_numbers is required")),
+    };
+    let t = auth.tenant.id;
+    let mut out = Vec::with_capacity(numbers.len());
+    let mut tx = st.db.begin().await.map_err(DomainError::from)?;
+    for n in &numbers {
+        let text = raw_text(Some(n)).unwrap_or_default();
+        let Ok(p) = PhoneNumber::parse(&text) else {
+            out.push(json!({"phone_number": n, "error": "phone_number is invalid", "status": "failed"}));
+            continue;
+        };
+        let status = match optlists::find(&mut *tx, t, list::DNC, &p.e164).await? {
+            Some(e) => {
+                optlists::remove(&mut *tx, t, list::DNC, e.id).await?;
+                "removed"
+            }
+            None => "not_found",
+        };
+        out.push(json!({"phone_number": n, "status": status}));
+    }
+    tx.commit().await.map_err(DomainError::from)?;
+    Ok(Json(Value::Array(out)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CheckQuery {
+    phone_number: Option<String>,
+}
+
+/// `GET /apps/api/v1/outbound_dialer/dnc/check?phone_number=`.
+pub async fn check(State(st): State<AppState>, auth: AppsAuth, Query(q): Query<CheckQuery>) -> Result<Json<Value>, AppsError> {
+    let text = q
+        .phone_number
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| AppsError::bad_request("phone_number is required"))?;
+    let p = PhoneNumber::parse(&text).map_err(|_| AppsError::bad_request("phone_number is invalid"))?;
+    let now = st.now(&auth.tenant);
+    let entry = optlists::find(&st.db, auth.tenant.id, list::DNC, &p.e164).await?;
+    let (dnc, expired_at) = match entry {
+        Some(e) => (
+            e.expires_at.is_none_or(|x| x > now),
+            e.expires_at
+                .map(|x| json!(x.format("%Y-%m-%d %H:%M:%S%.6f +0000").to_string()))
+                .unwrap_or(Value::Null),
+        ),
+        None => (false, Value::Null),
+    };
+    Ok(Json(json!({"phone_number": text, "do_not_call": dnc, "expired_at": expired_at})))
+}

@@ -1,0 +1,166 @@
+//! Interactions: calls and SMS sessions, whatever dialect made them (`interactions` rows).
+//!
+//! `status` keeps the shared interaction states (`selecting`, `queued`, `assigned`,
+//! `connecting`, `connected`, `finished`, `failed`, `scheduled`, …); dialects map them.
+//! Vendor details (call type, language, ticket, timestamps a vendor shows) live in `attrs`.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgExecutor};
+use uuid::Uuid;
+
+use super::{DomainResult, TenantId};
+
+/// Interaction kinds (`interactions.kind`).
+pub mod kind {
+    pub const CALL: &str = "call";
+    pub const SMS: &str = "sms";
+}
+
+/// States in which an interaction is still live (not ended).
+pub const ACTIVE_STATUSES: &[&str] = &["selecting", "queued", "assigned", "connecting", "connected", "switching"];
+
+/// One interaction row.
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct Interaction {
+    pub id: Uuid,
+    pub seq: i64,
+    #[serde(skip)]
+    pub tenant_id: Uuid,
+    pub kind: String,
+    pub direction: String,
+    pub status: String,
+    pub agent_id: Option<Uuid>,
+    pub menu_id: Option<Uuid>,
+    pub campaign_id: Option<Uuid>,
+    pub contact_id: Option<Uuid>,
+    pub end_user_number: Option<String>,
+    pub outbound_number: Option<String>,
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub attrs: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Columns of [`Interaction`].
+pub const COLS: &str = "id, seq, tenant_id, kind, direction, status, agent_id, menu_id, campaign_id, contact_id, end_user_number, outbound_number, scheduled_at, ended_at, attrs, created_at, updated_at";
+
+/// Fields of a new interaction.
+#[derive(Debug, Clone, Default)]
+pub struct NewInteraction {
+    pub kind: String,
+    /// outbound | inbound | scheduled
+    pub direction: String,
+    pub status: String,
+    pub agent_id: Option<Uuid>,
+    pub menu_id: Option<Uuid>,
+    pub campaign_id: Option<Uuid>,
+    pub contact_id: Option<Uuid>,
+    pub end_user_number: Option<String>,
+    pub outbound_number: Option<String>,
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub attrs: serde_json::Value,
+}
+
+/// Stores a new interaction.
+pub async fn create<'e>(db: impl PgExecutor<'e>, tenant: TenantId, n: NewInteraction, now: DateTime<Utc>) -> DomainResult<Interaction> {
+    let sql = format!(
+        "INSERT INTO interactions (id, tenant_id, kind, direction, status, agent_id, menu_id, campaign_id, contact_id,
+                                   end_user_number, outbound_number, scheduled_at, attrs, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING {COLS}"
+    );
+    let attrs = if n.attrs.is_null() { serde_json::json!({}) } else { n.attrs };
+    Ok(sqlx::query_as::<_, Interaction>(sqlx::AssertSqlSafe(sql))
+        .bind(Uuid::new_v4())
+        .bind(tenant.0)
+        .bind(&n.kind)
+        .bind(&n.direction)
+        .bind(&n.status)
+        .bind(n.agent_id)
+        .bind(n.menu_id)
+        .bind(n.campaign_id)
+        .bind(n.contact_id)
+        .bind(&n.end_user_number)
+        .bind(&n.outbound_number)
+        .bind(n.scheduled_at)
+        .bind(attrs)
+        .bind(now)
+        .fetch_one(db)
+        .await?)
+}
+
+/// One interaction of the tenant by kind and integer id.
+pub async fn get_by_seq<'e>(db: impl PgExecutor<'e>, tenant: TenantId, kind: &str, seq: i64) -> DomainResult<Option<Interaction>> {
+    let sql = format!("SELECT {COLS} FROM interactions WHERE tenant_id = $1 AND kind = $2 AND seq = $3");
+    Ok(sqlx::query_as::<_, Interaction>(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.0)
+        .bind(kind)
+        .bind(seq)
+        .fetch_optional(db)
+        .await?)
+}
+
+/// A page of the tenant's interactions of `kind`, newest first.
+pub async fn list_page<'e>(
+    db: impl PgExecutor<'e>,
+    tenant: TenantId,
+    kind: &str,
+    limit: i64,
+    offset: i64,
+) -> DomainResult<Vec<Interaction>> {
+    let sql = format!("SELECT {COLS} FROM interactions WHERE tenant_id = $1 AND kind = $2 ORDER BY seq DESC LIMIT $3 OFFSET $4");
+    Ok(sqlx::query_as::<_, Interaction>(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.0)
+        .bind(kind)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(db)
+        .await?)
+}
+
+/// How many interactions of `kind` the tenant has.
+pub async fn count<'e>(db: impl PgExecutor<'e>, tenant: TenantId, kind: &str) -> DomainResult<i64> {
+    Ok(
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM interactions WHERE tenant_id = $1 AND kind = $2")
+            .bind(tenant.0)
+            .bind(kind)
+            .fetch_one(db)
+            .await?,
+    )
+}
+
+/// Whether the tenant has a live interaction of `kind` with `e164` created since `since`.
+pub async fn has_active<'e>(db: impl PgExecutor<'e>, tenant: TenantId, kind: &str, e164: &str, since: DateTime<Utc>) -> DomainResult<bool> {
+    Ok(sqlx::query_scalar::<_, bool>(
+        "SELECT EXISTS (SELECT 1 FROM interactions
+           WHERE tenant_id = $1 AND kind = $2 AND end_user_number = $3 AND status = ANY($4)
+             AND ended_at IS NULL AND created_at >= $5)",
+    )
+    .bind(tenant.0)
+    .bind(kind)
+    .bind(e164)
+    .bind(ACTIVE_STATUSES)
+    .bind(since)
+    .fetch_one(db)
+    .await?)
+}
+
+/// For each (menu, kind), when the longest-waiting `queued` interaction created since
+/// `since` started waiting.
+pub async fn oldest_waiting<'e>(
+    db: impl PgExecutor<'e>,
+    tenant: TenantId,
+    since: DateTime<Utc>,
+) -> DomainResult<Vec<(Uuid, String, DateTime<Utc>)>> {
+    Ok(sqlx::query_as::<_, (Uuid, String, DateTime<Utc>)>(
+        "SELECT menu_id, kind, min(created_at) FROM interactions
+          WHERE tenant_id = $1 AND status = 'queued' AND menu_id IS NOT NULL AND ended_at IS NULL
+            AND created_at >= $2
+          GROUP BY menu_id, kind",
+    )
+    .bind(tenant.0)
+    .bind(since)
+    .fetch_all(db)
+    .await?)
+}

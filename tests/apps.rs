@@ -1,0 +1,1192 @@
+//! Apps API dialect: calls, SMS, wait times, CRM, company DNC, Manager calls, auth and
+//! rate limits — through HTTP, with the vendor doc's examples.
+
+mod common;
+
+use common::{status_json, TestApp};
+use reqwest::{Method, RequestBuilder};
+use serde_json::{json, Value};
+
+/// Apps credentials of a tenant.
+#[derive(Clone)]
+struct Creds {
+    slug: String,
+    token: String,
+}
+
+async fn tenant(app: &TestApp, slug: &str) -> Creds {
+    let v = app.tenant(slug).await;
+    Creds {
+        slug: v["apps"]["subdomain"].as_str().unwrap().to_string(),
+        token: v["apps"]["token"].as_str().unwrap().to_string(),
+    }
+}
+
+fn req(app: &TestApp, c: &Creds, m: Method, path: &str) -> RequestBuilder {
+    app.client.request(m, app.url(path)).basic_auth(&c.slug, Some(&c.token))
+}
+
+async fn post(app: &TestApp, c: &Creds, path: &str, body: Value) -> (u16, Value) {
+    status_json(req(app, c, Method::POST, path).json(&body).send().await.unwrap()).await
+}
+
+async fn get(app: &TestApp, c: &Creds, path: &str) -> (u16, Value) {
+    status_json(req(app, c, Method::GET, path).send().await.unwrap()).await
+}
+
+async fn admin(app: &TestApp, slug: &str, what: &str, body: Value) -> Value {
+    let (s, v) = app.admin_post(&format!("/admin/v1/tenants/{slug}/{what}"), body).await;
+    assert_eq!(s, 201, "{what}: {v}");
+    v
+}
+
+/// The doc's world: agents, numbers and menus.
+struct World {
+    c: Creds,
+    lock_star: i64,
+    mobile: i64,
+    web: i64,
+    after_hours: i64,
+    redirect: i64,
+}
+
+async fn world(app: &TestApp, slug: &str) -> World {
+    let c = tenant(app, slug).await;
+    admin(
+        app,
+        slug,
+        "agents",
+        json!({"email": "admin@somedomain.com", "first_name": "Admin", "last_name": "UJET"}),
+    )
+    .await;
+    admin(
+        app,
+        slug,
+        "agents",
+        json!({"email": "agent@somedomain.com", "first_name": "Busy", "last_name": "Agent", "status": "unavailable"}),
+    )
+    .await;
+    admin(
+        app,
+        slug,
+        "agents",
+        json!({"email": "allen@somedomain.com", "first_name": "Allen", "last_name": "NoCalls", "can_call": false}),
+    )
+    .await;
+    admin(
+        app,
+        slug,
+        "phone-numbers",
+        json!({"number": "+1 339-219-5276", "default_outbound": true}),
+    )
+    .await;
+    admin(app, slug, "phone-numbers", json!({"number": "+1 628-555-0199"})).await;
+    let m = |name: &str, t: &str| json!({"name": name, "menu_type": t, "channels": ["voice_call", "chat"], "wait_seconds": 10});
+    let lock_star = admin(
+        app,
+        slug,
+        "menus",
+        json!({"name": "Lock Star", "menu_type": "ivr_menu", "wait_seconds": 10}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let mobile = admin(app, slug, "menus", m("Laptop", "mobile_menu")).await["id"].as_i64().unwrap();
+    let web = admin(app, slug, "menus", m("Web App", "web_menu")).await["id"].as_i64().unwrap();
+    let after_hours = admin(
+        app,
+        slug,
+        "menus",
+        json!({"name": "Closed", "menu_type": "ivr_menu", "state": "after_hours"}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let redirect = admin(
+        app,
+        slug,
+        "menus",
+        json!({"name": "Redirected", "menu_type": "web_menu", "state": "manual_redirection"}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    World {
+        c,
+        lock_star,
+        mobile,
+        web,
+        after_hours,
+        redirect,
+    }
+}
+
+async fn err(app: &TestApp, c: &Creds, path: &str, body: Value, status: u16, message: &str) {
+    let (s, v) = post(app, c, path, body.clone()).await;
+    assert_eq!((s, v["message"].as_str()), (status, Some(message)), "{body} → {v}");
+}
+
+#[tokio::test]
+async fn auth_host_check_and_unknown_paths() {
+    let app = TestApp::spawn().await;
+    let c = tenant(&app, "acme").await;
+    let (s, v) = status_json(app.client.get(app.url("/apps/api/v1/wait_times?lang=en")).send().await.unwrap()).await;
+    assert_eq!((s, v["message"].as_str()), (401, Some("Unauthorized")));
+    let bad = Creds {
+        slug: "acme".into(),
+        token: "wrong".into(),
+    };
+    assert_eq!(get(&app, &bad, "/apps/api/v1/wait_times?lang=en").await.0, 401);
+    let (s, _) = status_json(
+        req(&app, &c, Method::GET, "/apps/api/v1/wait_times?lang=en")
+            .header("host", "other.example.com")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 401, "a Host naming another subdomain is refused");
+    let (s, _) = status_json(
+        req(&app, &c, Method::GET, "/apps/api/v1/wait_times?lang=en")
+            .header("host", "acme.example.com")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, v) = get(&app, &c, "/apps/api/v1/nothing_here").await;
+    assert_eq!((s, v["message"].as_str()), (404, Some("Not Found")));
+    let (s, v) = status_json(
+        req(&app, &c, Method::POST, "/apps/api/v1/calls")
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(v["message"].is_string());
+}
+
+#[tokio::test]
+async fn outbound_calls_doc_examples() {
+    let app = TestApp::spawn().await;
+    let w = world(&app, "acme").await;
+    let c = &w.c;
+    // II. Create an outbound call with end_user_number.
+    let (s, v) = post(
+        &app,
+        c,
+        "/apps/api/v1/calls",
+        json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com",
+               "end_user_number": "+1 859-657-9625", "outbound_number": "+1 339-219-5276", "lang": "en"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["status"], "assigned");
+    assert_eq!(v["call_type"], "Voice Outbound (API)");
+    assert_eq!(v["lang"], "en");
+    assert_eq!(v["agent_info"]["name"], "Admin UJET");
+    assert_eq!(v["agent_info"]["first_name"], "Admin");
+    assert_eq!(v["end_user"], Value::Null);
+    assert_eq!(v["outbound_number"], "+1 339-219-5276");
+    assert!(v["queued_at"].is_null() && v["assigned_at"].is_string() && v["created_at"].is_string());
+    assert_eq!(v["participants"].as_array().unwrap().len(), 2);
+    assert_eq!(v["participants"][0]["type"], "agent");
+    assert_eq!(v["participants"][1]["type"], "end_user");
+    assert_eq!(v["participants"][0]["call_id"], v["id"]);
+    for k in [
+        "recording_url",
+        "selected_menu",
+        "menu_path",
+        "fail_details",
+        "out_ticket_id",
+        "rating",
+        "offer_type",
+    ] {
+        assert!(v.get(k).is_some_and(Value::is_null), "{k} present and null");
+    }
+    assert_eq!(v["recording_permission"], "not_asked");
+    assert_eq!(v["deflection_details"], json!([]));
+    let id = v["id"].as_i64().unwrap();
+    let stored: (String, String, Option<String>) = sqlx::query_as("SELECT kind, status, end_user_number FROM interactions WHERE seq = $1")
+        .bind(id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(stored, ("call".into(), "assigned".into(), Some("+18596579625".into())));
+    // Deprecated name and the default outbound number.
+    let (s, v) = post(
+        &app,
+        c,
+        "/apps/api/v1/calls",
+        json!({"call_type": "OutboundCall", "agent_email": "admin@somedomain.com", "end_user_number": "+1 859-657-9625"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["outbound_number"], "+13392195276");
+    assert_eq!(v["call_type"], "Voice Outbound (API)");
+
+    let path = "/apps/api/v1/calls";
+    // XI / IV. Invalid call type.
+    err(
+        &app,
+        c,
+        path,
+        json!({"call_type": "ScheduledCal", "agent_email": "admin@somedomain.com"}),
+        400,
+        "Invalid call type",
+    )
+    .await;
+    err(
+        &app,
+        c,
+        path,
+        json!({"agent_email": "admin@somedomain.com"}),
+        400,
+        "Invalid call type",
+    )
+    .await;
+    // VI. Agent email required.
+    err(
+        &app,
+        c,
+        path,
+        json!({"call_type": "Voice Outbound (API)", "end_user_number": "+1 205-123-4567", "lang": "en"}),
+        400,
+        "Agent email required",
+    )
+    .await;
+    // V. Not a valid agent email.
+    err(
+        &app,
+        c,
+        path,
+        json!({"call_type": "Voice Outbound (API)", "agent_email": "nobody@somedomain.com", "end_user_number": "+1 205-123-4567"}),
+        400,
+        "Not a valid agent email",
+    )
+    .await;
+    // VII. Agent does not have access to make calls.
+    err(
+        &app,
+        c,
+        path,
+        json!({"call_type": "Voice Outbound (API)", "agent_email": "allen@somedomain.com", "end_user_number": "+1 205-123-4567"}),
+        400,
+        "Agent does not have access to make calls",
+    )
+    .await;
+    // I. Agent is not available to take this call.
+    err(&app, c, path, json!({"call_type": "Voice Outbound (API)", "agent_email": "agent@somedomain.com", "end_user_number": "+1 205-123-4567", "lang": "en"}), 400, "Agent is not available to take this call").await;
+    // IV. ticket_id or end_user_number required.
+    err(
+        &app,
+        c,
+        path,
+        json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "lang": "en"}),
+        400,
+        "ticket_id or end_user_number required",
+    )
+    .await;
+    // VIII. end_user_number is not well-formed.
+    err(&app, c, path, json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "outbound_number": "+1 339-219-5276", "end_user_number": "123123"}), 400, "end_user_number is not well-formed").await;
+    // IX. Contact not found.
+    err(&app, c, path, json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "outbound_number": "+1 339-219-5276", "ticket_id": 1}), 400, "Contact not found").await;
+    // An outbound number that is not the tenant's.
+    err(&app, c, path, json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "outbound_number": "+1 760-410-8538", "end_user_number": "+1 205-123-4567"}), 400, "outbound_number is not found").await;
+
+    // III. Create an outbound call with ticket_id (the ticket's contact comes from CRM data).
+    let (s, _) = post(
+        &app,
+        c,
+        "/apps/api/v1/crm/contact_data",
+        json!({"call_id": "71450", "agent_id": "1", "contact": {"first_name": "Alex", "crm_id": "381630957514", "phone_number": "+1 859-657-9625"}}),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let (s, v) = post(
+        &app,
+        c,
+        path,
+        json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "ticket_id": "71450", "outbound_number": "+1 339-219-5276", "lang": "en"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["out_ticket_id"], "71450");
+    assert_eq!(v["end_user"]["out_contact_id"], "381630957514");
+    assert!(v["end_user"]["id"].is_i64());
+    assert_eq!(v["participants"][1]["end_user_id"], v["end_user"]["id"]);
+}
+
+#[tokio::test]
+async fn outbound_call_needs_number_choice_with_several_numbers() {
+    let app = TestApp::spawn().await;
+    let c = tenant(&app, "multi").await;
+    admin(
+        &app,
+        "multi",
+        "agents",
+        json!({"email": "admin@somedomain.com", "first_name": "Admin", "last_name": "UJET"}),
+    )
+    .await;
+    admin(&app, "multi", "phone-numbers", json!({"number": "+1 339-219-5276"})).await;
+    admin(&app, "multi", "phone-numbers", json!({"number": "+1 760-410-8538"})).await;
+    // X / XII. Several numbers, no default: 202.
+    let (s, v) = post(
+        &app,
+        &c,
+        "/apps/api/v1/calls",
+        json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "end_user_number": "+1 859-657-9625", "lang": "en"}),
+    )
+    .await;
+    assert_eq!(s, 202, "{v}");
+    assert_eq!(v["message"], "accepted");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM interactions")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(n, 0, "nothing created");
+    // XIII. Accepted: agent must make an outbound call with ticket id.
+    sqlx::query("UPDATE tenants SET settings = '{\"apps_outbound_requires_ticket\": true}' WHERE slug = 'multi'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let (s, v) = post(
+        &app,
+        &c,
+        "/apps/api/v1/calls",
+        json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "end_user_number": "+1 205-123-4567", "outbound_number": "+1 339-219-5276"}),
+    )
+    .await;
+    assert_eq!((s, v["message"].as_str()), (202, Some("accepted")));
+}
+
+#[tokio::test]
+async fn incoming_and_scheduled_calls() {
+    let app = TestApp::spawn().await;
+    let w = world(&app, "acme").await;
+    let c = &w.c;
+    let path = "/apps/api/v1/calls";
+    // VI. Create an incoming call with end_user_number.
+    let (s, v) = post(
+        &app,
+        c,
+        path,
+        json!({"call_type": "Voice Inbound (API)", "lang": "en", "menu_id": w.lock_star, "end_user_number": "+82-10-6861-2345", "recording_permission": "recording_permission_granted"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["status"], "queued");
+    assert_eq!(v["call_type"], "Voice Inbound (API)");
+    assert_eq!(v["selected_menu"]["id"], w.lock_star);
+    assert_eq!(v["selected_menu"]["name"], "Lock Star");
+    assert_eq!(v["selected_menu"]["menu_type"], "ivr_menu");
+    assert_eq!(v["menu_path"]["materialized_path"], w.lock_star.to_string());
+    assert_eq!(v["menu_path"]["items_count"], 1);
+    assert!(v["queued_at"].is_string());
+    assert_eq!(v["agent_info"], Value::Null);
+    assert!(v["end_user"]["id"].is_i64());
+    assert_eq!(v["offer_type"], "cascade");
+    assert_eq!(v["participants"].as_array().unwrap().len(), 1);
+    let parent = v["id"].as_i64().unwrap();
+    // The same consumer gets the same end user id.
+    let (_, v2) = post(
+        &app,
+        c,
+        path,
+        json!({"call_type": "IncomingCall", "menu_id": w.web, "end_user_number": "+82 10 6861 2345"}),
+    )
+    .await;
+    assert_eq!(v2["end_user"]["id"], v["end_user"]["id"]);
+
+    let inb = |extra: Value| {
+        let mut b = json!({"call_type": "Voice Inbound (API)", "lang": "en", "menu_id": w.lock_star, "end_user_number": "+1 859-657-9625", "recording_permission": "recording_permission_granted"});
+        for (k, val) in extra.as_object().unwrap() {
+            if val.is_null() {
+                b.as_object_mut().unwrap().remove(k);
+            } else {
+                b[k] = val.clone();
+            }
+        }
+        b
+    };
+    err(
+        &app,
+        c,
+        path,
+        inb(json!({"end_user_number": "+1 999-657-12"})),
+        400,
+        "end_user_number is not well formed",
+    )
+    .await;
+    err(
+        &app,
+        c,
+        path,
+        inb(json!({"menu_id": w.redirect})),
+        400,
+        "Menu is in 'manual redirection' state, can't accept calls",
+    )
+    .await;
+    err(
+        &app,
+        c,
+        path,
+        inb(json!({"call_type": "InvalidCallType"})),
+        400,
+        "Invalid call type",
+    )
+    .await;
+    err(&app, c, path, inb(json!({"menu_id": null})), 400, "menu_id is required").await;
+    err(
+        &app,
+        c,
+        path,
+        inb(json!({"menu_id": w.mobile})),
+        400,
+        "Only IVR and web menu IDs are permitted",
+    )
+    .await;
+    err(
+        &app,
+        c,
+        path,
+        inb(json!({"menu_id": w.after_hours})),
+        400,
+        "Menu is in 'after hours' state, can't accept incoming calls",
+    )
+    .await;
+    err(&app, c, path, inb(json!({"lang": "fr"})), 400, "Language 'fr' is not available").await;
+    err(&app, c, path, inb(json!({"lang": "xy"})), 400, "Language 'xy' is not found").await;
+    err(&app, c, path, inb(json!({"menu_id": 9999})), 400, "menu_id 9999 is not found").await;
+    err(
+        &app,
+        c,
+        path,
+        inb(json!({"menu_id": "menu_999"})),
+        400,
+        "menu_id is not well formed",
+    )
+    .await;
+    err(
+        &app,
+        c,
+        path,
+        inb(json!({"end_user_number": null})),
+        400,
+        "end_user_number is required",
+    )
+    .await;
+    err(
+        &app,
+        c,
+        path,
+        inb(json!({"recording_permission": "maybe"})),
+        400,
+        "recording_permission is invalid",
+    )
+    .await;
+    // IX. With a ticket.
+    let (s, v) = post(&app, c, path, inb(json!({"ticket_id": "76517"}))).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["out_ticket_id"], "76517");
+
+    // Scheduled calls.
+    let future = (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339();
+    let sch = |extra: Value| {
+        let mut b = json!({"call_type": "Voice Scheduled (API)", "lang": "en", "menu_id": w.mobile, "end_user_number": "+1 859-657-9625", "scheduled_at": future, "recording_permission": "recording_permission_granted"});
+        for (k, val) in extra.as_object().unwrap() {
+            if val.is_null() {
+                b.as_object_mut().unwrap().remove(k);
+            } else {
+                b[k] = val.clone();
+            }
+        }
+        b
+    };
+    let (s, v) = post(&app, c, path, sch(json!({}))).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["status"], "scheduled");
+    assert_eq!(v["call_type"], "Voice Scheduled (API)");
+    assert!(v["scheduled_at"].is_string());
+    assert!(v["queued_at"].is_null());
+    // VII. With call_id (the parent lends its menu... only when it is mobile/web).
+    let (s, v) = post(&app, c, path, sch(json!({"menu_id": null, "call_id": v["id"]}))).await;
+    assert_eq!(s, 201, "{v}");
+    assert!(v["parent_id"].is_i64());
+    err(
+        &app,
+        c,
+        path,
+        sch(json!({"menu_id": null, "call_id": parent})),
+        400,
+        "Only mobile and web menu IDs are permitted",
+    )
+    .await;
+    err(
+        &app,
+        c,
+        path,
+        sch(json!({"menu_id": null, "call_id": 99999})),
+        400,
+        "call_id 99999 is not found",
+    )
+    .await;
+    err(
+        &app,
+        c,
+        path,
+        sch(json!({"end_user_number": "+1 999-657-12"})),
+        400,
+        "end_user_number is not well formed",
+    )
+    .await;
+    err(
+        &app,
+        c,
+        path,
+        sch(json!({"menu_id": w.redirect})),
+        400,
+        "Menu is in 'manual redirection' state, can't accept calls",
+    )
+    .await;
+    err(
+        &app,
+        c,
+        path,
+        sch(json!({"call_type": "InvalidCallType"})),
+        400,
+        "Invalid call type",
+    )
+    .await;
+    err(&app, c, path, sch(json!({"menu_id": null})), 400, "menu_id is required").await;
+    err(
+        &app,
+        c,
+        path,
+        sch(json!({"menu_id": w.lock_star})),
+        400,
+        "Only mobile and web menu IDs are permitted",
+    )
+    .await;
+    err(&app, c, path, sch(json!({"lang": "fr"})), 400, "Language 'fr' is not available").await;
+    err(&app, c, path, sch(json!({"lang": "xy"})), 400, "Language 'xy' is not found").await;
+    err(&app, c, path, sch(json!({"menu_id": 9999})), 400, "menu_id 9999 is not found").await;
+    err(
+        &app,
+        c,
+        path,
+        sch(json!({"menu_id": "menu_999"})),
+        400,
+        "menu_id is not well formed",
+    )
+    .await;
+    err(
+        &app,
+        c,
+        path,
+        sch(json!({"end_user_number": null})),
+        400,
+        "end_user_number is required",
+    )
+    .await;
+    err(&app, c, path, sch(json!({"scheduled_at": null})), 400, "scheduled_at is required").await;
+    err(
+        &app,
+        c,
+        path,
+        sch(json!({"scheduled_at": "2019-09-15T00:19:14.421Z"})),
+        400,
+        "scheduled_at must be a future time",
+    )
+    .await;
+    err(
+        &app,
+        c,
+        path,
+        sch(json!({"scheduled_at": "next tuesday"})),
+        400,
+        "scheduled_at is not well formed",
+    )
+    .await;
+    // After hours for scheduled calls too.
+    let closed = admin(
+        &app,
+        "acme",
+        "menus",
+        json!({"name": "Closed web", "menu_type": "web_menu", "state": "after_hours"}),
+    )
+    .await["id"]
+        .clone();
+    err(
+        &app,
+        c,
+        path,
+        sch(json!({"menu_id": closed})),
+        400,
+        "Menu is in 'after hours' state, can't accept incoming calls",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn company_dnc_doc_example_and_blocking() {
+    let app = TestApp::spawn().await;
+    let w = world(&app, "acme").await;
+    let c = &w.c;
+    // The doc's example is dated October 2022: freeze the tenant's clock there.
+    sqlx::query("UPDATE tenants SET clock_frozen_at = '2022-10-28T00:00:00Z' WHERE slug = 'acme'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let (s, _) = post(
+        &app,
+        c,
+        "/apps/api/v1/outbound_dialer/dnc",
+        json!({"contacts": [{"phone_number": "+1-4151113333"}, {"phone_number": "+1-4151115555"}]}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, v) = post(
+        &app,
+        c,
+        "/apps/api/v1/outbound_dialer/dnc",
+        json!({"contacts": [
+            {"phone_number": "+1-7187309219", "expires_at": "2022-10-29 00:00:00 UTC"},
+            {"phone_number": "+1-(358)-213-1634"},
+            {"phone_number": "+1-4151113333", "expires_at": "2022-10-30 00:00:00 UTC"},
+            {"phone_number": "+1-4151115555"},
+            {"phone_number": "+1-7187309219", "expires_at": "2022-10-27 00:00:00 UTC"},
+            {"phone_number": "sssssss"},
+            {"phone_number": "911", "expires_at": "2023-02-05 00:00:00 UTC"}
+        ]}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        v,
+        json!([
+            {"phone_number": "+1-7187309219", "expires_at": "2022-10-29 00:00:00 UTC", "status": "created"},
+            {"phone_number": "+1-(358)-213-1634", "status": "created"},
+            {"phone_number": "+1-4151113333", "expires_at": "2022-10-30 00:00:00 UTC", "status": "updated"},
+            {"phone_number": "+1-4151115555", "status": "updated"},
+            {"phone_number": "+1-7187309219", "expires_at": "2022-10-27 00:00:00 UTC", "error": "expires_at cannot be past date/time", "status": "failed"},
+            {"phone_number": "sssssss", "error": "phone_number is invalid", "status": "failed"},
+            {"phone_number": "911", "expires_at": "2023-02-05 00:00:00 UTC", "error": "emergency phone number is not allowed", "status": "failed"}
+        ])
+    );
+    let stored: Vec<(String, String)> = sqlx::query_as("SELECT list, number FROM suppressions ORDER BY number")
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 4);
+    assert!(stored.iter().all(|(l, _)| l == "dnc"));
+
+    // Check.
+    let (s, v) = get(&app, c, "/apps/api/v1/outbound_dialer/dnc/check?phone_number=1-718-730-9219").await;
+    assert_eq!(s, 200);
+    assert_eq!(v["phone_number"], "1-718-730-9219");
+    assert_eq!(v["do_not_call"], true);
+    assert_eq!(v["expired_at"], "2022-10-29 00:00:00.000000 +0000");
+    let (_, v) = get(&app, c, "/apps/api/v1/outbound_dialer/dnc/check?phone_number=%2B1-4151115555").await;
+    assert_eq!((v["do_not_call"].as_bool(), v["expired_at"].is_null()), (Some(true), true));
+    let (s, v) = get(&app, c, "/apps/api/v1/outbound_dialer/dnc/check").await;
+    assert_eq!((s, v["message"].as_str()), (400, Some("phone_number is required")));
+    let (s, v) = get(&app, c, "/apps/api/v1/outbound_dialer/dnc/check?phone_number=abc").await;
+    assert_eq!((s, v["message"].as_str()), (400, Some("phone_number is invalid")));
+
+    // A listed number blocks outbound and scheduled calls (and SMS).
+    let call = json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "end_user_number": "+1 718-730-9219"});
+    err(
+        &app,
+        c,
+        "/apps/api/v1/calls",
+        call.clone(),
+        400,
+        "end_user_number is on the Do Not Call list",
+    )
+    .await;
+    let sched = json!({"call_type": "Voice Scheduled (API)", "menu_id": w.mobile, "end_user_number": "+1 718-730-9219", "scheduled_at": "2022-11-15T00:00:00Z"});
+    err(
+        &app,
+        c,
+        "/apps/api/v1/calls",
+        sched.clone(),
+        400,
+        "end_user_number is on the Do Not Call list",
+    )
+    .await;
+    let sms = json!({"chat_type": "Messaging (SMS)", "end_user_number": "+1 718-730-9219", "outbound_number": "+1 628-555-0199", "message": "hi"});
+    err(
+        &app,
+        c,
+        "/apps/api/v1/sms",
+        sms.clone(),
+        400,
+        "end_user_number is on the Do Not Call list",
+    )
+    .await;
+
+    // Once expired, it no longer blocks.
+    sqlx::query("UPDATE tenants SET clock_frozen_at = '2022-10-29T00:00:01Z' WHERE slug = 'acme'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let (s, v) = post(&app, c, "/apps/api/v1/calls", call.clone()).await;
+    assert_eq!(s, 201, "{v}");
+    let (_, v) = get(&app, c, "/apps/api/v1/outbound_dialer/dnc/check?phone_number=1-718-730-9219").await;
+    assert_eq!(v["do_not_call"], false);
+
+    // Remove.
+    let (s, v) = post(
+        &app,
+        c,
+        "/apps/api/v1/outbound_dialer/dnc/remove",
+        json!({"phone_numbers": ["1-415-111-3333", "1-415-222-2222", "1-415-333-333-3333"]}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(v[0], json!({"phone_number": "1-415-111-3333", "status": "removed"}));
+    assert_eq!(v[1], json!({"phone_number": "1-415-222-2222", "status": "not_found"}));
+    assert_eq!(v[2]["status"], "failed");
+    let (_, v) = get(&app, c, "/apps/api/v1/outbound_dialer/dnc/check?phone_number=1-415-111-3333").await;
+    assert_eq!(v["do_not_call"], false);
+    let (s, v) = post(&app, c, "/apps/api/v1/outbound_dialer/dnc", json!({})).await;
+    assert_eq!((s, v["message"].as_str()), (400, Some("contacts is required")));
+
+    // An SMS opt-out (shared list) blocks SMS too.
+    sqlx::query(
+        "INSERT INTO suppressions (id, tenant_id, list, number, channels, created_at, updated_at)
+         SELECT gen_random_uuid(), id, 'opt_out', '+14155550100', '{sms}', now(), now() FROM tenants WHERE slug = 'acme'",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    err(
+        &app,
+        c,
+        "/apps/api/v1/sms",
+        json!({"chat_type": "Messaging (SMS)", "end_user_number": "+1 415-555-0100", "outbound_number": "+1 628-555-0199", "message": "hi"}),
+        400,
+        "end_user_number is on the Do Not Call list",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn sms_doc_examples() {
+    let app = TestApp::spawn().await;
+    let w = world(&app, "acme").await;
+    let c = &w.c;
+    let path = "/apps/api/v1/sms";
+    let body = |extra: Value| {
+        let mut b = json!({"chat_type": "Messaging (SMS)", "end_user_number": "+1 415-555-0100", "outbound_number": "+1 628-555-0199", "message": "lorem ipsum", "ticket_id": "5006x00000XXxxxXXX"});
+        for (k, val) in extra.as_object().unwrap() {
+            if val.is_null() {
+                b.as_object_mut().unwrap().remove(k);
+            } else {
+                b[k] = val.clone();
+            }
+        }
+        b
+    };
+    err(
+        &app,
+        c,
+        path,
+        body(json!({"chat_type": null})),
+        400,
+        "chat_type needs to be provided",
+    )
+    .await;
+    err(
+        &app,
+        c,
+        path,
+        body(json!({"chat_type": "In-app"})),
+        400,
+        "valid chat type needs to be provided",
+    )
+    .await;
+    err(
+        &app,
+        c,
+        path,
+        body(json!({"end_user_number": null})),
+        400,
+        "end_user_number is required",
+    )
+    .await;
+    err(
+        &app,
+        c,
+        path,
+        body(json!({"end_user_number": "12345"})),
+        400,
+        "end_user_number is invalid",
+    )
+    .await;
+    err(
+        &app,
+        c,
+        path,
+        body(json!({"outbound_number": "+82 000-000-0000"})),
+        400,
+        "Non-US phone number not allowed",
+    )
+    .await;
+    err(
+        &app,
+        c,
+        path,
+        body(json!({"outbound_number": null})),
+        400,
+        "outbound_number is required",
+    )
+    .await;
+    err(
+        &app,
+        c,
+        path,
+        body(json!({"outbound_number": "12345"})),
+        400,
+        "outbound_number is invalid",
+    )
+    .await;
+    err(
+        &app,
+        c,
+        path,
+        body(json!({"outbound_number": "+1 628-555-0111"})),
+        400,
+        "outbound_number is not found",
+    )
+    .await;
+    err(&app, c, path, body(json!({"message": ""})), 400, "message is required").await;
+
+    // I. Create an outbound SMS chat.
+    let (s, v) = post(&app, c, path, body(json!({}))).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["chat_type"], "Messaging (SMS)");
+    assert_eq!(v["status"], "selecting");
+    assert_eq!(v["outbound_number"], "+16285550199");
+    assert_eq!(v["participants"][0]["type"], "end_user");
+    assert_eq!(v["participants"][0]["status"], "connected");
+    assert_eq!(v["participants"][0]["chat_id"], v["id"]);
+    assert!(v["end_user"]["id"].is_i64());
+    let (_, out) = app.admin_get("/admin/v1/tenants/acme/outbox").await;
+    let out = out.as_array().unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0]["channel"], "sms");
+    assert_eq!(out[0]["to_address"], "+14155550100");
+    assert_eq!(out[0]["body"], "lorem ipsum");
+    // XIV. One active session per consumer.
+    err(
+        &app,
+        c,
+        path,
+        body(json!({})),
+        400,
+        "Outbound SMS failed. Consumer is already in an active SMS session.",
+    )
+    .await;
+    // Deprecated "SMS" chat type, another consumer.
+    let (s, v) = post(
+        &app,
+        c,
+        path,
+        body(json!({"chat_type": "SMS", "end_user_number": "+1 415-555-0101"})),
+    )
+    .await;
+    assert_eq!((s, v["chat_type"].as_str()), (200, Some("Messaging (SMS)")));
+
+    // V / VI. Tenant settings.
+    sqlx::query("UPDATE tenants SET settings = '{\"outbound_sms_enabled\": false}' WHERE slug = 'acme'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    err(&app, c, path, body(json!({})), 400, "Outbound SMS is not enabled").await;
+    sqlx::query("UPDATE tenants SET settings = '{\"sms_enabled\": false}' WHERE slug = 'acme'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    err(&app, c, path, body(json!({})), 400, "SMS is not enabled").await;
+}
+
+#[tokio::test]
+async fn wait_times_doc_examples() {
+    let app = TestApp::spawn().await;
+    let c = tenant(&app, "acme").await;
+    let m = |name: &str, t: &str, ch: Value, parent: Option<i64>| json!({"name": name, "menu_type": t, "channels": ch, "wait_seconds": 10, "parent_id": parent});
+    let web = admin(&app, "acme", "menus", m("Web App", "web_menu", json!(["voice_call", "chat"]), None)).await["id"]
+        .as_i64()
+        .unwrap();
+    let death = admin(&app, "acme", "menus", m("Death Star", "ivr_menu", json!(["voice_call"]), None)).await["id"]
+        .as_i64()
+        .unwrap();
+    let laptop = admin(
+        &app,
+        "acme",
+        "menus",
+        m("Laptop", "mobile_menu", json!(["voice_call", "chat"]), None),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let child = admin(
+        &app,
+        "acme",
+        "menus",
+        m("Lock Star", "ivr_menu", json!(["voice_call"]), Some(death)),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    admin(
+        &app,
+        "acme",
+        "menus",
+        json!({"name": "French", "menu_type": "ivr_menu", "languages": ["fr"], "wait_seconds": 30}),
+    )
+    .await;
+
+    // VI. English queues.
+    let (s, v) = get(&app, &c, "/apps/api/v1/wait_times?lang=en").await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        v,
+        json!([
+            {"menu_id": web, "menu_type": "web_menu", "chat": 10, "voice_call": 10, "materialized_path": "Web App"},
+            {"menu_id": death, "menu_type": "ivr_menu", "voice_call": 10, "materialized_path": "Death Star"},
+            {"menu_id": laptop, "menu_type": "mobile_menu", "chat": 10, "voice_call": 10, "materialized_path": "Laptop"},
+            {"menu_id": child, "menu_type": "ivr_menu", "voice_call": 10, "materialized_path": "Death Star / Lock Star"}
+        ])
+    );
+    // I. Mobile queues.
+    let (_, v) = get(&app, &c, "/apps/api/v1/wait_times?lang=en&menu_type=mobile_menu").await;
+    assert_eq!(
+        v,
+        json!([{"menu_id": laptop, "menu_type": "mobile_menu", "chat": 10, "voice_call": 10, "materialized_path": "Laptop"}])
+    );
+    // III. Voice call, mobile, wait > 5.
+    let (_, v) = get(
+        &app,
+        &c,
+        "/apps/api/v1/wait_times?lang=en&menu_type=mobile_menu&channel_type=voice_call&wait%5Bfrom%5D=5",
+    )
+    .await;
+    assert_eq!(
+        v,
+        json!([{"menu_id": laptop, "menu_type": "mobile_menu", "voice_call": 10, "materialized_path": "Laptop"}])
+    );
+    // IV. A menu's subtree.
+    let (_, v) = get(&app, &c, &format!("/apps/api/v1/wait_times?lang=en&menu_id={death}")).await;
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    // II. wait[from]..wait[to].
+    let (_, v) = get(&app, &c, "/apps/api/v1/wait_times?lang=en&wait[from]=5&wait[to]=15").await;
+    assert_eq!(v.as_array().unwrap().len(), 4);
+    let (_, v) = get(&app, &c, "/apps/api/v1/wait_times?lang=en&wait[from]=10").await;
+    assert_eq!(v, json!([]));
+    // V. channel_type only.
+    let (_, v) = get(&app, &c, "/apps/api/v1/wait_times?lang=en&channel_type=chat").await;
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    assert!(v.as_array().unwrap().iter().all(|r| r.get("voice_call").is_none()));
+    let (_, v) = get(&app, &c, "/apps/api/v1/wait_times?lang=fr").await;
+    assert_eq!(v[0]["voice_call"], 30);
+    // Errors.
+    let (s, v) = get(&app, &c, "/apps/api/v1/wait_times").await;
+    assert_eq!((s, v["message"].as_str()), (400, Some("lang is required")));
+    let (s, _) = get(&app, &c, "/apps/api/v1/wait_times?lang=en&menu_type=car").await;
+    assert_eq!(s, 400);
+    let (s, v) = get(&app, &c, "/apps/api/v1/wait_times?lang=en&menu_id=9999").await;
+    assert_eq!((s, v["message"].as_str()), (400, Some("menu_id 9999 is not found")));
+    // The live queue: a waiting incoming call makes the wait at least its age.
+    sqlx::query("UPDATE tenants SET clock_offset_seconds = 0 WHERE slug = 'acme'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let (s, _) = post(
+        &app,
+        &c,
+        "/apps/api/v1/calls",
+        json!({"call_type": "Voice Inbound (API)", "menu_id": death, "end_user_number": "+1 859-657-9625"}),
+    )
+    .await;
+    assert_eq!(s, 201);
+    sqlx::query("UPDATE interactions SET created_at = created_at - interval '42 seconds'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let (_, v) = get(
+        &app,
+        &c,
+        &format!("/apps/api/v1/wait_times?lang=en&menu_id={death}&channel_type=voice_call"),
+    )
+    .await;
+    let w = v[0]["voice_call"].as_i64().unwrap();
+    assert!((42..50).contains(&w), "{v}");
+}
+
+#[tokio::test]
+async fn crm_contact_data_is_stored() {
+    let app = TestApp::spawn().await;
+    let c = tenant(&app, "acme").await;
+    let body = json!({
+        "call_id": "1917", "agent_id": "1", "lcm_key": "2922|1|2|39|2|0|1", "dnis": "8001992999", "org_id": "tenant1",
+        "contact": {"first_name": "Alex", "last_name": "Phil", "account_no": "10002-2989", "crm_id": "220-39307-92",
+                    "address": "", "city": "", "loan_type": "", "due_date": ""},
+        "pacing_mode": "Predictive", "call_type": "OB_Regular"
+    });
+    let (s, v) = post(&app, &c, "/apps/api/v1/crm/contact_data", body.clone()).await;
+    assert_eq!(s, 201, "{v}");
+    assert!(v["id"].is_i64());
+    assert_eq!(v["contact"], body["contact"]);
+    assert_eq!(v["lcm_key"], "2922|1|2|39|2|0|1");
+    let (call_ref, data): (Option<String>, Value) = sqlx::query_as("SELECT call_ref, data FROM crm_records")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(call_ref.as_deref(), Some("1917"));
+    assert_eq!(data, body);
+    let (s, _) = post(&app, &c, "/apps/api/v1/crm/contact_data", json!({"contact": "x"})).await;
+    assert_eq!(s, 400);
+    // Posted for one of the tenant's calls: the call is linked to the record.
+    let menu = admin(&app, "acme", "menus", json!({"name": "Lock Star", "menu_type": "ivr_menu"})).await["id"].clone();
+    let (_, call) = post(
+        &app,
+        &c,
+        "/apps/api/v1/calls",
+        json!({"call_type": "Voice Inbound (API)", "menu_id": menu, "end_user_number": "+1 859-657-9625"}),
+    )
+    .await;
+    let (s, rec) = post(
+        &app,
+        &c,
+        "/apps/api/v1/crm/contact_data",
+        json!({"call_id": call["id"].to_string(), "contact": {"crm_id": "9"}}),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let linked: Value = sqlx::query_scalar("SELECT attrs->'crm_record_id' FROM interactions WHERE seq = $1")
+        .bind(call["id"].as_i64().unwrap())
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(linked, rec["id"]);
+}
+
+#[tokio::test]
+async fn manager_calls_read_side_and_cross_tenant() {
+    let app = TestApp::spawn().await;
+    let w = world(&app, "acme").await;
+    let other = tenant(&app, "other").await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let (s, v) = post(
+            &app,
+            &w.c,
+            "/apps/api/v1/calls",
+            json!({"call_type": "Voice Inbound (API)", "menu_id": w.lock_star, "end_user_number": format!("+1 859-657-962{i}")}),
+        )
+        .await;
+        assert_eq!(s, 201);
+        ids.push(v["id"].as_i64().unwrap());
+    }
+    let r = req(&app, &w.c, Method::GET, "/manager/api/v1/calls?per_page=2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["total"], "3");
+    assert_eq!(r.headers()["per-page"], "2");
+    let link = r.headers()["link"].to_str().unwrap().to_string();
+    assert!(link.contains("rel=\"next\""), "{link}");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    assert_eq!(v[0]["id"], ids[2], "newest first");
+    let (_, v) = get(&app, &w.c, "/manager/api/v1/calls?page=2&per_page=2").await;
+    assert_eq!(v[0]["id"], ids[0]);
+    let (s, v) = get(&app, &w.c, &format!("/manager/api/v1/calls/{}", ids[1])).await;
+    assert_eq!((s, v["id"].as_i64()), (200, Some(ids[1])));
+    assert_eq!(v["selected_menu"]["name"], "Lock Star");
+    // Another tenant sees none of it.
+    let (s, v) = get(&app, &other, &format!("/manager/api/v1/calls/{}", ids[1])).await;
+    assert_eq!((s, v["message"].as_str()), (404, Some("Not Found")));
+    let (s, v) = get(&app, &other, "/manager/api/v1/calls").await;
+    assert_eq!((s, v), (200, json!([])));
+    let (s, _) = get(&app, &w.c, "/manager/api/v1/calls/abc").await;
+    assert_eq!(s, 404);
+    // …nor its agents, menus, numbers or DNC list.
+    let (s, v) = post(
+        &app,
+        &other,
+        "/apps/api/v1/calls",
+        json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "end_user_number": "+1 859-657-9625"}),
+    )
+    .await;
+    assert_eq!((s, v["message"].as_str()), (400, Some("Not a valid agent email")));
+    let (_, v) = post(
+        &app,
+        &other,
+        "/apps/api/v1/calls",
+        json!({"call_type": "Voice Inbound (API)", "menu_id": w.lock_star, "end_user_number": "+1 859-657-9625"}),
+    )
+    .await;
+    assert_eq!(v["message"], format!("menu_id {} is not found", w.lock_star));
+    post(
+        &app,
+        &w.c,
+        "/apps/api/v1/outbound_dialer/dnc",
+        json!({"contacts": [{"phone_number": "+1 205-123-4567"}]}),
+    )
+    .await;
+    let (_, v) = get(&app, &other, "/apps/api/v1/outbound_dialer/dnc/check?phone_number=%2B12051234567").await;
+    assert_eq!(v["do_not_call"], false);
+    let (_, v) = get(&app, &w.c, "/apps/api/v1/outbound_dialer/dnc/check?phone_number=%2B12051234567").await;
+    assert_eq!(v["do_not_call"], true);
+}
+
+#[tokio::test]
+async fn rate_limit_per_tenant() {
+    let app = TestApp::spawn().await;
+    let a = tenant(&app, "flood").await;
+    let b = tenant(&app, "calm").await;
+    sqlx::query("UPDATE tenants SET settings = '{\"apps_rate_limit\": 1, \"apps_rate_burst\": 2}' WHERE slug = 'flood'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let mut limited = None;
+    for _ in 0..6 {
+        let r = req(&app, &a, Method::GET, "/apps/api/v1/wait_times?lang=en").send().await.unwrap();
+        if r.status() == 429 {
+            limited = Some(r);
+            break;
+        }
+    }
+    let r = limited.expect("the flooding tenant is limited");
+    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry >= 1);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["message"], "Too Many Requests");
+    // The other tenant is not slowed.
+    for _ in 0..10 {
+        assert_eq!(get(&app, &b, "/apps/api/v1/wait_times?lang=en").await.0, 200);
+    }
+}
+
+#[tokio::test]
+async fn rate_limit_from_config() {
+    let app = TestApp::spawn_config(|c| switchboard::Config {
+        apps_rate_limit: 1,
+        apps_rate_burst: 1,
+        ..c
+    })
+    .await;
+    let a = tenant(&app, "acme").await;
+    assert_eq!(get(&app, &a, "/apps/api/v1/wait_times?lang=en").await.0, 200);
+    let (s, v) = get(&app, &a, "/apps/api/v1/wait_times?lang=en").await;
+    assert_eq!((s, v["message"].as_str()), (429, Some("Too Many Requests")));
+}
