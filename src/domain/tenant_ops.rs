@@ -269,6 +269,8 @@ pub const RESET_TABLES: &[(&str, Scope)] = &[
     ("suppressions", Scope::Data),
     ("blobs", Scope::Data),
     ("auth_sessions", Scope::Data),
+    ("apps_end_users", Scope::Data),
+    ("apps_org_items", Scope::Directory),
     ("queue_agents", Scope::Directory),
     ("queues", Scope::Directory),
     ("phone_numbers", Scope::Directory),
