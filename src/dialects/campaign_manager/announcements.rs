@@ -21,9 +21,8 @@ const FILE_PATH: &str = "/campaignmanager/internal/announcement/file";
 /// Locales of the supported Google TTS voices (`google.<locale>-Standard-<A..D>`).
 const TTS_LOCALES: &[&str] = &[
     "ar-XA", "bn-IN", "cmn-CN", "cs-CZ", "da-DK", "de-DE", "el-GR", "en-AU", "en-GB", "en-IN", "en-US", "es-ES", "es-US", "fi-FI",
-    "fil-PH", "fr-CA", "fr-FR", "gu-IN", "he-IL", "hi-IN", "hu-HU", "id-ID", "it-IT", "ja-JP", "kn-IN", "ko-KR", "ml-IN", "nb-NO",
-    "nl-NL", "pl-PL", "pt-BR", "pt-PT", "ro-RO", "ru-RU", "sk-SK", "sv-SE", "ta-IN", "te-IN", "th-TH", "tr-TR", "uk-UA", "vi-VN",
-    "yue-HK",
+    "fil-PH", "fr-CA", "fr-FR", "gu-IN", "he-IL", "hi-IN", "hu-HU", "id-ID", "it-IT", "ja-JP", "kn-IN", "ko-KR", "ml-IN", "nb-NO", "nl-NL",
+    "pl-PL", "pt-BR", "pt-PT", "ro-RO", "ru-RU", "sk-SK", "sv-SE", "ta-IN", "te-IN", "th-TH", "tr-TR", "uk-UA", "vi-VN", "yue-HK",
 ];
 
 /// Whether `lang` is a supported TTS language: `google.<locale>-Standard-<A|B|C|D>`, or a
@@ -125,7 +124,9 @@ struct Spec {
 }
 
 fn spec(b: &Value, update: bool) -> CmResult<Spec> {
-    let kind = json_text(b, "type").ok_or_else(|| CmError::missing("type").ec())?.to_ascii_lowercase();
+    let kind = json_text(b, "type")
+        .ok_or_else(|| CmError::missing("type").ec())?
+        .to_ascii_lowercase();
     match kind.as_str() {
         "play" => Ok(Spec {
             kind,
@@ -138,7 +139,11 @@ fn spec(b: &Value, update: bool) -> CmResult<Spec> {
             let language = json_text(b, "language").ok_or_else(|| CmError::missing("language").ec())?;
             let voice = json_text(b, "voice").ok_or_else(|| CmError::missing("voice").ec())?;
             if voice != "man" && voice != "woman" {
-                return Err(CmError::vendor_ec(522, "Announcement voice type should be man or woman.", json!({"voice": voice})));
+                return Err(CmError::vendor_ec(
+                    522,
+                    "Announcement voice type should be man or woman.",
+                    json!({"voice": voice}),
+                ));
             }
             if !supported_language(&language) {
                 let msg = if update {
@@ -348,8 +353,7 @@ pub async fn upload(State(st): State<AppState>, cm: Cm, Path(asid): Path<String>
             return Err(bad_wav());
         }
         let stream: std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send + '_>> = Box::pin(
-            futures::stream::once(async move { Ok::<Bytes, String>(Bytes::from(head)) })
-                .chain(field.map(|r| r.map_err(|e| e.body_text()))),
+            futures::stream::once(async move { Ok::<Bytes, String>(Bytes::from(head)) }).chain(field.map(|r| r.map_err(|e| e.body_text()))),
         );
         let blob = blobs::store(&st.db, cm.tenant.id, filename.as_deref(), Some("audio/wav"), stream, limit)
             .await
@@ -366,9 +370,8 @@ pub async fn upload(State(st): State<AppState>, cm: Cm, Path(asid): Path<String>
     let now = st.now(&cm.tenant);
     let fname = file_name(a.id, now);
     let mut tx = st.db.begin().await.map_err(DomainError::from)?;
-    let sql = format!(
-        "UPDATE announcements SET blob_id = $3, file_name = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2 RETURNING {COLS}"
-    );
+    let sql =
+        format!("UPDATE announcements SET blob_id = $3, file_name = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2 RETURNING {COLS}");
     let updated = sqlx::query_as::<_, Announcement>(sqlx::AssertSqlSafe(sql))
         .bind(cm.tenant.id.0)
         .bind(a.id)

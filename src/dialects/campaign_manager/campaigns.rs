@@ -13,7 +13,9 @@ use sqlx::QueryBuilder;
 use uuid::Uuid;
 
 use super::announcements;
-use super::wire::{clean, flat_page, fmt_time, json_text, ok, parse_time, sort_param, time_param, Body, Cm, CmError, CmResult, JsonObj, Paging, Query};
+use super::wire::{
+    clean, flat_page, fmt_time, json_text, ok, parse_time, sort_param, time_param, Body, Cm, CmError, CmResult, JsonObj, Paging, Query,
+};
 use super::{cm_status, domain_statuses_for};
 use crate::domain::campaigns::{self as dc, status as cs, Campaign, NewCampaign};
 use crate::domain::phone::PhoneNumber;
@@ -29,7 +31,8 @@ const MAX_INVALID_SHOWN: usize = 100;
 // ---------------------------------------------------------------------------- cost
 
 /// The GSM 03.38 basic character set.
-const GSM_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+const GSM_BASIC: &str =
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
 /// The GSM 03.38 extension table (each costs two septets).
 const GSM_EXT: &str = "^{}\\[~]|€\u{000c}";
 
@@ -231,7 +234,13 @@ fn random_from(prefix: &str) -> String {
 }
 
 /// The numbers of `list` (E.164) that are blocked for `channel` (opt-out / DNC).
-async fn suppressed_among(st: &AppState, tenant: TenantId, numbers: &[String], channel: &str, now: DateTime<Utc>) -> CmResult<HashSet<String>> {
+async fn suppressed_among(
+    st: &AppState,
+    tenant: TenantId,
+    numbers: &[String],
+    channel: &str,
+    now: DateTime<Utc>,
+) -> CmResult<HashSet<String>> {
     let rows: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT number FROM suppressions
           WHERE tenant_id = $1 AND number = ANY($2)
@@ -317,7 +326,10 @@ pub async fn create(State(st): State<AppState>, cm: Cm, body: Body) -> CmResult<
     };
 
     let name = input.text("name").ok_or_else(|| CmError::missing("name").with_data(echo.clone()))?;
-    let channel = input.text("channel").map(|c| c.to_ascii_lowercase()).unwrap_or_else(|| "sms".into());
+    let channel = input
+        .text("channel")
+        .map(|c| c.to_ascii_lowercase())
+        .unwrap_or_else(|| "sms".into());
     if channel != "sms" && channel != "voice" {
         return Err(CmError::bad_request(format!("channel '{channel}' must be sms or voice")).with_data(echo));
     }
@@ -389,7 +401,9 @@ pub async fn create(State(st): State<AppState>, cm: Cm, body: Body) -> CmResult<
             if let Some(p) = input.text("fromPrefix") {
                 let digits = p.trim_start_matches('+');
                 if digits.is_empty() || digits.len() > 4 || !digits.chars().all(|c| c.is_ascii_digit()) {
-                    return Err(CmError::bad_request(format!("fromPrefix '{p}' must be a country calling code (1 to 4 digits)")));
+                    return Err(CmError::bad_request(format!(
+                        "fromPrefix '{p}' must be a country calling code (1 to 4 digits)"
+                    )));
                 }
                 from_prefix = digits.to_string();
             }
@@ -398,7 +412,10 @@ pub async fn create(State(st): State<AppState>, cm: Cm, body: Body) -> CmResult<
     };
 
     // Recipients.
-    let to_lines = input.to_lines.as_ref().ok_or_else(|| CmError::missing("toFile").with_data(echo.clone()))?;
+    let to_lines = input
+        .to_lines
+        .as_ref()
+        .ok_or_else(|| CmError::missing("toFile").with_data(echo.clone()))?;
     let (numbers, invalid) = normalise(to_lines);
     if numbers.is_empty() {
         return Err(CmError::bad_request("toFile has no valid phone number").with_data(json!({"invalidNumbers": invalid})));
@@ -445,6 +462,14 @@ pub async fn create(State(st): State<AppState>, cm: Cm, body: Body) -> CmResult<
     let attrs = json!({"cm": cmattrs, "body": delivery_body});
 
     let mut tx = st.db.begin().await.map_err(DomainError::from)?;
+    // Take the tenant row lock the debit takes before inserting anything: the campaign's
+    // foreign key would otherwise hold a KEY SHARE lock on it first and two concurrent
+    // creations would deadlock upgrading it.
+    sqlx::query("SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE")
+        .bind(tenant.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(DomainError::from)?;
     let c = dc::create(
         &mut *tx,
         tenant,
@@ -554,19 +579,22 @@ async fn lock_campaign(tx: &mut sqlx::PgConnection, tenant: TenantId, id: Uuid) 
 /// Cancels a scheduled campaign in `tx`: status, pending contacts, refund of the net debit.
 async fn cancel_in(tx: &mut sqlx::PgConnection, tenant: TenantId, c: &Campaign, now: DateTime<Utc>, deleted: bool) -> CmResult<Campaign> {
     let updated = dc::set_status(&mut *tx, tenant, c.id, cs::CANCELLED, now).await?;
-    sqlx::query("UPDATE contacts SET status = 'cancelled', updated_at = $3 WHERE tenant_id = $1 AND campaign_id = $2 AND status = 'pending'")
-        .bind(tenant.0)
-        .bind(c.id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(DomainError::from)?;
-    let spent: i64 = sqlx::query_scalar("SELECT COALESCE(-sum(amount), 0)::bigint FROM credit_ledger WHERE tenant_id = $1 AND campaign_id = $2")
-        .bind(tenant.0)
-        .bind(c.id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(DomainError::from)?;
+    sqlx::query(
+        "UPDATE contacts SET status = 'cancelled', updated_at = $3 WHERE tenant_id = $1 AND campaign_id = $2 AND status = 'pending'",
+    )
+    .bind(tenant.0)
+    .bind(c.id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(DomainError::from)?;
+    let spent: i64 =
+        sqlx::query_scalar("SELECT COALESCE(-sum(amount), 0)::bigint FROM credit_ledger WHERE tenant_id = $1 AND campaign_id = $2")
+            .bind(tenant.0)
+            .bind(c.id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(DomainError::from)?;
     if spent > 0 {
         let what = if deleted { "deleted" } else { "cancelled" };
         credits::add(
@@ -658,13 +686,17 @@ pub async fn search(State(st): State<AppState>, cm: Cm, q: Query) -> CmResult<Re
     let name = q.text("name");
     let sort = sort_param(&q, &["startTime", "name", "status"])?;
     let filters = |b: &mut QueryBuilder<sqlx::Postgres>| {
-        b.push(" WHERE tenant_id = ").push_bind(cm.tenant.id.0).push(" AND deleted_at IS NULL");
+        b.push(" WHERE tenant_id = ")
+            .push_bind(cm.tenant.id.0)
+            .push(" AND deleted_at IS NULL");
         if let Some(n) = &name {
             let pat = format!("%{}%", n.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
             b.push(" AND name ILIKE ").push_bind(pat);
         }
         if let Some(s) = &statuses {
-            b.push(" AND status = ANY(").push_bind(s.iter().map(|x| x.to_string()).collect::<Vec<_>>()).push(")");
+            b.push(" AND status = ANY(")
+                .push_bind(s.iter().map(|x| x.to_string()).collect::<Vec<_>>())
+                .push(")");
         }
         if let Some(ch) = &channel {
             b.push(" AND COALESCE(channel, kind) = ").push_bind(ch.clone());

@@ -77,7 +77,11 @@ pub async fn search(State(st): State<AppState>, cm: Cm, q: Query) -> CmResult<Re
     };
     let mut count = QueryBuilder::new("SELECT count(*) FROM credit_ledger l WHERE l.tenant_id = ");
     filters(&mut count);
-    let total: i64 = count.build_query_scalar().fetch_one(&st.db).await.map_err(crate::domain::DomainError::from)?;
+    let total: i64 = count
+        .build_query_scalar()
+        .fetch_one(&st.db)
+        .await
+        .map_err(crate::domain::DomainError::from)?;
     let mut b = QueryBuilder::new(SELECT);
     filters(&mut b);
     let dir = match sort {

@@ -48,8 +48,16 @@ impl Which {
 }
 
 fn render(e: &Entry, cm: &Cm) -> Value {
-    let name = if e.list == list::OPT_OUT { OPT_OUT_NAME.to_string() } else { e.list_name.clone() };
-    let number = if e.original.trim().is_empty() { e.number.clone() } else { e.original.trim().to_string() };
+    let name = if e.list == list::OPT_OUT {
+        OPT_OUT_NAME.to_string()
+    } else {
+        e.list_name.clone()
+    };
+    let number = if e.original.trim().is_empty() {
+        e.number.clone()
+    } else {
+        e.original.trim().to_string()
+    };
     json!({
         "sid": sid("OT", e.id),
         "name": name,
@@ -102,7 +110,11 @@ async fn upload(st: AppState, cm: Cm, body: Body, which: Which) -> CmResult<Resp
         }
     }
     if numbers.is_empty() || !invalid.is_empty() {
-        return Err(CmError::vendor_ec(490, "Dnd File numbers is not valid", json!({"invalidNumbers": invalid})));
+        return Err(CmError::vendor_ec(
+            490,
+            "Dnd File numbers is not valid",
+            json!({"invalidNumbers": invalid}),
+        ));
     }
     let list_name = match which {
         Which::OptOut => String::new(),
@@ -137,7 +149,10 @@ async fn upload(st: AppState, cm: Cm, body: Body, which: Which) -> CmResult<Resp
 
 async fn find(st: &AppState, cm: &Cm, which: Which, s: &str) -> CmResult<Entry> {
     let id = parse_sid("OT", s.trim()).ok_or_else(|| which.not_found(s))?;
-    let sql = format!("SELECT {} FROM suppressions WHERE tenant_id = $1 AND list = $2 AND id = $3", optlists::COLS);
+    let sql = format!(
+        "SELECT {} FROM suppressions WHERE tenant_id = $1 AND list = $2 AND id = $3",
+        optlists::COLS
+    );
     sqlx::query_as::<_, Entry>(sqlx::AssertSqlSafe(sql))
         .bind(cm.tenant.id.0)
         .bind(which.list())

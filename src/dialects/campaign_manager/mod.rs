@@ -94,7 +94,11 @@ pub fn cm_status(domain: &str) -> &'static str {
 
 /// The domain statuses a vendor status filter means (case-insensitive; "canceled" too).
 pub fn domain_statuses_for(vendor: &str) -> Option<Vec<&'static str>> {
-    let v = if vendor.eq_ignore_ascii_case("canceled") { "Cancelled" } else { vendor };
+    let v = if vendor.eq_ignore_ascii_case("canceled") {
+        "Cancelled"
+    } else {
+        vendor
+    };
     let found: Vec<&'static str> = STATUS.iter().filter(|(_, c)| c.eq_ignore_ascii_case(v)).map(|(d, _)| *d).collect();
     (!found.is_empty()).then_some(found)
 }

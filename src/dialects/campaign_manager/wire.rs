@@ -53,7 +53,11 @@ impl CmError {
     }
     /// 4000: "Mandatory parameter missing. X needs to be passed."
     pub fn missing(field: &str) -> Self {
-        Self::vendor(4000, format!("Mandatory parameter missing. {field} needs to be passed."), Value::Null)
+        Self::vendor(
+            4000,
+            format!("Mandatory parameter missing. {field} needs to be passed."),
+            Value::Null,
+        )
     }
     /// 498: malformed date.
     pub fn date_format(field: &str, value: &str) -> Self {
@@ -105,11 +109,9 @@ impl CmError {
 impl From<DomainError> for CmError {
     fn from(e: DomainError) -> Self {
         match e {
-            DomainError::InsufficientCredits { needed, available } => CmError::vendor(
-                488,
-                "Credit is not enough",
-                json!({"needed": needed, "available": available}),
-            ),
+            DomainError::InsufficientCredits { needed, available } => {
+                CmError::vendor(488, "Credit is not enough", json!({"needed": needed, "available": available}))
+            }
             DomainError::Validation { field, message } => CmError::bad_request(format!("{field}: {message}")),
             DomainError::NotFound(what) => CmError {
                 http: StatusCode::NOT_FOUND,
@@ -134,8 +136,10 @@ impl IntoResponse for CmError {
         };
         let mut r = (self.http, Json(body)).into_response();
         if self.http == StatusCode::UNAUTHORIZED {
-            r.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"campaignmanager\""));
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"campaignmanager\""),
+            );
         }
         r
     }
@@ -190,10 +194,7 @@ impl FromRequestParts<AppState> for Cm {
             DomainError::NotFound(_) => CmError::unauthorized(),
             other => CmError::from(other),
         })?;
-        let enterprise_sid = cred
-            .account_id
-            .clone()
-            .unwrap_or_else(|| crate::domain::sid("EN", tenant.id.0));
+        let enterprise_sid = cred.account_id.clone().unwrap_or_else(|| crate::domain::sid("EN", tenant.id.0));
         let account_email = cred.attrs.get("email").and_then(Value::as_str).map(str::to_string);
         Ok(Cm {
             tenant,
@@ -253,12 +254,7 @@ pub struct Query(pub Vec<(String, String)>);
 impl Query {
     pub fn parse(raw: Option<&str>) -> Self {
         let pairs = raw
-            .map(|q| {
-                url_decode_pairs(q)
-                    .into_iter()
-                    .filter(|(k, _)| !k.is_empty())
-                    .collect::<Vec<_>>()
-            })
+            .map(|q| url_decode_pairs(q).into_iter().filter(|(k, _)| !k.is_empty()).collect::<Vec<_>>())
             .unwrap_or_default();
         Query(pairs)
     }
@@ -343,10 +339,12 @@ pub fn sort_param(q: &Query, allowed: &[&'static str]) -> CmResult<Option<(&'sta
         return Ok(None);
     };
     let (attr, dir) = raw.split_once(':').unwrap_or((raw.as_str(), "asc"));
-    let attr = allowed
-        .iter()
-        .find(|a| a.eq_ignore_ascii_case(attr.trim()))
-        .ok_or_else(|| CmError::bad_request(format!("SortBy: cannot sort by '{attr}'; possible attributes: {}", allowed.join(", "))))?;
+    let attr = allowed.iter().find(|a| a.eq_ignore_ascii_case(attr.trim())).ok_or_else(|| {
+        CmError::bad_request(format!(
+            "SortBy: cannot sort by '{attr}'; possible attributes: {}",
+            allowed.join(", ")
+        ))
+    })?;
     let desc = match dir.trim().to_ascii_lowercase().as_str() {
         "asc" | "" => false,
         "desc" => true,
