@@ -1035,3 +1035,121 @@ async fn other_tenants_objects_are_not_found() {
     let (_, v) = a.get(&format!("/campaignmanager/campaigns/search/{camp}")).await;
     assert_eq!(v["data"]["status"], "scheduled");
 }
+
+// ------------------------------------------------------------------------------ engine, limits
+
+#[tokio::test]
+async fn scheduled_campaign_runs_when_the_tenant_clock_reaches_start_time() {
+    let app = TestApp::spawn().await;
+    let cm = Cm::new(&app, "acme").await;
+    app.credit("acme", 10).await;
+    let (s, v) = cm
+        .sms("tomorrow", "Hello", "+14155550101\n+14155550102", &[("startTime", &future(1))])
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let sid = v["data"]["sid"].as_str().unwrap().to_string();
+    app.tick().await;
+    let (_, v) = cm.get(&format!("/campaignmanager/campaigns/search/{sid}")).await;
+    assert_eq!(v["data"]["status"], "scheduled");
+    assert!(deliveries(&app, &sid).await.is_empty());
+    // Two days later on this tenant's clock.
+    sqlx::query("UPDATE tenants SET clock_offset_seconds = 172800 WHERE slug = 'acme'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    app.eventually(20, || async {
+        let (_, v) = cm.get(&format!("/campaignmanager/campaigns/search/{sid}")).await;
+        (v["data"]["status"] == "Completed").then_some(())
+    })
+    .await;
+    let sent = deliveries(&app, &sid).await;
+    assert_eq!(sent.len(), 2);
+    assert!(sent.iter().all(|d| d.4 == "sent"));
+    // Once run, no refund.
+    let (s, v) = cm
+        .put_json(&format!("/campaignmanager/campaigns/{sid}"), json!({"status": "cancelled"}))
+        .await;
+    assert_err(s, &v, 487, "Campaign status cannot be updated");
+    assert_eq!(cm.balance().await, 8);
+    // "In the past" is judged on the tenant's clock too.
+    let (s, v) = cm.sms("late", "Hello", "+14155550101", &[("startTime", &future(1))]).await;
+    assert_err(s, &v, 489, "Start Time is in past");
+}
+
+#[tokio::test]
+async fn opt_out_made_after_scheduling_is_honoured_at_send_time() {
+    let app = TestApp::spawn().await;
+    let cm = Cm::new(&app, "acme").await;
+    app.credit("acme", 10).await;
+    let (s, v) = cm
+        .sms("tomorrow", "Hello", "+14155550101\n+14155550102", &[("startTime", &future(1))])
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let sid = v["data"]["sid"].as_str().unwrap().to_string();
+    let (s, _) = cm
+        .post_form(
+            "/campaignmanager/dnd/optout",
+            Form::new().part("file", file("+14155550102\n", "o.csv")),
+        )
+        .await;
+    assert_eq!(s, 200);
+    sqlx::query("UPDATE tenants SET clock_offset_seconds = 172800 WHERE slug = 'acme'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    app.eventually(20, || async {
+        let (_, v) = cm.get(&format!("/campaignmanager/campaigns/search/{sid}")).await;
+        (v["data"]["status"] == "Completed").then_some(())
+    })
+    .await;
+    let sent = deliveries(&app, &sid).await;
+    let statuses: Vec<(&str, &str)> = sent.iter().map(|d| (d.1.as_str(), d.4.as_str())).collect();
+    assert_eq!(statuses, vec![("+14155550101", "sent"), ("+14155550102", "suppressed")]);
+}
+
+#[tokio::test]
+async fn uploads_beyond_the_default_body_limit_stream_and_the_upload_limit_holds() {
+    let app = TestApp::spawn().await;
+    let cm = Cm::new(&app, "acme").await;
+    app.credit("acme", 5000).await;
+    // ~3 MB (over the 2 MB default body limit): 1000 numbers, each line with a long
+    // second CSV column, plus every number again (duplicates are dropped).
+    let pad = "x".repeat(1500);
+    let mut to = String::new();
+    for round in 0..2 {
+        for i in 0..1000 {
+            to.push_str(&format!("+1415555{:04},{pad}{round}\n", i));
+        }
+    }
+    assert!(to.len() > 2 * 1024 * 1024);
+    let (s, v) = cm.sms("big", "Hello", &to, &[("startTime", &future(1))]).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["data"]["total"], 1000);
+    assert_eq!(v["data"]["recipients"], 1000);
+    let (s, v) = curl_style_upload(&cm, "/campaignmanager/dnd/optout", None, &to).await;
+    assert_eq!(s, 200, "{v}");
+    let (_, v) = cm.get("/campaignmanager/dnd/optout/search").await;
+    assert_eq!(v["data"]["total"], 1000);
+    // A non-upload route keeps the default limit.
+    let big = json!({"name": pad.repeat(2000)});
+    let r = cm
+        .req(Method::PUT, "/campaignmanager/announcement/AN3f01da2b10d84f7f92f5b7aaced20a94")
+        .json(&big)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status() == 413 || r.status() == 400, "{}", r.status());
+
+    // With a small upload limit, bigger uploads are refused with a clear message.
+    let small = TestApp::spawn_config(|mut c| {
+        c.upload_limit = 1000;
+        c
+    })
+    .await;
+    let cm2 = Cm::new(&small, "small").await;
+    small.credit("small", 10).await;
+    let (s, v) = cm2.sms("big", "Hello", &to, &[]).await;
+    assert_eq!(s, 400, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("larger than 1000 bytes"), "{v}");
+    assert_eq!(cm2.balance().await, 10);
+}
