@@ -285,6 +285,7 @@ async fn sms_campaign_doc_example_runs_to_completion() {
         })
         .await;
     assert_eq!(done["data"]["total"], 4);
+    assert_eq!(done["data"]["to"], "919960639903,919960639904,919960639905,919960639906");
     let sent = deliveries(&app, &sid).await;
     assert_eq!(sent.len(), 4);
     for (ch, to, from, body, status) in &sent {
@@ -393,10 +394,13 @@ async fn cancel_refunds_and_state_machine_errors() {
         )
         .await;
     assert_err(s, &v, 486, "Enterprise campaign not found");
-    // The doc's example body.
-    let (s, v) = cm.put_json(&path, json!({"status": "cancelled"})).await;
+    // The doc's example body (its SIDs print a CP prefix: accepted for the same id).
+    let cp_path = format!("/campaignmanager/campaigns/CP{}", &sid[2..]);
+    let (s, v) = cm.put_json(&cp_path, json!({"status": "cancelled"})).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["data"]["status"], "Cancelled");
+    assert_eq!(v["data"]["sid"], sid.as_str());
+    assert_eq!(v["data"]["to"], "+14155550101,+14155550102");
     assert_eq!(cm.balance().await, 10, "refunded");
     let (_, v) = cm.get("/campaignmanager/credits/search?type=credit&SortBy=dateCreated:desc").await;
     assert_eq!(v["data"][0]["credit"], 2);
@@ -487,6 +491,19 @@ async fn create_campaign_errors() {
         .await;
     assert_eq!((s, v["data"]["total"].as_i64()), (201, Some(4)), "{v}");
     assert_eq!(cm.balance().await, 6);
+    // And as a url-encoded form.
+    let (s, v) = status_json(
+        cm.req(Method::POST, "/campaignmanager/campaigns")
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("name=Form&body=Hello+there&to=%2B14155550101%2C%2B14155550102")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, v["data"]["total"].as_i64()), (201, Some(2)), "{v}");
+    assert_eq!(v["data"]["body"], "Hello there");
+    assert_eq!(cm.balance().await, 4);
     let (s, _) = status_json(
         cm.req(Method::POST, "/campaignmanager/campaigns")
             .header("Content-Type", "application/json")

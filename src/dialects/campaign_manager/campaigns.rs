@@ -563,6 +563,38 @@ pub async fn create(State(st): State<AppState>, cm: Cm, body: Body) -> CmResult<
 
 // ---------------------------------------------------------------------------- cancel / delete
 
+/// A campaign SID: `EC` + 32 hex (what create answers); the doc's update/delete/get
+/// examples print `CP` + 32 hex, accepted as the same id.
+fn campaign_id(s: &str) -> Option<Uuid> {
+    let s = s.trim();
+    parse_sid("EC", s).or_else(|| parse_sid("CP", s))
+}
+
+/// Recipients shown as `to` (comma list, as the doc's single-campaign examples) when the
+/// campaign has at most this many.
+const MAX_TO_SHOWN: i64 = 1000;
+
+/// `render` plus the `to` list of single-campaign answers.
+async fn render_one(st: &AppState, c: &Campaign, enterprise_sid: &str) -> CmResult<Value> {
+    let mut v = render(c, enterprise_sid, None);
+    let numbers: Vec<String> = sqlx::query_scalar(
+        "SELECT COALESCE(NULLIF(trim(original_number), ''), number) FROM contacts
+          WHERE tenant_id = $1 AND campaign_id = $2 AND number IS NOT NULL ORDER BY seq LIMIT $3",
+    )
+    .bind(c.tenant_id)
+    .bind(c.id)
+    .bind(MAX_TO_SHOWN + 1)
+    .fetch_all(&st.db)
+    .await
+    .map_err(DomainError::from)?;
+    if (numbers.len() as i64) <= MAX_TO_SHOWN {
+        if let Value::Object(m) = &mut v {
+            m.insert("to".into(), json!(numbers.join(",")));
+        }
+    }
+    Ok(v)
+}
+
 async fn lock_campaign(tx: &mut sqlx::PgConnection, tenant: TenantId, id: Uuid) -> CmResult<Option<Campaign>> {
     let sql = format!(
         "SELECT {} FROM campaigns WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL FOR UPDATE",
@@ -624,7 +656,7 @@ pub async fn update(State(st): State<AppState>, cm: Cm, Path(csid): Path<String>
     let status = json_text(&body, "status");
     let data = json!({"sid": csid, "status": status});
     let not_found = || CmError::vendor(486, "Enterprise campaign not found", data.clone());
-    let id = parse_sid("EC", csid.trim()).ok_or_else(not_found)?;
+    let id = campaign_id(&csid).ok_or_else(not_found)?;
     let Some(status) = status.clone() else {
         return Err(CmError::missing("status").with_data(data));
     };
@@ -640,14 +672,14 @@ pub async fn update(State(st): State<AppState>, cm: Cm, Path(csid): Path<String>
     }
     let updated = cancel_in(&mut tx, cm.tenant.id, &c, now, false).await?;
     tx.commit().await.map_err(DomainError::from)?;
-    Ok(ok(render(&updated, &cm.enterprise_sid, None)))
+    Ok(ok(render_one(&st, &updated, &cm.enterprise_sid).await?))
 }
 
 /// `DELETE /campaignmanager/campaigns/{sid}` (only scheduled campaigns; refunds).
 pub async fn delete(State(st): State<AppState>, cm: Cm, Path(csid): Path<String>) -> CmResult<Response> {
     let data = json!({"sid": csid});
     let not_found = || CmError::vendor(463, "Campaign not found", data.clone());
-    let id = parse_sid("EC", csid.trim()).ok_or_else(not_found)?;
+    let id = campaign_id(&csid).ok_or_else(not_found)?;
     let now = st.now(&cm.tenant);
     let mut tx = st.db.begin().await.map_err(DomainError::from)?;
     let c = lock_campaign(&mut tx, cm.tenant.id, id).await?.ok_or_else(not_found)?;
@@ -656,7 +688,7 @@ pub async fn delete(State(st): State<AppState>, cm: Cm, Path(csid): Path<String>
     }
     cancel_in(&mut tx, cm.tenant.id, &c, now, true).await?;
     tx.commit().await.map_err(DomainError::from)?;
-    Ok(ok(render(&c, &cm.enterprise_sid, None)))
+    Ok(ok(render_one(&st, &c, &cm.enterprise_sid).await?))
 }
 
 // ---------------------------------------------------------------------------- read
@@ -664,13 +696,13 @@ pub async fn delete(State(st): State<AppState>, cm: Cm, Path(csid): Path<String>
 /// `GET /campaignmanager/campaigns/search/{sid}` (and `/numbermasking/…`).
 pub async fn get_one(State(st): State<AppState>, cm: Cm, Path(csid): Path<String>) -> CmResult<Response> {
     let not_found = || CmError::vendor(463, "Campaign not found", json!({"sid": csid}));
-    let id = parse_sid("EC", csid.trim()).ok_or_else(not_found)?;
+    let id = campaign_id(&csid).ok_or_else(not_found)?;
     let c = match dc::get(&st.db, cm.tenant.id, id).await {
         Ok(c) => c,
         Err(DomainError::NotFound(_)) => return Err(not_found()),
         Err(e) => return Err(e.into()),
     };
-    Ok(ok(render(&c, &cm.enterprise_sid, None)))
+    Ok(ok(render_one(&st, &c, &cm.enterprise_sid).await?))
 }
 
 /// `GET /campaignmanager/campaigns/search`.

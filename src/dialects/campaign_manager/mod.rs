@@ -44,6 +44,11 @@
 //! - Campaign search lists every campaign of the tenant (whatever dialect made it); `total`
 //!   is 0 for campaigns made elsewhere. `startTime`/`endTime` filter on creation time.
 //!   Date filters: a date alone means midnight UTC (as the doc says), bounds inclusive.
+//! - Campaign SIDs are `EC` + 32 hex (what create answers); the doc's update/delete/get
+//!   examples print `CP…`, accepted as the same id. Single-campaign answers (get, update,
+//!   delete) carry `to` (comma list of the recipients as written) when there are at most
+//!   1000; searches do not.
+//! - Create also takes `application/x-www-form-urlencoded` (same fields as JSON).
 //! - Values are trimmed of straight and typographic quotes (`-F channel=”voice”`).
 //! - Announcements: `enterpriseSid` is mandatory (4000) and must be the caller's (else
 //!   467). TTS languages: `google.<locale>-Standard-A..D` for common Google locales, or a

@@ -484,6 +484,16 @@ impl FromRequest<AppState> for Body {
         let bytes = axum::body::to_bytes(req.into_body(), st.config.body_limit)
             .await
             .map_err(|e| CmError::bad_request(format!("cannot read body: {e}")))?;
+        if ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
+            let text = String::from_utf8_lossy(&bytes);
+            let mut obj = Map::new();
+            for (k, v) in url_decode_pairs(&text) {
+                if !k.is_empty() {
+                    obj.insert(k, Value::String(v));
+                }
+            }
+            return Ok(Body::Json(Value::Object(obj)));
+        }
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return Ok(Body::Json(json!({})));
         }
