@@ -239,6 +239,16 @@ pub async fn delete(State(st): State<AppState>, cm: Cm, Path(asid): Path<String>
     let a = find(&st, cm.tenant.id, &asid).await?.ok_or_else(|| not_found(&asid))?;
     let canonical = sid("AN", a.id);
     let mut tx = st.db.begin().await.map_err(DomainError::from)?;
+    // Serialises with campaign creation, which holds this row FOR SHARE.
+    let locked: Option<i32> = sqlx::query_scalar("SELECT 1 FROM announcements WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
+        .bind(cm.tenant.id.0)
+        .bind(a.id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(DomainError::from)?;
+    if locked.is_none() {
+        return Err(not_found(&asid));
+    }
     let used: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM campaigns WHERE tenant_id = $1 AND deleted_at IS NULL
             AND attrs->'cm'->>'announcementSid' = $2 AND status IN ('draft', 'scheduled', 'running', 'paused'))",

@@ -346,6 +346,7 @@ pub async fn create(State(st): State<AppState>, cm: Cm, body: Body) -> CmResult<
     let body = input.text("body");
     let mut delivery_body = body.clone();
     let mut announcement_sid = None;
+    let mut announcement_id = None;
     let mut rcml_url = None;
     let mut dial_timeout = None;
     if channel == "sms" {
@@ -358,7 +359,8 @@ pub async fn create(State(st): State<AppState>, cm: Cm, body: Body) -> CmResult<
                 .await?
                 .ok_or_else(|| CmError::vendor(500, "Announcement not found", json!({"announcementSid": a})))?;
             delivery_body = Some(ann.say_or_play());
-            announcement_sid = Some(a);
+            announcement_id = Some(ann.id);
+            announcement_sid = Some(sid("AN", ann.id));
         } else if let Some(u) = input.text("rcmlUrl") {
             if !(u.starts_with("http://") || u.starts_with("https://")) {
                 return Err(CmError::bad_request("rcmlUrl must be an http(s) URL").with_data(echo));
@@ -470,6 +472,22 @@ pub async fn create(State(st): State<AppState>, cm: Cm, body: Body) -> CmResult<
         .execute(&mut *tx)
         .await
         .map_err(DomainError::from)?;
+    // Keep the announcement from being deleted until this campaign is committed.
+    if let Some(aid) = announcement_id {
+        let still: Option<i32> = sqlx::query_scalar("SELECT 1 FROM announcements WHERE tenant_id = $1 AND id = $2 FOR SHARE")
+            .bind(tenant.0)
+            .bind(aid)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(DomainError::from)?;
+        if still.is_none() {
+            return Err(CmError::vendor(
+                500,
+                "Announcement not found",
+                json!({"announcementSid": announcement_sid}),
+            ));
+        }
+    }
     let c = dc::create(
         &mut *tx,
         tenant,
