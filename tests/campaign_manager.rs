@@ -1170,3 +1170,55 @@ async fn uploads_beyond_the_default_body_limit_stream_and_the_upload_limit_holds
     assert!(v["message"].as_str().unwrap().contains("larger than 1000 bytes"), "{v}");
     assert_eq!(cm2.balance().await, 10);
 }
+
+#[tokio::test]
+async fn campaigns_of_other_dialects_and_status_mapping() {
+    let app = TestApp::spawn().await;
+    let cm = Cm::new(&app, "acme").await;
+    let (s, v) = app
+        .admin_post(
+            "/admin/v1/tenants/acme/campaigns",
+            json!({"name": "Dialer campaign", "kind": "leads", "status": "paused", "channel": "voice"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let sid = v["ids"]["campaign_manager"].as_str().unwrap().to_string();
+    let (s, v) = cm.get(&format!("/campaignmanager/campaigns/search/{sid}")).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["data"]["status"], "InProgress");
+    assert_eq!(v["data"]["total"], 0);
+    assert_eq!(v["data"]["channel"], "voice");
+    let (_, v) = cm.get("/campaignmanager/campaigns/search?status=InProgress").await;
+    assert_eq!(v["total"], 1);
+    let (_, v) = cm.get("/campaignmanager/campaigns/search?status=Completed").await;
+    assert_eq!(v["total"], 0);
+    let (s, v) = cm
+        .put_json(&format!("/campaignmanager/campaigns/{sid}"), json!({"status": "cancelled"}))
+        .await;
+    assert_err(s, &v, 487, "Campaign status cannot be updated");
+}
+
+#[tokio::test]
+async fn scheduled_campaign_survives_a_restart() {
+    let app = TestApp::spawn().await;
+    let cm = Cm::new(&app, "acme").await;
+    app.credit("acme", 10).await;
+    let (s, v) = cm.sms("tomorrow", "Hello", "+14155550101", &[("startTime", &future(1))]).await;
+    assert_eq!(s, 201, "{v}");
+    let sid = v["data"]["sid"].as_str().unwrap().to_string();
+    let (token, csid) = (cm.token.clone(), cm.sid.clone());
+    drop(cm);
+    let app = app.restart().await;
+    sqlx::query("UPDATE tenants SET clock_offset_seconds = 172800 WHERE slug = 'acme'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let path = format!("/campaignmanager/campaigns/search/{sid}");
+    app.eventually(20, || async {
+        let r = app.client.get(app.url(&path)).basic_auth(&csid, Some(&token)).send().await.unwrap();
+        let (_, v) = status_json(r).await;
+        (v["data"]["status"] == "Completed").then_some(())
+    })
+    .await;
+    assert_eq!(deliveries(&app, &sid).await.len(), 1);
+}
