@@ -319,7 +319,7 @@ pub async fn create(State(st): State<AppState>, cm: Cm, body: Body) -> CmResult<
     let now = st.now(&cm.tenant);
     let echo = {
         let mut e = input.fields.clone();
-        if let Some(t) = &input.to_lines {
+        if let Some(t) = input.to_lines.as_ref().filter(|t| t.len() <= MAX_INVALID_SHOWN) {
             e.insert("to".into(), json!(t.join(",")));
         }
         Value::Object(e)

@@ -8,7 +8,7 @@ use sqlx::QueryBuilder;
 
 use super::campaigns::{list_value, read_lines, read_text};
 use super::wire::{clean, fmt_time, nested_page, ok, sort_param, time_param, Body, Cm, CmError, CmResult, Paging, Query};
-use crate::domain::optlists::{self, list, Entry, NewEntry};
+use crate::domain::optlists::{self, list, Entry};
 use crate::domain::phone::PhoneNumber;
 use crate::domain::{parse_sid, sid, DomainError};
 use crate::state::AppState;
@@ -17,6 +17,8 @@ use crate::state::AppState;
 pub const OPT_OUT_NAME: &str = "Opt-Out";
 /// Default name of an Opt-In list.
 pub const OPT_IN_DEFAULT: &str = "opt-in";
+/// Numbers upserted per statement.
+const BATCH: usize = 1000;
 
 /// Which list an endpoint works on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +103,7 @@ async fn upload(st: AppState, cm: Cm, body: Body, which: Which) -> CmResult<Resp
         }
     }
     let lines = lines.ok_or_else(|| CmError::missing("file").ec())?;
-    let mut numbers = Vec::new();
+    let mut numbers: Vec<PhoneNumber> = Vec::new();
     let mut invalid = Vec::new();
     for l in &lines {
         match PhoneNumber::parse(l) {
@@ -121,22 +123,32 @@ async fn upload(st: AppState, cm: Cm, body: Body, which: Which) -> CmResult<Resp
         Which::OptIn => name.clone().unwrap_or_else(|| OPT_IN_DEFAULT.to_string()),
     };
     let now = st.now(&cm.tenant);
+    // De-duplicate, then upsert in batches (one statement per batch, one transaction):
+    // the same effect as `optlists::upsert` per number (all channels, no expiry).
+    let mut seen = std::collections::HashSet::new();
+    numbers.retain(|p| seen.insert(p.e164.clone()));
+    let channels: Vec<String> = optlists::CHANNELS.iter().map(|c| c.to_string()).collect();
     let mut tx = st.db.begin().await.map_err(DomainError::from)?;
-    for p in &numbers {
-        optlists::upsert(
-            &mut *tx,
-            cm.tenant.id,
-            NewEntry {
-                list: which.list(),
-                list_name: &list_name,
-                number: p,
-                channels: Vec::new(),
-                source: "campaign_manager",
-                expires_at: None,
-            },
-            now,
+    for batch in numbers.chunks(BATCH) {
+        let e164: Vec<String> = batch.iter().map(|p| p.e164.clone()).collect();
+        let original: Vec<String> = batch.iter().map(|p| p.original.trim().to_string()).collect();
+        sqlx::query(
+            "INSERT INTO suppressions (id, tenant_id, list, list_name, number, original, channels, source, expires_at, created_at, updated_at)
+             SELECT gen_random_uuid(), $1, $2, $3, u.n, u.o, $4, 'campaign_manager', NULL, $5, $5
+               FROM UNNEST($6::text[], $7::text[]) WITH ORDINALITY AS u(n, o, i) ORDER BY u.i
+             ON CONFLICT (tenant_id, list, list_name, number)
+             DO UPDATE SET expires_at = NULL, channels = EXCLUDED.channels, updated_at = EXCLUDED.updated_at",
         )
-        .await?;
+        .bind(cm.tenant.id.0)
+        .bind(which.list())
+        .bind(&list_name)
+        .bind(&channels)
+        .bind(now)
+        .bind(&e164)
+        .bind(&original)
+        .execute(&mut *tx)
+        .await
+        .map_err(DomainError::from)?;
     }
     tx.commit().await.map_err(DomainError::from)?;
     tracing::info!(tenant = %cm.tenant.id, list = which.list(), count = numbers.len(), "campaign manager DND list updated");
