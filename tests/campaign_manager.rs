@@ -220,6 +220,13 @@ async fn credits_search_and_get() {
     let (s, _) = cm.get("/campaignmanager/credits/search?SortBy=amount:asc").await;
     assert_eq!(s, 400);
 
+    // A row's own dateCreated, as printed (unencoded `+`), is inside both bounds.
+    let at = data[2]["dateCreated"].as_str().unwrap();
+    let (s, v) = cm
+        .get(&format!("/campaignmanager/credits/search?startTime={at}&endTime={at}&type=debit"))
+        .await;
+    assert_eq!((s, v["total"].as_i64()), (200, Some(1)), "{v}");
+
     // Single credit.
     let sid = data[0]["sid"].as_str().unwrap();
     let (s, v) = cm.get(&format!("/campaignmanager/credits/search/{sid}")).await;

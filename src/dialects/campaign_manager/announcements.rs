@@ -11,7 +11,9 @@ use serde_json::{json, Map, Value};
 use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
-use super::wire::{fmt_time, json_text, nested_page, ok, sort_param, time_param, Body, Cm, CmError, CmResult, JsonObj, Paging, Query};
+use super::wire::{
+    end_time_param, fmt_time, json_text, nested_page, ok, sort_param, time_param, Body, Cm, CmError, CmResult, JsonObj, Paging, Query,
+};
 use crate::domain::{blobs, parse_sid, sid, DomainError, TenantId};
 use crate::state::AppState;
 
@@ -293,7 +295,7 @@ pub async fn get_one(State(st): State<AppState>, cm: Cm, Path(asid): Path<String
 pub async fn search(State(st): State<AppState>, cm: Cm, q: Query) -> CmResult<Response> {
     let paging = Paging::from_query(&q)?;
     let from = time_param(&q, "startTime")?;
-    let to = time_param(&q, "endTime")?;
+    let to = end_time_param(&q)?;
     let sort = sort_param(&q, &["dateCreated", "name"])?;
     let name = q.text("name");
     let other_enterprise = q.text("enterpriseSid").is_some_and(|e| e != cm.enterprise_sid);

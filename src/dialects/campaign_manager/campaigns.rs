@@ -14,7 +14,8 @@ use uuid::Uuid;
 
 use super::announcements;
 use super::wire::{
-    clean, flat_page, fmt_time, json_text, ok, parse_time, sort_param, time_param, Body, Cm, CmError, CmResult, JsonObj, Paging, Query,
+    clean, end_time_param, flat_page, fmt_time, json_text, ok, parse_time, sort_param, time_param, Body, Cm, CmError, CmResult, JsonObj,
+    Paging, Query,
 };
 use super::{cm_status, domain_statuses_for};
 use crate::domain::campaigns::{self as dc, status as cs, Campaign, NewCampaign};
@@ -727,7 +728,7 @@ pub async fn get_one(State(st): State<AppState>, cm: Cm, Path(csid): Path<String
 pub async fn search(State(st): State<AppState>, cm: Cm, q: Query) -> CmResult<Response> {
     let paging = Paging::from_query(&q)?;
     let from = time_param(&q, "startTime")?;
-    let to = time_param(&q, "endTime")?;
+    let to = end_time_param(&q)?;
     let statuses = match q.text("status") {
         None => None,
         Some(s) => Some(domain_statuses_for(&s).ok_or_else(|| CmError::vendor(483, "Campaign status is invalid", json!({"status": s})))?),

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 
-use super::wire::{flat_page, fmt_time, ok, sort_param, time_param, Cm, CmError, CmResult, Paging, Query};
+use super::wire::{end_time_param, flat_page, fmt_time, ok, sort_param, time_param, Cm, CmError, CmResult, Paging, Query};
 use crate::domain::{parse_sid, sid};
 use crate::state::AppState;
 
@@ -56,7 +56,7 @@ const SELECT: &str = "SELECT l.id, l.amount, l.description, l.created_at, c.attr
 pub async fn search(State(st): State<AppState>, cm: Cm, q: Query) -> CmResult<Response> {
     let paging = Paging::from_query(&q)?;
     let from = time_param(&q, "startTime")?;
-    let to = time_param(&q, "endTime")?;
+    let to = end_time_param(&q)?;
     let kind = match q.text("type").map(|t| t.to_ascii_lowercase()) {
         None => None,
         Some(t) if t == "credit" || t == "debit" => Some(t),

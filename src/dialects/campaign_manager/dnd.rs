@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use sqlx::QueryBuilder;
 
 use super::campaigns::{list_value, read_lines, read_text};
-use super::wire::{clean, fmt_time, nested_page, ok, sort_param, time_param, Body, Cm, CmError, CmResult, Paging, Query};
+use super::wire::{clean, end_time_param, fmt_time, nested_page, ok, sort_param, time_param, Body, Cm, CmError, CmResult, Paging, Query};
 use crate::domain::optlists::{self, list, Entry};
 use crate::domain::phone::PhoneNumber;
 use crate::domain::{parse_sid, sid, DomainError};
@@ -192,7 +192,7 @@ async fn get_one(st: AppState, cm: Cm, s: String, which: Which) -> CmResult<Resp
 async fn search(st: AppState, cm: Cm, q: Query, which: Which) -> CmResult<Response> {
     let paging = Paging::from_query(&q).map_err(CmError::ec)?;
     let from = time_param(&q, "startTime").map_err(CmError::ec)?;
-    let to = time_param(&q, "endTime").map_err(CmError::ec)?;
+    let to = end_time_param(&q).map_err(CmError::ec)?;
     let sort = sort_param(&q, &["dateCreated"]).map_err(CmError::ec)?;
     let digits = q
         .text("phoneNumber")

@@ -43,7 +43,9 @@
 //!   answers the campaign as it was.
 //! - Campaign search lists every campaign of the tenant (whatever dialect made it); `total`
 //!   is 0 for campaigns made elsewhere. `startTime`/`endTime` filter on creation time.
-//!   Date filters: a date alone means midnight UTC (as the doc says), bounds inclusive.
+//!   Date filters: a date alone means midnight UTC (as the doc says), bounds inclusive
+//!   (an `endTime` given to the second covers that whole second); an unencoded `+hhmm`
+//!   offset (a space after URL decoding) is understood.
 //! - Campaign SIDs are `EC` + 32 hex (what create answers); the doc's update/delete/get
 //!   examples print `CP…`, accepted as the same id. Single-campaign answers (get, update,
 //!   delete) carry `to` (comma list of the recipients as written) when there are at most

@@ -216,6 +216,13 @@ pub fn fmt_time(t: DateTime<Utc>) -> String {
 /// midnight UTC. Accepts `+05:30`, `+0530`, `Z`, fractional seconds and a space for `T`.
 pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
+    // An unencoded `+0000` in a query string arrives as a space.
+    if let Some(i) = s.rfind(' ').filter(|i| *i > 10) {
+        let fixed = format!("{}+{}", &s[..i], &s[i + 1..]);
+        if let Some(t) = parse_time(&fixed) {
+            return Some(t);
+        }
+    }
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
     }
@@ -243,6 +250,20 @@ pub fn time_param(q: &Query, name: &str) -> CmResult<Option<DateTime<Utc>>> {
         Some(v) if v.trim().is_empty() => Ok(None),
         Some(v) => parse_time(v).map(Some).ok_or_else(|| CmError::date_format(name, v)),
     }
+}
+
+/// The `endTime` filter: inclusive, so a date-time given to the second covers that whole
+/// second (rows carry microseconds); a date alone is midnight, as the doc says.
+pub fn end_time_param(q: &Query) -> CmResult<Option<DateTime<Utc>>> {
+    let t = time_param(q, "endTime")?;
+    let whole_second = q.get("endTime").map(|v| v.trim().len() > 10 && !v.contains('.')).unwrap_or(false);
+    Ok(t.map(|t| {
+        if whole_second {
+            t + chrono::Duration::microseconds(999_999)
+        } else {
+            t
+        }
+    }))
 }
 
 // ---------------------------------------------------------------------------- query
@@ -547,6 +568,14 @@ mod tests {
         assert_eq!(fmt_time(parse_time("2018-10-05").unwrap()), "2018-10-05T00:00:00+0000");
         assert_eq!(fmt_time(parse_time("2018-10-05T22:45:32").unwrap()), "2018-10-05T22:45:32+0000");
         assert_eq!(fmt_time(parse_time("2019-01-01 09:53:51").unwrap()), "2019-01-01T09:53:51+0000");
+        assert_eq!(
+            fmt_time(parse_time("2021-03-18T06:50:43 0000").unwrap()),
+            "2021-03-18T06:50:43+0000"
+        );
+        assert_eq!(
+            fmt_time(parse_time("2021-03-18T12:20:46 05:30").unwrap()),
+            "2021-03-18T06:50:46+0000"
+        );
         assert!(parse_time("2018-13-05").is_none());
         assert!(parse_time("yesterday").is_none());
     }
