@@ -20,7 +20,11 @@
 //! - 486 message: the table's "Enterprise campaign not found" (the example says "Campaign
 //!   not found"); 463 "Campaign not found" for delete and get. 489: the table's "Start Time
 //!   is in past". 521: "Announcement Language Not Found" on create, "… is not supported"
-//!   on update, as each table says.
+//!   on update, as each table says. Codes the doc lists for two operations follow each
+//!   section's own table and example (the first printed): update answers 486 (not found) and
+//!   487 (not scheduled), delete 463 and 464.
+//! - Invalid from/to numbers are refused at creation (400, nothing stored) rather than
+//!   creating a campaign that goes straight to Failed.
 //! - Create answers HTTP 201 with `"status": "initiating"` (as the doc's example); the
 //!   campaign is then stored `scheduled` (the debit, the campaign and its contacts in one
 //!   transaction, the debit locking the tenant row so concurrent creations never overspend).
