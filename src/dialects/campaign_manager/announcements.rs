@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
+use super::campaigns::drain;
 use super::wire::{
     end_time_param, fmt_time, json_text, nested_page, ok, sort_param, time_param, Body, Cm, CmError, CmResult, JsonObj, Paging, Query,
 };
@@ -345,12 +346,14 @@ pub async fn upload(State(st): State<AppState>, cm: Cm, Path(asid): Path<String>
     };
     let limit = st.config.upload_limit;
     let mut stored = None;
+    let mut skipped = 0usize;
     while let Some(mut field) = m
         .next_field()
         .await
         .map_err(|e| CmError::bad_request(format!("invalid multipart body: {}", e.body_text())).ec())?
     {
         if field.name() != Some("file") {
+            drain(field, &mut skipped, limit).await.map_err(CmError::ec)?;
             continue;
         }
         let filename = field.file_name().map(str::to_string);

@@ -146,6 +146,17 @@ pub async fn read_lines(mut field: Field<'_>, budget: &mut usize, limit: usize) 
     Ok(out)
 }
 
+/// Reads and drops a part the endpoint does not use, counting it against the limit.
+pub async fn drain(mut field: Field<'_>, budget: &mut usize, limit: usize) -> CmResult<()> {
+    while let Some(chunk) = field.chunk().await.map_err(mp_err)? {
+        *budget += chunk.len();
+        if *budget > limit {
+            return Err(CmError::bad_request(format!("upload larger than {limit} bytes")));
+        }
+    }
+    Ok(())
+}
+
 /// A text part, at most 64 KiB.
 pub async fn read_text(mut field: Field<'_>, budget: &mut usize, limit: usize) -> CmResult<String> {
     let mut buf = Vec::new();
@@ -196,7 +207,7 @@ async fn read_input(body: Body, limit: usize) -> CmResult<Input> {
                         let l = read_lines(field, &mut budget, limit).await?;
                         input.from_lines.get_or_insert_with(Vec::new).extend(l);
                     }
-                    "" => {}
+                    "" => drain(field, &mut budget, limit).await?,
                     _ => {
                         let t = read_text(field, &mut budget, limit).await?;
                         input.fields.insert(name, Value::String(t));

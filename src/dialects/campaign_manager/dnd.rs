@@ -6,7 +6,7 @@ use axum::response::Response;
 use serde_json::{json, Value};
 use sqlx::QueryBuilder;
 
-use super::campaigns::{list_value, read_lines, read_text};
+use super::campaigns::{drain, list_value, read_lines, read_text};
 use super::wire::{clean, end_time_param, fmt_time, nested_page, ok, sort_param, time_param, Body, Cm, CmError, CmResult, Paging, Query};
 use crate::domain::optlists::{self, list, Entry};
 use crate::domain::phone::PhoneNumber;
@@ -97,7 +97,7 @@ async fn upload(st: AppState, cm: Cm, body: Body, which: Which) -> CmResult<Resp
                     "name" => {
                         name = Some(read_text(field, &mut budget, limit).await.map_err(CmError::ec)?).filter(|s| !s.is_empty());
                     }
-                    _ => {}
+                    _ => drain(field, &mut budget, limit).await.map_err(CmError::ec)?,
                 }
             }
         }
