@@ -1,0 +1,260 @@
+//! DND: the tenant's Opt-Out list and named Opt-In lists, stored in the shared suppression
+//! lists (`opt_out`, `opt_in` + list name), so an opt-out made here blocks every dialect.
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use serde_json::{json, Value};
+use sqlx::QueryBuilder;
+
+use super::campaigns::{drain, list_value, read_lines, read_text};
+use super::wire::{clean, end_time_param, fmt_time, nested_page, ok, sort_param, time_param, Body, Cm, CmError, CmResult, Paging, Query};
+use crate::domain::optlists::{self, list, Entry};
+use crate::domain::phone::PhoneNumber;
+use crate::domain::{parse_sid, sid, DomainError};
+use crate::state::AppState;
+
+/// The name of the one Opt-Out list.
+pub const OPT_OUT_NAME: &str = "Opt-Out";
+/// Default name of an Opt-In list.
+pub const OPT_IN_DEFAULT: &str = "opt-in";
+/// Numbers upserted per statement.
+const BATCH: usize = 1000;
+
+/// Which list an endpoint works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    OptOut,
+    OptIn,
+}
+
+impl Which {
+    fn list(self) -> &'static str {
+        match self {
+            Which::OptOut => list::OPT_OUT,
+            Which::OptIn => list::OPT_IN,
+        }
+    }
+    fn path(self) -> &'static str {
+        match self {
+            Which::OptOut => "/campaignmanager/dnd/optout/search",
+            Which::OptIn => "/campaignmanager/dnd/optin/search",
+        }
+    }
+    fn not_found(self, s: &str) -> CmError {
+        let msg = match self {
+            Which::OptOut => "OptOut Sid not found",
+            Which::OptIn => "OptIn Sid not found",
+        };
+        CmError::vendor_ec(491, msg, json!(s))
+    }
+}
+
+fn render(e: &Entry, cm: &Cm) -> Value {
+    let name = if e.list == list::OPT_OUT {
+        OPT_OUT_NAME.to_string()
+    } else {
+        e.list_name.clone()
+    };
+    let number = if e.original.trim().is_empty() {
+        e.number.clone()
+    } else {
+        e.original.trim().to_string()
+    };
+    json!({
+        "sid": sid("OT", e.id),
+        "name": name,
+        "number": number,
+        "dateCreated": fmt_time(e.created_at),
+        "enterpriseSid": cm.enterprise_sid,
+    })
+}
+
+async fn upload(st: AppState, cm: Cm, body: Body, which: Which) -> CmResult<Response> {
+    let mut lines: Option<Vec<String>> = None;
+    let mut name: Option<String> = None;
+    match body {
+        Body::Json(v) => {
+            for k in ["file", "numbers", "number"] {
+                if let Some(l) = v.get(k).and_then(list_value) {
+                    lines.get_or_insert_with(Vec::new).extend(l);
+                }
+            }
+            name = v.get("name").and_then(Value::as_str).map(clean).filter(|s| !s.is_empty());
+        }
+        Body::Multipart(mut m) => {
+            let limit = st.config.upload_limit;
+            let mut budget = 0usize;
+            while let Some(field) = m
+                .next_field()
+                .await
+                .map_err(|e| CmError::bad_request(format!("invalid multipart body: {}", e.body_text())).ec())?
+            {
+                match field.name().unwrap_or("") {
+                    "file" => {
+                        let l = read_lines(field, &mut budget, limit).await.map_err(CmError::ec)?;
+                        lines.get_or_insert_with(Vec::new).extend(l);
+                    }
+                    "name" => {
+                        name = Some(read_text(field, &mut budget, limit).await.map_err(CmError::ec)?).filter(|s| !s.is_empty());
+                    }
+                    _ => drain(field, &mut budget, limit).await.map_err(CmError::ec)?,
+                }
+            }
+        }
+    }
+    let lines = lines.ok_or_else(|| CmError::missing("file").ec())?;
+    let mut numbers: Vec<PhoneNumber> = Vec::new();
+    let mut invalid = Vec::new();
+    for l in &lines {
+        match PhoneNumber::parse(l) {
+            Ok(p) => numbers.push(p),
+            Err(_) => invalid.push(l.clone()),
+        }
+    }
+    if numbers.is_empty() || !invalid.is_empty() {
+        return Err(CmError::vendor_ec(
+            490,
+            "Dnd File numbers is not valid",
+            json!({"invalidNumbers": invalid}),
+        ));
+    }
+    let list_name = match which {
+        Which::OptOut => String::new(),
+        Which::OptIn => name.clone().unwrap_or_else(|| OPT_IN_DEFAULT.to_string()),
+    };
+    let now = st.now(&cm.tenant);
+    // De-duplicate, then upsert in batches (one statement per batch, one transaction):
+    // the same effect as `optlists::upsert` per number (all channels, no expiry).
+    let mut seen = std::collections::HashSet::new();
+    numbers.retain(|p| seen.insert(p.e164.clone()));
+    let channels: Vec<String> = optlists::CHANNELS.iter().map(|c| c.to_string()).collect();
+    let mut tx = st.db.begin().await.map_err(DomainError::from)?;
+    for batch in numbers.chunks(BATCH) {
+        let e164: Vec<String> = batch.iter().map(|p| p.e164.clone()).collect();
+        let original: Vec<String> = batch.iter().map(|p| p.original.trim().to_string()).collect();
+        sqlx::query(
+            "INSERT INTO suppressions (id, tenant_id, list, list_name, number, original, channels, source, expires_at, created_at, updated_at)
+             SELECT gen_random_uuid(), $1, $2, $3, u.n, u.o, $4, 'campaign_manager', NULL, $5, $5
+               FROM UNNEST($6::text[], $7::text[]) WITH ORDINALITY AS u(n, o, i) ORDER BY u.i
+             ON CONFLICT (tenant_id, list, list_name, number)
+             DO UPDATE SET expires_at = NULL, channels = EXCLUDED.channels, updated_at = EXCLUDED.updated_at",
+        )
+        .bind(cm.tenant.id.0)
+        .bind(which.list())
+        .bind(&list_name)
+        .bind(&channels)
+        .bind(now)
+        .bind(&e164)
+        .bind(&original)
+        .execute(&mut *tx)
+        .await
+        .map_err(DomainError::from)?;
+    }
+    tx.commit().await.map_err(DomainError::from)?;
+    tracing::info!(tenant = %cm.tenant.id, list = which.list(), count = numbers.len(), "campaign manager DND list updated");
+    let shown = match which {
+        Which::OptOut => OPT_OUT_NAME.to_string(),
+        Which::OptIn => list_name,
+    };
+    Ok(ok(json!({"name": shown, "enterpriseSid": cm.enterprise_sid})))
+}
+
+async fn find(st: &AppState, cm: &Cm, which: Which, s: &str) -> CmResult<Entry> {
+    let id = parse_sid("OT", s.trim()).ok_or_else(|| which.not_found(s))?;
+    let sql = format!(
+        "SELECT {} FROM suppressions WHERE tenant_id = $1 AND list = $2 AND id = $3",
+        optlists::COLS
+    );
+    sqlx::query_as::<_, Entry>(sqlx::AssertSqlSafe(sql))
+        .bind(cm.tenant.id.0)
+        .bind(which.list())
+        .bind(id)
+        .fetch_optional(&st.db)
+        .await
+        .map_err(DomainError::from)?
+        .ok_or_else(|| which.not_found(s))
+}
+
+async fn remove(st: AppState, cm: Cm, s: String, which: Which) -> CmResult<Response> {
+    let e = find(&st, &cm, which, &s).await?;
+    match optlists::remove(&st.db, cm.tenant.id, which.list(), e.id).await {
+        Ok(()) => Ok(ok(render(&e, &cm))),
+        Err(DomainError::NotFound(_)) => Err(which.not_found(&s)),
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn get_one(st: AppState, cm: Cm, s: String, which: Which) -> CmResult<Response> {
+    let e = find(&st, &cm, which, &s).await?;
+    Ok(ok(render(&e, &cm)))
+}
+
+async fn search(st: AppState, cm: Cm, q: Query, which: Which) -> CmResult<Response> {
+    let paging = Paging::from_query(&q).map_err(CmError::ec)?;
+    let from = time_param(&q, "startTime").map_err(CmError::ec)?;
+    let to = end_time_param(&q).map_err(CmError::ec)?;
+    let sort = sort_param(&q, &["dateCreated"]).map_err(CmError::ec)?;
+    let digits = q
+        .text("phoneNumber")
+        .map(|p| p.chars().filter(|c| c.is_ascii_digit()).collect::<String>())
+        .filter(|d| !d.is_empty());
+    let name = if which == Which::OptIn { q.text("name") } else { None };
+    let filters = |b: &mut QueryBuilder<sqlx::Postgres>| {
+        b.push(" WHERE tenant_id = ").push_bind(cm.tenant.id.0);
+        b.push(" AND list = ").push_bind(which.list());
+        if let Some(d) = &digits {
+            b.push(" AND (number LIKE ").push_bind(format!("%{d}%"));
+            b.push(" OR original LIKE ").push_bind(format!("%{d}%")).push(")");
+        }
+        if let Some(n) = &name {
+            b.push(" AND list_name = ").push_bind(n.clone());
+        }
+        if let Some(f) = from {
+            b.push(" AND created_at >= ").push_bind(f);
+        }
+        if let Some(t) = to {
+            b.push(" AND created_at <= ").push_bind(t);
+        }
+    };
+    let mut count = QueryBuilder::new("SELECT count(*) FROM suppressions");
+    filters(&mut count);
+    let total: i64 = count.build_query_scalar().fetch_one(&st.db).await.map_err(DomainError::from)?;
+    let mut b = QueryBuilder::new(format!("SELECT {} FROM suppressions", optlists::COLS));
+    filters(&mut b);
+    let dir = match sort {
+        Some((_, true)) => "DESC",
+        _ => "ASC",
+    };
+    b.push(format!(" ORDER BY created_at {dir}, seq {dir} LIMIT "))
+        .push_bind(paging.size)
+        .push(" OFFSET ")
+        .push_bind(paging.offset());
+    let rows: Vec<Entry> = b.build_query_as().fetch_all(&st.db).await.map_err(DomainError::from)?;
+    let result = rows.iter().map(|e| render(e, &cm)).collect();
+    Ok(nested_page(which.path(), &q, paging, total, result))
+}
+
+pub async fn optout_upload(State(st): State<AppState>, cm: Cm, body: Body) -> CmResult<Response> {
+    upload(st, cm, body, Which::OptOut).await
+}
+pub async fn optin_upload(State(st): State<AppState>, cm: Cm, body: Body) -> CmResult<Response> {
+    upload(st, cm, body, Which::OptIn).await
+}
+pub async fn optout_delete(State(st): State<AppState>, cm: Cm, Path(s): Path<String>) -> CmResult<Response> {
+    remove(st, cm, s, Which::OptOut).await
+}
+pub async fn optin_delete(State(st): State<AppState>, cm: Cm, Path(s): Path<String>) -> CmResult<Response> {
+    remove(st, cm, s, Which::OptIn).await
+}
+pub async fn optout_get(State(st): State<AppState>, cm: Cm, Path(s): Path<String>) -> CmResult<Response> {
+    get_one(st, cm, s, Which::OptOut).await
+}
+pub async fn optin_get(State(st): State<AppState>, cm: Cm, Path(s): Path<String>) -> CmResult<Response> {
+    get_one(st, cm, s, Which::OptIn).await
+}
+pub async fn optout_search(State(st): State<AppState>, cm: Cm, q: Query) -> CmResult<Response> {
+    search(st, cm, q, Which::OptOut).await
+}
+pub async fn optin_search(State(st): State<AppState>, cm: Cm, q: Query) -> CmResult<Response> {
+    search(st, cm, q, Which::OptIn).await
+}
