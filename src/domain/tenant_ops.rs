@@ -271,6 +271,7 @@ pub const RESET_TABLES: &[(&str, Scope)] = &[
     ("auth_sessions", Scope::Data),
     ("apps_end_users", Scope::Data),
     ("apps_org_items", Scope::Directory),
+    ("announcements", Scope::Data),
     ("queue_agents", Scope::Directory),
     ("queues", Scope::Directory),
     ("phone_numbers", Scope::Directory),
