@@ -22,6 +22,36 @@ pub async fn lock_campaign<'e>(db: impl PgExecutor<'e>, tenant: TenantId, campai
     Ok(())
 }
 
+/// Refreshes the planner's statistics of `contacts` (bulk imports call it as the table
+/// grows; without it a fresh campaign's duplicate checks may be planned as scans). Errors
+/// (e.g. a role that may not ANALYZE) are logged and ignored.
+pub async fn refresh_statistics(db: &sqlx::PgPool) {
+    if let Err(e) = sqlx::query("ANALYZE contacts").execute(db).await {
+        tracing::debug!(error = %e, "ANALYZE contacts failed");
+    }
+}
+
+/// Whether the campaign has `number` on a contact other than `except` (same index rule
+/// as [`existing_numbers`]).
+pub async fn has_number<'e>(
+    db: impl PgExecutor<'e>,
+    tenant: TenantId,
+    campaign: Uuid,
+    number: &str,
+    except: Option<Uuid>,
+) -> DomainResult<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM contacts c
+                         WHERE c.tenant_id = $1 AND c.campaign_id = $2 AND c.number = $3 AND ($4::uuid IS NULL OR c.id <> $4))",
+    )
+    .bind(tenant.0)
+    .bind(campaign)
+    .bind(number)
+    .bind(except)
+    .fetch_one(db)
+    .await?)
+}
+
 /// The numbers (E.164) among `numbers` that the campaign already has.
 pub async fn existing_numbers<'e>(
     db: impl PgExecutor<'e>,
@@ -32,13 +62,20 @@ pub async fn existing_numbers<'e>(
     if numbers.is_empty() {
         return Ok(HashSet::new());
     }
-    let rows: Vec<String> =
-        sqlx::query_scalar("SELECT DISTINCT number FROM contacts WHERE tenant_id = $1 AND campaign_id = $2 AND number = ANY($3)")
-            .bind(tenant.0)
-            .bind(campaign)
-            .bind(numbers)
-            .fetch_all(db)
-            .await?;
+    let rows: Vec<String> = sqlx::query_scalar(
+        // One index probe per number. Which index the probe uses depends on statistics:
+        // on a campaign that grew since the last ANALYZE, both indexes look alike and the
+        // planner may scan the whole campaign per number; bulk writers call
+        // [`refresh_statistics`] as they go.
+        "SELECT DISTINCT u.n FROM unnest($3::text[]) AS u(n)
+           CROSS JOIN LATERAL (SELECT 1 FROM contacts c
+                                WHERE c.tenant_id = $1 AND c.campaign_id = $2 AND c.number = u.n LIMIT 1) x",
+    )
+    .bind(tenant.0)
+    .bind(campaign)
+    .bind(numbers)
+    .fetch_all(db)
+    .await?;
     Ok(rows.into_iter().collect())
 }
 
@@ -55,10 +92,11 @@ pub async fn suppressed_numbers<'e>(
         return Ok(HashSet::new());
     }
     let rows: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT number FROM suppressions
-          WHERE tenant_id = $1 AND number = ANY($2)
-            AND ((list = 'opt_out' AND $3 = ANY(channels)) OR list = 'dnc')
-            AND (expires_at IS NULL OR expires_at > $4)",
+        "SELECT DISTINCT u.n FROM unnest($2::text[]) AS u(n)
+           CROSS JOIN LATERAL (SELECT 1 FROM suppressions s
+                                WHERE s.tenant_id = $1 AND s.number = u.n
+                                  AND ((s.list = 'opt_out' AND $3 = ANY(s.channels)) OR s.list = 'dnc')
+                                  AND (s.expires_at IS NULL OR s.expires_at > $4) LIMIT 1) x",
     )
     .bind(tenant.0)
     .bind(numbers)

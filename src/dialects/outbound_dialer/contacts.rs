@@ -157,7 +157,8 @@ async fn find(db: &mut PgConnection, tenant: TenantId, campaign: &Campaign, body
     let sql = format!(
         "SELECT {COLS} FROM contacts WHERE tenant_id = $1 AND campaign_id = $2
            AND ($3::bigint IS NULL OR seq = $3) AND ($4::text IS NULL OR external_id = $4) AND ($5::text IS NULL OR number = $5)
-         ORDER BY seq LIMIT 1{}",
+         ORDER BY {} LIMIT 1{}",
+        "seq",
         if lock { " FOR UPDATE" } else { "" }
     );
     sqlx::query_as::<_, Contact>(sqlx::AssertSqlSafe(sql))
@@ -223,16 +224,7 @@ pub async fn edit(State(st): State<AppState>, auth: AppsAuth, Path(cid): Path<St
     let parsed = wire::parse_contact(&Value::Object(merged), &numbers)
         .map_err(|errs| AppsError::bad_request(errs.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join(", ")))?;
     if current.number.as_deref() != Some(parsed.e164.as_str()) {
-        let dup: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM contacts WHERE tenant_id = $1 AND campaign_id = $2 AND number = $3 AND id <> $4)",
-        )
-        .bind(tenant.0)
-        .bind(campaign.id)
-        .bind(&parsed.e164)
-        .bind(current.id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(DomainError::from)?;
+        let dup = contact_batches::has_number(&mut *tx, tenant, campaign.id, &parsed.e164, Some(current.id)).await?;
         if dup {
             return Err(AppsError::bad_request(ContactError::duplicate().message));
         }

@@ -376,6 +376,12 @@ async fn flush(
         return Ok(Step::Abandoned);
     }
     tx.commit().await?;
+    // Keep the planner's statistics in step with a campaign that grows fast (after
+    // batches 1, 2, 4, 8, …), so duplicate checks keep probing the number index.
+    let batches = next.total.div_ceil(BATCH as u64);
+    if batches.is_power_of_two() {
+        contact_batches::refresh_statistics(&ctx.state.db).await;
+    }
     *p = next;
     pending.clear();
     Ok(Step::Continue)
