@@ -33,6 +33,8 @@ pub const TYPE_PARENT: &str = "Jobs::Bulk::Campaign::ParentJob";
 pub const TYPE_START_IMPORT: &str = "Jobs::Bulk::Campaign::StartImport";
 /// Contacts per transaction.
 pub const BATCH: usize = 1000;
+/// Attempts after which an import that keeps hitting errors is failed.
+const MAX_ATTEMPTS: i32 = 5;
 /// Invalid contacts whose errors are kept in the job's progress.
 const KEEP_ERRORS: usize = 20;
 
@@ -205,6 +207,12 @@ pub fn handler(ctx: JobCtx) -> crate::engine::jobs::JobFuture {
     Box::pin(async move {
         match run(&ctx).await {
             Ok(o) => o,
+            // A database error may be passing: leave the job to be taken over from its
+            // last checkpoint when the lease runs out, a few times, then fail it.
+            Err(e) if ctx.job.attempts < MAX_ATTEMPTS => {
+                tracing::warn!(job = %ctx.job.id, error = %e, attempt = ctx.job.attempts, "outbound dialer import interrupted; will resume");
+                JobOutcome::Abandoned
+            }
             Err(e) => {
                 tracing::warn!(job = %ctx.job.id, error = %e, "outbound dialer import failed");
                 JobOutcome::Failed {
@@ -225,6 +233,11 @@ enum Step {
 async fn run(ctx: &JobCtx) -> Result<JobOutcome, DomainError> {
     let job = &ctx.job;
     let tenant = job.tenant();
+    let mut p: Progress = serde_json::from_value(job.progress.clone()).unwrap_or_default();
+    if job.blob_id.is_none() && p.total > 0 {
+        // the file is deleted once every contact is in: the job had finished its work
+        return Ok(finished(p));
+    }
     let (Some(blob), Some(campaign)) = (job.blob_id, job.campaign_id) else {
         return Ok(JobOutcome::Failed {
             error: "job without file or campaign".into(),
@@ -236,7 +249,6 @@ async fn run(ctx: &JobCtx) -> Result<JobOutcome, DomainError> {
     let numbers = tenant_numbers(&ctx.state, tenant)
         .await
         .map_err(|_| DomainError::Internal("numbers".into()))?;
-    let mut p: Progress = serde_json::from_value(job.progress.clone()).unwrap_or_default();
     let mut sp = if p.total == 0 {
         Splitter::new()
     } else {
@@ -293,20 +305,25 @@ async fn run(ctx: &JobCtx) -> Result<JobOutcome, DomainError> {
         .bind(blob)
         .execute(&ctx.state.db)
         .await;
+    Ok(finished(p))
+}
+
+/// The outcome of an import that read its whole file.
+fn finished(mut p: Progress) -> JobOutcome {
     if p.imported == 0 && p.invalid > 0 {
         let class = p.first_error_class.clone().unwrap_or_else(|| "InvalidContact".into());
         p.error_details = Some(format!("NativePowerDial::ContactService::{class}"));
         p.error_message = Some("Internal Error".into());
-        return Ok(JobOutcome::Failed {
+        return JobOutcome::Failed {
             error: p.error_details.clone().unwrap_or_default(),
             result: serde_json::to_value(&p).ok(),
             state: None,
-        });
+        };
     }
-    Ok(JobOutcome::Completed {
+    JobOutcome::Completed {
         result: serde_json::to_value(&p).unwrap_or(Value::Null),
         state: None,
-    })
+    }
 }
 
 fn note_invalid(p: &mut Progress, index: u64, errs: &[ContactError]) {

@@ -44,7 +44,9 @@
 //! - The job (kind `outbound_dialer.import`, id `jobs.seq`) reads the blob chunk by
 //!   chunk, inserts 1000 contacts per transaction and checkpoints {offset, total,
 //!   imported, invalid, …} in that transaction; a resumed job starts at the saved byte
-//!   offset. Invalid and duplicate contacts are skipped and counted. The job is
+//!   offset. Invalid and duplicate contacts are skipped and counted. A database error
+//!   leaves the job to be taken over from its last checkpoint when its lease runs out
+//!   (up to 5 attempts, then "failed"). The stored file is deleted once read. The job is
 //!   "completed" when at least one contact was imported (or the file was empty); it is
 //!   "failed" when every contact was invalid, with `error_details`
 //!   "NativePowerDial::ContactService::<first error class>" and `error_message`
