@@ -376,6 +376,43 @@ async fn patch_contact_doc_example() {
     assert_eq!((s, v), (404, json!({"message": "Not Found"})));
     let (s, _) = send_json(&app, &t, Method::PATCH, &contact_path(&t), "nope").await;
     assert_eq!(s, 400);
+    // the vendor's states can be set; unknown ones are refused
+    let (s, v) = send_json(
+        &app,
+        &t,
+        Method::PATCH,
+        &contact_path(&t),
+        &json!({"contact_id": id, "status": "Finished"}).to_string(),
+    )
+    .await;
+    assert_eq!((s, v["status"].clone()), (200, json!("Finished")), "{v}");
+    let st: String = sqlx::query_scalar("SELECT status FROM contacts WHERE tenant_id = $1 AND seq = $2")
+        .bind(t.id.0)
+        .bind(id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(st, "completed");
+    let (s, v) = send_json(
+        &app,
+        &t,
+        Method::PATCH,
+        &contact_path(&t),
+        &json!({"contact_id": id, "status": "Bogus"}).to_string(),
+    )
+    .await;
+    assert_eq!((s, v), (400, json!({"message": "Status is invalid"})));
+    // a contact read back and sent again keeps its metadata clean
+    let (_, got) = status_json(req(&app, &t, Method::GET, &contacts_path(&t)).send().await.unwrap()).await;
+    let mut back = got[0].clone();
+    back["contact_id"] = back["id"].clone();
+    back["user_custom_metadata"]["Plan"] = json!("silver");
+    let (s, v) = send_json(&app, &t, Method::PATCH, &contact_path(&t), &back.to_string()).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        v["user_custom_metadata"],
+        json!({"NAME (REQUIRED)": "Bob Smith", "PHONE (REQUIRED)": "+1 111-111-1111", "EMAIL (REQUIRED)": "customer@somedomain.com", "Plan": "silver"})
+    );
     // a suppressed new number makes the contact Do Not Call
     suppress(&app, &t, "dnc", "+1 444 444 4444", &[]).await;
     let (s, v) = send_json(
@@ -821,7 +858,7 @@ async fn manager_campaigns_read_side() {
     let (s, other) = app
         .admin_post(
             &format!("/admin/v1/tenants/{}/campaigns", t.slug),
-            json!({"name": "Leads one", "kind": "leads", "status": "running",
+            json!({"name": "Leads one", "kind": "leads", "status": "paused",
                    "attrs": {"mode": "predictive", "external_campaign_id": "EXT-1", "max_redial_count": 3, "redial_interval_minutes": 30}}),
         )
         .await;
@@ -878,7 +915,7 @@ async fn manager_campaigns_read_side() {
             v["max_redial_count"].clone(),
             v["redial_interval_minutes"].clone()
         ),
-        (json!("predictive"), json!("active"), json!("EXT-1"), json!(3), json!(30))
+        (json!("predictive"), json!("paused"), json!("EXT-1"), json!(3), json!(30))
     );
     let r = req(&app, &t, Method::GET, "/manager/api/v1/outbound_dialer/campaigns?per_page=1")
         .send()

@@ -217,8 +217,18 @@ pub async fn edit(State(st): State<AppState>, auth: AppsAuth, Path(cid): Path<St
         }
     }
     for (k, v) in obj {
-        if k != "contact_id" {
-            merged.insert(k.clone(), v.clone());
+        match (k.as_str(), v) {
+            ("contact_id", _) => {}
+            ("user_custom_metadata", Value::Object(meta)) => {
+                for (mk, mv) in meta {
+                    if !wire::REQUIRED_META.contains(&mk.as_str()) {
+                        merged.insert(mk.clone(), mv.clone());
+                    }
+                }
+            }
+            _ => {
+                merged.insert(k.clone(), v.clone());
+            }
         }
     }
     let parsed = wire::parse_contact(&Value::Object(merged), &numbers)
@@ -229,8 +239,16 @@ pub async fn edit(State(st): State<AppState>, auth: AppsAuth, Path(cid): Path<St
             return Err(AppsError::bad_request(ContactError::duplicate().message));
         }
     }
+    let asked = match obj.get("status") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_str()
+                .and_then(super::status::shared_contact_status)
+                .ok_or_else(|| AppsError::bad_request("Status is invalid"))?,
+        ),
+    };
     let suppressed = optlists::is_suppressed(&mut *tx, tenant, &parsed.e164, "voice", now).await?;
-    let new_status = match (current.status.as_str(), suppressed) {
+    let new_status = match (asked.unwrap_or(current.status.as_str()), suppressed) {
         (cst::PENDING, true) => cst::DNC,
         (cst::DNC, false) => cst::PENDING,
         (s, _) => s,

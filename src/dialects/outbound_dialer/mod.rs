@@ -53,6 +53,11 @@
 //!   "Internal Error", as the doc's failed example. A failed job renders the type
 //!   "Jobs::Bulk::Campaign::StartImport" as that example does. The job body also has
 //!   `total`, `imported`, `invalid` and `errors` (the first 20 invalid contacts).
+//! - A posted `user_custom_metadata` object (a contact read back and sent again) is
+//!   merged into the custom metadata (its three REQUIRED keys mirror fields and are
+//!   dropped); rendered-only keys (`id`, `campaign_id`, `created_at`, …) are ignored.
+//! - PATCH may set `status` to one of the 21 vendor states (unknown → 400 "Status is
+//!   invalid"); a POSTed `status` is ignored (new contacts are Upcoming or Do Not Call).
 //! - PATCH validates the contact as a whole after applying the changes; errors → 400
 //!   `{"message": "<errors joined by ', '>"}`; an unknown contact → 404. A changed
 //!   phone that is suppressed turns an Upcoming contact into "Do Not Call" (and back).

@@ -11,7 +11,8 @@ use crate::domain::contacts::{Contact, NewContact};
 use crate::domain::directory::valid_email;
 use crate::domain::phone::PhoneNumber;
 
-/// Keys of a posted contact that are not custom metadata.
+/// Keys of a posted contact that are not custom metadata (the documented fields, and
+/// the rendered ones, so a contact read and sent back keeps its metadata clean).
 pub const KNOWN_KEYS: &[&str] = &[
     "contact_id",
     "name",
@@ -20,7 +21,19 @@ pub const KNOWN_KEYS: &[&str] = &[
     "outbound_number",
     "external_unique_id",
     "priority",
+    "status",
+    "id",
+    "campaign_id",
+    "assigned_call_id",
+    "assigned_participant_id",
+    "created_at",
+    "updated_at",
+    "user_custom_metadata",
+    "errors",
 ];
+
+/// The rendered metadata keys that mirror fields.
+pub const REQUIRED_META: &[&str] = &["NAME (REQUIRED)", "PHONE (REQUIRED)", "EMAIL (REQUIRED)"];
 
 /// Where the dialect keeps its extras in `contacts.attrs`.
 pub const ATTR_CUSTOM: &str = "user_custom_metadata";
@@ -120,11 +133,20 @@ pub fn parse_contact(v: &Value, numbers: &HashSet<String>) -> Result<Parsed, Vec
     if !errors.is_empty() {
         return Err(errors);
     }
-    let custom: Map<String, Value> = obj
-        .iter()
-        .filter(|(k, _)| !KNOWN_KEYS.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let mut custom: Map<String, Value> = Map::new();
+    // metadata sent as `user_custom_metadata` (e.g. a contact read back), then extra keys
+    if let Some(Value::Object(meta)) = obj.get("user_custom_metadata") {
+        for (k, v) in meta {
+            if !REQUIRED_META.contains(&k.as_str()) {
+                custom.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    for (k, v) in obj {
+        if !KNOWN_KEYS.contains(&k.as_str()) {
+            custom.insert(k.clone(), v.clone());
+        }
+    }
     let mut attrs = Map::new();
     attrs.insert(ATTR_CUSTOM.into(), Value::Object(custom));
     if let Some(o) = &outbound {
