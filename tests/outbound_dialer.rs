@@ -933,3 +933,80 @@ async fn manager_campaigns_read_side() {
     .await;
     assert_eq!((s, v), (404, json!({"message": "Not Found"})));
 }
+
+/// The doc's "import still in progress" example: a job whose writer waits (here on the
+/// campaign's lock, held by the test) answers in_progress, then completes.
+#[tokio::test]
+async fn import_job_in_progress_then_completed() {
+    let app = TestApp::spawn().await;
+    let t = tenant(&app, "acme").await;
+    let campaign: uuid::Uuid = sqlx::query_scalar("SELECT id FROM campaigns WHERE tenant_id = $1 AND seq = $2")
+        .bind(t.id.0)
+        .bind(t.campaign)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let mut holder = app.db.acquire().await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock(hashtextextended($1 || '/' || $2, 0))")
+        .bind(t.id.0.to_string())
+        .bind(campaign.to_string())
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let (s, v, _) = upload(&app, &t, file_form(format!("[{DOC_CONTACT}]").into_bytes())).await;
+    assert_eq!(s, 202);
+    let job = v["id"].as_i64().unwrap();
+    // wait until the worker has claimed it, then it is blocked on the lock
+    let db = app.db.clone();
+    app.eventually(30, || {
+        let db = db.clone();
+        async move {
+            let st: String = sqlx::query_scalar("SELECT status FROM jobs WHERE seq = $1")
+                .bind(job)
+                .fetch_one(&db)
+                .await
+                .unwrap();
+            (st == "running").then_some(())
+        }
+    })
+    .await;
+    let path = format!("{}/jobs/{job}", contacts_path(&t));
+    let (s, v) = status_json(req(&app, &t, Method::GET, &path).send().await.unwrap()).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        (v["id"].clone(), v["status"].clone(), v["type"].clone()),
+        (json!(job), json!("in_progress"), json!("Jobs::Bulk::Campaign::ParentJob"))
+    );
+    assert!(v.get("error_details").is_none());
+    sqlx::query("SELECT pg_advisory_unlock(hashtextextended($1 || '/' || $2, 0))")
+        .bind(t.id.0.to_string())
+        .bind(campaign.to_string())
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    drop(holder);
+    let v = wait_job(&app, &t, job, 30).await;
+    assert_eq!((v["status"].clone(), v["imported"].clone()), (json!("completed"), json!(1)));
+}
+
+#[tokio::test]
+async fn rate_limited_like_the_apps_api() {
+    let app = TestApp::spawn_config(|mut c| {
+        c.apps_rate_limit = 1;
+        c.apps_rate_burst = 2;
+        c
+    })
+    .await;
+    let t = tenant(&app, "acme").await;
+    let mut codes = Vec::new();
+    for _ in 0..4 {
+        let r = req(&app, &t, Method::GET, &contacts_path(&t)).send().await.unwrap();
+        codes.push(r.status().as_u16());
+        if r.status() == 429 {
+            assert!(r.headers().get("retry-after").is_some());
+            assert_eq!(status_json(r).await.1, json!({"message": "Too Many Requests"}));
+        }
+    }
+    assert_eq!(&codes[..2], &[200, 200]);
+    assert!(codes[2..].contains(&429), "{codes:?}");
+}
