@@ -7,6 +7,7 @@
 pub mod blobs;
 pub mod campaigns;
 pub mod clock;
+pub mod contact_batches;
 pub mod contacts;
 pub mod credentials;
 pub mod credits;

@@ -1,16 +1,123 @@
-//! The outbound_dialer dialect (not built yet).
+//! The outbound dialer dialect: campaign contacts (add, list, edit, delete), JSON import
+//! jobs, and the read side of the vendor's Manager API for dialer campaigns.
+//! Contract: `vendor-docs/outbound-dialer-contacts.fr.txt` (French; paths and field
+//! names as printed). Auth, rate limit, error shape (`{"message"}`) and paging are the
+//! Apps API's (`dialects::apps::{auth, error, paging}`), shared, not copied.
+//!
+//! Routes (`{campaign_id}` = `campaigns.seq`; another tenant's or an unknown id → 404
+//! `{"message": "Not Found"}`):
+//! - `POST /apps/api/v1/outbound_dialer/campaigns/{campaign_id}/contacts`
+//! - `GET  /apps/api/v1/outbound_dialer/campaigns/{campaign_id}/contacts`
+//! - `POST /apps/api/v1/outbound_dialer/campaigns/{campaign_id}/contacts/import`
+//! - `GET  /apps/api/v1/outbound_dialer/campaigns/{campaign_id}/contacts/jobs/{job_id}`
+//! - `PATCH|DELETE /apps/api/v1/outbound_dialer/campaigns/{campaign_id}/contact`
+//! - `GET  /manager/api/v1/outbound_dialer/campaigns` and `…/campaigns/{id}`
+//!
+//! Choices where the doc is silent or contradictory:
+//! - Contacts are shared `contacts` rows; their integer `id` is `contacts.seq`. Keys of a
+//!   posted contact other than the documented ones (and `priority`, `contact_id`) are
+//!   kept as custom metadata (`attrs.user_custom_metadata`) and rendered inside
+//!   `user_custom_metadata` next to the doc's `NAME/PHONE/EMAIL (REQUIRED)` keys.
+//! - A contact is rendered everywhere (GET list, PATCH, DELETE) as the PATCH example's
+//!   object plus the GET example's `email`, `phone_number`, `external_unique_id`, so both
+//!   examples' fields are present. `phone_number` and `outbound_number` echo the text the
+//!   client sent; the stored numbers are E.164.
+//! - `POST …/contacts` accepts one object or an array. `valid_contacts` echo the posted
+//!   objects as the doc shows, plus `id` and `status` (so a client can PATCH them);
+//!   `invalid_contacts` echo them plus `errors` (messages: "Phone number can't be
+//!   blank", "Phone number is invalid", "Email is invalid", "Outbound number is
+//!   invalid" (not one of the tenant's numbers), "DuplicateContactPhoneOnCampaign").
+//!   Numbers on the DNC list or opted out of voice are accepted with status "Do Not Call".
+//!   Writers of one campaign's contacts are serialised by an advisory lock, so two
+//!   concurrent requests cannot add the same phone twice.
+//! - `name` is not required (the doc's metadata says REQUIRED but no example fails on it).
+//! - `GET …/contacts` without `page`/`per_page` returns the first 1000 contacts (and,
+//!   when there are more, the `Link`/`Total`/`Per-Page` headers of page 1); with them,
+//!   a page (per_page ≤ 1000) and those headers.
+//! - Import: the upload is checked as JSON while it streams into the `blobs` table
+//!   (structure by an incremental splitter, each contact by serde_json), so malformed
+//!   JSON, a non-array file or a missing `file` part → 400 before any job exists; a
+//!   larger file than `upload_limit` → 413. The route has no axum body limit (the
+//!   router is built before the state); `blobs::store` enforces `upload_limit` instead.
+//!   202 answers `{"id", "status": "in_progress", "type": "Jobs::Bulk::Campaign::ParentJob"}`
+//!   with a `Location` header to the job.
+//! - The job (kind `outbound_dialer.import`, id `jobs.seq`) reads the blob chunk by
+//!   chunk, inserts 1000 contacts per transaction and checkpoints {offset, total,
+//!   imported, invalid, …} in that transaction; a resumed job starts at the saved byte
+//!   offset. Invalid and duplicate contacts are skipped and counted. A database error
+//!   leaves the job to be taken over from its last checkpoint when its lease runs out
+//!   (up to 5 attempts, then "failed"). The stored file is deleted once read. The job is
+//!   "completed" when at least one contact was imported (or the file was empty); it is
+//!   "failed" when every contact was invalid, with `error_details`
+//!   "NativePowerDial::ContactService::<first error class>" and `error_message`
+//!   "Internal Error", as the doc's failed example. A failed job renders the type
+//!   "Jobs::Bulk::Campaign::StartImport" as that example does. The job body also has
+//!   `total`, `imported`, `invalid` and `errors` (the first 20 invalid contacts).
+//! - A posted `user_custom_metadata` object (a contact read back and sent again) is
+//!   merged into the custom metadata (its three REQUIRED keys mirror fields and are
+//!   dropped); rendered-only keys (`id`, `campaign_id`, `created_at`, …) are ignored.
+//! - PATCH may set `status` to one of the 21 vendor states (unknown → 400 "Status is
+//!   invalid"); a POSTed `status` is ignored (new contacts are Upcoming or Do Not Call).
+//! - PATCH validates the contact as a whole after applying the changes; errors → 400
+//!   `{"message": "<errors joined by ', '>"}`; an unknown contact → 404. A changed
+//!   phone that is suppressed turns an Upcoming contact into "Do Not Call" (and back).
+//! - DELETE matches every key given (contact_id, phone_number, external_unique_id);
+//!   none given → 400; no match → 404. Bodies with trailing commas (as the doc's own
+//!   DELETE example `{"contact_id": 7,}`) are accepted.
+//! - Manager campaigns: every campaign of the tenant (whatever dialect made it);
+//!   `campaign_type` = `attrs.campaign_type` or the shared kind, `mode` =
+//!   `attrs.mode` or "preview", `external_campaign_id`, `max_redial_count` (0),
+//!   `redial_interval_minutes` from attrs; `status` per [`status::CAMPAIGN_STATUSES`];
+//!   `contact_stats` has every vendor state with its count.
+//! - Statuses: one table, [`status::CONTACT_STATES`].
 
+pub mod contacts;
+pub mod import;
+pub mod manager;
+pub mod splitter;
+pub mod status;
+pub mod wire;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, patch, post};
 use axum::Router;
 
+use crate::dialects::apps::error::AppsError;
+use crate::domain::campaigns::{self, Campaign};
+use crate::domain::{directory, TenantId};
 use crate::engine::jobs::JobHandler;
 use crate::state::AppState;
 
 /// The dialect's routes.
 pub fn router() -> Router<AppState> {
+    let base = "/apps/api/v1/outbound_dialer/campaigns/{campaign_id}";
     Router::new()
+        .route(&format!("{base}/contacts"), get(contacts::list).post(contacts::add))
+        .route(
+            &format!("{base}/contacts/import"),
+            post(import::upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route(&format!("{base}/contacts/jobs/{{job_id}}"), get(import::show))
+        .route(&format!("{base}/contact"), patch(contacts::edit).delete(contacts::remove))
+        .route("/manager/api/v1/outbound_dialer/campaigns", get(manager::list))
+        .route("/manager/api/v1/outbound_dialer/campaigns/{id}", get(manager::show))
 }
 
 /// The dialect's job handlers.
 pub fn job_handlers() -> Vec<(&'static str, JobHandler)> {
-    Vec::new()
+    vec![(import::KIND, Arc::new(import::handler) as JobHandler)]
+}
+
+/// The tenant's campaign with integer id `raw` (anything else → 404).
+pub(crate) async fn campaign_of(st: &AppState, tenant: TenantId, raw: &str) -> Result<Campaign, AppsError> {
+    let seq: i64 = raw.trim().parse().map_err(|_| AppsError::not_found())?;
+    Ok(campaigns::get_by_seq(&st.db, tenant, seq).await?)
+}
+
+/// The tenant's phone numbers (E.164).
+pub(crate) async fn tenant_numbers(st: &AppState, tenant: TenantId) -> Result<HashSet<String>, AppsError> {
+    Ok(contacts::number_set(directory::list_numbers(&st.db, tenant).await?))
 }

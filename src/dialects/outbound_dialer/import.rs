@@ -1,0 +1,405 @@
+//! `POST …/contacts/import` (multipart JSON file → blob + job), `GET …/contacts/jobs/{id}`
+//! and the import job itself, which streams the stored file element by element and
+//! inserts contacts in batches, checkpointing in the same transaction as each batch.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::splitter::{Element, Splitter};
+use super::wire::{self, ContactError};
+use super::{campaign_of, tenant_numbers};
+use crate::dialects::apps::auth::AppsAuth;
+use crate::dialects::apps::error::AppsError;
+use crate::domain::blobs::{self, CHUNK};
+use crate::domain::contacts::status as cst;
+use crate::domain::jobs::{self, status as jst, NewJob};
+use crate::domain::{contact_batches, tenants, DomainError, TenantId};
+use crate::engine::jobs::{JobCtx, JobOutcome};
+use crate::state::AppState;
+
+/// Job kind of an import.
+pub const KIND: &str = "outbound_dialer.import";
+/// The vendor's job types.
+pub const TYPE_PARENT: &str = "Jobs::Bulk::Campaign::ParentJob";
+pub const TYPE_START_IMPORT: &str = "Jobs::Bulk::Campaign::StartImport";
+/// Contacts per transaction.
+pub const BATCH: usize = 1000;
+/// Attempts after which an import that keeps hitting errors is failed.
+const MAX_ATTEMPTS: i32 = 5;
+/// Invalid contacts whose errors are kept in the job's progress.
+const KEEP_ERRORS: usize = 20;
+
+fn too_large(limit: usize) -> AppsError {
+    AppsError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("File larger than {limit} bytes"))
+}
+
+/// `POST …/campaigns/{campaign_id}/contacts/import` (multipart, field `file`).
+pub async fn upload(
+    State(st): State<AppState>,
+    auth: AppsAuth,
+    Path(cid): Path<String>,
+    mp: Result<Multipart, MultipartRejection>,
+) -> Result<Response, AppsError> {
+    let tenant = auth.tenant.id;
+    let campaign = campaign_of(&st, tenant, &cid).await?;
+    let mut mp = mp.map_err(|_| AppsError::bad_request("Content-Type must be multipart/form-data with a file"))?;
+    let limit = st.config.upload_limit;
+    let mut stored = None;
+    loop {
+        let field = match mp.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large(limit)),
+            Err(_) => return Err(AppsError::bad_request("Malformed multipart body")),
+        };
+        if field.name() != Some("file") || stored.is_some() {
+            continue; // other fields are ignored (drained by next_field)
+        }
+        let filename = field.file_name().map(str::to_string);
+        let content_type = field.content_type().map(str::to_string);
+        // Check the JSON while it streams into the blob; an error aborts the store.
+        let problem: Arc<Mutex<Option<String>>> = Arc::default();
+        let state = (Some(field), Splitter::new(), false, problem.clone());
+        let stream = futures::stream::unfold(state, |(mut field, mut sp, done, problem)| async move {
+            if done {
+                return None;
+            }
+            let fail = |msg: String| {
+                if let Ok(mut p) = problem.lock() {
+                    *p = Some(msg.clone());
+                }
+                Some((Err::<Bytes, String>(msg), (None, Splitter::new(), true, problem.clone())))
+            };
+            match field.as_mut()?.chunk().await {
+                Ok(Some(bytes)) => {
+                    let mut out = Vec::new();
+                    if let Err(e) = sp.feed(&bytes, &mut out) {
+                        return fail(format!("Malformed JSON: {e}"));
+                    }
+                    for el in &out {
+                        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&el.bytes) {
+                            return fail(format!("Malformed JSON in the contact ending at byte {}: {e}", el.end));
+                        }
+                    }
+                    Some((Ok(bytes), (field, sp, false, problem)))
+                }
+                Ok(None) => match sp.finish() {
+                    Ok(()) => None,
+                    Err(e) => fail(format!("Malformed JSON: {e}")),
+                },
+                Err(e) => fail(format!("Upload failed: {e}")),
+            }
+        });
+        let stream = Box::pin(stream);
+        match blobs::store(&st.db, tenant, filename.as_deref(), content_type.as_deref(), stream, limit).await {
+            Ok(b) => stored = Some(b),
+            Err(e) => {
+                let mine = problem.lock().ok().and_then(|p| p.clone());
+                return Err(match (mine, e) {
+                    (Some(m), _) if m.contains("length limit") => too_large(limit),
+                    (Some(m), _) => AppsError::bad_request(m),
+                    (None, DomainError::Validation { .. }) => too_large(limit),
+                    (None, other) => other.into(),
+                });
+            }
+        }
+    }
+    let blob = stored.ok_or_else(|| AppsError::bad_request("file is required"))?;
+    let job = jobs::enqueue(
+        &st.db,
+        tenant,
+        NewJob {
+            kind: KIND.into(),
+            payload: json!({"campaign_seq": campaign.seq, "filename": blob.filename, "size": blob.size}),
+            blob_id: Some(blob.id),
+            campaign_id: Some(campaign.id),
+            ..Default::default()
+        },
+        st.now(&auth.tenant),
+    )
+    .await?;
+    let location = format!("/apps/api/v1/outbound_dialer/campaigns/{}/contacts/jobs/{}", campaign.seq, job.seq);
+    let mut r = (
+        StatusCode::ACCEPTED,
+        Json(json!({"id": job.seq, "status": "in_progress", "type": TYPE_PARENT})),
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+/// Progress of an import, stored in `jobs.progress` (and `jobs.result` at the end).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Progress {
+    /// Byte offset just after the last element committed.
+    #[serde(default)]
+    pub offset: u64,
+    /// Elements read and committed so far.
+    #[serde(default)]
+    pub total: u64,
+    #[serde(default)]
+    pub imported: u64,
+    #[serde(default)]
+    pub invalid: u64,
+    /// Contacts imported with status "Do Not Call".
+    #[serde(default)]
+    pub do_not_call: u64,
+    /// The first invalid contacts: {index, errors}.
+    #[serde(default)]
+    pub errors: Vec<Value>,
+    #[serde(default)]
+    pub first_error_class: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_details: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+}
+
+/// `GET …/campaigns/{campaign_id}/contacts/jobs/{job_id}`.
+pub async fn show(State(st): State<AppState>, auth: AppsAuth, Path((cid, jid)): Path<(String, String)>) -> Result<Response, AppsError> {
+    let tenant = auth.tenant.id;
+    let campaign = campaign_of(&st, tenant, &cid).await?;
+    let seq: i64 = jid.trim().parse().map_err(|_| AppsError::not_found())?;
+    let job = jobs::get_by_seq(&st.db, tenant, seq).await?;
+    if job.kind != KIND || job.campaign_id != Some(campaign.id) {
+        return Err(AppsError::not_found());
+    }
+    let p: Progress = serde_json::from_value(job.result.clone().unwrap_or_else(|| job.progress.clone())).unwrap_or_default();
+    let mut body = serde_json::Map::new();
+    let status = match job.status.as_str() {
+        jst::COMPLETED => "completed",
+        jst::FAILED | jst::CANCELLED => "failed",
+        _ => "in_progress",
+    };
+    if status == "failed" {
+        body.insert("error_details".into(), json!(p.error_details.clone().or(job.error.clone())));
+        body.insert(
+            "error_message".into(),
+            json!(p.error_message.clone().unwrap_or_else(|| "Internal Error".into())),
+        );
+    }
+    body.insert("id".into(), json!(job.seq));
+    body.insert("status".into(), json!(status));
+    body.insert(
+        "type".into(),
+        json!(if status == "failed" { TYPE_START_IMPORT } else { TYPE_PARENT }),
+    );
+    body.insert("total".into(), json!(p.total));
+    body.insert("imported".into(), json!(p.imported));
+    body.insert("invalid".into(), json!(p.invalid));
+    body.insert("errors".into(), json!(p.errors));
+    Ok(Json(Value::Object(body)).into_response())
+}
+
+/// The job handler.
+pub fn handler(ctx: JobCtx) -> crate::engine::jobs::JobFuture {
+    Box::pin(async move {
+        match run(&ctx).await {
+            Ok(o) => o,
+            // A database error may be passing: leave the job to be taken over from its
+            // last checkpoint when the lease runs out, a few times, then fail it.
+            Err(e) if ctx.job.attempts < MAX_ATTEMPTS => {
+                tracing::warn!(job = %ctx.job.id, error = %e, attempt = ctx.job.attempts, "outbound dialer import interrupted; will resume");
+                JobOutcome::Abandoned
+            }
+            Err(e) => {
+                tracing::warn!(job = %ctx.job.id, error = %e, "outbound dialer import failed");
+                JobOutcome::Failed {
+                    error: "Internal Error".into(),
+                    result: None,
+                    state: None,
+                }
+            }
+        }
+    })
+}
+
+enum Step {
+    Continue,
+    Abandoned,
+}
+
+async fn run(ctx: &JobCtx) -> Result<JobOutcome, DomainError> {
+    let job = &ctx.job;
+    let tenant = job.tenant();
+    let mut p: Progress = serde_json::from_value(job.progress.clone()).unwrap_or_default();
+    if job.blob_id.is_none() && p.total > 0 {
+        // the file is deleted once every contact is in: the job had finished its work
+        return Ok(finished(p));
+    }
+    let (Some(blob), Some(campaign)) = (job.blob_id, job.campaign_id) else {
+        return Ok(JobOutcome::Failed {
+            error: "job without file or campaign".into(),
+            result: None,
+            state: None,
+        });
+    };
+    let t = tenants::by_id(&ctx.state.db, tenant).await?;
+    let numbers = tenant_numbers(&ctx.state, tenant)
+        .await
+        .map_err(|_| DomainError::Internal("numbers".into()))?;
+    let mut sp = if p.total == 0 {
+        Splitter::new()
+    } else {
+        Splitter::resume(p.offset)
+    };
+    let mut n = (p.offset / CHUNK as u64) as i32;
+    let mut skip = (p.offset % CHUNK as u64) as usize;
+    if p.total == 0 {
+        n = 0;
+        skip = 0;
+    }
+    let mut pending: Vec<Element> = Vec::with_capacity(BATCH);
+    let mut out = Vec::new();
+    let mut malformed = None;
+    while let Some(data) = blobs::chunk(&ctx.state.db, blob, n).await? {
+        n += 1;
+        let piece = data.get(skip..).unwrap_or(&[]);
+        skip = 0;
+        if let Err(e) = sp.feed(piece, &mut out) {
+            malformed = Some(e);
+            break;
+        }
+        for el in out.drain(..) {
+            pending.push(el);
+            if pending.len() >= BATCH {
+                if let Step::Abandoned = flush(ctx, tenant, campaign, &t, &numbers, &mut pending, &mut p).await? {
+                    return Ok(JobOutcome::Abandoned);
+                }
+            }
+        }
+    }
+    if malformed.is_none() {
+        if let Err(e) = sp.finish() {
+            malformed = Some(e);
+        }
+    }
+    if !pending.is_empty() {
+        if let Step::Abandoned = flush(ctx, tenant, campaign, &t, &numbers, &mut pending, &mut p).await? {
+            return Ok(JobOutcome::Abandoned);
+        }
+    }
+    if let Some(e) = malformed {
+        p.error_details = Some("JSON::ParserError".into());
+        p.error_message = Some(format!("Malformed JSON: {e}"));
+        return Ok(JobOutcome::Failed {
+            error: "JSON::ParserError".into(),
+            result: serde_json::to_value(&p).ok(),
+            state: None,
+        });
+    }
+    // The file is no longer needed once every contact is in.
+    let _ = sqlx::query("DELETE FROM blobs WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.0)
+        .bind(blob)
+        .execute(&ctx.state.db)
+        .await;
+    Ok(finished(p))
+}
+
+/// The outcome of an import that read its whole file.
+fn finished(mut p: Progress) -> JobOutcome {
+    if p.imported == 0 && p.invalid > 0 {
+        let class = p.first_error_class.clone().unwrap_or_else(|| "InvalidContact".into());
+        p.error_details = Some(format!("NativePowerDial::ContactService::{class}"));
+        p.error_message = Some("Internal Error".into());
+        return JobOutcome::Failed {
+            error: p.error_details.clone().unwrap_or_default(),
+            result: serde_json::to_value(&p).ok(),
+            state: None,
+        };
+    }
+    JobOutcome::Completed {
+        result: serde_json::to_value(&p).unwrap_or(Value::Null),
+        state: None,
+    }
+}
+
+fn note_invalid(p: &mut Progress, index: u64, errs: &[ContactError]) {
+    p.invalid += 1;
+    if p.first_error_class.is_none() {
+        p.first_error_class = errs.first().map(|e| e.class.to_string());
+    }
+    if p.errors.len() < KEEP_ERRORS {
+        p.errors
+            .push(json!({"index": index, "errors": errs.iter().map(|e| &e.message).collect::<Vec<_>>()}));
+    }
+}
+
+/// Validates and inserts one batch, checkpointing in the same transaction.
+async fn flush(
+    ctx: &JobCtx,
+    tenant: TenantId,
+    campaign: uuid::Uuid,
+    t: &tenants::Tenant,
+    numbers: &HashSet<String>,
+    pending: &mut Vec<Element>,
+    p: &mut Progress,
+) -> Result<Step, DomainError> {
+    let now = ctx.state.now(t);
+    let mut next = p.clone();
+    let mut parsed = Vec::with_capacity(pending.len());
+    for (i, el) in pending.iter().enumerate() {
+        let index = p.total + i as u64;
+        let r = match serde_json::from_slice::<Value>(&el.bytes) {
+            Ok(v) => wire::parse_contact(&v, numbers),
+            Err(_) => Err(vec![ContactError::new("InvalidContact", "Malformed JSON")]),
+        };
+        parsed.push((index, r));
+    }
+    let mut tx = ctx.state.db.begin().await?;
+    if !jobs::lock_owned(&mut tx, ctx.job.id, &ctx.worker).await? {
+        return Ok(Step::Abandoned);
+    }
+    contact_batches::lock_campaign(&mut *tx, tenant, campaign).await?;
+    let wanted: Vec<String> = parsed.iter().filter_map(|(_, r)| r.as_ref().ok().map(|c| c.e164.clone())).collect();
+    let mut seen = contact_batches::existing_numbers(&mut *tx, tenant, campaign, &wanted).await?;
+    let blocked = contact_batches::suppressed_numbers(&mut *tx, tenant, &wanted, "voice", now).await?;
+    let mut rows = Vec::with_capacity(parsed.len());
+    for (index, r) in parsed {
+        match r {
+            Err(errs) => note_invalid(&mut next, index, &errs),
+            Ok(c) => {
+                if !seen.insert(c.e164.clone()) {
+                    note_invalid(&mut next, index, &[ContactError::duplicate()]);
+                    continue;
+                }
+                let mut contact = c.contact;
+                if blocked.contains(&c.e164) {
+                    contact.status = Some(cst::DNC.into());
+                    next.do_not_call += 1;
+                }
+                rows.push(contact);
+            }
+        }
+    }
+    next.imported += rows.len() as u64;
+    contact_batches::insert_many(&mut *tx, tenant, campaign, rows, now).await?;
+    next.total += pending.len() as u64;
+    next.offset = pending.last().map(|e| e.end).unwrap_or(next.offset);
+    let progress = serde_json::to_value(&next).map_err(|e| DomainError::Internal(e.to_string()))?;
+    if !jobs::checkpoint(&mut tx, ctx.job.id, &ctx.worker, &progress).await? {
+        return Ok(Step::Abandoned);
+    }
+    tx.commit().await?;
+    // Keep the planner's statistics in step with a campaign that grows fast (after
+    // batches 1, 2, 4, 8, …), so duplicate checks keep probing the number index.
+    let batches = next.total.div_ceil(BATCH as u64);
+    if batches.is_power_of_two() {
+        contact_batches::refresh_statistics(&ctx.state.db).await;
+    }
+    *p = next;
+    pending.clear();
+    Ok(Step::Continue)
+}

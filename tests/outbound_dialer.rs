@@ -1,0 +1,1012 @@
+//! Outbound dialer dialect: the vendor doc's examples and error cases, over HTTP.
+
+mod common;
+
+use chrono::Utc;
+use common::{status_json, TestApp};
+use reqwest::multipart::{Form, Part};
+use reqwest::{Method, RequestBuilder};
+use serde_json::{json, Value};
+use switchboard::domain::optlists::{self, NewEntry};
+use switchboard::domain::phone::PhoneNumber;
+use switchboard::domain::TenantId;
+
+const DOC_CONTACT: &str = r#"{
+    "name": "string",
+    "email": "customer@somedomain.com",
+    "phone_number": "+1 111-111-1111",
+    "outbound_number": "+1 760-867-5309",
+    "external_unique_id": "UID_123456"
+}"#;
+
+/// A tenant with the doc's outbound number and one dialer campaign.
+struct Tenant {
+    slug: String,
+    token: String,
+    campaign: i64,
+    id: TenantId,
+}
+
+async fn tenant(app: &TestApp, slug: &str) -> Tenant {
+    let v = app.tenant(slug).await;
+    let token = v["apps"]["token"].as_str().unwrap().to_string();
+    let (s, n) = app
+        .admin_post(
+            &format!("/admin/v1/tenants/{slug}/phone-numbers"),
+            json!({"number": "+1 760-867-5309"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{n}");
+    let (s, c) = app
+        .admin_post(
+            &format!("/admin/v1/tenants/{slug}/campaigns"),
+            json!({"name": "Dialer", "kind": "outbound_dialer"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{c}");
+    let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM tenants WHERE slug = $1")
+        .bind(slug)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    Tenant {
+        slug: slug.into(),
+        token,
+        campaign: c["ids"]["apps"].as_i64().unwrap(),
+        id: TenantId(id),
+    }
+}
+
+fn req(app: &TestApp, t: &Tenant, m: Method, path: &str) -> RequestBuilder {
+    app.client.request(m, app.url(path)).basic_auth(&t.slug, Some(&t.token))
+}
+
+fn contacts_path(t: &Tenant) -> String {
+    format!("/apps/api/v1/outbound_dialer/campaigns/{}/contacts", t.campaign)
+}
+
+fn contact_path(t: &Tenant) -> String {
+    format!("/apps/api/v1/outbound_dialer/campaigns/{}/contact", t.campaign)
+}
+
+async fn send_json(app: &TestApp, t: &Tenant, m: Method, path: &str, body: &str) -> (u16, Value) {
+    status_json(
+        req(app, t, m, path)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+async fn add(app: &TestApp, t: &Tenant, body: Value) -> Value {
+    let (s, v) = send_json(app, t, Method::POST, &contacts_path(t), &body.to_string()).await;
+    assert_eq!(s, 200, "{v}");
+    v
+}
+
+async fn suppress(app: &TestApp, t: &Tenant, list: &str, number: &str, channels: &[&str]) {
+    let n = PhoneNumber::parse(number).unwrap();
+    optlists::upsert(
+        &app.db,
+        t.id,
+        NewEntry {
+            list,
+            list_name: "",
+            number: &n,
+            channels: channels.iter().map(|c| c.to_string()).collect(),
+            source: "test",
+            expires_at: None,
+        },
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn add_single_contact_doc_example() {
+    let app = TestApp::spawn().await;
+    let t = tenant(&app, "acme").await;
+    let (s, v) = send_json(&app, &t, Method::POST, &contacts_path(&t), DOC_CONTACT).await;
+    assert_eq!(s, 200, "{v}");
+    let doc: Value = serde_json::from_str(DOC_CONTACT).unwrap();
+    let valid = &v["valid_contacts"][0];
+    for (k, x) in doc.as_object().unwrap() {
+        assert_eq!(&valid[k], x, "{k}");
+    }
+    assert_eq!(valid["status"], "Upcoming");
+    assert!(valid["id"].as_i64().is_some());
+    assert_eq!(v["invalid_contacts"], json!([]));
+    let row: (String, String, String, String, String, String) =
+        sqlx::query_as("SELECT number, original_number, outbound_number, external_id, email, status FROM contacts WHERE tenant_id = $1")
+            .bind(t.id.0)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(
+        row,
+        (
+            "+11111111111".into(),
+            "+1 111-111-1111".into(),
+            "+17608675309".into(),
+            "UID_123456".into(),
+            "customer@somedomain.com".into(),
+            "pending".into()
+        )
+    );
+}
+
+#[tokio::test]
+async fn add_many_with_invalid_duplicate_and_do_not_call() {
+    let app = TestApp::spawn().await;
+    let t = tenant(&app, "acme").await;
+    suppress(&app, &t, "dnc", "+1 415 555 0101", &[]).await;
+    suppress(&app, &t, "opt_out", "+1 415 555 0102", &["voice"]).await;
+    suppress(&app, &t, "opt_out", "+1 415 555 0103", &["sms"]).await;
+    add(&app, &t, json!({"name": "first", "phone_number": "+1 415 555 0100"})).await;
+    let v = add(
+        &app,
+        &t,
+        json!([
+            {"name": "dup of existing", "phone_number": "(415) 555-0100"},
+            {"name": "ok", "phone_number": "+1 415 555 0199", "Plan": "gold", "Score": 7},
+            {"name": "dup in request", "phone_number": "+14155550199"},
+            {"name": "bad phone", "phone_number": "call me"},
+            {"name": "no phone"},
+            {"name": "bad email", "phone_number": "+1 415 555 0104", "email": "nope"},
+            {"name": "not our number", "phone_number": "+1 415 555 0105", "outbound_number": "+1 212 555 0000"},
+            {"name": "dnc", "phone_number": "+1 415 555 0101"},
+            {"name": "voice opt-out", "phone_number": "+1 415 555 0102"},
+            {"name": "sms opt-out only", "phone_number": "+1 415 555 0103"},
+            "not an object"
+        ]),
+    )
+    .await;
+    let names = |k: &str| -> Vec<String> {
+        v[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap_or("-").to_string())
+            .collect()
+    };
+    assert_eq!(names("valid_contacts"), vec!["ok", "dnc", "voice opt-out", "sms opt-out only"]);
+    assert_eq!(
+        names("invalid_contacts"),
+        vec![
+            "dup of existing",
+            "dup in request",
+            "bad phone",
+            "no phone",
+            "bad email",
+            "not our number",
+            "-"
+        ]
+    );
+    let errs: Vec<Value> = v["invalid_contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["errors"].clone())
+        .collect();
+    assert_eq!(errs[0], json!(["DuplicateContactPhoneOnCampaign"]));
+    assert_eq!(errs[1], json!(["DuplicateContactPhoneOnCampaign"]));
+    assert_eq!(errs[2], json!(["Phone number is invalid"]));
+    assert_eq!(errs[3], json!(["Phone number can't be blank"]));
+    assert_eq!(errs[4], json!(["Email is invalid"]));
+    assert_eq!(errs[5], json!(["Outbound number is invalid"]));
+    let statuses: Vec<&str> = v["valid_contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, vec!["Upcoming", "Do Not Call", "Do Not Call", "Upcoming"]);
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM contacts WHERE tenant_id = $1")
+        .bind(t.id.0)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(n, 5);
+    let dnc: i64 = sqlx::query_scalar("SELECT count(*) FROM contacts WHERE tenant_id = $1 AND status = 'dnc'")
+        .bind(t.id.0)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(dnc, 2);
+    // custom metadata is kept
+    let (_, list) = status_json(req(&app, &t, Method::GET, &contacts_path(&t)).send().await.unwrap()).await;
+    let ok = list.as_array().unwrap().iter().find(|c| c["name"] == "ok").unwrap();
+    assert_eq!(ok["user_custom_metadata"]["Plan"], "gold");
+    assert_eq!(ok["user_custom_metadata"]["Score"], 7);
+    assert_eq!(ok["user_custom_metadata"]["PHONE (REQUIRED)"], "+1 415 555 0199");
+}
+
+#[tokio::test]
+async fn bad_requests_unknown_campaign_and_auth() {
+    let app = TestApp::spawn().await;
+    let t = tenant(&app, "acme").await;
+    let (s, v) = send_json(&app, &t, Method::POST, &contacts_path(&t), "{not json").await;
+    assert_eq!(s, 400);
+    assert!(v["message"].as_str().unwrap().contains("Malformed JSON"), "{v}");
+    let (s, v) = send_json(&app, &t, Method::POST, &contacts_path(&t), "42").await;
+    assert_eq!(s, 400);
+    assert!(v["message"].is_string());
+    for path in [
+        "/apps/api/v1/outbound_dialer/campaigns/999999/contacts",
+        "/apps/api/v1/outbound_dialer/campaigns/abc/contacts",
+    ] {
+        let (s, v) = send_json(&app, &t, Method::POST, path, DOC_CONTACT).await;
+        assert_eq!((s, v), (404, json!({"message": "Not Found"})));
+        let (s, v) = status_json(req(&app, &t, Method::GET, path).send().await.unwrap()).await;
+        assert_eq!((s, v), (404, json!({"message": "Not Found"})));
+    }
+    let r = app.client.get(app.url(&contacts_path(&t))).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = app
+        .client
+        .get(app.url(&contacts_path(&t)))
+        .basic_auth(&t.slug, Some("wrong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let (_, v) = status_json(r).await;
+    assert_eq!(v, json!({"message": "Unauthorized"}));
+}
+
+#[tokio::test]
+async fn list_contacts_doc_fields_and_paging() {
+    let app = TestApp::spawn().await;
+    let t = tenant(&app, "acme").await;
+    add(&app, &t, serde_json::from_str(DOC_CONTACT).unwrap()).await;
+    let more: Vec<Value> = (0..4)
+        .map(|i| json!({"name": format!("c{i}"), "phone_number": format!("+1 415 555 01{i:02}")}))
+        .collect();
+    add(&app, &t, Value::Array(more)).await;
+    let r = req(&app, &t, Method::GET, &contacts_path(&t)).send().await.unwrap();
+    assert!(r.headers().get("total").is_none());
+    let (s, v) = status_json(r).await;
+    assert_eq!(s, 200);
+    let all = v.as_array().unwrap();
+    assert_eq!(all.len(), 5);
+    let doc: Value = serde_json::from_str(DOC_CONTACT).unwrap();
+    for (k, x) in doc.as_object().unwrap() {
+        assert_eq!(&all[0][k], x, "{k}");
+    }
+    assert_eq!(all[0]["campaign_id"], t.campaign);
+    assert_eq!(all[0]["status"], "Upcoming");
+    let r = req(&app, &t, Method::GET, &format!("{}?page=2&per_page=2", contacts_path(&t)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["total"], "5");
+    assert_eq!(r.headers()["per-page"], "2");
+    let link = r.headers()["link"].to_str().unwrap().to_string();
+    assert!(link.contains("page=3&per_page=2>; rel=\"next\""), "{link}");
+    let (_, v) = status_json(r).await;
+    let names: Vec<&str> = v.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["c1", "c2"]);
+    let (s, v) = status_json(
+        req(&app, &t, Method::GET, &format!("{}?per_page=5000", contacts_path(&t)))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(v["message"].is_string());
+}
+
+#[tokio::test]
+async fn patch_contact_doc_example() {
+    let app = TestApp::spawn().await;
+    let t = tenant(&app, "acme").await;
+    let v = add(
+        &app,
+        &t,
+        json!({"name": "string", "phone_number": "+1 222-222-2222", "outbound_number": "+1-(760)-867-5309", "Plan": "gold"}),
+    )
+    .await;
+    let id = v["valid_contacts"][0]["id"].as_i64().unwrap();
+    let body = json!({
+        "contact_id": id,
+        "name": "Bob Smith",
+        "email": "customer@somedomain.com",
+        "phone_number": "+1 111-111-1111",
+        "external_unique_id": "UID_123456"
+    });
+    let (s, v) = send_json(&app, &t, Method::PATCH, &contact_path(&t), &body.to_string()).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["id"], id);
+    assert_eq!(v["name"], "Bob Smith");
+    assert_eq!(v["campaign_id"], t.campaign);
+    assert_eq!(v["assigned_call_id"], Value::Null);
+    assert_eq!(v["assigned_participant_id"], Value::Null);
+    assert_eq!(v["outbound_number"], "+1-(760)-867-5309");
+    assert_eq!(v["priority"], Value::Null);
+    assert_eq!(v["status"], "Upcoming");
+    let created = v["created_at"].as_str().unwrap();
+    assert!(created.ends_with('Z') && created.len() == 24, "{created}");
+    assert_eq!(
+        v["user_custom_metadata"],
+        json!({"NAME (REQUIRED)": "Bob Smith", "PHONE (REQUIRED)": "+1 111-111-1111", "EMAIL (REQUIRED)": "customer@somedomain.com", "Plan": "gold"})
+    );
+    let (number, ext): (String, String) = sqlx::query_as("SELECT number, external_id FROM contacts WHERE tenant_id = $1 AND seq = $2")
+        .bind(t.id.0)
+        .bind(id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!((number.as_str(), ext.as_str()), ("+11111111111", "UID_123456"));
+
+    // errors
+    let other = add(&app, &t, json!({"name": "other", "phone_number": "+1 333-333-3333"})).await;
+    let other_id = other["valid_contacts"][0]["id"].as_i64().unwrap();
+    let (s, v) = send_json(
+        &app,
+        &t,
+        Method::PATCH,
+        &contact_path(&t),
+        &json!({"contact_id": other_id, "phone_number": "+1 111 111 1111"}).to_string(),
+    )
+    .await;
+    assert_eq!((s, v), (400, json!({"message": "DuplicateContactPhoneOnCampaign"})));
+    let (s, v) = send_json(
+        &app,
+        &t,
+        Method::PATCH,
+        &contact_path(&t),
+        &json!({"contact_id": id, "email": "x"}).to_string(),
+    )
+    .await;
+    assert_eq!((s, v), (400, json!({"message": "Email is invalid"})));
+    let (s, v) = send_json(&app, &t, Method::PATCH, &contact_path(&t), &json!({"name": "x"}).to_string()).await;
+    assert_eq!((s, v), (400, json!({"message": "contact_id is required"})));
+    let (s, v) = send_json(
+        &app,
+        &t,
+        Method::PATCH,
+        &contact_path(&t),
+        &json!({"contact_id": 987654}).to_string(),
+    )
+    .await;
+    assert_eq!((s, v), (404, json!({"message": "Not Found"})));
+    let (s, _) = send_json(&app, &t, Method::PATCH, &contact_path(&t), "nope").await;
+    assert_eq!(s, 400);
+    // the vendor's states can be set; unknown ones are refused
+    let (s, v) = send_json(
+        &app,
+        &t,
+        Method::PATCH,
+        &contact_path(&t),
+        &json!({"contact_id": id, "status": "Finished"}).to_string(),
+    )
+    .await;
+    assert_eq!((s, v["status"].clone()), (200, json!("Finished")), "{v}");
+    let st: String = sqlx::query_scalar("SELECT status FROM contacts WHERE tenant_id = $1 AND seq = $2")
+        .bind(t.id.0)
+        .bind(id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(st, "completed");
+    let (s, v) = send_json(
+        &app,
+        &t,
+        Method::PATCH,
+        &contact_path(&t),
+        &json!({"contact_id": id, "status": "Bogus"}).to_string(),
+    )
+    .await;
+    assert_eq!((s, v), (400, json!({"message": "Status is invalid"})));
+    // a contact read back and sent again keeps its metadata clean
+    let (_, got) = status_json(req(&app, &t, Method::GET, &contacts_path(&t)).send().await.unwrap()).await;
+    let mut back = got[0].clone();
+    back["contact_id"] = back["id"].clone();
+    back["user_custom_metadata"]["Plan"] = json!("silver");
+    let (s, v) = send_json(&app, &t, Method::PATCH, &contact_path(&t), &back.to_string()).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        v["user_custom_metadata"],
+        json!({"NAME (REQUIRED)": "Bob Smith", "PHONE (REQUIRED)": "+1 111-111-1111", "EMAIL (REQUIRED)": "customer@somedomain.com", "Plan": "silver"})
+    );
+    // a suppressed new number makes the contact Do Not Call
+    suppress(&app, &t, "dnc", "+1 444 444 4444", &[]).await;
+    let (s, v) = send_json(
+        &app,
+        &t,
+        Method::PATCH,
+        &contact_path(&t),
+        &json!({"contact_id": other_id, "phone_number": "+1 444 444 4444"}).to_string(),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["status"], "Do Not Call");
+}
+
+#[tokio::test]
+async fn delete_contact_by_id_phone_or_external_id() {
+    let app = TestApp::spawn().await;
+    let t = tenant(&app, "acme").await;
+    let v = add(
+        &app,
+        &t,
+        json!([
+            {"name": "Bob Smith", "phone_number": "+1 111-111-1111", "email": "customer@somedomain.com"},
+            {"name": "two", "phone_number": "+1 222-222-2222"},
+            {"name": "three", "phone_number": "+1 333-333-3333", "external_unique_id": "UID_3"}
+        ]),
+    )
+    .await;
+    let id = v["valid_contacts"][0]["id"].as_i64().unwrap();
+    // the doc's own body, trailing comma included
+    let (s, v) = send_json(
+        &app,
+        &t,
+        Method::DELETE,
+        &contact_path(&t),
+        &format!("{{\n    \"contact_id\": {id},\n}}"),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["id"], id);
+    assert_eq!(v["name"], "Bob Smith");
+    assert_eq!(v["status"], "Upcoming");
+    assert_eq!(v["user_custom_metadata"]["EMAIL (REQUIRED)"], "customer@somedomain.com");
+    let (s, v) = send_json(&app, &t, Method::DELETE, &contact_path(&t), &json!({"contact_id": id}).to_string()).await;
+    assert_eq!((s, v), (404, json!({"message": "Not Found"})));
+    let (s, v) = send_json(
+        &app,
+        &t,
+        Method::DELETE,
+        &contact_path(&t),
+        &json!({"phone_number": "(222) 222-2222"}).to_string(),
+    )
+    .await;
+    assert_eq!((s, v["name"].clone()), (200, json!("two")));
+    let (s, v) = send_json(
+        &app,
+        &t,
+        Method::DELETE,
+        &contact_path(&t),
+        &json!({"external_unique_id": "UID_3"}).to_string(),
+    )
+    .await;
+    assert_eq!((s, v["name"].clone()), (200, json!("three")));
+    let (s, v) = send_json(&app, &t, Method::DELETE, &contact_path(&t), "{}").await;
+    assert_eq!(s, 400);
+    assert!(v["message"].is_string());
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM contacts WHERE tenant_id = $1")
+        .bind(t.id.0)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+}
+
+fn file_form(data: Vec<u8>) -> Form {
+    Form::new().part(
+        "file",
+        Part::bytes(data).file_name("contacts.json").mime_str("application/json").unwrap(),
+    )
+}
+
+async fn upload(app: &TestApp, t: &Tenant, form: Form) -> (u16, Value, Option<String>) {
+    let r = req(app, t, Method::POST, &format!("{}/import", contacts_path(t)))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let loc = r.headers().get("location").map(|l| l.to_str().unwrap().to_string());
+    let (s, v) = status_json(r).await;
+    (s, v, loc)
+}
+
+async fn wait_job(app: &TestApp, t: &Tenant, job: i64, secs: u64) -> Value {
+    let path = format!("{}/jobs/{job}", contacts_path(t));
+    app.eventually(secs, || async {
+        let (s, v) = status_json(req(app, t, Method::GET, &path).send().await.unwrap()).await;
+        assert_eq!(s, 200, "{v}");
+        (v["status"] != "in_progress").then_some(v)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn import_doc_file_and_job_status() {
+    let app = TestApp::spawn().await;
+    let t = tenant(&app, "acme").await;
+    let file = format!(
+        "[\n  {DOC_CONTACT},\n  {{\"name\": \"bad\", \"phone_number\": \"x\"}},\n  {{\"name\": \"b\", \"phone_number\": \"+1 415 555 0100\", \"Plan\": \"gold\"}}\n]\n"
+    );
+    let (s, v, loc) = upload(&app, &t, file_form(file.into_bytes())).await;
+    assert_eq!(s, 202, "{v}");
+    assert_eq!(v["status"], "in_progress");
+    assert_eq!(v["type"], "Jobs::Bulk::Campaign::ParentJob");
+    let job = v["id"].as_i64().unwrap();
+    assert_eq!(
+        loc.as_deref(),
+        Some(format!("/apps/api/v1/outbound_dialer/campaigns/{}/contacts/jobs/{job}", t.campaign).as_str())
+    );
+    let v = wait_job(&app, &t, job, 30).await;
+    assert_eq!(v["id"], job);
+    assert_eq!(v["status"], "completed");
+    assert_eq!(v["type"], "Jobs::Bulk::Campaign::ParentJob");
+    assert_eq!(
+        (v["total"].as_i64(), v["imported"].as_i64(), v["invalid"].as_i64()),
+        (Some(3), Some(2), Some(1))
+    );
+    assert_eq!(v["errors"], json!([{"index": 1, "errors": ["Phone number is invalid"]}]));
+    let (_, list) = status_json(req(&app, &t, Method::GET, &contacts_path(&t)).send().await.unwrap()).await;
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(list[0]["external_unique_id"], "UID_123456");
+    assert_eq!(list[1]["user_custom_metadata"]["Plan"], "gold");
+
+    // importing the same file again: every contact is a duplicate or invalid → failed
+    let file = format!("[{DOC_CONTACT}]");
+    let (s, v, _) = upload(&app, &t, file_form(file.into_bytes())).await;
+    assert_eq!(s, 202);
+    let v = wait_job(&app, &t, v["id"].as_i64().unwrap(), 30).await;
+    assert_eq!(v["status"], "failed", "{v}");
+    assert_eq!(
+        v["error_details"],
+        "NativePowerDial::ContactService::DuplicateContactPhoneOnCampaign"
+    );
+    assert_eq!(v["error_message"], "Internal Error");
+    assert_eq!(v["type"], "Jobs::Bulk::Campaign::StartImport");
+
+    // an empty array completes with nothing imported
+    let (s, v, _) = upload(&app, &t, file_form(b" [ ] ".to_vec())).await;
+    assert_eq!(s, 202);
+    let v = wait_job(&app, &t, v["id"].as_i64().unwrap(), 30).await;
+    assert_eq!((v["status"].clone(), v["total"].clone()), (json!("completed"), json!(0)));
+
+    // unknown job, job of another campaign
+    let (s, v) = status_json(
+        req(&app, &t, Method::GET, &format!("{}/jobs/424242", contacts_path(&t)))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, v), (404, json!({"message": "Not Found"})));
+    let (_, c2) = app
+        .admin_post(
+            &format!("/admin/v1/tenants/{}/campaigns", t.slug),
+            json!({"name": "Other", "kind": "outbound_dialer"}),
+        )
+        .await;
+    let (s, _) = status_json(
+        req(
+            &app,
+            &t,
+            Method::GET,
+            &format!("/apps/api/v1/outbound_dialer/campaigns/{}/contacts/jobs/{job}", c2["ids"]["apps"]),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 404);
+}
+
+#[tokio::test]
+async fn import_rejects_bad_uploads() {
+    let app = TestApp::spawn().await;
+    let t = tenant(&app, "acme").await;
+    for bad in [
+        &b"[{\"name\": \"a\", \"phone_number\": \"+14155550100\"},"[..],
+        b"{\"name\": \"a\"}",
+        b"[{\"name\": \"a\" \"phone_number\": 1}]",
+        b"[{\"a\": 1}] trailing",
+        b"",
+    ] {
+        let (s, v, _) = upload(&app, &t, file_form(bad.to_vec())).await;
+        assert_eq!(s, 400, "{}: {v}", String::from_utf8_lossy(bad));
+        assert!(
+            v["message"].as_str().unwrap().contains("JSON") || v["message"].as_str().unwrap().contains("empty"),
+            "{v}"
+        );
+    }
+    // no file part
+    let (s, v, _) = upload(&app, &t, Form::new().text("other", "x")).await;
+    assert_eq!((s, v), (400, json!({"message": "file is required"})));
+    // not multipart
+    let (s, v) = send_json(&app, &t, Method::POST, &format!("{}/import", contacts_path(&t)), "[]").await;
+    assert_eq!(s, 400);
+    assert!(v["message"].is_string());
+    // nothing stored, no job
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs").fetch_one(&app.db).await.unwrap();
+    assert_eq!(n, 0);
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM blobs").fetch_one(&app.db).await.unwrap();
+    assert_eq!(n, 0);
+    // unknown campaign
+    let r = app
+        .client
+        .post(app.url("/apps/api/v1/outbound_dialer/campaigns/999/contacts/import"))
+        .basic_auth(&t.slug, Some(&t.token))
+        .multipart(file_form(b"[]".to_vec()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status_json(r).await, (404, json!({"message": "Not Found"})));
+}
+
+#[tokio::test]
+async fn import_too_large_is_413() {
+    let app = TestApp::spawn_config(|mut c| {
+        c.upload_limit = 1000;
+        c
+    })
+    .await;
+    let t = tenant(&app, "acme").await;
+    let items: Vec<String> = (0..100).map(|i| format!("{{\"phone_number\": \"+1415555{i:04}\"}}")).collect();
+    let (s, v, _) = upload(&app, &t, file_form(format!("[{}]", items.join(",")).into_bytes())).await;
+    assert_eq!(s, 413, "{v}");
+    assert!(v["message"].is_string());
+}
+
+fn big_file(n: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n * 140);
+    out.extend_from_slice(b"[\n");
+    for i in 0..n {
+        if i > 0 {
+            out.extend_from_slice(b",\n");
+        }
+        out.extend_from_slice(
+            format!(
+                "{{\"name\": \"Contact {i}\", \"email\": \"c{i}@example.com\", \"phone_number\": \"+1 415 {:03}-{:04}\", \"external_unique_id\": \"UID_{i}\", \"Segment\": \"s{}\"}}",
+                200 + i / 10000,
+                i % 10000,
+                i % 7
+            )
+            .as_bytes(),
+        );
+    }
+    out.extend_from_slice(b"\n]\n");
+    out
+}
+
+/// 100,000 contacts, with a restart of the server in the middle of the import: the job is
+/// taken over from its last checkpoint and no contact is lost or imported twice.
+#[tokio::test]
+async fn import_100k_survives_a_restart() {
+    const N: usize = 100_000;
+    let app = TestApp::spawn().await;
+    let t = tenant(&app, "acme").await;
+    let (s, v, _) = upload(&app, &t, file_form(big_file(N))).await;
+    assert_eq!(s, 202, "{v}");
+    let job = v["id"].as_i64().unwrap();
+    // wait for the first checkpoint, then restart
+    let db = app.db.clone();
+    app.eventually(120, || {
+        let db = db.clone();
+        async move {
+            let total: Option<i64> = sqlx::query_scalar("SELECT (progress->>'total')::bigint FROM jobs WHERE seq = $1")
+                .bind(job)
+                .fetch_one(&db)
+                .await
+                .unwrap();
+            total.filter(|t| *t > 0).map(|_| ())
+        }
+    })
+    .await;
+    let app = app.restart().await;
+    let (status, before): (String, i64) =
+        sqlx::query_as("SELECT status, COALESCE((progress->>'total')::bigint, 0) FROM jobs WHERE seq = $1")
+            .bind(job)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(status, "running", "the import must still be running at the restart");
+    assert!(before > 0 && (before as usize) < N);
+    // the old worker is gone: let its lease run out now
+    sqlx::query("UPDATE jobs SET locked_until = now() - interval '1 second' WHERE seq = $1")
+        .bind(job)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let v = wait_job(&app, &t, job, 600).await;
+    assert_eq!(v["status"], "completed", "{v}");
+    assert_eq!(v["total"], N);
+    assert_eq!(v["imported"], N);
+    assert_eq!(v["invalid"], 0);
+    let (count, distinct, ext): (i64, i64, i64) =
+        sqlx::query_as("SELECT count(*), count(DISTINCT number), count(DISTINCT external_id) FROM contacts WHERE tenant_id = $1")
+            .bind(t.id.0)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!((count, distinct, ext), (N as i64, N as i64, N as i64));
+    let attempts: i32 = sqlx::query_scalar("SELECT attempts FROM jobs WHERE seq = $1")
+        .bind(job)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert!(attempts >= 2, "the job was resumed by the new worker");
+    // paging through a large campaign
+    let r = req(&app, &t, Method::GET, &format!("{}?page=100&per_page=1000", contacts_path(&t)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["total"], N.to_string().as_str());
+    let (_, v) = status_json(r).await;
+    assert_eq!(v.as_array().unwrap().len(), 1000);
+    assert_eq!(v[999]["external_unique_id"], format!("UID_{}", N - 1));
+    let r = req(&app, &t, Method::GET, &contacts_path(&t)).send().await.unwrap();
+    assert_eq!(r.headers()["total"], N.to_string().as_str());
+    let (_, v) = status_json(r).await;
+    assert_eq!(v.as_array().unwrap().len(), 1000);
+}
+
+#[tokio::test]
+async fn cross_tenant_access_is_not_found() {
+    let app = TestApp::spawn().await;
+    let a = tenant(&app, "acme").await;
+    let b = tenant(&app, "globex").await;
+    let v = add(&app, &a, serde_json::from_str(DOC_CONTACT).unwrap()).await;
+    let id = v["valid_contacts"][0]["id"].as_i64().unwrap();
+    let (s, v, _) = upload(&app, &a, file_form(b"[]".to_vec())).await;
+    assert_eq!(s, 202);
+    let job = v["id"].as_i64().unwrap();
+    // b uses a's campaign id
+    let foreign = Tenant {
+        slug: b.slug.clone(),
+        token: b.token.clone(),
+        campaign: a.campaign,
+        id: b.id,
+    };
+    let nf = json!({"message": "Not Found"});
+    assert_eq!(
+        send_json(&app, &foreign, Method::POST, &contacts_path(&foreign), DOC_CONTACT).await,
+        (404, nf.clone())
+    );
+    assert_eq!(
+        status_json(req(&app, &foreign, Method::GET, &contacts_path(&foreign)).send().await.unwrap()).await,
+        (404, nf.clone())
+    );
+    let body = json!({"contact_id": id, "name": "x"}).to_string();
+    assert_eq!(
+        send_json(&app, &foreign, Method::PATCH, &contact_path(&foreign), &body).await,
+        (404, nf.clone())
+    );
+    assert_eq!(
+        send_json(&app, &foreign, Method::DELETE, &contact_path(&foreign), &body).await,
+        (404, nf.clone())
+    );
+    assert_eq!(
+        status_json(
+            req(&app, &foreign, Method::GET, &format!("{}/jobs/{job}", contacts_path(&foreign)))
+                .send()
+                .await
+                .unwrap()
+        )
+        .await,
+        (404, nf.clone())
+    );
+    let (s, _, _) = upload(&app, &foreign, file_form(b"[]".to_vec())).await;
+    assert_eq!(s, 404);
+    // b's own campaign cannot reach a's contact or job either
+    let body = json!({"contact_id": id, "name": "x"}).to_string();
+    assert_eq!(
+        send_json(&app, &b, Method::PATCH, &contact_path(&b), &body).await,
+        (404, nf.clone())
+    );
+    assert_eq!(
+        status_json(
+            req(&app, &b, Method::GET, &format!("{}/jobs/{job}", contacts_path(&b)))
+                .send()
+                .await
+                .unwrap()
+        )
+        .await,
+        (404, nf.clone())
+    );
+    assert_eq!(
+        status_json(
+            req(
+                &app,
+                &b,
+                Method::GET,
+                &format!("/manager/api/v1/outbound_dialer/campaigns/{}", a.campaign)
+            )
+            .send()
+            .await
+            .unwrap()
+        )
+        .await,
+        (404, nf.clone())
+    );
+    // a's credentials on b's subdomain
+    let r = app
+        .client
+        .get(app.url(&contacts_path(&a)))
+        .basic_auth(&a.slug, Some(&a.token))
+        .header("host", "globex.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // a's contact is untouched
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM contacts WHERE tenant_id = $1 AND name = 'string'")
+        .bind(a.id.0)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+#[tokio::test]
+async fn manager_campaigns_read_side() {
+    let app = TestApp::spawn().await;
+    let t = tenant(&app, "acme").await;
+    suppress(&app, &t, "dnc", "+1 415 555 0101", &[]).await;
+    add(
+        &app,
+        &t,
+        json!([
+            {"phone_number": "+1 415 555 0100"},
+            {"phone_number": "+1 415 555 0101"},
+            {"phone_number": "+1 415 555 0102"}
+        ]),
+    )
+    .await;
+    let (s, other) = app
+        .admin_post(
+            &format!("/admin/v1/tenants/{}/campaigns", t.slug),
+            json!({"name": "Leads one", "kind": "leads", "status": "paused",
+                   "attrs": {"mode": "predictive", "external_campaign_id": "EXT-1", "max_redial_count": 3, "redial_interval_minutes": 30}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{other}");
+    let (s, v) = status_json(
+        req(&app, &t, Method::GET, "/manager/api/v1/outbound_dialer/campaigns")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let list = v.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    let c = &list[0];
+    assert_eq!(c["id"], t.campaign);
+    assert_eq!(c["name"], "Dialer");
+    assert_eq!(c["campaign_type"], "outbound_dialer");
+    assert_eq!(c["status"], "draft");
+    assert_eq!(c["contact_stats"]["Upcoming"], 2);
+    assert_eq!(c["contact_stats"]["Do Not Call"], 1);
+    assert_eq!(c["contact_stats"]["Finished"], 0);
+    assert_eq!(c["contact_stats"].as_object().unwrap().len(), 21);
+    for k in [
+        "mode",
+        "external_campaign_id",
+        "max_redial_count",
+        "redial_interval_minutes",
+        "created_at",
+        "updated_at",
+        "starts_at",
+        "ends_at",
+    ] {
+        assert!(c.get(k).is_some(), "{k}");
+    }
+    let (s, v) = status_json(
+        req(
+            &app,
+            &t,
+            Method::GET,
+            &format!("/manager/api/v1/outbound_dialer/campaigns/{}", other["ids"]["apps"]),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        (
+            v["mode"].clone(),
+            v["status"].clone(),
+            v["external_campaign_id"].clone(),
+            v["max_redial_count"].clone(),
+            v["redial_interval_minutes"].clone()
+        ),
+        (json!("predictive"), json!("paused"), json!("EXT-1"), json!(3), json!(30))
+    );
+    let r = req(&app, &t, Method::GET, "/manager/api/v1/outbound_dialer/campaigns?per_page=1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["total"], "2");
+    let (_, v) = status_json(r).await;
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    let (s, v) = status_json(
+        req(&app, &t, Method::GET, "/manager/api/v1/outbound_dialer/campaigns/77777")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, v), (404, json!({"message": "Not Found"})));
+}
+
+/// The doc's "import still in progress" example: a job whose writer waits (here on the
+/// campaign's lock, held by the test) answers in_progress, then completes.
+#[tokio::test]
+async fn import_job_in_progress_then_completed() {
+    let app = TestApp::spawn().await;
+    let t = tenant(&app, "acme").await;
+    let campaign: uuid::Uuid = sqlx::query_scalar("SELECT id FROM campaigns WHERE tenant_id = $1 AND seq = $2")
+        .bind(t.id.0)
+        .bind(t.campaign)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let mut holder = app.db.acquire().await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock(hashtextextended($1 || '/' || $2, 0))")
+        .bind(t.id.0.to_string())
+        .bind(campaign.to_string())
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let (s, v, _) = upload(&app, &t, file_form(format!("[{DOC_CONTACT}]").into_bytes())).await;
+    assert_eq!(s, 202);
+    let job = v["id"].as_i64().unwrap();
+    // wait until the worker has claimed it, then it is blocked on the lock
+    let db = app.db.clone();
+    app.eventually(30, || {
+        let db = db.clone();
+        async move {
+            let st: String = sqlx::query_scalar("SELECT status FROM jobs WHERE seq = $1")
+                .bind(job)
+                .fetch_one(&db)
+                .await
+                .unwrap();
+            (st == "running").then_some(())
+        }
+    })
+    .await;
+    let path = format!("{}/jobs/{job}", contacts_path(&t));
+    let (s, v) = status_json(req(&app, &t, Method::GET, &path).send().await.unwrap()).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        (v["id"].clone(), v["status"].clone(), v["type"].clone()),
+        (json!(job), json!("in_progress"), json!("Jobs::Bulk::Campaign::ParentJob"))
+    );
+    assert!(v.get("error_details").is_none());
+    sqlx::query("SELECT pg_advisory_unlock(hashtextextended($1 || '/' || $2, 0))")
+        .bind(t.id.0.to_string())
+        .bind(campaign.to_string())
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    drop(holder);
+    let v = wait_job(&app, &t, job, 30).await;
+    assert_eq!((v["status"].clone(), v["imported"].clone()), (json!("completed"), json!(1)));
+}
+
+#[tokio::test]
+async fn rate_limited_like_the_apps_api() {
+    let app = TestApp::spawn_config(|mut c| {
+        c.apps_rate_limit = 1;
+        c.apps_rate_burst = 2;
+        c
+    })
+    .await;
+    let t = tenant(&app, "acme").await;
+    let mut codes = Vec::new();
+    for _ in 0..4 {
+        let r = req(&app, &t, Method::GET, &contacts_path(&t)).send().await.unwrap();
+        codes.push(r.status().as_u16());
+        if r.status() == 429 {
+            assert!(r.headers().get("retry-after").is_some());
+            assert_eq!(status_json(r).await.1, json!({"message": "Too Many Requests"}));
+        }
+    }
+    assert_eq!(&codes[..2], &[200, 200]);
+    assert!(codes[2..].contains(&429), "{codes:?}");
+}
