@@ -947,9 +947,8 @@ async fn import_job_in_progress_then_completed() {
         .await
         .unwrap();
     let mut holder = app.db.acquire().await.unwrap();
-    sqlx::query("SELECT pg_advisory_lock(hashtextextended($1 || '/' || $2, 0))")
-        .bind(t.id.0.to_string())
-        .bind(campaign.to_string())
+    sqlx::query("SELECT pg_advisory_lock(hashtextextended('leads:' || $1::text, 0))")
+        .bind(campaign)
         .execute(&mut *holder)
         .await
         .unwrap();
@@ -978,9 +977,8 @@ async fn import_job_in_progress_then_completed() {
         (json!(job), json!("in_progress"), json!("Jobs::Bulk::Campaign::ParentJob"))
     );
     assert!(v.get("error_details").is_none());
-    sqlx::query("SELECT pg_advisory_unlock(hashtextextended($1 || '/' || $2, 0))")
-        .bind(t.id.0.to_string())
-        .bind(campaign.to_string())
+    sqlx::query("SELECT pg_advisory_unlock(hashtextextended('leads:' || $1::text, 0))")
+        .bind(campaign)
         .execute(&mut *holder)
         .await
         .unwrap();
