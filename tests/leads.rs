@@ -1306,3 +1306,45 @@ async fn openapi_and_postman_describe_what_is_served() {
     let script = login["event"][0]["script"]["exec"].to_string();
     assert!(script.contains("pm.collectionVariables.set('access_token'"));
 }
+
+#[tokio::test]
+async fn tenant_reset_ends_access_and_refresh_tokens() {
+    let app = TestApp::spawn().await;
+    let prov = app.tenant("acme").await;
+    let other = app.tenant("bravo").await;
+    let (token, refresh, _) = login(&app, &prov).await;
+    let (token_b, _, _) = login(&app, &other).await;
+    let epoch0: i64 = sqlx::query_scalar("SELECT epoch FROM tenants WHERE slug = 'acme'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(claims(&token)["epoch"], epoch0);
+    let path = "/api/v2/config/campaigns";
+    assert_eq!(get(&app, &token, path).await.0, 200);
+    let (s, v) = app.admin_post("/admin/v1/tenants/acme/reset", json!({})).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["epoch"], epoch0 + 1);
+    // the access token (a stateless JWT, not yet expired) no longer works
+    let (s, v) = get(&app, &token, path).await;
+    assert_eq!(s, 401, "{v}");
+    assert_eq!(v["status"], "error");
+    assert!(v["message"].as_str().unwrap().contains("reset"), "{v}");
+    // nor does the refresh token
+    let (s, _) = post_json(&app, "/api/v2/login/refresh", json!({"refresh_token": refresh})).await;
+    assert_eq!(s, 401);
+    // another tenant's tokens are untouched
+    assert_eq!(get(&app, &token_b, path).await.0, 200);
+    // a new login (credentials survive a reset) gets a token of the new epoch
+    let (token2, refresh2, _) = login(&app, &prov).await;
+    assert_eq!(claims(&token2)["epoch"], epoch0 + 1);
+    assert_eq!(get(&app, &token2, path).await.0, 200);
+    let (s, v) = post_json(&app, "/api/v2/login/refresh", json!({"refresh_token": refresh2})).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(claims(v["access_token"].as_str().unwrap())["epoch"], epoch0 + 1);
+    // a token re-signed with the old epoch removed is refused too
+    let mut c = claims(&token2);
+    c.as_object_mut().unwrap().remove("epoch");
+    let parts: Vec<&str> = token2.split('.').collect();
+    let stripped = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(c.to_string()), parts[2]);
+    assert_eq!(get(&app, &stripped, path).await.0, 401);
+}

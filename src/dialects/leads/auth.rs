@@ -100,14 +100,28 @@ pub async fn login(State(st): State<AppState>, LeadsJson(body): LeadsJson) -> Le
 /// `POST /api/v2/login/refresh` {refresh_token}: a new pair; the old refresh token is revoked.
 pub async fn refresh(State(st): State<AppState>, LeadsJson(body): LeadsJson) -> LeadsResult<Json<Value>> {
     let token = required_str(&body, "refresh_token")?;
-    let mut tx = st.db.begin().await?;
+    let digest = secrets::digest(&token);
     // Found by digest: the token names its tenant.
+    let owner: Option<Uuid> = sqlx::query_scalar("SELECT tenant_id FROM auth_sessions WHERE kind = $1 AND token_digest = $2")
+        .bind(REFRESH_KIND)
+        .bind(&digest)
+        .fetch_optional(&st.db)
+        .await?;
+    let Some(owner) = owner else {
+        return Err(LeadsError::Unauthorized("invalid refresh token"));
+    };
+    let mut tx = st.db.begin().await?;
+    // The tenant row first (shared), then the session: a concurrent tenant reset (which
+    // locks the tenant row, then deletes the sessions) either runs wholly before this
+    // refresh (the session is gone → 401) or wholly after (it deletes the new session).
+    lock_tenant_epoch(&mut tx, crate::domain::TenantId(owner)).await?;
     let row = sqlx::query(
         "SELECT id, tenant_id, credential_id, expires_at FROM auth_sessions
-          WHERE kind = $1 AND token_digest = $2 AND revoked_at IS NULL FOR UPDATE",
+          WHERE tenant_id = $1 AND kind = $2 AND token_digest = $3 AND revoked_at IS NULL FOR UPDATE",
     )
+    .bind(owner)
     .bind(REFRESH_KIND)
-    .bind(secrets::digest(&token))
+    .bind(&digest)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(row) = row else {
@@ -158,6 +172,16 @@ async fn login_cred<'e>(db: impl sqlx::PgExecutor<'e>, tenant: &Tenant, id: Uuid
     })
 }
 
+/// The tenant's current epoch (bumped by a tenant reset), read with a shared lock on the
+/// tenant row until the end of the transaction, so no reset can commit in between.
+async fn lock_tenant_epoch(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>, tenant: crate::domain::TenantId) -> LeadsResult<i64> {
+    let epoch: Option<i64> = sqlx::query_scalar("SELECT epoch FROM tenants WHERE id = $1 FOR SHARE")
+        .bind(tenant.0)
+        .fetch_optional(&mut **tx)
+        .await?;
+    epoch.ok_or(LeadsError::Unauthorized("invalid credentials"))
+}
+
 async fn issue_pair(st: &AppState, tenant: &Tenant, cred: &LoginCred) -> LeadsResult<Json<Value>> {
     let mut tx = st.db.begin().await?;
     let out = issue_pair_in(&mut tx, st, tenant, cred).await?;
@@ -182,9 +206,11 @@ async fn issue_pair_in(
 ) -> LeadsResult<Json<Value>> {
     let now = st.now(tenant);
     let ttl = access_ttl(st, tenant);
+    let epoch = lock_tenant_epoch(tx, tenant.id).await?;
     let claims = json!({
         "identity": format!("{}:{}", cred.account_id, tenant.slug),
         "type": "access",
+        "epoch": epoch,
         "sub": hex_id(cred.id),
         "account_id": cred.account_id,
         "domain": tenant.slug,
@@ -307,6 +333,12 @@ impl FromRequestParts<AppState> for LeadsAuth {
                 Err(DomainError::NotFound(_)) => return Err(LeadsError::Unauthorized("invalid token")),
                 Err(e) => return Err(e.into()),
             };
+            // A tenant reset (which bumps the epoch) ends every access token issued before it.
+            match claims.get("epoch").and_then(Value::as_i64) {
+                Some(e) if e == tenant.epoch => {}
+                Some(_) => return Err(LeadsError::Unauthorized("token revoked by a tenant reset")),
+                None => return Err(LeadsError::Unauthorized("invalid token")),
+            }
             let now = st.now(&tenant);
             if now.timestamp() >= exp {
                 return Err(LeadsError::Unauthorized("token expired"));

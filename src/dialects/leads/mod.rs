@@ -14,7 +14,12 @@
 //! - **Auth.** Access tokens are HS256 JWTs (`identity` = `"<account_id>:<domain>"`, `type` =
 //!   `"access"`, `sub` = the login credential's id, `exp`) valid for the tenant's
 //!   `leads_access_token_ttl_seconds`, else `SWITCHBOARD_LEADS_TOKEN_TTL` (1 h), on the
-//!   tenant's clock. A token also stops working when its login credential is revoked.
+//!   tenant's clock. A token also stops working when its login credential is revoked, and
+//!   when the tenant is reset: the token carries the tenant's `epoch` (bumped by
+//!   `POST /admin/v1/tenants/{slug}/reset`) and a token of another epoch (or none) → 401.
+//!   A reset also deletes the refresh tokens (login and refresh read the epoch with a
+//!   shared lock on the tenant row, so none is issued across a reset). API keys are
+//!   credentials, which a reset keeps: they keep working.
 //!   Refresh tokens are random, stored as SHA-256 digests in `auth_sessions`
 //!   (`leads_refresh`, 30 days on the tenant clock) and single-use (rotated on use).
 //!   `X-API-Key` keys are `leads_api_key` credentials created by the admin API; they
