@@ -437,6 +437,18 @@ async fn add_lead_doc_example_validation_and_dnc() {
         assert_eq!(v["status"], "error");
         assert!(v["message"].as_str().unwrap().starts_with(field), "{body}: {v}");
     }
+    // the doc's own listing number `+12131204` (+1 with 7 digits) is not dialable: refused
+    // with a message that says why and what is expected
+    for n in ["+12131204", "+12131214"] {
+        let (s, v) = add_lead(&app, &token, &camp, json!({"number": n, "first_name": "Piper"})).await;
+        assert_eq!(s, 400, "{v}");
+        let m = v["message"].as_str().unwrap();
+        assert!(m.starts_with("number: "), "{m}");
+        assert!(m.contains(n) && m.contains("10 digits after +1") && m.contains("E.164"), "{m}");
+    }
+    let (_, v) = add_lead(&app, &token, &camp, json!({"number": "12ab"})).await;
+    let m = v["message"].as_str().unwrap();
+    assert!(m.contains("\"12ab\"") && m.contains("not valid"), "{m}");
     let r = app
         .client
         .put(app.url(&format!("/api/v2/config/campaigns/{camp}/lead")))

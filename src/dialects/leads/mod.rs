@@ -34,7 +34,14 @@
 //!   queues are shown as hyphenated uuids, as in the doc's example.
 //! - **Leads** are shared contacts: `retries` ↔ `max_retries`, `ticket_id` ↔ `external_id`,
 //!   `type`, `note`, `cool_off` in `attrs.lead`. The number must be a phone number
-//!   (normalised to E.164, which is what is shown). A number on the tenant's opt-out
+//!   (normalised to E.164, which is what is shown). The doc's listing example shows
+//!   `+12131204` (and `+12131214`): +1 with 7 digits, which no carrier can dial (NANP
+//!   numbers have 10 digits after +1; the example's names, 11 retries and sequential
+//!   numbers are load-test data). Adding such a number is refused with 400
+//!   `number: "+12131204" is not a valid phone number (+1 (North American) numbers have 10
+//!   digits after +1, this one has 7); expected E.164, …`: a client of the real vendor
+//!   gets a lead that can only fail, so a clear refusal at creation serves it better than
+//!   a lead no dial will ever reach (the issue asks for E.164 validation). A number on the tenant's opt-out
 //!   (voice) or company DNC list is accepted with status `dnc` and never dialled. Integer
 //!   fields must be JSON integers (`"3"` is refused). The add-lead answer is the lead.
 //! - **Lead paging** is keyset over the contacts' creation sequence: `next_start_key` is
