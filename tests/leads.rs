@@ -1006,8 +1006,8 @@ async fn history_window_paging_and_spellings() {
     assert_eq!(s, 201);
     let call_id = Uuid::new_v4();
     sqlx::query(
-        "INSERT INTO interactions (id, tenant_id, kind, status, agent_id, campaign_id, contact_id, created_at, updated_at)
-         VALUES ($1, $2, 'call', 'completed', $3, $4, $5, now(), now())",
+        "INSERT INTO interactions (id, tenant_id, kind, status, agent_id, campaign_id, contact_id, created_at, ended_at, updated_at)
+         VALUES ($1, $2, 'call', 'completed', $3, $4, $5, now() - interval '90 seconds', now() - interval '30 seconds', now())",
     )
     .bind(call_id)
     .bind(tenant_id(&prov).0)
@@ -1060,6 +1060,47 @@ async fn history_window_paging_and_spellings() {
     assert_eq!(h["agent"]["ext"], "1071");
     assert_eq!(h["uuid"], call_id.simple().to_string());
     assert!(h["last_attempt"].as_f64().is_some());
+    // every field of the doc's example, at every level
+    for f in [
+        "datetime",
+        "timestamp",
+        "campaign_name",
+        "lead_name",
+        "lead_number",
+        "agent_name",
+        "agent_extension",
+        "lead_history",
+    ] {
+        assert!(d.get(f).is_some(), "{f}");
+    }
+    for f in ["agent", "event", "ext", "last_attempt", "type", "uuid"] {
+        assert!(h.get(f).is_some(), "lead_history.{f}");
+    }
+    let mut agent_keys: Vec<&str> = h["agent"].as_object().unwrap().keys().map(String::as_str).collect();
+    agent_keys.sort();
+    assert_eq!(
+        agent_keys,
+        [
+            "delay",
+            "device_endpoints",
+            "email",
+            "endpoint",
+            "ext",
+            "first_name",
+            "last_answered",
+            "last_attempt",
+            "last_hangup",
+            "last_name",
+            "status",
+            "timeout",
+            "total_talk_time",
+            "type"
+        ]
+    );
+    assert_eq!(h["agent"]["total_talk_time"], 60);
+    assert!((h["agent"]["last_attempt"].as_f64().unwrap() - (now - 90) as f64).abs() < 5.0);
+    assert!((h["agent"]["last_answered"].as_f64().unwrap() - (now - 90) as f64).abs() < 5.0);
+    assert!((h["agent"]["last_hangup"].as_f64().unwrap() - (now - 30) as f64).abs() < 5.0);
     // milliseconds (the doc mixes both) and the doc's `starDate` spelling
     let (s, v) = get(
         &app,
@@ -1128,6 +1169,7 @@ async fn history_window_paging_and_spellings() {
     let d = &v["data"][0];
     assert_eq!(d["lead_id"], lead["id"]);
     assert_eq!(d["lead_history"][0]["event"], "campaign dial");
+    assert_eq!(d["lead_history"][0]["type"], "dial agent");
     assert_eq!(d["lead_history"][0]["status"], "success");
     assert!(v["next_start_key"].is_string());
 }

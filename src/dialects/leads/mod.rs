@@ -55,6 +55,11 @@
 //!   (or the doc's `starDate`) and `endDate` are Unix seconds, or milliseconds when above
 //!   10^11. The answer is `{"data", "next_start_key", "page_size"}`; pageSize defaults to
 //!   100, 1..=1000. Deleted leads leave a `lead deleted` event carrying their name/number.
+//!   Campaign dials show as event `campaign dial`, type `dial agent` (the doc's example).
+//!   The `agent` object (present when the event's call has an agent) has every field of
+//!   the doc's example; `last_attempt`/`last_answered`/`last_hangup` (Unix seconds, 0 =
+//!   none) and `total_talk_time` (seconds) are computed from the agent's calls up to the
+//!   event (answered = connected, finished, completed, transferred or voicemail).
 //! - **Queues status** is computed from the directory: agent `status` is `busy` (on a
 //!   call), `idle` (available) or `paused` (unavailable); `registered` is the agent's
 //!   `attrs.registered` when set, else `logged_in`; an agent without a numeric extension is
