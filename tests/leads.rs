@@ -1402,3 +1402,93 @@ async fn tenant_reset_ends_access_and_refresh_tokens() {
     let stripped = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(c.to_string()), parts[2]);
     assert_eq!(get(&app, &stripped, path).await.0, 401);
 }
+
+#[tokio::test]
+async fn admin_api_keys_on_every_endpoint_revocation_and_reset() {
+    let app = TestApp::spawn().await;
+    let prov = app.tenant("acme").await;
+    app.tenant("bravo").await;
+    let acc = prov["leads"]["account_id"].as_str().unwrap().to_string();
+    let camp = campaign(&app, "acme", "Keyed").await;
+    let other_camp = campaign(&app, "bravo", "NotYours").await;
+    let (s, k) = app
+        .admin_post("/admin/v1/tenants/acme/leads-api-keys", json!({"name": "crm"}))
+        .await;
+    assert_eq!(s, 201, "{k}");
+    let key = k["key"].as_str().unwrap().to_string();
+    let key_id = k["id"].as_str().unwrap().to_string();
+    let send = |m: Method, p: String, body: Option<Value>| {
+        let mut r = app
+            .client
+            .request(m, app.url(&p))
+            .header("X-API-Key", &key)
+            .header("X-Account-ID", &acc);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        async move { status_json(r.send().await.unwrap()).await }
+    };
+    let (s, lead) = send(
+        Method::PUT,
+        format!("/api/v2/config/campaigns/{camp}/lead"),
+        Some(json!({"number": "+12135550700"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{lead}");
+    let (s, lead2) = send(
+        Method::POST,
+        format!("/api/v2/config/campaigns/{camp}/lead"),
+        Some(json!({"number": "+12135550701"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{lead2}");
+    let lid = lead["id"].as_str().unwrap().to_string();
+    let call_id = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO interactions (id, tenant_id, kind, status, contact_id, created_at, updated_at) VALUES ($1, $2, 'call', 'completed', $3, now(), now())",
+    )
+    .bind(call_id)
+    .bind(tenant_id(&prov).0)
+    .bind(Uuid::parse_str(&lid).unwrap())
+    .execute(&app.db)
+    .await
+    .unwrap();
+    for (m, p) in [
+        (Method::GET, "/api/v2/reports/campaigns/leads/status".to_string()),
+        (Method::GET, "/api/v2/config/campaigns".to_string()),
+        (Method::GET, format!("/api/v2/config/campaigns/{camp}")),
+        (Method::GET, format!("/api/v2/config/campaigns/{camp}/leads")),
+        (Method::POST, format!("/api/v2/config/campaigns/leads/{lid}/status/callback")),
+        (
+            Method::PUT,
+            format!("/api/v2/config/campaigns/call/{}/disposition/voicemail", call_id.simple()),
+        ),
+        (Method::GET, "/api/v2/reports/campaigns/leads/history".to_string()),
+        (Method::GET, "/callcenter/queues/status".to_string()),
+        (
+            Method::DELETE,
+            format!("/api/v2/config/campaigns/leads/{}", lead2["id"].as_str().unwrap()),
+        ),
+    ] {
+        let (s, v) = send(m.clone(), p.clone(), None).await;
+        assert_eq!(s, 200, "{m} {p}: {v}");
+    }
+    // the key is the tenant's: another tenant's campaign is not found
+    let (s, _) = send(Method::GET, format!("/api/v2/config/campaigns/{other_camp}/leads"), None).await;
+    assert_eq!(s, 400);
+    // a reset keeps credentials, so the key keeps working
+    let (s, _) = app.admin_post("/admin/v1/tenants/acme/reset", json!({})).await;
+    assert_eq!(s, 200);
+    let (s, v) = send(Method::GET, "/api/v2/config/campaigns".to_string(), None).await;
+    assert_eq!((s, v), (200, json!([])));
+    // revoked through the admin API → 401 from the next request on
+    let r = app
+        .admin(Method::DELETE, &format!("/admin/v1/tenants/acme/leads-api-keys/{key_id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let (s, v) = send(Method::GET, "/api/v2/config/campaigns".to_string(), None).await;
+    assert_eq!(s, 401, "{v}");
+    assert_eq!(v["status"], "error");
+}
