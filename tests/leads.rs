@@ -1492,3 +1492,60 @@ async fn admin_api_keys_on_every_endpoint_revocation_and_reset() {
     assert_eq!(s, 401, "{v}");
     assert_eq!(v["status"], "error");
 }
+
+#[tokio::test]
+async fn page_read_waits_for_another_dialects_in_flight_add() {
+    let app = TestApp::spawn().await;
+    let prov = app.tenant("acme").await;
+    let (token, _, _) = login(&app, &prov).await;
+    let camp = campaign(&app, "acme", "Shared").await;
+    let camp_id = Uuid::parse_str(&camp).unwrap();
+    // another dialect (ONC, Campaign Manager) adds a contact without the Leads lock; its
+    // transaction is still open when a later contact commits
+    let mut tx = app.db.begin().await.unwrap();
+    let pending = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO contacts (id, tenant_id, campaign_id, number, status, created_at, updated_at)
+         VALUES ($1, $2, $3, '+12135550801', 'pending', now(), now())",
+    )
+    .bind(pending)
+    .bind(tenant_id(&prov).0)
+    .bind(camp_id)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let later = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO contacts (id, tenant_id, campaign_id, number, status, created_at, updated_at)
+         VALUES ($1, $2, $3, '+12135550802', 'pending', now(), now())",
+    )
+    .bind(later)
+    .bind(tenant_id(&prov).0)
+    .bind(camp_id)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let reader = {
+        let client = app.client.clone();
+        let url = app.url(&format!("/api/v2/config/campaigns/{camp}/leads?page_size=1"));
+        let token = token.clone();
+        tokio::spawn(async move {
+            client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!reader.is_finished(), "no page while a lower sequence number is uncommitted");
+    tx.commit().await.unwrap();
+    let v = reader.await.unwrap();
+    assert_eq!(v["data"][0]["id"], pending.simple().to_string());
+    let (seen, _) = all_pages(&app, &token, &camp, 1).await;
+    assert_eq!(seen, vec![pending.simple().to_string(), later.simple().to_string()]);
+}

@@ -184,7 +184,17 @@ pub async fn list_leads(
     };
     let mut tx = st.db.begin().await?;
     lock_campaign_leads(&mut tx, id, false).await?;
-    campaigns::get(&mut *tx, auth.tid(), id).await?;
+    // Other dialects add contacts without the lock above; each such insert holds a
+    // FOR KEY SHARE lock on the campaign row (its foreign key) until it commits, which
+    // FOR UPDATE waits for: no page is read while one of them is still in flight.
+    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM campaigns WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
+        .bind(auth.tid().0)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if found.is_none() {
+        return Err(LeadsError::bad("campaign not found"));
+    }
     let mut rows = contacts::page(&mut *tx, auth.tid(), id, after, size + 1).await?;
     tx.commit().await?;
     let more = rows.len() as i64 > size;

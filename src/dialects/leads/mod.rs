@@ -49,6 +49,11 @@
 //!   that lead is deleted); it is absent on the last page. Adding a lead takes a
 //!   per-campaign advisory lock exclusively and a page read takes it shared, so no page
 //!   can be read while a lower sequence number is still uncommitted (no row is skipped).
+//!   Other dialects (ONC, Campaign Manager) insert contacts without that lock; a page read
+//!   also takes `FOR UPDATE` on the campaign row, which waits for every in-flight insert's
+//!   foreign-key `FOR KEY SHARE` lock, so their adds cannot be skipped either (left open:
+//!   the microseconds between such an insert taking its sequence number and its
+//!   foreign-key check; page reads of one campaign are serialised).
 //!   `page_size` defaults to 100, 1..=1000.
 //! - **History** is the shared `events` table joined to campaigns/contacts/interactions/
 //!   agents, newest first, keyed by (time, sequence) in a 32-hex `startKey`. `startDate`
