@@ -121,6 +121,23 @@ async fn login_returns_user_and_jwt_pair() {
         assert_eq!(header["alg"], "HS256");
         assert!(v["refresh_token"].as_str().unwrap().len() >= 32);
     }
+    // the domain is a DNS label: any case (the doc's example sends "yourTenant")
+    let (s, v) = post_json(
+        &app,
+        "/api/v2/login",
+        json!({"username": prov["leads"]["username"], "password": prov["leads"]["password"], "domain": " ACME "}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["user"]["domain"], "acme");
+    assert_eq!(
+        claims(v["access_token"].as_str().unwrap())["identity"]
+            .as_str()
+            .unwrap()
+            .split(':')
+            .nth(1),
+        Some("acme")
+    );
     // refresh tokens are stored hashed
     let (_, refresh, _) = login(&app, &prov).await;
     let rows = sqlx::query("SELECT token_digest, kind, expires_at, created_at FROM auth_sessions")

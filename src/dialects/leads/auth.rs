@@ -80,7 +80,9 @@ pub async fn login(State(st): State<AppState>, LeadsJson(body): LeadsJson) -> Le
     let username = required_str(&body, "username")?;
     let password = required_str(&body, "password")?;
     let domain = required_str(&body, "domain")?;
-    let login_key = format!("{}/{}", domain.trim(), username.trim());
+    // The domain is the tenant's slug, a DNS label: compared case-insensitively (the doc's
+    // own example sends "yourTenant").
+    let login_key = format!("{}/{}", domain.trim().to_ascii_lowercase(), username.trim());
     let cred = match credentials::authenticate(&st.db, &st.creds, kind::LEADS, &login_key, &password).await {
         Ok(c) => c,
         Err(DomainError::Internal(_)) => return Err(LeadsError::Internal),

@@ -25,6 +25,8 @@
 //!   `X-API-Key` keys are `leads_api_key` credentials created by the admin API; they
 //!   never expire and act for the tenant's Leads account. `X-API-Key` wins over
 //!   `Authorization` when both are sent. `X-Account-ID` is optional; a different account → 403.
+//! - **Login** `domain` is the tenant slug, matched case-insensitively (slugs are DNS
+//!   labels; the doc's example sends `yourTenant`); `username` is matched exactly.
 //! - **Errors** are `{"status": "error", "code": <http status>, "message": "…"}`; the
 //!   message names the field for validation errors (`"number: …"`). Wrong credentials give
 //!   one 401 body whichever part was wrong. As the doc lists only 400/500, an unknown or
