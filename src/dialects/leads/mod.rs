@@ -43,8 +43,8 @@
 //!   `number: "+12131204" is not a valid phone number (+1 (North American) numbers have 10
 //!   digits after +1, this one has 7); expected E.164, …`: a client of the real vendor
 //!   gets a lead that can only fail, so a clear refusal at creation serves it better than
-//!   a lead no dial will ever reach (the issue asks for E.164 validation). A number on the tenant's opt-out
-//!   (voice) or company DNC list is accepted with status `dnc` and never dialled. Integer
+//!   a lead no dial will ever reach (the issue asks for E.164 validation). A number on
+//!   the tenant's opt-out (voice) or company DNC list is accepted with status `dnc` and never dialled. Integer
 //!   fields must be JSON integers (`"3"` is refused). The add-lead answer is the lead.
 //! - **Lead paging** is keyset over the contacts' creation sequence: `next_start_key` is
 //!   32 hex encoding the last row's sequence (opaque, unique, stable; still valid when
