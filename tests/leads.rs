@@ -180,6 +180,16 @@ async fn login_errors() {
     assert_eq!(s, 400);
     let (s, _) = post_json(&app, "/api/v2/login", json!([1, 2])).await;
     assert_eq!(s, 400);
+    let (s, v) = post_json(
+        &app,
+        "/api/v2/login",
+        json!({"username": "a\u{0}", "password": pass, "domain": "acme"}),
+    )
+    .await;
+    assert_eq!(s, 400, "{v}");
+    assert!(v["message"].as_str().unwrap().starts_with("username"), "{v}");
+    let (s, _) = post_json(&app, "/api/v2/login/refresh", json!({"refresh_token": "\u{0}"})).await;
+    assert_eq!(s, 400);
     // wrong user, password or domain → one 401 body
     let mut bodies = Vec::new();
     for body in [
@@ -448,6 +458,9 @@ async fn add_lead_doc_example_validation_and_dnc() {
         (json!({"number": "+12135550102", "ticket_id": 5}), "ticket_id"),
         (json!({"number": "+12135550102", "note": {}}), "note"),
         (json!({"number": "+12135550102", "cool_off": "10"}), "cool_off"),
+        // NUL cannot be stored in Postgres text: a 400, not a 500
+        (json!({"number": "+12135550102", "first_name": "a\u{0}b"}), "first_name"),
+        (json!({"number": "+12135550102", "note": "x\u{0}"}), "note"),
     ] {
         let (s, v) = add_lead(&app, &token, &camp, body.clone()).await;
         assert_eq!(s, 400, "{body}: {v}");

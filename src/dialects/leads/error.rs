@@ -92,10 +92,12 @@ impl<S: Send + Sync> FromRequest<S> for LeadsJson {
     }
 }
 
-/// Optional string field (null = absent); another type → 400 naming the field.
+/// Optional string field (null = absent); another type, or a NUL character (which
+/// Postgres text cannot store) → 400 naming the field.
 pub fn opt_str(m: &serde_json::Map<String, Value>, field: &str) -> LeadsResult<Option<String>> {
     match m.get(field) {
         None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.contains('\0') => Err(LeadsError::bad(format!("{field}: must not contain NUL characters"))),
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(LeadsError::bad(format!("{field}: must be a string"))),
     }
