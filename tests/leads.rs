@@ -561,6 +561,14 @@ async fn campaigns_and_status_report() {
     let (s, v) = get(&app, &token, &format!("/api/v2/config/campaigns/{}", "f".repeat(32))).await;
     assert_eq!(s, 404, "{v}");
     assert_eq!(get(&app, &token, "/api/v2/config/campaigns/nothex").await.0, 400);
+    // a path segment that is not UTF-8 once decoded: 400 in the Leads shape
+    for p in ["/api/v2/config/campaigns/%FF", "/api/v2/config/campaigns/%FF/leads"] {
+        let (s, v) = get(&app, &token, p).await;
+        assert_eq!(s, 400, "{p}: {v}");
+        assert_eq!(v["status"], "error", "{p}: {v}");
+    }
+    let (s, v) = call(&app, Method::DELETE, &token, "/api/v2/config/campaigns/leads/%C3%28", None).await;
+    assert_eq!((s, &v["status"]), (400, &json!("error")), "{v}");
 
     let (s, v) = get(&app, &token, "/api/v2/reports/campaigns/leads/status").await;
     assert_eq!(s, 200, "{v}");

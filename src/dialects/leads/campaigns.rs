@@ -2,14 +2,14 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::Json;
 use serde_json::{json, Value};
 use sqlx::Row;
 use uuid::Uuid;
 
 use super::auth::LeadsAuth;
-use super::error::{opt_int, opt_str, LeadsError, LeadsJson, LeadsResult};
+use super::error::{opt_int, opt_str, LeadsError, LeadsJson, LeadsPath, LeadsResult};
 use super::{campaign_status, lead_status, parse_query, shared_lead_status, LEAD_STATUSES};
 use crate::domain::campaigns::{self, Campaign};
 use crate::domain::contacts::{self, status as cst, Contact, NewContact};
@@ -131,7 +131,7 @@ pub async fn list_campaigns(State(st): State<AppState>, auth: LeadsAuth) -> Lead
 }
 
 /// `GET /api/v2/config/campaigns/{campaign_id}`.
-pub async fn get_campaign(State(st): State<AppState>, auth: LeadsAuth, Path(id): Path<String>) -> LeadsResult<Json<Value>> {
+pub async fn get_campaign(State(st): State<AppState>, auth: LeadsAuth, LeadsPath(id): LeadsPath<String>) -> LeadsResult<Json<Value>> {
     let id = parse_id(&id, "campaign_id")?;
     let c = match campaigns::get(&st.db, auth.tid(), id).await {
         Ok(c) => c,
@@ -172,7 +172,7 @@ pub fn page_size(v: Option<&String>, name: &str) -> LeadsResult<i64> {
 pub async fn list_leads(
     State(st): State<AppState>,
     auth: LeadsAuth,
-    Path(id): Path<String>,
+    LeadsPath(id): LeadsPath<String>,
     RawQuery(q): RawQuery,
 ) -> LeadsResult<Json<Value>> {
     let id = parse_id(&id, "campaign_id")?;
@@ -228,7 +228,7 @@ pub fn number_error(raw: &str, reason: &str) -> String {
 pub async fn add_lead(
     State(st): State<AppState>,
     auth: LeadsAuth,
-    Path(id): Path<String>,
+    LeadsPath(id): LeadsPath<String>,
     LeadsJson(b): LeadsJson,
 ) -> LeadsResult<Json<Value>> {
     let campaign = parse_id(&id, "campaign_id")?;
@@ -295,7 +295,7 @@ pub async fn add_lead(
 pub async fn set_status(
     State(st): State<AppState>,
     auth: LeadsAuth,
-    Path((lead, status)): Path<(String, String)>,
+    LeadsPath((lead, status)): LeadsPath<(String, String)>,
 ) -> LeadsResult<Json<Value>> {
     let lead = parse_id(&lead, "leadID")?;
     let shared =
@@ -339,7 +339,7 @@ pub async fn set_status(
 }
 
 /// `DELETE /api/v2/config/campaigns/leads/{leadID}`.
-pub async fn delete_lead(State(st): State<AppState>, auth: LeadsAuth, Path(lead): Path<String>) -> LeadsResult<Json<Value>> {
+pub async fn delete_lead(State(st): State<AppState>, auth: LeadsAuth, LeadsPath(lead): LeadsPath<String>) -> LeadsResult<Json<Value>> {
     let lead = parse_id(&lead, "leadID")?;
     let t = auth.tid();
     let mut tx = st.db.begin().await?;
@@ -374,7 +374,7 @@ pub async fn delete_lead(State(st): State<AppState>, auth: LeadsAuth, Path(lead)
 }
 
 /// `PUT /api/v2/config/campaigns/call/{cdrID}/disposition/voicemail`.
-pub async fn voicemail(State(st): State<AppState>, auth: LeadsAuth, Path(cdr): Path<String>) -> LeadsResult<Json<Value>> {
+pub async fn voicemail(State(st): State<AppState>, auth: LeadsAuth, LeadsPath(cdr): LeadsPath<String>) -> LeadsResult<Json<Value>> {
     let cdr = parse_id(&cdr, "cdrID")?;
     let t = auth.tid();
     let mut tx = st.db.begin().await?;
