@@ -376,6 +376,32 @@ async fn api_keys_work_everywhere_and_can_be_revoked() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
+    // the key acts for the tenant's active Leads login: when the first one is revoked and
+    // a new one (another account) takes over, X-Account-ID follows it
+    sqlx::query("UPDATE credentials SET revoked_at = now() WHERE kind = 'leads'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    credentials::insert(
+        &app.db,
+        t,
+        NewCredential {
+            kind: "leads",
+            login_key: "acme/second".into(),
+            username: Some("second".into()),
+            account_id: Some("feedfacefeedfacefeedfacefeedface".into()),
+            secret: "pw-second".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let r = req(Method::GET, "/callcenter/queues/status")
+        .header("X-Account-ID", "feedfacefeedfacefeedfacefeedface")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     // keys never expire
     set_offset(&app, "acme", 400 * 86400).await;
     assert_eq!(req(Method::GET, "/api/v2/config/campaigns").send().await.unwrap().status(), 200);

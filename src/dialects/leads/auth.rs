@@ -277,11 +277,12 @@ fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
         .filter(|s| !s.is_empty())
 }
 
-/// The tenant's Leads account id (for API keys, which carry none of their own).
+/// The tenant's Leads account id (for API keys, which carry none of their own): that of
+/// its oldest active Leads login, else of its oldest revoked one, else the tenant's id.
 async fn tenant_account_id(st: &AppState, tenant: &Tenant) -> LeadsResult<String> {
     let acc: Option<String> = sqlx::query_scalar(
         "SELECT account_id FROM credentials WHERE tenant_id = $1 AND kind = $2 AND account_id IS NOT NULL
-          ORDER BY created_at, id LIMIT 1",
+          ORDER BY (revoked_at IS NOT NULL), created_at, id LIMIT 1",
     )
     .bind(tenant.id.0)
     .bind(kind::LEADS)
