@@ -1613,3 +1613,30 @@ async fn page_read_waits_for_another_dialects_in_flight_add() {
     let (seen, _) = all_pages(&app, &token, &camp, 1).await;
     assert_eq!(seen, vec![pending.simple().to_string(), later.simple().to_string()]);
 }
+
+#[tokio::test]
+async fn a_refresh_token_is_single_use_even_when_raced() {
+    let app = TestApp::spawn().await;
+    let prov = app.tenant("acme").await;
+    let (_, refresh, _) = login(&app, &prov).await;
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let client = app.client.clone();
+        let url = app.url("/api/v2/login/refresh");
+        let body = json!({"refresh_token": refresh});
+        tasks.push(tokio::spawn(async move {
+            client.post(url).json(&body).send().await.unwrap().status().as_u16()
+        }));
+    }
+    let mut codes = Vec::new();
+    for t in tasks {
+        codes.push(t.await.unwrap());
+    }
+    codes.sort();
+    assert_eq!(codes, vec![200, 401, 401, 401, 401, 401]);
+    let live: i64 = sqlx::query_scalar("SELECT count(*) FROM auth_sessions WHERE revoked_at IS NULL")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(live, 1, "one new refresh token, the old one revoked");
+}
