@@ -1178,6 +1178,16 @@ async fn history_window_paging_and_spellings() {
     .await;
     assert_eq!(s, 200);
     assert_eq!(v["data"].as_array().unwrap().len(), 3);
+    // the doc's own example request, verbatim: a window in 2022, nothing in it
+    let (s, v) = get(
+        &app,
+        &token,
+        "/api/v2/reports/campaigns/leads/history?starDate=1652977920&endDate=1652978220220&pageSize=1000",
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!((&v["data"], &v["page_size"]), (&json!([]), &json!(1000)));
+    assert!(v.get("next_start_key").is_none());
     // a window in the past is empty
     let (_, v) = get(
         &app,
