@@ -121,6 +121,23 @@ async fn login_returns_user_and_jwt_pair() {
         assert_eq!(header["alg"], "HS256");
         assert!(v["refresh_token"].as_str().unwrap().len() >= 32);
     }
+    // the domain is a DNS label: any case (the doc's example sends "yourTenant")
+    let (s, v) = post_json(
+        &app,
+        "/api/v2/login",
+        json!({"username": prov["leads"]["username"], "password": prov["leads"]["password"], "domain": " ACME "}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["user"]["domain"], "acme");
+    assert_eq!(
+        claims(v["access_token"].as_str().unwrap())["identity"]
+            .as_str()
+            .unwrap()
+            .split(':')
+            .nth(1),
+        Some("acme")
+    );
     // refresh tokens are stored hashed
     let (_, refresh, _) = login(&app, &prov).await;
     let rows = sqlx::query("SELECT token_digest, kind, expires_at, created_at FROM auth_sessions")
@@ -162,6 +179,16 @@ async fn login_errors() {
     let (s, _) = post_json(&app, "/api/v2/login", json!({"username": 5, "password": pass, "domain": "acme"})).await;
     assert_eq!(s, 400);
     let (s, _) = post_json(&app, "/api/v2/login", json!([1, 2])).await;
+    assert_eq!(s, 400);
+    let (s, v) = post_json(
+        &app,
+        "/api/v2/login",
+        json!({"username": "a\u{0}", "password": pass, "domain": "acme"}),
+    )
+    .await;
+    assert_eq!(s, 400, "{v}");
+    assert!(v["message"].as_str().unwrap().starts_with("username"), "{v}");
+    let (s, _) = post_json(&app, "/api/v2/login/refresh", json!({"refresh_token": "\u{0}"})).await;
     assert_eq!(s, 400);
     // wrong user, password or domain → one 401 body
     let mut bodies = Vec::new();
@@ -349,6 +376,32 @@ async fn api_keys_work_everywhere_and_can_be_revoked() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
+    // the key acts for the tenant's active Leads login: when the first one is revoked and
+    // a new one (another account) takes over, X-Account-ID follows it
+    sqlx::query("UPDATE credentials SET revoked_at = now() WHERE kind = 'leads'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    credentials::insert(
+        &app.db,
+        t,
+        NewCredential {
+            kind: "leads",
+            login_key: "acme/second".into(),
+            username: Some("second".into()),
+            account_id: Some("feedfacefeedfacefeedfacefeedface".into()),
+            secret: "pw-second".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let r = req(Method::GET, "/callcenter/queues/status")
+        .header("X-Account-ID", "feedfacefeedfacefeedfacefeedface")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     // keys never expire
     set_offset(&app, "acme", 400 * 86400).await;
     assert_eq!(req(Method::GET, "/api/v2/config/campaigns").send().await.unwrap().status(), 200);
@@ -431,12 +484,27 @@ async fn add_lead_doc_example_validation_and_dnc() {
         (json!({"number": "+12135550102", "ticket_id": 5}), "ticket_id"),
         (json!({"number": "+12135550102", "note": {}}), "note"),
         (json!({"number": "+12135550102", "cool_off": "10"}), "cool_off"),
+        // NUL cannot be stored in Postgres text: a 400, not a 500
+        (json!({"number": "+12135550102", "first_name": "a\u{0}b"}), "first_name"),
+        (json!({"number": "+12135550102", "note": "x\u{0}"}), "note"),
     ] {
         let (s, v) = add_lead(&app, &token, &camp, body.clone()).await;
         assert_eq!(s, 400, "{body}: {v}");
         assert_eq!(v["status"], "error");
         assert!(v["message"].as_str().unwrap().starts_with(field), "{body}: {v}");
     }
+    // the doc's own listing number `+12131204` (+1 with 7 digits) is not dialable: refused
+    // with a message that says why and what is expected
+    for n in ["+12131204", "+12131214"] {
+        let (s, v) = add_lead(&app, &token, &camp, json!({"number": n, "first_name": "Piper"})).await;
+        assert_eq!(s, 400, "{v}");
+        let m = v["message"].as_str().unwrap();
+        assert!(m.starts_with("number: "), "{m}");
+        assert!(m.contains(n) && m.contains("10 digits after +1") && m.contains("E.164"), "{m}");
+    }
+    let (_, v) = add_lead(&app, &token, &camp, json!({"number": "12ab"})).await;
+    let m = v["message"].as_str().unwrap();
+    assert!(m.contains("\"12ab\"") && m.contains("not valid"), "{m}");
     let r = app
         .client
         .put(app.url(&format!("/api/v2/config/campaigns/{camp}/lead")))
@@ -519,6 +587,14 @@ async fn campaigns_and_status_report() {
     let (s, v) = get(&app, &token, &format!("/api/v2/config/campaigns/{}", "f".repeat(32))).await;
     assert_eq!(s, 404, "{v}");
     assert_eq!(get(&app, &token, "/api/v2/config/campaigns/nothex").await.0, 400);
+    // a path segment that is not UTF-8 once decoded: 400 in the Leads shape
+    for p in ["/api/v2/config/campaigns/%FF", "/api/v2/config/campaigns/%FF/leads"] {
+        let (s, v) = get(&app, &token, p).await;
+        assert_eq!(s, 400, "{p}: {v}");
+        assert_eq!(v["status"], "error", "{p}: {v}");
+    }
+    let (s, v) = call(&app, Method::DELETE, &token, "/api/v2/config/campaigns/leads/%C3%28", None).await;
+    assert_eq!((s, &v["status"]), (400, &json!("error")), "{v}");
 
     let (s, v) = get(&app, &token, "/api/v2/reports/campaigns/leads/status").await;
     assert_eq!(s, 200, "{v}");
@@ -994,8 +1070,8 @@ async fn history_window_paging_and_spellings() {
     assert_eq!(s, 201);
     let call_id = Uuid::new_v4();
     sqlx::query(
-        "INSERT INTO interactions (id, tenant_id, kind, status, agent_id, campaign_id, contact_id, created_at, updated_at)
-         VALUES ($1, $2, 'call', 'completed', $3, $4, $5, now(), now())",
+        "INSERT INTO interactions (id, tenant_id, kind, status, agent_id, campaign_id, contact_id, created_at, ended_at, updated_at)
+         VALUES ($1, $2, 'call', 'completed', $3, $4, $5, now() - interval '90 seconds', now() - interval '30 seconds', now())",
     )
     .bind(call_id)
     .bind(tenant_id(&prov).0)
@@ -1048,6 +1124,47 @@ async fn history_window_paging_and_spellings() {
     assert_eq!(h["agent"]["ext"], "1071");
     assert_eq!(h["uuid"], call_id.simple().to_string());
     assert!(h["last_attempt"].as_f64().is_some());
+    // every field of the doc's example, at every level
+    for f in [
+        "datetime",
+        "timestamp",
+        "campaign_name",
+        "lead_name",
+        "lead_number",
+        "agent_name",
+        "agent_extension",
+        "lead_history",
+    ] {
+        assert!(d.get(f).is_some(), "{f}");
+    }
+    for f in ["agent", "event", "ext", "last_attempt", "type", "uuid"] {
+        assert!(h.get(f).is_some(), "lead_history.{f}");
+    }
+    let mut agent_keys: Vec<&str> = h["agent"].as_object().unwrap().keys().map(String::as_str).collect();
+    agent_keys.sort();
+    assert_eq!(
+        agent_keys,
+        [
+            "delay",
+            "device_endpoints",
+            "email",
+            "endpoint",
+            "ext",
+            "first_name",
+            "last_answered",
+            "last_attempt",
+            "last_hangup",
+            "last_name",
+            "status",
+            "timeout",
+            "total_talk_time",
+            "type"
+        ]
+    );
+    assert_eq!(h["agent"]["total_talk_time"], 60);
+    assert!((h["agent"]["last_attempt"].as_f64().unwrap() - (now - 90) as f64).abs() < 5.0);
+    assert!((h["agent"]["last_answered"].as_f64().unwrap() - (now - 90) as f64).abs() < 5.0);
+    assert!((h["agent"]["last_hangup"].as_f64().unwrap() - (now - 30) as f64).abs() < 5.0);
     // milliseconds (the doc mixes both) and the doc's `starDate` spelling
     let (s, v) = get(
         &app,
@@ -1061,6 +1178,16 @@ async fn history_window_paging_and_spellings() {
     .await;
     assert_eq!(s, 200);
     assert_eq!(v["data"].as_array().unwrap().len(), 3);
+    // the doc's own example request, verbatim: a window in 2022, nothing in it
+    let (s, v) = get(
+        &app,
+        &token,
+        "/api/v2/reports/campaigns/leads/history?starDate=1652977920&endDate=1652978220220&pageSize=1000",
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!((&v["data"], &v["page_size"]), (&json!([]), &json!(1000)));
+    assert!(v.get("next_start_key").is_none());
     // a window in the past is empty
     let (_, v) = get(
         &app,
@@ -1116,6 +1243,7 @@ async fn history_window_paging_and_spellings() {
     let d = &v["data"][0];
     assert_eq!(d["lead_id"], lead["id"]);
     assert_eq!(d["lead_history"][0]["event"], "campaign dial");
+    assert_eq!(d["lead_history"][0]["type"], "dial agent");
     assert_eq!(d["lead_history"][0]["status"], "success");
     assert!(v["next_start_key"].is_string());
 }
@@ -1305,4 +1433,220 @@ async fn openapi_and_postman_describe_what_is_served() {
     assert_eq!(login["request"]["url"]["raw"], "{{baseUrl}}/api/v2/login");
     let script = login["event"][0]["script"]["exec"].to_string();
     assert!(script.contains("pm.collectionVariables.set('access_token'"));
+}
+
+#[tokio::test]
+async fn tenant_reset_ends_access_and_refresh_tokens() {
+    let app = TestApp::spawn().await;
+    let prov = app.tenant("acme").await;
+    let other = app.tenant("bravo").await;
+    let (token, refresh, _) = login(&app, &prov).await;
+    let (token_b, _, _) = login(&app, &other).await;
+    let epoch0: i64 = sqlx::query_scalar("SELECT epoch FROM tenants WHERE slug = 'acme'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(claims(&token)["epoch"], epoch0);
+    let path = "/api/v2/config/campaigns";
+    assert_eq!(get(&app, &token, path).await.0, 200);
+    let (s, v) = app.admin_post("/admin/v1/tenants/acme/reset", json!({})).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["epoch"], epoch0 + 1);
+    // the access token (a stateless JWT, not yet expired) no longer works
+    let (s, v) = get(&app, &token, path).await;
+    assert_eq!(s, 401, "{v}");
+    assert_eq!(v["status"], "error");
+    assert!(v["message"].as_str().unwrap().contains("reset"), "{v}");
+    // nor does the refresh token
+    let (s, _) = post_json(&app, "/api/v2/login/refresh", json!({"refresh_token": refresh})).await;
+    assert_eq!(s, 401);
+    // another tenant's tokens are untouched
+    assert_eq!(get(&app, &token_b, path).await.0, 200);
+    // a new login (credentials survive a reset) gets a token of the new epoch
+    let (token2, refresh2, _) = login(&app, &prov).await;
+    assert_eq!(claims(&token2)["epoch"], epoch0 + 1);
+    assert_eq!(get(&app, &token2, path).await.0, 200);
+    let (s, v) = post_json(&app, "/api/v2/login/refresh", json!({"refresh_token": refresh2})).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(claims(v["access_token"].as_str().unwrap())["epoch"], epoch0 + 1);
+    // a token re-signed with the old epoch removed is refused too
+    let mut c = claims(&token2);
+    c.as_object_mut().unwrap().remove("epoch");
+    let parts: Vec<&str> = token2.split('.').collect();
+    let stripped = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(c.to_string()), parts[2]);
+    assert_eq!(get(&app, &stripped, path).await.0, 401);
+}
+
+#[tokio::test]
+async fn admin_api_keys_on_every_endpoint_revocation_and_reset() {
+    let app = TestApp::spawn().await;
+    let prov = app.tenant("acme").await;
+    app.tenant("bravo").await;
+    let acc = prov["leads"]["account_id"].as_str().unwrap().to_string();
+    let camp = campaign(&app, "acme", "Keyed").await;
+    let other_camp = campaign(&app, "bravo", "NotYours").await;
+    let (s, k) = app
+        .admin_post("/admin/v1/tenants/acme/leads-api-keys", json!({"name": "crm"}))
+        .await;
+    assert_eq!(s, 201, "{k}");
+    let key = k["key"].as_str().unwrap().to_string();
+    let key_id = k["id"].as_str().unwrap().to_string();
+    let send = |m: Method, p: String, body: Option<Value>| {
+        let mut r = app
+            .client
+            .request(m, app.url(&p))
+            .header("X-API-Key", &key)
+            .header("X-Account-ID", &acc);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        async move { status_json(r.send().await.unwrap()).await }
+    };
+    let (s, lead) = send(
+        Method::PUT,
+        format!("/api/v2/config/campaigns/{camp}/lead"),
+        Some(json!({"number": "+12135550700"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{lead}");
+    let (s, lead2) = send(
+        Method::POST,
+        format!("/api/v2/config/campaigns/{camp}/lead"),
+        Some(json!({"number": "+12135550701"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{lead2}");
+    let lid = lead["id"].as_str().unwrap().to_string();
+    let call_id = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO interactions (id, tenant_id, kind, status, contact_id, created_at, updated_at) VALUES ($1, $2, 'call', 'completed', $3, now(), now())",
+    )
+    .bind(call_id)
+    .bind(tenant_id(&prov).0)
+    .bind(Uuid::parse_str(&lid).unwrap())
+    .execute(&app.db)
+    .await
+    .unwrap();
+    for (m, p) in [
+        (Method::GET, "/api/v2/reports/campaigns/leads/status".to_string()),
+        (Method::GET, "/api/v2/config/campaigns".to_string()),
+        (Method::GET, format!("/api/v2/config/campaigns/{camp}")),
+        (Method::GET, format!("/api/v2/config/campaigns/{camp}/leads")),
+        (Method::POST, format!("/api/v2/config/campaigns/leads/{lid}/status/callback")),
+        (
+            Method::PUT,
+            format!("/api/v2/config/campaigns/call/{}/disposition/voicemail", call_id.simple()),
+        ),
+        (Method::GET, "/api/v2/reports/campaigns/leads/history".to_string()),
+        (Method::GET, "/callcenter/queues/status".to_string()),
+        (
+            Method::DELETE,
+            format!("/api/v2/config/campaigns/leads/{}", lead2["id"].as_str().unwrap()),
+        ),
+    ] {
+        let (s, v) = send(m.clone(), p.clone(), None).await;
+        assert_eq!(s, 200, "{m} {p}: {v}");
+    }
+    // the key is the tenant's: another tenant's campaign is not found
+    let (s, _) = send(Method::GET, format!("/api/v2/config/campaigns/{other_camp}/leads"), None).await;
+    assert_eq!(s, 400);
+    // a reset keeps credentials, so the key keeps working
+    let (s, _) = app.admin_post("/admin/v1/tenants/acme/reset", json!({})).await;
+    assert_eq!(s, 200);
+    let (s, v) = send(Method::GET, "/api/v2/config/campaigns".to_string(), None).await;
+    assert_eq!((s, v), (200, json!([])));
+    // revoked through the admin API → 401 from the next request on
+    let r = app
+        .admin(Method::DELETE, &format!("/admin/v1/tenants/acme/leads-api-keys/{key_id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let (s, v) = send(Method::GET, "/api/v2/config/campaigns".to_string(), None).await;
+    assert_eq!(s, 401, "{v}");
+    assert_eq!(v["status"], "error");
+}
+
+#[tokio::test]
+async fn page_read_waits_for_another_dialects_in_flight_add() {
+    let app = TestApp::spawn().await;
+    let prov = app.tenant("acme").await;
+    let (token, _, _) = login(&app, &prov).await;
+    let camp = campaign(&app, "acme", "Shared").await;
+    let camp_id = Uuid::parse_str(&camp).unwrap();
+    // another dialect (ONC, Campaign Manager) adds a contact without the Leads lock; its
+    // transaction is still open when a later contact commits
+    let mut tx = app.db.begin().await.unwrap();
+    let pending = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO contacts (id, tenant_id, campaign_id, number, status, created_at, updated_at)
+         VALUES ($1, $2, $3, '+12135550801', 'pending', now(), now())",
+    )
+    .bind(pending)
+    .bind(tenant_id(&prov).0)
+    .bind(camp_id)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let later = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO contacts (id, tenant_id, campaign_id, number, status, created_at, updated_at)
+         VALUES ($1, $2, $3, '+12135550802', 'pending', now(), now())",
+    )
+    .bind(later)
+    .bind(tenant_id(&prov).0)
+    .bind(camp_id)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let reader = {
+        let client = app.client.clone();
+        let url = app.url(&format!("/api/v2/config/campaigns/{camp}/leads?page_size=1"));
+        let token = token.clone();
+        tokio::spawn(async move {
+            client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!reader.is_finished(), "no page while a lower sequence number is uncommitted");
+    tx.commit().await.unwrap();
+    let v = reader.await.unwrap();
+    assert_eq!(v["data"][0]["id"], pending.simple().to_string());
+    let (seen, _) = all_pages(&app, &token, &camp, 1).await;
+    assert_eq!(seen, vec![pending.simple().to_string(), later.simple().to_string()]);
+}
+
+#[tokio::test]
+async fn a_refresh_token_is_single_use_even_when_raced() {
+    let app = TestApp::spawn().await;
+    let prov = app.tenant("acme").await;
+    let (_, refresh, _) = login(&app, &prov).await;
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let client = app.client.clone();
+        let url = app.url("/api/v2/login/refresh");
+        let body = json!({"refresh_token": refresh});
+        tasks.push(tokio::spawn(async move {
+            client.post(url).json(&body).send().await.unwrap().status().as_u16()
+        }));
+    }
+    let mut codes = Vec::new();
+    for t in tasks {
+        codes.push(t.await.unwrap());
+    }
+    codes.sort();
+    assert_eq!(codes, vec![200, 401, 401, 401, 401, 401]);
+    let live: i64 = sqlx::query_scalar("SELECT count(*) FROM auth_sessions WHERE revoked_at IS NULL")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(live, 1, "one new refresh token, the old one revoked");
 }

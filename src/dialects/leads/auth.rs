@@ -80,7 +80,9 @@ pub async fn login(State(st): State<AppState>, LeadsJson(body): LeadsJson) -> Le
     let username = required_str(&body, "username")?;
     let password = required_str(&body, "password")?;
     let domain = required_str(&body, "domain")?;
-    let login_key = format!("{}/{}", domain.trim(), username.trim());
+    // The domain is the tenant's slug, a DNS label: compared case-insensitively (the doc's
+    // own example sends "yourTenant").
+    let login_key = format!("{}/{}", domain.trim().to_ascii_lowercase(), username.trim());
     let cred = match credentials::authenticate(&st.db, &st.creds, kind::LEADS, &login_key, &password).await {
         Ok(c) => c,
         Err(DomainError::Internal(_)) => return Err(LeadsError::Internal),
@@ -100,14 +102,28 @@ pub async fn login(State(st): State<AppState>, LeadsJson(body): LeadsJson) -> Le
 /// `POST /api/v2/login/refresh` {refresh_token}: a new pair; the old refresh token is revoked.
 pub async fn refresh(State(st): State<AppState>, LeadsJson(body): LeadsJson) -> LeadsResult<Json<Value>> {
     let token = required_str(&body, "refresh_token")?;
-    let mut tx = st.db.begin().await?;
+    let digest = secrets::digest(&token);
     // Found by digest: the token names its tenant.
+    let owner: Option<Uuid> = sqlx::query_scalar("SELECT tenant_id FROM auth_sessions WHERE kind = $1 AND token_digest = $2")
+        .bind(REFRESH_KIND)
+        .bind(&digest)
+        .fetch_optional(&st.db)
+        .await?;
+    let Some(owner) = owner else {
+        return Err(LeadsError::Unauthorized("invalid refresh token"));
+    };
+    let mut tx = st.db.begin().await?;
+    // The tenant row first (shared), then the session: a concurrent tenant reset (which
+    // locks the tenant row, then deletes the sessions) either runs wholly before this
+    // refresh (the session is gone → 401) or wholly after (it deletes the new session).
+    lock_tenant_epoch(&mut tx, crate::domain::TenantId(owner)).await?;
     let row = sqlx::query(
         "SELECT id, tenant_id, credential_id, expires_at FROM auth_sessions
-          WHERE kind = $1 AND token_digest = $2 AND revoked_at IS NULL FOR UPDATE",
+          WHERE tenant_id = $1 AND kind = $2 AND token_digest = $3 AND revoked_at IS NULL FOR UPDATE",
     )
+    .bind(owner)
     .bind(REFRESH_KIND)
-    .bind(secrets::digest(&token))
+    .bind(&digest)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(row) = row else {
@@ -158,6 +174,16 @@ async fn login_cred<'e>(db: impl sqlx::PgExecutor<'e>, tenant: &Tenant, id: Uuid
     })
 }
 
+/// The tenant's current epoch (bumped by a tenant reset), read with a shared lock on the
+/// tenant row until the end of the transaction, so no reset can commit in between.
+async fn lock_tenant_epoch(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>, tenant: crate::domain::TenantId) -> LeadsResult<i64> {
+    let epoch: Option<i64> = sqlx::query_scalar("SELECT epoch FROM tenants WHERE id = $1 FOR SHARE")
+        .bind(tenant.0)
+        .fetch_optional(&mut **tx)
+        .await?;
+    epoch.ok_or(LeadsError::Unauthorized("invalid credentials"))
+}
+
 async fn issue_pair(st: &AppState, tenant: &Tenant, cred: &LoginCred) -> LeadsResult<Json<Value>> {
     let mut tx = st.db.begin().await?;
     let out = issue_pair_in(&mut tx, st, tenant, cred).await?;
@@ -182,9 +208,11 @@ async fn issue_pair_in(
 ) -> LeadsResult<Json<Value>> {
     let now = st.now(tenant);
     let ttl = access_ttl(st, tenant);
+    let epoch = lock_tenant_epoch(tx, tenant.id).await?;
     let claims = json!({
         "identity": format!("{}:{}", cred.account_id, tenant.slug),
         "type": "access",
+        "epoch": epoch,
         "sub": hex_id(cred.id),
         "account_id": cred.account_id,
         "domain": tenant.slug,
@@ -249,11 +277,12 @@ fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
         .filter(|s| !s.is_empty())
 }
 
-/// The tenant's Leads account id (for API keys, which carry none of their own).
+/// The tenant's Leads account id (for API keys, which carry none of their own): that of
+/// its oldest active Leads login, else of its oldest revoked one, else the tenant's id.
 async fn tenant_account_id(st: &AppState, tenant: &Tenant) -> LeadsResult<String> {
     let acc: Option<String> = sqlx::query_scalar(
         "SELECT account_id FROM credentials WHERE tenant_id = $1 AND kind = $2 AND account_id IS NOT NULL
-          ORDER BY created_at, id LIMIT 1",
+          ORDER BY (revoked_at IS NOT NULL), created_at, id LIMIT 1",
     )
     .bind(tenant.id.0)
     .bind(kind::LEADS)
@@ -307,6 +336,12 @@ impl FromRequestParts<AppState> for LeadsAuth {
                 Err(DomainError::NotFound(_)) => return Err(LeadsError::Unauthorized("invalid token")),
                 Err(e) => return Err(e.into()),
             };
+            // A tenant reset (which bumps the epoch) ends every access token issued before it.
+            match claims.get("epoch").and_then(Value::as_i64) {
+                Some(e) if e == tenant.epoch => {}
+                Some(_) => return Err(LeadsError::Unauthorized("token revoked by a tenant reset")),
+                None => return Err(LeadsError::Unauthorized("invalid token")),
+            }
             let now = st.now(&tenant);
             if now.timestamp() >= exp {
                 return Err(LeadsError::Unauthorized("token expired"));

@@ -2,14 +2,14 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::Json;
 use serde_json::{json, Value};
 use sqlx::Row;
 use uuid::Uuid;
 
 use super::auth::LeadsAuth;
-use super::error::{opt_int, opt_str, LeadsError, LeadsJson, LeadsResult};
+use super::error::{opt_int, opt_str, LeadsError, LeadsJson, LeadsPath, LeadsResult};
 use super::{campaign_status, lead_status, parse_query, shared_lead_status, LEAD_STATUSES};
 use crate::domain::campaigns::{self, Campaign};
 use crate::domain::contacts::{self, status as cst, Contact, NewContact};
@@ -131,7 +131,7 @@ pub async fn list_campaigns(State(st): State<AppState>, auth: LeadsAuth) -> Lead
 }
 
 /// `GET /api/v2/config/campaigns/{campaign_id}`.
-pub async fn get_campaign(State(st): State<AppState>, auth: LeadsAuth, Path(id): Path<String>) -> LeadsResult<Json<Value>> {
+pub async fn get_campaign(State(st): State<AppState>, auth: LeadsAuth, LeadsPath(id): LeadsPath<String>) -> LeadsResult<Json<Value>> {
     let id = parse_id(&id, "campaign_id")?;
     let c = match campaigns::get(&st.db, auth.tid(), id).await {
         Ok(c) => c,
@@ -172,7 +172,7 @@ pub fn page_size(v: Option<&String>, name: &str) -> LeadsResult<i64> {
 pub async fn list_leads(
     State(st): State<AppState>,
     auth: LeadsAuth,
-    Path(id): Path<String>,
+    LeadsPath(id): LeadsPath<String>,
     RawQuery(q): RawQuery,
 ) -> LeadsResult<Json<Value>> {
     let id = parse_id(&id, "campaign_id")?;
@@ -184,7 +184,17 @@ pub async fn list_leads(
     };
     let mut tx = st.db.begin().await?;
     lock_campaign_leads(&mut tx, id, false).await?;
-    campaigns::get(&mut *tx, auth.tid(), id).await?;
+    // Other dialects add contacts without the lock above; each such insert holds a
+    // FOR KEY SHARE lock on the campaign row (its foreign key) until it commits, which
+    // FOR UPDATE waits for: no page is read while one of them is still in flight.
+    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM campaigns WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
+        .bind(auth.tid().0)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if found.is_none() {
+        return Err(LeadsError::bad("campaign not found"));
+    }
     let mut rows = contacts::page(&mut *tx, auth.tid(), id, after, size + 1).await?;
     tx.commit().await?;
     let more = rows.len() as i64 > size;
@@ -198,17 +208,32 @@ pub async fn list_leads(
     Ok(Json(out))
 }
 
+/// The 400 message for a number that is not a phone number (see the module doc on why the
+/// doc's `+12131204` is refused): names the field, echoes the value and says what is expected.
+pub fn number_error(raw: &str, reason: &str) -> String {
+    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+    let shown: String = raw.chars().take(40).collect();
+    let why = if raw.trim_start().starts_with("+1") && digits.len() != 11 {
+        format!(
+            "+1 (North American) numbers have 10 digits after +1, this one has {}",
+            digits.len().saturating_sub(1)
+        )
+    } else {
+        reason.to_string()
+    };
+    format!("number: {shown:?} is not a valid phone number ({why}); expected E.164, e.g. +12135550123")
+}
+
 /// `PUT` (or `POST`) `/api/v2/config/campaigns/{campaign_id}/lead`.
 pub async fn add_lead(
     State(st): State<AppState>,
     auth: LeadsAuth,
-    Path(id): Path<String>,
+    LeadsPath(id): LeadsPath<String>,
     LeadsJson(b): LeadsJson,
 ) -> LeadsResult<Json<Value>> {
     let campaign = parse_id(&id, "campaign_id")?;
     let raw_number = opt_str(&b, "number")?.ok_or_else(|| LeadsError::bad("number: is required"))?;
-    let number =
-        PhoneNumber::parse(&raw_number).map_err(|e| LeadsError::bad(format!("number: {e} (expected E.164, e.g. +12135550123)")))?;
+    let number = PhoneNumber::parse(&raw_number).map_err(|e| LeadsError::bad(number_error(&raw_number, &e.to_string())))?;
     let retries = opt_int(&b, "retries", 0, 1000)?.unwrap_or(0);
     let priority = opt_int(&b, "priority", 0, i32::MAX as i64)?.unwrap_or(0);
     let cool_off = opt_int(&b, "cool_off", 0, i32::MAX as i64)?;
@@ -270,7 +295,7 @@ pub async fn add_lead(
 pub async fn set_status(
     State(st): State<AppState>,
     auth: LeadsAuth,
-    Path((lead, status)): Path<(String, String)>,
+    LeadsPath((lead, status)): LeadsPath<(String, String)>,
 ) -> LeadsResult<Json<Value>> {
     let lead = parse_id(&lead, "leadID")?;
     let shared =
@@ -314,7 +339,7 @@ pub async fn set_status(
 }
 
 /// `DELETE /api/v2/config/campaigns/leads/{leadID}`.
-pub async fn delete_lead(State(st): State<AppState>, auth: LeadsAuth, Path(lead): Path<String>) -> LeadsResult<Json<Value>> {
+pub async fn delete_lead(State(st): State<AppState>, auth: LeadsAuth, LeadsPath(lead): LeadsPath<String>) -> LeadsResult<Json<Value>> {
     let lead = parse_id(&lead, "leadID")?;
     let t = auth.tid();
     let mut tx = st.db.begin().await?;
@@ -349,7 +374,7 @@ pub async fn delete_lead(State(st): State<AppState>, auth: LeadsAuth, Path(lead)
 }
 
 /// `PUT /api/v2/config/campaigns/call/{cdrID}/disposition/voicemail`.
-pub async fn voicemail(State(st): State<AppState>, auth: LeadsAuth, Path(cdr): Path<String>) -> LeadsResult<Json<Value>> {
+pub async fn voicemail(State(st): State<AppState>, auth: LeadsAuth, LeadsPath(cdr): LeadsPath<String>) -> LeadsResult<Json<Value>> {
     let cdr = parse_id(&cdr, "cdrID")?;
     let t = auth.tid();
     let mut tx = st.db.begin().await?;

@@ -73,6 +73,21 @@ impl IntoResponse for LeadsError {
     }
 }
 
+/// A path extractor whose rejection (e.g. a segment that is not UTF-8 once
+/// percent-decoded) is a 400 in the Leads shape rather than axum's plain-text answer.
+pub struct LeadsPath<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<S> for LeadsPath<T> {
+    type Rejection = LeadsError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(LeadsPath(v)),
+            Err(e) => Err(LeadsError::bad(format!("invalid path: {}", e.body_text()))),
+        }
+    }
+}
+
 /// A JSON object body; anything else (malformed, not an object) → 400 in the Leads shape.
 /// The content type is not checked (vendor clients are not consistent about it).
 pub struct LeadsJson(pub serde_json::Map<String, Value>);
@@ -92,10 +107,12 @@ impl<S: Send + Sync> FromRequest<S> for LeadsJson {
     }
 }
 
-/// Optional string field (null = absent); another type → 400 naming the field.
+/// Optional string field (null = absent); another type, or a NUL character (which
+/// Postgres text cannot store) → 400 naming the field.
 pub fn opt_str(m: &serde_json::Map<String, Value>, field: &str) -> LeadsResult<Option<String>> {
     match m.get(field) {
         None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.contains('\0') => Err(LeadsError::bad(format!("{field}: must not contain NUL characters"))),
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(LeadsError::bad(format!("{field}: must be a string"))),
     }

@@ -47,7 +47,8 @@ fn parse_key(s: &str) -> Option<(DateTime<Utc>, i64)> {
 /// What the portal calls each shared event kind: (event, type).
 fn describe(kind: &str) -> (&str, &str) {
     match kind {
-        "dial_attempt" => ("campaign dial", "dial attempt"),
+        // the doc's example: a campaign dial rings the agent first ("dial agent")
+        "dial_attempt" => ("campaign dial", "dial agent"),
         "lead_created" => ("lead added", "lead created"),
         "lead_status_changed" => ("status change", "lead status"),
         "lead_deleted" => ("lead deleted", "lead deleted"),
@@ -87,12 +88,24 @@ pub async fn history(State(st): State<AppState>, auth: LeadsAuth, RawQuery(q): R
                 c.id AS campaign_id, c.name AS campaign_name,
                 k.first_name, k.last_name, k.number, k.status AS lead_status,
                 a.id AS agent_id, a.first_name AS agent_first, a.last_name AS agent_last, a.email AS agent_email,
-                a.extension AS agent_ext, a.status AS agent_status, a.on_call AS agent_on_call, a.attrs AS agent_attrs
+                a.extension AS agent_ext, a.status AS agent_status, a.on_call AS agent_on_call, a.attrs AS agent_attrs,
+                ag.last_attempt AS agent_last_attempt, ag.last_answered AS agent_last_answered,
+                ag.last_hangup AS agent_last_hangup, ag.talk_seconds AS agent_talk_seconds
            FROM events e
            JOIN campaigns c ON c.id = e.campaign_id AND c.tenant_id = e.tenant_id
            LEFT JOIN contacts k ON k.id = e.contact_id AND k.tenant_id = e.tenant_id
            LEFT JOIN interactions i ON i.id = e.interaction_id AND i.tenant_id = e.tenant_id
            LEFT JOIN agents a ON a.id = i.agent_id AND a.tenant_id = e.tenant_id
+           -- the agent's calls up to the event, as the portal's agent snapshot shows them
+           LEFT JOIN LATERAL (
+                SELECT max(x.created_at) AS last_attempt,
+                       max(x.created_at) FILTER (WHERE x.status IN ('connected', 'switching', 'finished', 'completed', 'transferred', 'voicemail')) AS last_answered,
+                       max(x.ended_at) AS last_hangup,
+                       coalesce(sum(extract(epoch FROM x.ended_at - x.created_at))
+                           FILTER (WHERE x.ended_at IS NOT NULL AND x.status IN ('connected', 'switching', 'finished', 'completed', 'transferred', 'voicemail')), 0)::float8 AS talk_seconds
+                  FROM interactions x
+                 WHERE x.tenant_id = e.tenant_id AND x.agent_id = a.id AND x.kind = 'call' AND x.created_at <= e.created_at
+           ) ag ON a.id IS NOT NULL
           WHERE e.tenant_id = $1
             AND ($2::timestamptz IS NULL OR e.created_at >= $2)
             AND ($3::timestamptz IS NULL OR e.created_at <= $3)
@@ -143,6 +156,10 @@ pub async fn history(State(st): State<AppState>, auth: LeadsAuth, RawQuery(q): R
                 let astatus: String = r.try_get("agent_status")?;
                 let on_call: bool = r.try_get("agent_on_call")?;
                 let aattrs: Value = r.try_get("agent_attrs")?;
+                let at_secs = |col: &str| -> Result<f64, sqlx::Error> {
+                    Ok(r.try_get::<Option<DateTime<Utc>>, _>(col)?.map(secs_f64).unwrap_or(0.0))
+                };
+                let talk: Option<f64> = r.try_get("agent_talk_seconds")?;
                 let name = format!("{af} {al}").trim().to_string();
                 let agent = json!({
                     "delay": aattrs.get("delay").and_then(Value::as_i64).unwrap_or(0),
@@ -151,9 +168,13 @@ pub async fn history(State(st): State<AppState>, auth: LeadsAuth, RawQuery(q): R
                     "endpoint": hex_id(aid),
                     "ext": ext.clone().unwrap_or_default(),
                     "first_name": af,
+                    "last_answered": at_secs("agent_last_answered")?,
+                    "last_attempt": at_secs("agent_last_attempt")?,
+                    "last_hangup": at_secs("agent_last_hangup")?,
                     "last_name": al,
                     "status": if on_call { "busy" } else if astatus == "available" { "idle" } else { "paused" },
                     "timeout": aattrs.get("timeout").and_then(Value::as_i64).unwrap_or(15),
+                    "total_talk_time": talk.unwrap_or(0.0).max(0.0).round() as i64,
                     "type": "user",
                 });
                 (name, ext.unwrap_or_default(), Some(agent))

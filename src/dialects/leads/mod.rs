@@ -14,12 +14,19 @@
 //! - **Auth.** Access tokens are HS256 JWTs (`identity` = `"<account_id>:<domain>"`, `type` =
 //!   `"access"`, `sub` = the login credential's id, `exp`) valid for the tenant's
 //!   `leads_access_token_ttl_seconds`, else `SWITCHBOARD_LEADS_TOKEN_TTL` (1 h), on the
-//!   tenant's clock. A token also stops working when its login credential is revoked.
+//!   tenant's clock. A token also stops working when its login credential is revoked, and
+//!   when the tenant is reset: the token carries the tenant's `epoch` (bumped by
+//!   `POST /admin/v1/tenants/{slug}/reset`) and a token of another epoch (or none) → 401.
+//!   A reset also deletes the refresh tokens (login and refresh read the epoch with a
+//!   shared lock on the tenant row, so none is issued across a reset). API keys are
+//!   credentials, which a reset keeps: they keep working.
 //!   Refresh tokens are random, stored as SHA-256 digests in `auth_sessions`
 //!   (`leads_refresh`, 30 days on the tenant clock) and single-use (rotated on use).
 //!   `X-API-Key` keys are `leads_api_key` credentials created by the admin API; they
 //!   never expire and act for the tenant's Leads account. `X-API-Key` wins over
 //!   `Authorization` when both are sent. `X-Account-ID` is optional; a different account → 403.
+//! - **Login** `domain` is the tenant slug, matched case-insensitively (slugs are DNS
+//!   labels; the doc's example sends `yourTenant`); `username` is matched exactly.
 //! - **Errors** are `{"status": "error", "code": <http status>, "message": "…"}`; the
 //!   message names the field for validation errors (`"number: …"`). Wrong credentials give
 //!   one 401 body whichever part was wrong. As the doc lists only 400/500, an unknown or
@@ -29,20 +36,37 @@
 //!   queues are shown as hyphenated uuids, as in the doc's example.
 //! - **Leads** are shared contacts: `retries` ↔ `max_retries`, `ticket_id` ↔ `external_id`,
 //!   `type`, `note`, `cool_off` in `attrs.lead`. The number must be a phone number
-//!   (normalised to E.164, which is what is shown). A number on the tenant's opt-out
-//!   (voice) or company DNC list is accepted with status `dnc` and never dialled. Integer
+//!   (normalised to E.164, which is what is shown). The doc's listing example shows
+//!   `+12131204` (and `+12131214`): +1 with 7 digits, which no carrier can dial (NANP
+//!   numbers have 10 digits after +1; the example's names, 11 retries and sequential
+//!   numbers are load-test data). Adding such a number is refused with 400
+//!   `number: "+12131204" is not a valid phone number (+1 (North American) numbers have 10
+//!   digits after +1, this one has 7); expected E.164, …`: a client of the real vendor
+//!   gets a lead that can only fail, so a clear refusal at creation serves it better than
+//!   a lead no dial will ever reach (the issue asks for E.164 validation). A number on
+//!   the tenant's opt-out (voice) or company DNC list is accepted with status `dnc` and never dialled. Integer
 //!   fields must be JSON integers (`"3"` is refused). The add-lead answer is the lead.
 //! - **Lead paging** is keyset over the contacts' creation sequence: `next_start_key` is
 //!   32 hex encoding the last row's sequence (opaque, unique, stable; still valid when
 //!   that lead is deleted); it is absent on the last page. Adding a lead takes a
 //!   per-campaign advisory lock exclusively and a page read takes it shared, so no page
 //!   can be read while a lower sequence number is still uncommitted (no row is skipped).
+//!   Other dialects (ONC, Campaign Manager) insert contacts without that lock; a page read
+//!   also takes `FOR UPDATE` on the campaign row, which waits for every in-flight insert's
+//!   foreign-key `FOR KEY SHARE` lock, so their adds cannot be skipped either (left open:
+//!   the microseconds between such an insert taking its sequence number and its
+//!   foreign-key check; page reads of one campaign are serialised).
 //!   `page_size` defaults to 100, 1..=1000.
 //! - **History** is the shared `events` table joined to campaigns/contacts/interactions/
 //!   agents, newest first, keyed by (time, sequence) in a 32-hex `startKey`. `startDate`
 //!   (or the doc's `starDate`) and `endDate` are Unix seconds, or milliseconds when above
 //!   10^11. The answer is `{"data", "next_start_key", "page_size"}`; pageSize defaults to
 //!   100, 1..=1000. Deleted leads leave a `lead deleted` event carrying their name/number.
+//!   Campaign dials show as event `campaign dial`, type `dial agent` (the doc's example).
+//!   The `agent` object (present when the event's call has an agent) has every field of
+//!   the doc's example; `last_attempt`/`last_answered`/`last_hangup` (Unix seconds, 0 =
+//!   none) and `total_talk_time` (seconds) are computed from the agent's calls up to the
+//!   event (answered = connected, finished, completed, transferred or voicemail).
 //! - **Queues status** is computed from the directory: agent `status` is `busy` (on a
 //!   call), `idle` (available) or `paused` (unavailable); `registered` is the agent's
 //!   `attrs.registered` when set, else `logged_in`; an agent without a numeric extension is
