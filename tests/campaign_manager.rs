@@ -827,7 +827,7 @@ async fn announcements_crud_upload_and_errors() {
         .await;
     assert_eq!(v["data"]["total"], 0);
     let (s, v) = cm.get("/campaignmanager/announcement/search?startTime=bad").await;
-    assert_eq!((s, v["code"].as_u64()), (409, Some(498)));
+    assert_eq!((s, v["errorCode"].as_str()), (409, Some("498")));
     let (s, v) = cm.get(&format!("/campaignmanager/announcement/search/{play}")).await;
     assert_eq!(s, 200);
     assert_eq!(v["data"]["type"], "play");
@@ -1228,4 +1228,76 @@ async fn scheduled_campaign_survives_a_restart() {
     })
     .await;
     assert_eq!(deliveries(&app, &sid).await.len(), 1);
+}
+
+// ------------------------------------------------------------------------------ audit fixes
+
+/// Sends `body` with `content_type` and returns the status and JSON answer.
+async fn raw(cm: &Cm<'_>, m: Method, path: &str, content_type: &str, body: &'static str) -> (u16, Value) {
+    status_json(
+        cm.req(m, path)
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn announcement_and_dnd_input_errors_use_the_error_code_form() {
+    let app = TestApp::spawn().await;
+    let cm = Cm::new(&app, "acme").await;
+    let (s, v) = cm
+        .post_json(
+            "/campaignmanager/announcement",
+            json!({"enterpriseSid": cm.ent, "name": "P", "type": "play"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let ann = v["data"]["sid"].as_str().unwrap().to_string();
+    let check = |s: u16, v: &Value| {
+        assert_eq!(s, 400, "{v}");
+        assert_eq!(v["errorCode"], "400", "{v}");
+        assert!(v.get("code").is_none(), "{v}");
+        assert!(
+            v["message"].as_str().unwrap().contains("JSON") || v["message"].as_str().unwrap().contains("multipart"),
+            "{v}"
+        );
+    };
+    let (s, v) = raw(&cm, Method::POST, "/campaignmanager/announcement", "application/json", "{not json").await;
+    check(s, &v);
+    let (s, v) = raw(&cm, Method::POST, "/autoattendant/announcement", "application/json", "[1, 2]").await;
+    assert_eq!((s, v["errorCode"].as_str()), (400, Some("400")), "{v}");
+    let (s, v) = raw(
+        &cm,
+        Method::PUT,
+        &format!("/campaignmanager/announcement/{ann}"),
+        "application/json",
+        "{\"type\": ",
+    )
+    .await;
+    check(s, &v);
+    // A multipart body whose boundary never comes.
+    let broken = "--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n\r\nRIFF";
+    for path in ["/campaignmanager/dnd/optout", "/campaignmanager/dnd/optin"] {
+        let (s, v) = raw(&cm, Method::POST, path, "multipart/form-data; boundary=xyz", broken).await;
+        check(s, &v);
+    }
+    // The upload reads the file part before failing: the doc's 504, also as errorCode.
+    let path = format!("/campaignmanager/internal/file/announcement/{ann}");
+    let (s, v) = raw(&cm, Method::POST, &path, "multipart/form-data; boundary=xyz", broken).await;
+    assert_err_ec(s, &v, "504", "Error in uploading audio file");
+    let (s, v) = raw(&cm, Method::POST, &path, "multipart/form-data", "--").await;
+    assert_eq!((s, v["errorCode"].as_str()), (400, Some("400")), "{v}");
+    let (s, v) = raw(&cm, Method::POST, "/campaignmanager/dnd/optout", "application/json", "{oops").await;
+    check(s, &v);
+    // Search parameters of announcements answer in the same form as the DND searches.
+    let (s, v) = cm.get("/campaignmanager/announcement/search?startTime=yesterday").await;
+    assert_eq!((s, v["errorCode"].as_str()), (409, Some("498")), "{v}");
+    let (s, v) = cm.get("/campaignmanager/announcement/search?pageSize=abc").await;
+    assert_eq!((s, v["errorCode"].as_str()), (400, Some("400")), "{v}");
+    let (s, v) = cm.get("/campaignmanager/announcement/search?sortBy=voice:asc").await;
+    assert_eq!((s, v["errorCode"].as_str()), (400, Some("400")), "{v}");
 }

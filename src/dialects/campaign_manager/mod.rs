@@ -13,7 +13,8 @@
 //!
 //! Choices where the doc is silent or contradicts itself:
 //! - Error key: campaign and credit errors print `"code": <number>` (the campaign failure
-//!   examples); announcement and DND errors print `"errorCode": "<string>"` (their examples).
+//!   examples); announcement and DND errors print `"errorCode": "<string>"` (their examples),
+//!   including bad input there (malformed JSON/multipart, bad paging/date/sort parameters).
 //! - Bad input without a code in the doc (bad channel, bad page size, bad sort attribute,
 //!   malformed JSON/multipart, a `toFile` without any valid number, an invalid `fromFile`)
 //!   → HTTP 400 with code 400 and a message naming the parameter.
