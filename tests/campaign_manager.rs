@@ -1301,3 +1301,55 @@ async fn announcement_and_dnd_input_errors_use_the_error_code_form() {
     let (s, v) = cm.get("/campaignmanager/announcement/search?sortBy=voice:asc").await;
     assert_eq!((s, v["errorCode"].as_str()), (400, Some("400")), "{v}");
 }
+
+#[tokio::test]
+async fn account_sid_and_email_are_shown_as_in_the_doc_examples() {
+    let app = TestApp::spawn().await;
+    let cm = Cm::new(&app, "acme").await;
+    let email = "acme@switchboard.invalid";
+    app.credit("acme", 10).await;
+    // An operator credit (no campaign behind it) shows the tenant's account.
+    let (_, v) = cm.get("/campaignmanager/credits/search").await;
+    assert_eq!(v["data"][0]["accountSid"], cm.sid.as_str(), "{v}");
+    assert_eq!(v["data"][0]["accountEmail"], email, "{v}");
+    let sid = v["data"][0]["sid"].as_str().unwrap().to_string();
+    let (_, v) = cm.get(&format!("/campaignmanager/credits/search/{sid}")).await;
+    assert_eq!(v["data"]["accountEmail"], email, "{v}");
+    // Campaigns: create, get, search.
+    let (s, v) = cm.sms("c", "Hi", "+14155550101", &[("startTime", &future(1))]).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["data"]["accountEmail"], email, "{v}");
+    let csid = v["data"]["sid"].as_str().unwrap().to_string();
+    let (_, v) = cm.get(&format!("/campaignmanager/campaigns/search/{csid}")).await;
+    assert_eq!(v["data"]["accountEmail"], email, "{v}");
+    let (_, v) = cm.get("/campaignmanager/credits/search?type=debit").await;
+    assert_eq!(
+        (v["data"][0]["accountSid"].as_str(), v["data"][0]["accountEmail"].as_str()),
+        (Some(cm.sid.as_str()), Some(email)),
+        "{v}"
+    );
+    // A campaign made through another front door.
+    let (s, _) = app
+        .admin_post(
+            "/admin/v1/tenants/acme/campaigns",
+            json!({"name": "Dialer campaign", "kind": "leads", "status": "scheduled"}),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let (_, v) = cm.get("/campaignmanager/campaigns/search").await;
+    for c in v["data"].as_array().unwrap() {
+        assert_eq!(c["accountSid"], cm.sid.as_str(), "{c}");
+        assert_eq!(c["accountEmail"], email, "{c}");
+    }
+    // Announcements.
+    let (s, v) = cm
+        .post_json(
+            "/campaignmanager/announcement",
+            json!({"enterpriseSid": cm.ent, "name": "P", "type": "play"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["data"]["accountEmail"], email, "{v}");
+    let (_, v) = cm.get("/campaignmanager/announcement/search").await;
+    assert_eq!(v["data"]["result"][0]["accountEmail"], email, "{v}");
+}

@@ -95,9 +95,7 @@ fn render(a: &Announcement, cm: &Cm) -> Value {
     m.insert("sid".into(), json!(s));
     m.insert("dateUpdated".into(), json!(fmt_time(a.updated_at)));
     m.insert("dateCreated".into(), json!(fmt_time(a.created_at)));
-    if let Some(e) = &cm.account_email {
-        m.insert("accountEmail".into(), json!(e));
-    }
+    m.insert("accountEmail".into(), json!(cm.account_email));
     m.insert("uri".into(), json!(format!("{PATH}/{s}")));
     m.insert("name".into(), json!(a.name));
     if let Some(d) = &a.description {

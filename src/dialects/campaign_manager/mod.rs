@@ -12,6 +12,10 @@
 //! announcements have their own table (migration 0300) with audio in `blobs`.
 //!
 //! Choices where the doc is silent or contradicts itself:
+//! - `accountEmail` (credits, campaigns, announcements) is the credential's `attrs.email`,
+//!   else `<tenant slug>@switchboard.invalid` (the tenant has no email of its own). Ledger
+//!   rows and campaigns that no Campaign Manager account made (operator credits, other
+//!   dialects' campaigns) show the caller's account SID and email.
 //! - Error key: campaign and credit errors print `"code": <number>` (the campaign failure
 //!   examples); announcement and DND errors print `"errorCode": "<string>"` (their examples),
 //!   including bad input there (malformed JSON/multipart, bad paging/date/sort parameters).
