@@ -1353,3 +1353,58 @@ async fn account_sid_and_email_are_shown_as_in_the_doc_examples() {
     let (_, v) = cm.get("/campaignmanager/announcement/search").await;
     assert_eq!(v["data"]["result"][0]["accountEmail"], email, "{v}");
 }
+
+#[tokio::test]
+async fn paths_the_doc_prints_are_served() {
+    let app = TestApp::spawn().await;
+    let cm = Cm::new(&app, "acme").await;
+    app.credit("acme", 10).await;
+    let (s, v) = cm.sms("c", "Hi", "+14155550101", &[("startTime", &future(1))]).await;
+    assert_eq!(s, 201, "{v}");
+    let sid = v["data"]["sid"].as_str().unwrap().to_string();
+    let cp = format!("CP{}", &sid[2..]);
+    // "Get Single Campaign" as printed: `curl -X DELETE …/campaigns/search/{sid}` reads it.
+    let (s, v) = cm.delete(&format!("/campaignmanager/campaigns/search/{cp}")).await;
+    assert_eq!((s, v["data"]["sid"].as_str()), (200, Some(sid.as_str())), "{v}");
+    assert_eq!(v["data"]["status"], "scheduled");
+    assert_eq!(cm.balance().await, 9, "nothing refunded: the campaign is still there");
+    let (s, v) = cm.get(&format!("/campaignmanager/campaigns/search/{sid}")).await;
+    assert_eq!((s, v["data"]["status"].as_str()), (200, Some("scheduled")));
+    let (s, v) = cm
+        .delete("/campaignmanager/campaigns/search/CPb6eb071d21124dbab20b095c25f1274f")
+        .await;
+    assert_err(s, &v, 463, "Campaign not found");
+    // The `uri` of the update/delete/get examples.
+    let (s, v) = cm.get(&format!("/campaignmanager/enterprise/campaign/search/{cp}")).await;
+    assert_eq!((s, v["data"]["sid"].as_str()), (200, Some(sid.as_str())), "{v}");
+
+    // Announcements: upload at the fileUri word order, read at the URIs the upload example prints.
+    let (_, v) = cm
+        .post_json(
+            "/campaignmanager/announcement",
+            json!({"enterpriseSid": cm.ent, "name": "Sale announcement", "type": "play"}),
+        )
+        .await;
+    let ann = v["data"]["sid"].as_str().unwrap().to_string();
+    let form = Form::new().part("file", Part::bytes(wav()).file_name(format!("{ann}.wav")));
+    let (s, v) = cm
+        .post_form(&format!("/campaignmanager/internal/announcement/file/{ann}"), form)
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let file = v["data"]["fileUri"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+    for p in [
+        format!("/autoattendant/announcement/file/{file}"),
+        format!("/campaignmanager/announcement/file/{file}"),
+        format!("/campaignmanager/internal/announcement/file/{file}"),
+    ] {
+        let r = cm.req(Method::GET, &p).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{p}");
+        assert_eq!(r.bytes().await.unwrap().to_vec(), wav(), "{p}");
+    }
+    let (s, v) = cm.get(&format!("/autoattendant/announcement/search/{ann}")).await;
+    assert_eq!((s, v["data"]["sid"].as_str()), (200, Some(ann.as_str())), "{v}");
+    let (s, v) = cm
+        .get("/autoattendant/announcement/search/AN42b3d3e952ff47ecba9d487095a2bc4e")
+        .await;
+    assert_err_ec(s, &v, "500", "Announcement not found");
+}

@@ -67,7 +67,12 @@
 //!   it. The WAV is served (with auth) at its `fileUri`,
 //!   `/campaignmanager/internal/announcement/file/<AN…>_<millis>.wav`. The doc's examples
 //!   that post to `/autoattendant/announcement` and
-//!   `/autoattendant/internal/announcement/file/{sid}` are served as aliases.
+//!   `/autoattendant/internal/announcement/file/{sid}` are served as aliases, and so is
+//!   `POST /campaignmanager/internal/announcement/file/{sid}`; the URIs the examples print
+//!   (`/autoattendant/announcement/search/{sid}`, `/autoattendant/announcement/file/…`,
+//!   `/campaignmanager/announcement/file/…`, `/campaignmanager/enterprise/campaign/search/{sid}`)
+//!   answer GET. The "Get Single Campaign" curl sends `DELETE …/campaigns/search/{sid}`:
+//!   answered as that read, never as a deletion.
 //! - DND uploads are all-or-nothing: any invalid line (or no number) → 490 listing them.
 //!   The Opt-Out list is the shared opt-out list (all channels), so entries added by other
 //!   dialects or the admin API appear in its search; numbers are shown as the caller wrote
@@ -125,6 +130,8 @@ pub fn router() -> Router<AppState> {
         .route("/campaignmanager/campaigns", post(campaigns::create))
         .route("/campaignmanager/internal/file/announcement/{sid}", post(announcements::upload))
         .route("/autoattendant/internal/announcement/file/{sid}", post(announcements::upload))
+        // The fileUri path with an announcement SID (the doc's curl uses this word order).
+        .route("/campaignmanager/internal/announcement/file/{file}", post(announcements::upload))
         .route("/campaignmanager/dnd/optout", post(dnd::optout_upload))
         .route("/campaignmanager/dnd/optin", post(dnd::optin_upload))
         .layer(DefaultBodyLimit::disable());
@@ -132,13 +139,23 @@ pub fn router() -> Router<AppState> {
         .route("/campaignmanager/credits/search", get(credits::search))
         .route("/campaignmanager/credits/search/{sid}", get(credits::get_one))
         .route("/campaignmanager/campaigns/search", get(campaigns::search))
-        .route("/campaignmanager/campaigns/search/{sid}", get(campaigns::get_one))
+        // The doc's "Get Single Campaign" curl sends DELETE here: answered as the read it
+        // documents (never a deletion).
+        .route(
+            "/campaignmanager/campaigns/search/{sid}",
+            get(campaigns::get_one).delete(campaigns::get_one),
+        )
         .route("/numbermasking/campaigns/search/{sid}", get(campaigns::get_one))
+        // The `uri` the doc's update/delete/get examples print.
+        .route("/campaignmanager/enterprise/campaign/search/{sid}", get(campaigns::get_one))
         .route("/campaignmanager/campaigns/{sid}", put(campaigns::update).delete(campaigns::delete))
         .route("/campaignmanager/announcement", post(announcements::create))
         .route("/autoattendant/announcement", post(announcements::create))
         .route("/campaignmanager/announcement/search", get(announcements::search))
         .route("/campaignmanager/announcement/search/{sid}", get(announcements::get_one))
+        // The `uri` and `fileUri` the doc's upload example prints.
+        .route("/autoattendant/announcement/search/{sid}", get(announcements::get_one))
+        .route("/autoattendant/announcement/file/{file}", get(announcements::file))
         .route(
             "/campaignmanager/announcement/{sid}",
             put(announcements::update).delete(announcements::delete),
