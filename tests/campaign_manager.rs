@@ -1408,3 +1408,59 @@ async fn paths_the_doc_prints_are_served() {
         .await;
     assert_err_ec(s, &v, "500", "Announcement not found");
 }
+
+#[tokio::test]
+async fn status_follows_the_admin_clock_through_in_progress_to_completed() {
+    // Only driven passes (the admin clock change runs one; app.tick() another).
+    let app = TestApp::spawn_config(|mut c| {
+        c.tick_ms = 3_600_000;
+        c
+    })
+    .await;
+    let cm = Cm::new(&app, "acme").await;
+    app.credit("acme", 300).await;
+    let to: String = (0..250).map(|i| format!("+1415555{i:04}\n")).collect();
+    let (s, v) = cm.sms("big", "Hello", &to, &[("startTime", &future(1))]).await;
+    assert_eq!((s, v["data"]["status"].as_str()), (201, Some("initiating")), "{v}");
+    let sid = v["data"]["sid"].as_str().unwrap().to_string();
+    let path = format!("/campaignmanager/campaigns/search/{sid}");
+    let (_, v) = cm.get(&path).await;
+    assert_eq!(v["data"]["status"], "scheduled");
+    let (s, v) = app
+        .admin_post("/admin/v1/tenants/acme/clock", json!({"advance_seconds": 2 * 86400}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    // One pass: started, the first batch sent, the rest pending.
+    let (_, v) = cm.get(&path).await;
+    assert_eq!(v["data"]["status"], "InProgress", "{v}");
+    let (_, v) = cm.get("/campaignmanager/campaigns/search?status=InProgress").await;
+    assert_eq!(v["total"], 1);
+    let sent = deliveries(&app, &sid).await.len();
+    assert!(sent > 0 && sent < 250, "{sent}");
+    // InProgress: no cancel, no delete, no refund.
+    let (s, v) = cm
+        .put_json(&format!("/campaignmanager/campaigns/{sid}"), json!({"status": "cancelled"}))
+        .await;
+    assert_err(s, &v, 487, "Campaign status cannot be updated");
+    let (s, v) = cm.delete(&format!("/campaignmanager/campaigns/{sid}")).await;
+    assert_err(s, &v, 464, "Campaign status not \"Scheduled\"");
+    assert_eq!(cm.balance().await, 50);
+    app.tick().await;
+    let (_, v) = cm.get(&path).await;
+    assert_eq!(v["data"]["status"], "Completed", "{v}");
+    assert_eq!(deliveries(&app, &sid).await.len(), 250);
+    let (_, v) = cm.get("/campaignmanager/campaigns/search?status=completed").await;
+    assert_eq!(v["total"], 1);
+    // A campaign the engine marked failed reads Failed.
+    let (_, v) = cm.sms("f", "Hello", "+14155550101", &[("startTime", &future(5))]).await;
+    let fsid = v["data"]["sid"].as_str().unwrap().to_string();
+    sqlx::query("UPDATE campaigns SET status = 'failed' WHERE id = $1")
+        .bind(uuid::Uuid::parse_str(&fsid[2..]).unwrap())
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let (_, v) = cm.get(&format!("/campaignmanager/campaigns/search/{fsid}")).await;
+    assert_eq!(v["data"]["status"], "Failed");
+    let (_, v) = cm.get("/campaignmanager/campaigns/search?status=Failed").await;
+    assert_eq!(v["total"], 1);
+}
