@@ -1401,6 +1401,8 @@ async fn paths_the_doc_prints_are_served() {
         assert_eq!(r.status(), 200, "{p}");
         assert_eq!(r.bytes().await.unwrap().to_vec(), wav(), "{p}");
     }
+    let (s, v) = cm.get(&format!("/campaignmanager/announcement/search/AAE{}", &ann[2..])).await;
+    assert_eq!((s, v["data"]["sid"].as_str()), (200, Some(ann.as_str())), "{v}");
     let (s, v) = cm.get(&format!("/autoattendant/announcement/search/{ann}")).await;
     assert_eq!((s, v["data"]["sid"].as_str()), (200, Some(ann.as_str())), "{v}");
     let (s, v) = cm

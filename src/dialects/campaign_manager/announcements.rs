@@ -73,7 +73,8 @@ impl Announcement {
 
 /// The announcement with this SID, if it is the tenant's.
 pub async fn find(st: &AppState, tenant: TenantId, asid: &str) -> CmResult<Option<Announcement>> {
-    let Some(id) = parse_sid("AN", asid.trim()) else {
+    // The doc's "Get Single Announcement" example prints an `AAE` prefix: the same id.
+    let Some(id) = parse_sid("AN", asid.trim()).or_else(|| parse_sid("AAE", asid.trim())) else {
         return Ok(None);
     };
     let sql = format!("SELECT {COLS} FROM announcements WHERE tenant_id = $1 AND id = $2");

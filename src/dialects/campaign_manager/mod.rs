@@ -73,6 +73,8 @@
 //!   `/campaignmanager/announcement/file/…`, `/campaignmanager/enterprise/campaign/search/{sid}`)
 //!   answer GET. The "Get Single Campaign" curl sends `DELETE …/campaigns/search/{sid}`:
 //!   answered as that read, never as a deletion.
+//! - Announcement SIDs are `AN` + 32 hex; the doc's get example prints `AAE…`, accepted as
+//!   the same id (as `CP…` for campaigns).
 //! - DND uploads are all-or-nothing: any invalid line (or no number) → 490 listing them.
 //!   The Opt-Out list is the shared opt-out list (all channels), so entries added by other
 //!   dialects or the admin API appear in its search; numbers are shown as the caller wrote
