@@ -1466,3 +1466,26 @@ async fn status_follows_the_admin_clock_through_in_progress_to_completed() {
     let (_, v) = cm.get("/campaignmanager/campaigns/search?status=Failed").await;
     assert_eq!(v["total"], 1);
 }
+
+#[tokio::test]
+async fn unsupported_methods_answer_405_in_the_vendor_shape() {
+    let app = TestApp::spawn().await;
+    let cm = Cm::new(&app, "acme").await;
+    let r = cm.req(Method::POST, "/campaignmanager/credits/search").send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    assert!(r.headers()["allow"].to_str().unwrap().contains("GET"));
+    let (s, v) = status_json(r).await;
+    assert_eq!((s, v["code"].as_u64()), (405, Some(405)), "{v}");
+    let (s, v) = status_json(cm.req(Method::GET, "/campaignmanager/campaigns").send().await.unwrap()).await;
+    assert_eq!((s, v["code"].as_u64()), (405, Some(405)), "{v}");
+    let (s, v) = status_json(cm.req(Method::GET, "/campaignmanager/dnd/optout").send().await.unwrap()).await;
+    assert_eq!((s, v["errorCode"].as_str()), (405, Some("405")), "{v}");
+    let (s, v) = status_json(
+        cm.req(Method::PATCH, "/campaignmanager/announcement/AN3f01da2b10d84f7f92f5b7aaced20a94")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, v["errorCode"].as_str()), (405, Some("405")), "{v}");
+}

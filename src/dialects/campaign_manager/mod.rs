@@ -19,6 +19,8 @@
 //! - Error key: campaign and credit errors print `"code": <number>` (the campaign failure
 //!   examples); announcement and DND errors print `"errorCode": "<string>"` (their examples),
 //!   including bad input there (malformed JSON/multipart, bad paging/date/sort parameters).
+//! - A method a path does not serve → HTTP 405, code 405 (errorCode on announcement and
+//!   DND paths), with `Allow`.
 //! - Bad input without a code in the doc (bad channel, bad page size, bad sort attribute,
 //!   malformed JSON/multipart, a `toFile` without any valid number, an invalid `fromFile`)
 //!   → HTTP 400 with code 400 and a message naming the parameter.
@@ -90,7 +92,7 @@ mod dnd;
 mod wire;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{get, post, put, MethodRouter};
 use axum::Router;
 
 use crate::domain::campaigns::status as cs;
@@ -126,50 +128,80 @@ pub fn domain_statuses_for(vendor: &str) -> Option<Vec<&'static str>> {
     (!found.is_empty()).then_some(found)
 }
 
+/// Answers a method the path does not serve: 405 in the dialect's error shape
+/// (`errorCode` on announcement and DND paths), with the `Allow` header axum adds.
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> wire::CmError {
+    let e = wire::CmError::method_not_allowed(&method, uri.path());
+    if uri.path().contains("/announcement") || uri.path().contains("/dnd/") {
+        e.ec()
+    } else {
+        e
+    }
+}
+
+fn allow(m: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    m.fallback(method_not_allowed)
+}
+
 /// The dialect's routes.
 pub fn router() -> Router<AppState> {
     let uploads = Router::new()
-        .route("/campaignmanager/campaigns", post(campaigns::create))
-        .route("/campaignmanager/internal/file/announcement/{sid}", post(announcements::upload))
-        .route("/autoattendant/internal/announcement/file/{sid}", post(announcements::upload))
-        // The fileUri path with an announcement SID (the doc's curl uses this word order).
-        .route("/campaignmanager/internal/announcement/file/{file}", post(announcements::upload))
-        .route("/campaignmanager/dnd/optout", post(dnd::optout_upload))
-        .route("/campaignmanager/dnd/optin", post(dnd::optin_upload))
+        .route("/campaignmanager/campaigns", allow(post(campaigns::create)))
+        .route(
+            "/campaignmanager/internal/file/announcement/{sid}",
+            allow(post(announcements::upload)),
+        )
+        .route(
+            "/autoattendant/internal/announcement/file/{sid}",
+            allow(post(announcements::upload)),
+        )
+        // The fileUri (GET) and, with an announcement SID, an upload in the word order the
+        // doc's curl uses.
+        .route(
+            "/campaignmanager/internal/announcement/file/{file}",
+            allow(post(announcements::upload).get(announcements::file)),
+        )
+        .route("/campaignmanager/dnd/optout", allow(post(dnd::optout_upload)))
+        .route("/campaignmanager/dnd/optin", allow(post(dnd::optin_upload)))
         .layer(DefaultBodyLimit::disable());
     Router::new()
-        .route("/campaignmanager/credits/search", get(credits::search))
-        .route("/campaignmanager/credits/search/{sid}", get(credits::get_one))
-        .route("/campaignmanager/campaigns/search", get(campaigns::search))
+        .route("/campaignmanager/credits/search", allow(get(credits::search)))
+        .route("/campaignmanager/credits/search/{sid}", allow(get(credits::get_one)))
+        .route("/campaignmanager/campaigns/search", allow(get(campaigns::search)))
         // The doc's "Get Single Campaign" curl sends DELETE here: answered as the read it
         // documents (never a deletion).
         .route(
             "/campaignmanager/campaigns/search/{sid}",
-            get(campaigns::get_one).delete(campaigns::get_one),
+            allow(get(campaigns::get_one).delete(campaigns::get_one)),
         )
-        .route("/numbermasking/campaigns/search/{sid}", get(campaigns::get_one))
+        .route("/numbermasking/campaigns/search/{sid}", allow(get(campaigns::get_one)))
         // The `uri` the doc's update/delete/get examples print.
-        .route("/campaignmanager/enterprise/campaign/search/{sid}", get(campaigns::get_one))
-        .route("/campaignmanager/campaigns/{sid}", put(campaigns::update).delete(campaigns::delete))
-        .route("/campaignmanager/announcement", post(announcements::create))
-        .route("/autoattendant/announcement", post(announcements::create))
-        .route("/campaignmanager/announcement/search", get(announcements::search))
-        .route("/campaignmanager/announcement/search/{sid}", get(announcements::get_one))
+        .route("/campaignmanager/enterprise/campaign/search/{sid}", allow(get(campaigns::get_one)))
+        .route(
+            "/campaignmanager/campaigns/{sid}",
+            allow(put(campaigns::update).delete(campaigns::delete)),
+        )
+        .route("/campaignmanager/announcement", allow(post(announcements::create)))
+        .route("/autoattendant/announcement", allow(post(announcements::create)))
+        .route("/campaignmanager/announcement/search", allow(get(announcements::search)))
+        .route("/campaignmanager/announcement/search/{sid}", allow(get(announcements::get_one)))
         // The `uri` and `fileUri` the doc's upload example prints.
-        .route("/autoattendant/announcement/search/{sid}", get(announcements::get_one))
-        .route("/autoattendant/announcement/file/{file}", get(announcements::file))
+        .route("/autoattendant/announcement/search/{sid}", allow(get(announcements::get_one)))
+        .route("/autoattendant/announcement/file/{file}", allow(get(announcements::file)))
         .route(
             "/campaignmanager/announcement/{sid}",
-            put(announcements::update).delete(announcements::delete),
+            allow(put(announcements::update).delete(announcements::delete)),
         )
-        .route("/campaignmanager/internal/announcement/file/{file}", get(announcements::file))
-        .route("/campaignmanager/announcement/file/{file}", get(announcements::file))
-        .route("/campaignmanager/dnd/optout/search", get(dnd::optout_search))
-        .route("/campaignmanager/dnd/optout/search/{sid}", get(dnd::optout_get))
-        .route("/campaignmanager/dnd/optout/{sid}", axum::routing::delete(dnd::optout_delete))
-        .route("/campaignmanager/dnd/optin/search", get(dnd::optin_search))
-        .route("/campaignmanager/dnd/optin/search/{sid}", get(dnd::optin_get))
-        .route("/campaignmanager/dnd/optin/{sid}", axum::routing::delete(dnd::optin_delete))
+        .route("/campaignmanager/announcement/file/{file}", allow(get(announcements::file)))
+        .route("/campaignmanager/dnd/optout/search", allow(get(dnd::optout_search)))
+        .route("/campaignmanager/dnd/optout/search/{sid}", allow(get(dnd::optout_get)))
+        .route(
+            "/campaignmanager/dnd/optout/{sid}",
+            allow(axum::routing::delete(dnd::optout_delete)),
+        )
+        .route("/campaignmanager/dnd/optin/search", allow(get(dnd::optin_search)))
+        .route("/campaignmanager/dnd/optin/search/{sid}", allow(get(dnd::optin_get)))
+        .route("/campaignmanager/dnd/optin/{sid}", allow(axum::routing::delete(dnd::optin_delete)))
         .merge(uploads)
 }
 

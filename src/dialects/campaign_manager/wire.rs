@@ -86,6 +86,16 @@ impl CmError {
             data: Value::Null,
         }
     }
+    /// 405: the path exists but not with this method.
+    pub fn method_not_allowed(method: &axum::http::Method, path: &str) -> Self {
+        CmError {
+            http: StatusCode::METHOD_NOT_ALLOWED,
+            code: 405,
+            key: CodeKey::Code,
+            message: format!("Method {method} is not supported on {path}"),
+            data: Value::Null,
+        }
+    }
     pub fn internal() -> Self {
         CmError {
             http: StatusCode::INTERNAL_SERVER_ERROR,
