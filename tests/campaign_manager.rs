@@ -391,6 +391,11 @@ async fn cancel_refunds_and_state_machine_errors() {
     let path = format!("/campaignmanager/campaigns/{sid}");
     let (s, v) = cm.put_json(&path, json!({"status": "paused"})).await;
     assert_err(s, &v, 483, "Campaign status is invalid");
+    for other in ["Completed", "InProgress", "scheduled", "initiating", "Failed"] {
+        let (s, v) = cm.put_json(&path, json!({"status": other})).await;
+        assert_err(s, &v, 487, "Campaign status cannot be updated");
+    }
+    assert_eq!(cm.balance().await, 8, "nothing refunded");
     let (s, v) = cm.put_json(&path, json!({})).await;
     assert_eq!(v["code"], 4000, "{v}");
     assert_eq!(s, 409);

@@ -694,6 +694,11 @@ pub async fn update(State(st): State<AppState>, cm: Cm, Path(csid): Path<String>
     };
     let s = status.to_ascii_lowercase();
     if s != "cancelled" && s != "canceled" {
+        // A status of the state machine that cannot be reached by API (scheduled,
+        // InProgress, …) is 487; a word that is no status at all is 483.
+        if domain_statuses_for(&s).is_some() {
+            return Err(CmError::vendor(487, "Campaign status cannot be updated", data));
+        }
         return Err(CmError::vendor(483, "Campaign status is invalid", data));
     }
     let now = st.now(&cm.tenant);

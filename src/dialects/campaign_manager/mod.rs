@@ -49,6 +49,9 @@
 //!   neither (the doc's own voice example) is accepted and leaves the sender empty.
 //! - Cost (`total`): recipients × SMS segments (GSM-7 160/153 with extension characters
 //!   counted twice, else UCS-2 70/67), 1 per voice call. Nothing is written on 488.
+//! - PUT with another status of the life cycle (`scheduled`, `InProgress`, `Completed`, …)
+//!   → 487 "Campaign status cannot be updated" (the state machine refuses it); a word that
+//!   is no status at all → 483 "Campaign status is invalid".
 //! - Cancel (PUT `cancelled`/`canceled`) and DELETE only from `scheduled`; both refund the
 //!   campaign's net debit as a `credit` ledger row; DELETE hides the campaign afterwards and
 //!   answers the campaign as it was.
