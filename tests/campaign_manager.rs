@@ -391,6 +391,11 @@ async fn cancel_refunds_and_state_machine_errors() {
     let path = format!("/campaignmanager/campaigns/{sid}");
     let (s, v) = cm.put_json(&path, json!({"status": "paused"})).await;
     assert_err(s, &v, 483, "Campaign status is invalid");
+    for other in ["Completed", "InProgress", "scheduled", "initiating", "Failed"] {
+        let (s, v) = cm.put_json(&path, json!({"status": other})).await;
+        assert_err(s, &v, 487, "Campaign status cannot be updated");
+    }
+    assert_eq!(cm.balance().await, 8, "nothing refunded");
     let (s, v) = cm.put_json(&path, json!({})).await;
     assert_eq!(v["code"], 4000, "{v}");
     assert_eq!(s, 409);
@@ -827,7 +832,7 @@ async fn announcements_crud_upload_and_errors() {
         .await;
     assert_eq!(v["data"]["total"], 0);
     let (s, v) = cm.get("/campaignmanager/announcement/search?startTime=bad").await;
-    assert_eq!((s, v["code"].as_u64()), (409, Some(498)));
+    assert_eq!((s, v["errorCode"].as_str()), (409, Some("498")));
     let (s, v) = cm.get(&format!("/campaignmanager/announcement/search/{play}")).await;
     assert_eq!(s, 200);
     assert_eq!(v["data"]["type"], "play");
@@ -1228,4 +1233,264 @@ async fn scheduled_campaign_survives_a_restart() {
     })
     .await;
     assert_eq!(deliveries(&app, &sid).await.len(), 1);
+}
+
+// ------------------------------------------------------------------------------ audit fixes
+
+/// Sends `body` with `content_type` and returns the status and JSON answer.
+async fn raw(cm: &Cm<'_>, m: Method, path: &str, content_type: &str, body: &'static str) -> (u16, Value) {
+    status_json(
+        cm.req(m, path)
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn announcement_and_dnd_input_errors_use_the_error_code_form() {
+    let app = TestApp::spawn().await;
+    let cm = Cm::new(&app, "acme").await;
+    let (s, v) = cm
+        .post_json(
+            "/campaignmanager/announcement",
+            json!({"enterpriseSid": cm.ent, "name": "P", "type": "play"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let ann = v["data"]["sid"].as_str().unwrap().to_string();
+    let check = |s: u16, v: &Value| {
+        assert_eq!(s, 400, "{v}");
+        assert_eq!(v["errorCode"], "400", "{v}");
+        assert!(v.get("code").is_none(), "{v}");
+        assert!(
+            v["message"].as_str().unwrap().contains("JSON") || v["message"].as_str().unwrap().contains("multipart"),
+            "{v}"
+        );
+    };
+    let (s, v) = raw(&cm, Method::POST, "/campaignmanager/announcement", "application/json", "{not json").await;
+    check(s, &v);
+    let (s, v) = raw(&cm, Method::POST, "/autoattendant/announcement", "application/json", "[1, 2]").await;
+    assert_eq!((s, v["errorCode"].as_str()), (400, Some("400")), "{v}");
+    let (s, v) = raw(
+        &cm,
+        Method::PUT,
+        &format!("/campaignmanager/announcement/{ann}"),
+        "application/json",
+        "{\"type\": ",
+    )
+    .await;
+    check(s, &v);
+    // A multipart body whose boundary never comes.
+    let broken = "--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n\r\nRIFF";
+    for path in ["/campaignmanager/dnd/optout", "/campaignmanager/dnd/optin"] {
+        let (s, v) = raw(&cm, Method::POST, path, "multipart/form-data; boundary=xyz", broken).await;
+        check(s, &v);
+    }
+    // The upload reads the file part before failing: the doc's 504, also as errorCode.
+    let path = format!("/campaignmanager/internal/file/announcement/{ann}");
+    let (s, v) = raw(&cm, Method::POST, &path, "multipart/form-data; boundary=xyz", broken).await;
+    assert_err_ec(s, &v, "504", "Error in uploading audio file");
+    let (s, v) = raw(&cm, Method::POST, &path, "multipart/form-data", "--").await;
+    assert_eq!((s, v["errorCode"].as_str()), (400, Some("400")), "{v}");
+    let (s, v) = raw(&cm, Method::POST, "/campaignmanager/dnd/optout", "application/json", "{oops").await;
+    check(s, &v);
+    // Search parameters of announcements answer in the same form as the DND searches.
+    let (s, v) = cm.get("/campaignmanager/announcement/search?startTime=yesterday").await;
+    assert_eq!((s, v["errorCode"].as_str()), (409, Some("498")), "{v}");
+    let (s, v) = cm.get("/campaignmanager/announcement/search?pageSize=abc").await;
+    assert_eq!((s, v["errorCode"].as_str()), (400, Some("400")), "{v}");
+    let (s, v) = cm.get("/campaignmanager/announcement/search?sortBy=voice:asc").await;
+    assert_eq!((s, v["errorCode"].as_str()), (400, Some("400")), "{v}");
+}
+
+#[tokio::test]
+async fn account_sid_and_email_are_shown_as_in_the_doc_examples() {
+    let app = TestApp::spawn().await;
+    let cm = Cm::new(&app, "acme").await;
+    let email = "acme@switchboard.invalid";
+    app.credit("acme", 10).await;
+    // An operator credit (no campaign behind it) shows the tenant's account.
+    let (_, v) = cm.get("/campaignmanager/credits/search").await;
+    assert_eq!(v["data"][0]["accountSid"], cm.sid.as_str(), "{v}");
+    assert_eq!(v["data"][0]["accountEmail"], email, "{v}");
+    let sid = v["data"][0]["sid"].as_str().unwrap().to_string();
+    let (_, v) = cm.get(&format!("/campaignmanager/credits/search/{sid}")).await;
+    assert_eq!(v["data"]["accountEmail"], email, "{v}");
+    // Campaigns: create, get, search.
+    let (s, v) = cm.sms("c", "Hi", "+14155550101", &[("startTime", &future(1))]).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["data"]["accountEmail"], email, "{v}");
+    let csid = v["data"]["sid"].as_str().unwrap().to_string();
+    let (_, v) = cm.get(&format!("/campaignmanager/campaigns/search/{csid}")).await;
+    assert_eq!(v["data"]["accountEmail"], email, "{v}");
+    let (_, v) = cm.get("/campaignmanager/credits/search?type=debit").await;
+    assert_eq!(
+        (v["data"][0]["accountSid"].as_str(), v["data"][0]["accountEmail"].as_str()),
+        (Some(cm.sid.as_str()), Some(email)),
+        "{v}"
+    );
+    // A campaign made through another front door.
+    let (s, _) = app
+        .admin_post(
+            "/admin/v1/tenants/acme/campaigns",
+            json!({"name": "Dialer campaign", "kind": "leads", "status": "scheduled"}),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let (_, v) = cm.get("/campaignmanager/campaigns/search").await;
+    for c in v["data"].as_array().unwrap() {
+        assert_eq!(c["accountSid"], cm.sid.as_str(), "{c}");
+        assert_eq!(c["accountEmail"], email, "{c}");
+    }
+    // Announcements.
+    let (s, v) = cm
+        .post_json(
+            "/campaignmanager/announcement",
+            json!({"enterpriseSid": cm.ent, "name": "P", "type": "play"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["data"]["accountEmail"], email, "{v}");
+    let (_, v) = cm.get("/campaignmanager/announcement/search").await;
+    assert_eq!(v["data"]["result"][0]["accountEmail"], email, "{v}");
+}
+
+#[tokio::test]
+async fn paths_the_doc_prints_are_served() {
+    let app = TestApp::spawn().await;
+    let cm = Cm::new(&app, "acme").await;
+    app.credit("acme", 10).await;
+    let (s, v) = cm.sms("c", "Hi", "+14155550101", &[("startTime", &future(1))]).await;
+    assert_eq!(s, 201, "{v}");
+    let sid = v["data"]["sid"].as_str().unwrap().to_string();
+    let cp = format!("CP{}", &sid[2..]);
+    // "Get Single Campaign" as printed: `curl -X DELETE …/campaigns/search/{sid}` reads it.
+    let (s, v) = cm.delete(&format!("/campaignmanager/campaigns/search/{cp}")).await;
+    assert_eq!((s, v["data"]["sid"].as_str()), (200, Some(sid.as_str())), "{v}");
+    assert_eq!(v["data"]["status"], "scheduled");
+    assert_eq!(cm.balance().await, 9, "nothing refunded: the campaign is still there");
+    let (s, v) = cm.get(&format!("/campaignmanager/campaigns/search/{sid}")).await;
+    assert_eq!((s, v["data"]["status"].as_str()), (200, Some("scheduled")));
+    let (s, v) = cm
+        .delete("/campaignmanager/campaigns/search/CPb6eb071d21124dbab20b095c25f1274f")
+        .await;
+    assert_err(s, &v, 463, "Campaign not found");
+    // The `uri` of the update/delete/get examples.
+    let (s, v) = cm.get(&format!("/campaignmanager/enterprise/campaign/search/{cp}")).await;
+    assert_eq!((s, v["data"]["sid"].as_str()), (200, Some(sid.as_str())), "{v}");
+
+    // Announcements: upload at the fileUri word order, read at the URIs the upload example prints.
+    let (_, v) = cm
+        .post_json(
+            "/campaignmanager/announcement",
+            json!({"enterpriseSid": cm.ent, "name": "Sale announcement", "type": "play"}),
+        )
+        .await;
+    let ann = v["data"]["sid"].as_str().unwrap().to_string();
+    let form = Form::new().part("file", Part::bytes(wav()).file_name(format!("{ann}.wav")));
+    let (s, v) = cm
+        .post_form(&format!("/campaignmanager/internal/announcement/file/{ann}"), form)
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let file = v["data"]["fileUri"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+    for p in [
+        format!("/autoattendant/announcement/file/{file}"),
+        format!("/campaignmanager/announcement/file/{file}"),
+        format!("/campaignmanager/internal/announcement/file/{file}"),
+    ] {
+        let r = cm.req(Method::GET, &p).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{p}");
+        assert_eq!(r.bytes().await.unwrap().to_vec(), wav(), "{p}");
+    }
+    let (s, v) = cm.get(&format!("/campaignmanager/announcement/search/AAE{}", &ann[2..])).await;
+    assert_eq!((s, v["data"]["sid"].as_str()), (200, Some(ann.as_str())), "{v}");
+    let (s, v) = cm.get(&format!("/autoattendant/announcement/search/{ann}")).await;
+    assert_eq!((s, v["data"]["sid"].as_str()), (200, Some(ann.as_str())), "{v}");
+    let (s, v) = cm
+        .get("/autoattendant/announcement/search/AN42b3d3e952ff47ecba9d487095a2bc4e")
+        .await;
+    assert_err_ec(s, &v, "500", "Announcement not found");
+}
+
+#[tokio::test]
+async fn status_follows_the_admin_clock_through_in_progress_to_completed() {
+    // Only driven passes (the admin clock change runs one; app.tick() another).
+    let app = TestApp::spawn_config(|mut c| {
+        c.tick_ms = 3_600_000;
+        c
+    })
+    .await;
+    let cm = Cm::new(&app, "acme").await;
+    app.credit("acme", 300).await;
+    let to: String = (0..250).map(|i| format!("+1415555{i:04}\n")).collect();
+    let (s, v) = cm.sms("big", "Hello", &to, &[("startTime", &future(1))]).await;
+    assert_eq!((s, v["data"]["status"].as_str()), (201, Some("initiating")), "{v}");
+    let sid = v["data"]["sid"].as_str().unwrap().to_string();
+    let path = format!("/campaignmanager/campaigns/search/{sid}");
+    let (_, v) = cm.get(&path).await;
+    assert_eq!(v["data"]["status"], "scheduled");
+    let (s, v) = app
+        .admin_post("/admin/v1/tenants/acme/clock", json!({"advance_seconds": 2 * 86400}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    // One pass: started, the first batch sent, the rest pending.
+    let (_, v) = cm.get(&path).await;
+    assert_eq!(v["data"]["status"], "InProgress", "{v}");
+    let (_, v) = cm.get("/campaignmanager/campaigns/search?status=InProgress").await;
+    assert_eq!(v["total"], 1);
+    let sent = deliveries(&app, &sid).await.len();
+    assert!(sent > 0 && sent < 250, "{sent}");
+    // InProgress: no cancel, no delete, no refund.
+    let (s, v) = cm
+        .put_json(&format!("/campaignmanager/campaigns/{sid}"), json!({"status": "cancelled"}))
+        .await;
+    assert_err(s, &v, 487, "Campaign status cannot be updated");
+    let (s, v) = cm.delete(&format!("/campaignmanager/campaigns/{sid}")).await;
+    assert_err(s, &v, 464, "Campaign status not \"Scheduled\"");
+    assert_eq!(cm.balance().await, 50);
+    app.tick().await;
+    let (_, v) = cm.get(&path).await;
+    assert_eq!(v["data"]["status"], "Completed", "{v}");
+    assert_eq!(deliveries(&app, &sid).await.len(), 250);
+    let (_, v) = cm.get("/campaignmanager/campaigns/search?status=completed").await;
+    assert_eq!(v["total"], 1);
+    // A campaign the engine marked failed reads Failed.
+    let (_, v) = cm.sms("f", "Hello", "+14155550101", &[("startTime", &future(5))]).await;
+    let fsid = v["data"]["sid"].as_str().unwrap().to_string();
+    sqlx::query("UPDATE campaigns SET status = 'failed' WHERE id = $1")
+        .bind(uuid::Uuid::parse_str(&fsid[2..]).unwrap())
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let (_, v) = cm.get(&format!("/campaignmanager/campaigns/search/{fsid}")).await;
+    assert_eq!(v["data"]["status"], "Failed");
+    let (_, v) = cm.get("/campaignmanager/campaigns/search?status=Failed").await;
+    assert_eq!(v["total"], 1);
+}
+
+#[tokio::test]
+async fn unsupported_methods_answer_405_in_the_vendor_shape() {
+    let app = TestApp::spawn().await;
+    let cm = Cm::new(&app, "acme").await;
+    let r = cm.req(Method::POST, "/campaignmanager/credits/search").send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    assert!(r.headers()["allow"].to_str().unwrap().contains("GET"));
+    let (s, v) = status_json(r).await;
+    assert_eq!((s, v["code"].as_u64()), (405, Some(405)), "{v}");
+    let (s, v) = status_json(cm.req(Method::GET, "/campaignmanager/campaigns").send().await.unwrap()).await;
+    assert_eq!((s, v["code"].as_u64()), (405, Some(405)), "{v}");
+    let (s, v) = status_json(cm.req(Method::GET, "/campaignmanager/dnd/optout").send().await.unwrap()).await;
+    assert_eq!((s, v["errorCode"].as_str()), (405, Some("405")), "{v}");
+    let (s, v) = status_json(
+        cm.req(Method::PATCH, "/campaignmanager/announcement/AN3f01da2b10d84f7f92f5b7aaced20a94")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, v["errorCode"].as_str()), (405, Some("405")), "{v}");
 }

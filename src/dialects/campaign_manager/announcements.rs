@@ -73,7 +73,8 @@ impl Announcement {
 
 /// The announcement with this SID, if it is the tenant's.
 pub async fn find(st: &AppState, tenant: TenantId, asid: &str) -> CmResult<Option<Announcement>> {
-    let Some(id) = parse_sid("AN", asid.trim()) else {
+    // The doc's "Get Single Announcement" example prints an `AAE` prefix: the same id.
+    let Some(id) = parse_sid("AN", asid.trim()).or_else(|| parse_sid("AAE", asid.trim())) else {
         return Ok(None);
     };
     let sql = format!("SELECT {COLS} FROM announcements WHERE tenant_id = $1 AND id = $2");
@@ -95,9 +96,7 @@ fn render(a: &Announcement, cm: &Cm) -> Value {
     m.insert("sid".into(), json!(s));
     m.insert("dateUpdated".into(), json!(fmt_time(a.updated_at)));
     m.insert("dateCreated".into(), json!(fmt_time(a.created_at)));
-    if let Some(e) = &cm.account_email {
-        m.insert("accountEmail".into(), json!(e));
-    }
+    m.insert("accountEmail".into(), json!(cm.account_email));
     m.insert("uri".into(), json!(format!("{PATH}/{s}")));
     m.insert("name".into(), json!(a.name));
     if let Some(d) = &a.description {
@@ -172,7 +171,8 @@ fn file_name(id: Uuid, now: DateTime<Utc>) -> String {
 }
 
 /// `POST /campaignmanager/announcement`.
-pub async fn create(State(st): State<AppState>, cm: Cm, JsonObj(b): JsonObj) -> CmResult<Response> {
+pub async fn create(State(st): State<AppState>, cm: Cm, body: Result<JsonObj, CmError>) -> CmResult<Response> {
+    let JsonObj(b) = body.map_err(CmError::ec)?;
     let ent = json_text(&b, "enterpriseSid").ok_or_else(|| CmError::missing("enterpriseSid").ec())?;
     if ent != cm.enterprise_sid {
         return Err(CmError::vendor_ec(467, "Enterprise not found", json!({"sid": ent})));
@@ -205,7 +205,8 @@ pub async fn create(State(st): State<AppState>, cm: Cm, JsonObj(b): JsonObj) -> 
 }
 
 /// `PUT /campaignmanager/announcement/{sid}`.
-pub async fn update(State(st): State<AppState>, cm: Cm, Path(asid): Path<String>, JsonObj(b): JsonObj) -> CmResult<Response> {
+pub async fn update(State(st): State<AppState>, cm: Cm, Path(asid): Path<String>, body: Result<JsonObj, CmError>) -> CmResult<Response> {
+    let JsonObj(b) = body.map_err(CmError::ec)?;
     let a = find(&st, cm.tenant.id, &asid).await?.ok_or_else(|| not_found(&asid))?;
     let s = spec(&b, true)?;
     let now = st.now(&cm.tenant);
@@ -294,10 +295,10 @@ pub async fn get_one(State(st): State<AppState>, cm: Cm, Path(asid): Path<String
 
 /// `GET /campaignmanager/announcement/search`.
 pub async fn search(State(st): State<AppState>, cm: Cm, q: Query) -> CmResult<Response> {
-    let paging = Paging::from_query(&q)?;
-    let from = time_param(&q, "startTime")?;
-    let to = end_time_param(&q)?;
-    let sort = sort_param(&q, &["dateCreated", "name"])?;
+    let paging = Paging::from_query(&q).map_err(CmError::ec)?;
+    let from = time_param(&q, "startTime").map_err(CmError::ec)?;
+    let to = end_time_param(&q).map_err(CmError::ec)?;
+    let sort = sort_param(&q, &["dateCreated", "name"]).map_err(CmError::ec)?;
     let name = q.text("name");
     let other_enterprise = q.text("enterpriseSid").is_some_and(|e| e != cm.enterprise_sid);
     let filters = |b: &mut QueryBuilder<sqlx::Postgres>| {
@@ -337,8 +338,9 @@ pub async fn search(State(st): State<AppState>, cm: Cm, q: Query) -> CmResult<Re
 
 /// `POST /campaignmanager/internal/file/announcement/{sid}`: multipart `file`, a WAV
 /// (RIFF/WAVE header checked), streamed into the shared blobs table.
-pub async fn upload(State(st): State<AppState>, cm: Cm, Path(asid): Path<String>, body: Body) -> CmResult<Response> {
+pub async fn upload(State(st): State<AppState>, cm: Cm, Path(asid): Path<String>, body: Result<Body, CmError>) -> CmResult<Response> {
     let a = find(&st, cm.tenant.id, &asid).await?.ok_or_else(|| not_found(&asid))?;
+    let body = body.map_err(CmError::ec)?;
     let missing = || CmError::vendor_ec(4000, "Mandatory parameter missing. fileUri need to be passed", json!({"sid": asid}));
     let bad_wav = || CmError::vendor_ec(504, "Error in uploading audio file", json!({"sid": asid}));
     let Body::Multipart(mut m) = body else {

@@ -294,21 +294,25 @@ fn attr<'a>(c: &'a Campaign, name: &str) -> Option<&'a Value> {
 
 /// The vendor's campaign object. `status` overrides the mapped status (create says
 /// "initiating").
-pub fn render(c: &Campaign, enterprise_sid: &str, status: Option<&str>) -> Value {
+/// Campaigns made by other dialects show the caller's account SID and email.
+pub fn render(c: &Campaign, cm: &Cm, status: Option<&str>) -> Value {
     let s = sid("EC", c.id);
     let mut m = Map::new();
     m.insert("sid".into(), json!(s));
     m.insert("dateUpdated".into(), json!(fmt_time(c.updated_at)));
     m.insert("dateCreated".into(), json!(fmt_time(c.created_at)));
-    for k in ["accountSid", "accountEmail"] {
-        if let Some(v) = attr(c, k) {
-            m.insert(k.into(), v.clone());
-        }
-    }
+    m.insert(
+        "accountSid".into(),
+        attr(c, "accountSid").cloned().unwrap_or_else(|| json!(cm.account_sid)),
+    );
+    m.insert(
+        "accountEmail".into(),
+        attr(c, "accountEmail").cloned().unwrap_or_else(|| json!(cm.account_email)),
+    );
     m.insert("uri".into(), json!(format!("/campaignmanager/campaigns/search/{s}")));
     m.insert("name".into(), json!(c.name));
     m.insert("startTime".into(), json!(fmt_time(c.starts_at.unwrap_or(c.created_at))));
-    m.insert("enterpriseSid".into(), json!(enterprise_sid));
+    m.insert("enterpriseSid".into(), json!(cm.enterprise_sid));
     m.insert("total".into(), attr(c, "total").cloned().unwrap_or(json!(0)));
     m.insert("status".into(), json!(status.unwrap_or(cm_status(&c.status))));
     m.insert("fromPrefix".into(), attr(c, "fromPrefix").cloned().unwrap_or(json!("")));
@@ -454,9 +458,7 @@ pub async fn create(State(st): State<AppState>, cm: Cm, body: Body) -> CmResult<
 
     let mut cmattrs = Map::new();
     cmattrs.insert("accountSid".into(), json!(cm.account_sid));
-    if let Some(e) = &cm.account_email {
-        cmattrs.insert("accountEmail".into(), json!(e));
-    }
+    cmattrs.insert("accountEmail".into(), json!(cm.account_email));
     cmattrs.insert("fromPrefix".into(), json!(from_prefix));
     cmattrs.insert("total".into(), json!(total));
     cmattrs.insert("recipients".into(), json!(recipients.len()));
@@ -574,7 +576,7 @@ pub async fn create(State(st): State<AppState>, cm: Cm, body: Body) -> CmResult<
     tx.commit().await.map_err(DomainError::from)?;
     tracing::info!(tenant = %tenant, campaign = %c.id, recipients = tos.len(), total, "campaign manager campaign scheduled");
 
-    let mut data = render(&c, &cm.enterprise_sid, Some("initiating"));
+    let mut data = render(&c, &cm, Some("initiating"));
     if let Value::Object(m) = &mut data {
         if !invalid.is_empty() {
             m.insert("invalidCount".into(), json!(invalid.len()));
@@ -605,8 +607,8 @@ fn campaign_id(s: &str) -> Option<Uuid> {
 const MAX_TO_SHOWN: i64 = 1000;
 
 /// `render` plus the `to` list of single-campaign answers.
-async fn render_one(st: &AppState, c: &Campaign, enterprise_sid: &str) -> CmResult<Value> {
-    let mut v = render(c, enterprise_sid, None);
+async fn render_one(st: &AppState, c: &Campaign, cm: &Cm) -> CmResult<Value> {
+    let mut v = render(c, cm, None);
     let numbers: Vec<String> = sqlx::query_scalar(
         "SELECT COALESCE(NULLIF(trim(original_number), ''), number) FROM contacts
           WHERE tenant_id = $1 AND campaign_id = $2 AND number IS NOT NULL ORDER BY seq LIMIT $3",
@@ -692,6 +694,11 @@ pub async fn update(State(st): State<AppState>, cm: Cm, Path(csid): Path<String>
     };
     let s = status.to_ascii_lowercase();
     if s != "cancelled" && s != "canceled" {
+        // A status of the state machine that cannot be reached by API (scheduled,
+        // InProgress, …) is 487; a word that is no status at all is 483.
+        if domain_statuses_for(&s).is_some() {
+            return Err(CmError::vendor(487, "Campaign status cannot be updated", data));
+        }
         return Err(CmError::vendor(483, "Campaign status is invalid", data));
     }
     let now = st.now(&cm.tenant);
@@ -702,7 +709,7 @@ pub async fn update(State(st): State<AppState>, cm: Cm, Path(csid): Path<String>
     }
     let updated = cancel_in(&mut tx, cm.tenant.id, &c, now, false).await?;
     tx.commit().await.map_err(DomainError::from)?;
-    Ok(ok(render_one(&st, &updated, &cm.enterprise_sid).await?))
+    Ok(ok(render_one(&st, &updated, &cm).await?))
 }
 
 /// `DELETE /campaignmanager/campaigns/{sid}` (only scheduled campaigns; refunds).
@@ -718,7 +725,7 @@ pub async fn delete(State(st): State<AppState>, cm: Cm, Path(csid): Path<String>
     }
     cancel_in(&mut tx, cm.tenant.id, &c, now, true).await?;
     tx.commit().await.map_err(DomainError::from)?;
-    Ok(ok(render_one(&st, &c, &cm.enterprise_sid).await?))
+    Ok(ok(render_one(&st, &c, &cm).await?))
 }
 
 // ---------------------------------------------------------------------------- read
@@ -732,7 +739,7 @@ pub async fn get_one(State(st): State<AppState>, cm: Cm, Path(csid): Path<String
         Err(DomainError::NotFound(_)) => return Err(not_found()),
         Err(e) => return Err(e.into()),
     };
-    Ok(ok(render_one(&st, &c, &cm.enterprise_sid).await?))
+    Ok(ok(render_one(&st, &c, &cm).await?))
 }
 
 /// `GET /campaignmanager/campaigns/search`.
@@ -786,7 +793,7 @@ pub async fn search(State(st): State<AppState>, cm: Cm, q: Query) -> CmResult<Re
         .push(" OFFSET ")
         .push_bind(paging.offset());
     let rows: Vec<Campaign> = b.build_query_as().fetch_all(&st.db).await.map_err(DomainError::from)?;
-    let data = rows.iter().map(|c| render(c, &cm.enterprise_sid, None)).collect();
+    let data = rows.iter().map(|c| render(c, &cm, None)).collect();
     Ok(flat_page(PATH, &q, paging, total, data))
 }
 

@@ -19,6 +19,7 @@ struct Row_ {
     description: String,
     created_at: DateTime<Utc>,
     account_sid: Option<String>,
+    account_email: Option<String>,
 }
 
 fn render(cm: &Cm, r: &Row_) -> Value {
@@ -27,10 +28,12 @@ fn render(cm: &Cm, r: &Row_) -> Value {
     m.insert("dateUpdated".into(), json!(fmt_time(r.created_at)));
     m.insert("dateCreated".into(), json!(fmt_time(r.created_at)));
     m.insert("enterpriseSid".into(), json!(cm.enterprise_sid));
-    m.insert("accountSid".into(), json!(r.account_sid));
-    if let Some(e) = &cm.account_email {
-        m.insert("accountEmail".into(), json!(e));
-    }
+    // Ledger rows without a campaign (operator credits) show the tenant's account.
+    m.insert("accountSid".into(), json!(r.account_sid.as_deref().unwrap_or(&cm.account_sid)));
+    m.insert(
+        "accountEmail".into(),
+        json!(r.account_email.as_deref().unwrap_or(&cm.account_email)),
+    );
     if !r.description.is_empty() {
         m.insert("description".into(), json!(r.description));
     }
@@ -45,10 +48,12 @@ fn from_row(r: &sqlx::postgres::PgRow) -> Result<Row_, sqlx::Error> {
         description: r.try_get("description")?,
         created_at: r.try_get("created_at")?,
         account_sid: r.try_get("account_sid")?,
+        account_email: r.try_get("account_email")?,
     })
 }
 
-const SELECT: &str = "SELECT l.id, l.amount, l.description, l.created_at, c.attrs->'cm'->>'accountSid' AS account_sid
+const SELECT: &str = "SELECT l.id, l.amount, l.description, l.created_at, c.attrs->'cm'->>'accountSid' AS account_sid,
+       c.attrs->'cm'->>'accountEmail' AS account_email
   FROM credit_ledger l LEFT JOIN campaigns c ON c.id = l.campaign_id AND c.tenant_id = l.tenant_id
  WHERE l.tenant_id = ";
 

@@ -69,7 +69,8 @@ fn render(e: &Entry, cm: &Cm) -> Value {
     })
 }
 
-async fn upload(st: AppState, cm: Cm, body: Body, which: Which) -> CmResult<Response> {
+async fn upload(st: AppState, cm: Cm, body: Result<Body, CmError>, which: Which) -> CmResult<Response> {
+    let body = body.map_err(CmError::ec)?;
     let mut lines: Option<Vec<String>> = None;
     let mut name: Option<String> = None;
     match body {
@@ -234,10 +235,10 @@ async fn search(st: AppState, cm: Cm, q: Query, which: Which) -> CmResult<Respon
     Ok(nested_page(which.path(), &q, paging, total, result))
 }
 
-pub async fn optout_upload(State(st): State<AppState>, cm: Cm, body: Body) -> CmResult<Response> {
+pub async fn optout_upload(State(st): State<AppState>, cm: Cm, body: Result<Body, CmError>) -> CmResult<Response> {
     upload(st, cm, body, Which::OptOut).await
 }
-pub async fn optin_upload(State(st): State<AppState>, cm: Cm, body: Body) -> CmResult<Response> {
+pub async fn optin_upload(State(st): State<AppState>, cm: Cm, body: Result<Body, CmError>) -> CmResult<Response> {
     upload(st, cm, body, Which::OptIn).await
 }
 pub async fn optout_delete(State(st): State<AppState>, cm: Cm, Path(s): Path<String>) -> CmResult<Response> {

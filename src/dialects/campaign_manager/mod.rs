@@ -12,8 +12,15 @@
 //! announcements have their own table (migration 0300) with audio in `blobs`.
 //!
 //! Choices where the doc is silent or contradicts itself:
+//! - `accountEmail` (credits, campaigns, announcements) is the credential's `attrs.email`,
+//!   else `<tenant slug>@switchboard.invalid` (the tenant has no email of its own). Ledger
+//!   rows and campaigns that no Campaign Manager account made (operator credits, other
+//!   dialects' campaigns) show the caller's account SID and email.
 //! - Error key: campaign and credit errors print `"code": <number>` (the campaign failure
-//!   examples); announcement and DND errors print `"errorCode": "<string>"` (their examples).
+//!   examples); announcement and DND errors print `"errorCode": "<string>"` (their examples),
+//!   including bad input there (malformed JSON/multipart, bad paging/date/sort parameters).
+//! - A method a path does not serve → HTTP 405, code 405 (errorCode on announcement and
+//!   DND paths), with `Allow`.
 //! - Bad input without a code in the doc (bad channel, bad page size, bad sort attribute,
 //!   malformed JSON/multipart, a `toFile` without any valid number, an invalid `fromFile`)
 //!   → HTTP 400 with code 400 and a message naming the parameter.
@@ -42,6 +49,9 @@
 //!   neither (the doc's own voice example) is accepted and leaves the sender empty.
 //! - Cost (`total`): recipients × SMS segments (GSM-7 160/153 with extension characters
 //!   counted twice, else UCS-2 70/67), 1 per voice call. Nothing is written on 488.
+//! - PUT with another status of the life cycle (`scheduled`, `InProgress`, `Completed`, …)
+//!   → 487 "Campaign status cannot be updated" (the state machine refuses it); a word that
+//!   is no status at all → 483 "Campaign status is invalid".
 //! - Cancel (PUT `cancelled`/`canceled`) and DELETE only from `scheduled`; both refund the
 //!   campaign's net debit as a `credit` ledger row; DELETE hides the campaign afterwards and
 //!   answers the campaign as it was.
@@ -62,7 +72,14 @@
 //!   it. The WAV is served (with auth) at its `fileUri`,
 //!   `/campaignmanager/internal/announcement/file/<AN…>_<millis>.wav`. The doc's examples
 //!   that post to `/autoattendant/announcement` and
-//!   `/autoattendant/internal/announcement/file/{sid}` are served as aliases.
+//!   `/autoattendant/internal/announcement/file/{sid}` are served as aliases, and so is
+//!   `POST /campaignmanager/internal/announcement/file/{sid}`; the URIs the examples print
+//!   (`/autoattendant/announcement/search/{sid}`, `/autoattendant/announcement/file/…`,
+//!   `/campaignmanager/announcement/file/…`, `/campaignmanager/enterprise/campaign/search/{sid}`)
+//!   answer GET. The "Get Single Campaign" curl sends `DELETE …/campaigns/search/{sid}`:
+//!   answered as that read, never as a deletion.
+//! - Announcement SIDs are `AN` + 32 hex; the doc's get example prints `AAE…`, accepted as
+//!   the same id (as `CP…` for campaigns).
 //! - DND uploads are all-or-nothing: any invalid line (or no number) → 490 listing them.
 //!   The Opt-Out list is the shared opt-out list (all channels), so entries added by other
 //!   dialects or the admin API appear in its search; numbers are shown as the caller wrote
@@ -78,7 +95,7 @@ mod dnd;
 mod wire;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{get, post, put, MethodRouter};
 use axum::Router;
 
 use crate::domain::campaigns::status as cs;
@@ -114,38 +131,80 @@ pub fn domain_statuses_for(vendor: &str) -> Option<Vec<&'static str>> {
     (!found.is_empty()).then_some(found)
 }
 
+/// Answers a method the path does not serve: 405 in the dialect's error shape
+/// (`errorCode` on announcement and DND paths), with the `Allow` header axum adds.
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> wire::CmError {
+    let e = wire::CmError::method_not_allowed(&method, uri.path());
+    if uri.path().contains("/announcement") || uri.path().contains("/dnd/") {
+        e.ec()
+    } else {
+        e
+    }
+}
+
+fn allow(m: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    m.fallback(method_not_allowed)
+}
+
 /// The dialect's routes.
 pub fn router() -> Router<AppState> {
     let uploads = Router::new()
-        .route("/campaignmanager/campaigns", post(campaigns::create))
-        .route("/campaignmanager/internal/file/announcement/{sid}", post(announcements::upload))
-        .route("/autoattendant/internal/announcement/file/{sid}", post(announcements::upload))
-        .route("/campaignmanager/dnd/optout", post(dnd::optout_upload))
-        .route("/campaignmanager/dnd/optin", post(dnd::optin_upload))
+        .route("/campaignmanager/campaigns", allow(post(campaigns::create)))
+        .route(
+            "/campaignmanager/internal/file/announcement/{sid}",
+            allow(post(announcements::upload)),
+        )
+        .route(
+            "/autoattendant/internal/announcement/file/{sid}",
+            allow(post(announcements::upload)),
+        )
+        // The fileUri (GET) and, with an announcement SID, an upload in the word order the
+        // doc's curl uses.
+        .route(
+            "/campaignmanager/internal/announcement/file/{file}",
+            allow(post(announcements::upload).get(announcements::file)),
+        )
+        .route("/campaignmanager/dnd/optout", allow(post(dnd::optout_upload)))
+        .route("/campaignmanager/dnd/optin", allow(post(dnd::optin_upload)))
         .layer(DefaultBodyLimit::disable());
     Router::new()
-        .route("/campaignmanager/credits/search", get(credits::search))
-        .route("/campaignmanager/credits/search/{sid}", get(credits::get_one))
-        .route("/campaignmanager/campaigns/search", get(campaigns::search))
-        .route("/campaignmanager/campaigns/search/{sid}", get(campaigns::get_one))
-        .route("/numbermasking/campaigns/search/{sid}", get(campaigns::get_one))
-        .route("/campaignmanager/campaigns/{sid}", put(campaigns::update).delete(campaigns::delete))
-        .route("/campaignmanager/announcement", post(announcements::create))
-        .route("/autoattendant/announcement", post(announcements::create))
-        .route("/campaignmanager/announcement/search", get(announcements::search))
-        .route("/campaignmanager/announcement/search/{sid}", get(announcements::get_one))
+        .route("/campaignmanager/credits/search", allow(get(credits::search)))
+        .route("/campaignmanager/credits/search/{sid}", allow(get(credits::get_one)))
+        .route("/campaignmanager/campaigns/search", allow(get(campaigns::search)))
+        // The doc's "Get Single Campaign" curl sends DELETE here: answered as the read it
+        // documents (never a deletion).
+        .route(
+            "/campaignmanager/campaigns/search/{sid}",
+            allow(get(campaigns::get_one).delete(campaigns::get_one)),
+        )
+        .route("/numbermasking/campaigns/search/{sid}", allow(get(campaigns::get_one)))
+        // The `uri` the doc's update/delete/get examples print.
+        .route("/campaignmanager/enterprise/campaign/search/{sid}", allow(get(campaigns::get_one)))
+        .route(
+            "/campaignmanager/campaigns/{sid}",
+            allow(put(campaigns::update).delete(campaigns::delete)),
+        )
+        .route("/campaignmanager/announcement", allow(post(announcements::create)))
+        .route("/autoattendant/announcement", allow(post(announcements::create)))
+        .route("/campaignmanager/announcement/search", allow(get(announcements::search)))
+        .route("/campaignmanager/announcement/search/{sid}", allow(get(announcements::get_one)))
+        // The `uri` and `fileUri` the doc's upload example prints.
+        .route("/autoattendant/announcement/search/{sid}", allow(get(announcements::get_one)))
+        .route("/autoattendant/announcement/file/{file}", allow(get(announcements::file)))
         .route(
             "/campaignmanager/announcement/{sid}",
-            put(announcements::update).delete(announcements::delete),
+            allow(put(announcements::update).delete(announcements::delete)),
         )
-        .route("/campaignmanager/internal/announcement/file/{file}", get(announcements::file))
-        .route("/campaignmanager/announcement/file/{file}", get(announcements::file))
-        .route("/campaignmanager/dnd/optout/search", get(dnd::optout_search))
-        .route("/campaignmanager/dnd/optout/search/{sid}", get(dnd::optout_get))
-        .route("/campaignmanager/dnd/optout/{sid}", axum::routing::delete(dnd::optout_delete))
-        .route("/campaignmanager/dnd/optin/search", get(dnd::optin_search))
-        .route("/campaignmanager/dnd/optin/search/{sid}", get(dnd::optin_get))
-        .route("/campaignmanager/dnd/optin/{sid}", axum::routing::delete(dnd::optin_delete))
+        .route("/campaignmanager/announcement/file/{file}", allow(get(announcements::file)))
+        .route("/campaignmanager/dnd/optout/search", allow(get(dnd::optout_search)))
+        .route("/campaignmanager/dnd/optout/search/{sid}", allow(get(dnd::optout_get)))
+        .route(
+            "/campaignmanager/dnd/optout/{sid}",
+            allow(axum::routing::delete(dnd::optout_delete)),
+        )
+        .route("/campaignmanager/dnd/optin/search", allow(get(dnd::optin_search)))
+        .route("/campaignmanager/dnd/optin/search/{sid}", allow(get(dnd::optin_get)))
+        .route("/campaignmanager/dnd/optin/{sid}", allow(axum::routing::delete(dnd::optin_delete)))
         .merge(uploads)
 }
 

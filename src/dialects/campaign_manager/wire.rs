@@ -86,6 +86,16 @@ impl CmError {
             data: Value::Null,
         }
     }
+    /// 405: the path exists but not with this method.
+    pub fn method_not_allowed(method: &axum::http::Method, path: &str) -> Self {
+        CmError {
+            http: StatusCode::METHOD_NOT_ALLOWED,
+            code: 405,
+            key: CodeKey::Code,
+            message: format!("Method {method} is not supported on {path}"),
+            data: Value::Null,
+        }
+    }
     pub fn internal() -> Self {
         CmError {
             http: StatusCode::INTERNAL_SERVER_ERROR,
@@ -158,7 +168,8 @@ pub struct Cm {
     pub tenant: Tenant,
     pub account_sid: String,
     pub enterprise_sid: String,
-    pub account_email: Option<String>,
+    /// The account's email: the credential's `attrs.email`, else `<slug>@switchboard.invalid`.
+    pub account_email: String,
 }
 
 impl FromRequestParts<AppState> for Cm {
@@ -195,7 +206,13 @@ impl FromRequestParts<AppState> for Cm {
             other => CmError::from(other),
         })?;
         let enterprise_sid = cred.account_id.clone().unwrap_or_else(|| crate::domain::sid("EN", tenant.id.0));
-        let account_email = cred.attrs.get("email").and_then(Value::as_str).map(str::to_string);
+        let account_email = cred
+            .attrs
+            .get("email")
+            .and_then(Value::as_str)
+            .filter(|e| !e.trim().is_empty())
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{}@switchboard.invalid", tenant.slug));
         Ok(Cm {
             tenant,
             account_sid: cred.login_key,
