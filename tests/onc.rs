@@ -1325,3 +1325,38 @@ fn the_openapi_file_describes_every_method() {
         assert!(y.contains(&format!("\"/onc/json/{m}\":")), "{m}");
     }
 }
+
+#[tokio::test]
+async fn must_understand_headers_not_understood_are_faults() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let sid = open(&app, &t).await;
+    let with_header = |header: &str| {
+        format!(
+            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Header>{header}</s:Header><s:Body><GetCampaignListing xmlns="http://tempuri.org/"><sessionId>{sid}</sessionId></GetCampaignListing></s:Body></s:Envelope>"#
+        )
+    };
+    // an unknown header the client insists on → s:MustUnderstand (HTTP 500), as WCF does
+    let (s, ct, body) = soap_raw(
+        &app,
+        "/onc/ONCService.svc",
+        Some("GetCampaignListing"),
+        with_header(r#"<wsse:Security s:mustUnderstand="1" xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"><wsse:UsernameToken/></wsse:Security>"#),
+    )
+    .await;
+    assert_eq!(s, 500, "{body}");
+    assert!(ct.starts_with("text/xml"));
+    assert!(body.contains("<faultcode>s:MustUnderstand</faultcode>"), "{body}");
+    assert!(body.contains("Security") && body.contains("was not understood"), "{body}");
+    // the same header optional, or addressed to another actor, or WS-Addressing → served
+    for ok in [
+        r#"<wsse:Security s:mustUnderstand="0" xmlns:wsse="urn:sec"/>"#,
+        r#"<wsse:Security s:mustUnderstand="1" s:actor="urn:someone-else" xmlns:wsse="urn:sec"/>"#,
+        r#"<a:Action s:mustUnderstand="1" xmlns:a="http://www.w3.org/2005/08/addressing">http://tempuri.org/IONCService/GetCampaignListing</a:Action><a:To s:mustUnderstand="1" xmlns:a="http://www.w3.org/2005/08/addressing">http://localhost/onc/ONCService.svc</a:To>"#,
+        r#"<Action s:mustUnderstand="1" xmlns="http://schemas.microsoft.com/ws/2005/05/addressing/none">http://tempuri.org/IONCService/GetCampaignListing</Action>"#,
+    ] {
+        let (s, _, body) = soap_raw(&app, "/onc/ONCService.svc", None, with_header(ok)).await;
+        assert_eq!(s, 200, "{ok}: {body}");
+        assert!(body.contains("<GetCampaignListingResponse"), "{body}");
+    }
+}

@@ -26,11 +26,14 @@
 //! `ArrayOfOutboundNotificationCampaignInfo`, `ArrayOfOutboundNotificationContactInfo`;
 //! null as `i:nil="true"`. The request is dispatched on the Body's first element (which
 //! must be a known operation); SOAPAction is used only when that element is not one.
-//! SOAP `Header`s are ignored. The WSDL's `soap:address` is fixed
+//! SOAP `Header`s are read past, except that a header entry addressed to this node (no
+//! `actor`, or the `next` actor) with `mustUnderstand="1"` gets the SOAP 1.1
+//! `s:MustUnderstand` fault (as WCF answers) unless it is WS-Addressing (`Action`, `To`,
+//! … in the 2005/05 "none", 2005/08, 2004/08 or 2004/03 namespaces). The WSDL's `soap:address` is fixed
 //! (`http://localhost:8080/onc/ONCService.svc`) because the document is served verbatim;
 //! clients set their endpoint address, as generated .NET proxies do.
 //!
-//! SOAP faults (HTTP 500, `s:Client` / `s:Server` / `s:VersionMismatch`) only for
+//! SOAP faults (HTTP 500, `s:Client` / `s:Server` / `s:VersionMismatch` / `s:MustUnderstand`) only for
 //! envelopes that cannot be read: malformed XML, any DTD (`<!DOCTYPE`, so no entity
 //! declarations: no XXE, no billion laughs), entity references other than the five
 //! predefined ones, a non-SOAP-1.1 envelope, an unknown operation. Business errors are
