@@ -1360,3 +1360,35 @@ async fn must_understand_headers_not_understood_are_faults() {
         assert!(body.contains("<GetCampaignListingResponse"), "{body}");
     }
 }
+
+#[tokio::test]
+async fn oversized_bodies_get_the_bindings_own_shape() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let sid = open(&app, &t).await;
+    let big = "x".repeat(3 * 1024 * 1024);
+    let (s, ct, body) = soap_raw(
+        &app,
+        "/onc/ONCService.svc",
+        Some("GetCampaignListing"),
+        dotnet_envelope("GetCampaignListing", &format!("<sessionId>{sid}</sessionId><!--{big}-->")),
+    )
+    .await;
+    assert_eq!(s, 413, "{body}");
+    assert!(ct.starts_with("text/xml"), "{ct}");
+    assert!(body.contains("<faultcode>s:Client</faultcode>"), "{body}");
+    assert!(body.contains("larger than the service accepts"), "{body}");
+    let r = app
+        .client
+        .post(app.url("/onc/json/GetCampaignListing"))
+        .json(&json!({"sessionId": sid, "padding": big}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["ErrorCode"], 4, "{v}");
+    assert!(v["Description"].as_str().unwrap().contains("larger"), "{v}");
+    // a body within the limit is still served
+    assert_eq!(call(&app, "GetCampaignListing", json!({"sessionId": sid})).await, json!([]));
+}

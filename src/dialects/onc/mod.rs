@@ -37,7 +37,9 @@
 //! envelopes that cannot be read: malformed XML, any DTD (`<!DOCTYPE`, so no entity
 //! declarations: no XXE, no billion laughs), entity references other than the five
 //! predefined ones, a non-SOAP-1.1 envelope, an unknown operation. Business errors are
-//! ErrorCodes in normal responses.
+//! ErrorCodes in normal responses. A body over the server's limit is answered HTTP 413
+//! (as WCF answers past its maxReceivedMessageSize) with an `s:Client` fault envelope on
+//! the SOAP endpoints and `{"ErrorCode": 4, "Description": …}` on the JSON binding.
 //!
 //! # ErrorCode (every method that returns `int`, and the session responses)
 //! | code | meaning |
@@ -99,6 +101,7 @@ mod soap;
 mod types;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -281,7 +284,33 @@ async fn wsdl_or_help(RawQuery(q): RawQuery) -> Response {
     }
 }
 
-async fn soap_endpoint(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+/// The request body, or the answer to a body that could not be read (over the body limit:
+/// HTTP 413, as WCF answers past its maxReceivedMessageSize, in the binding's own shape).
+fn read_body(st: &AppState, body: Result<Bytes, BytesRejection>, soap: bool) -> Result<Bytes, Response> {
+    let rejection = match body {
+        Ok(b) => return Ok(b),
+        Err(r) => r,
+    };
+    let status = rejection.status();
+    let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        format!("The message is larger than the service accepts ({} bytes)", st.config.body_limit)
+    } else {
+        format!("The message could not be read: {}", rejection.body_text())
+    };
+    Err(if soap {
+        let mut r = soap::fault_response(&soap::Fault { code: "Client", message });
+        *r.status_mut() = status;
+        r
+    } else {
+        (status, Json(json!({"ErrorCode": code::INVALID_ARGUMENT, "Description": message}))).into_response()
+    })
+}
+
+async fn soap_endpoint(State(st): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match read_body(&st, body, true) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     let action = headers.get("soapaction").and_then(|v| v.to_str().ok()).map(str::to_string);
     let req = match soap::read_request(&body, action.as_deref()) {
         Ok(r) => r,
@@ -291,7 +320,11 @@ async fn soap_endpoint(State(st): State<AppState>, headers: HeaderMap, body: Byt
     soap::response(req.method, &reply)
 }
 
-async fn json_endpoint(State(st): State<AppState>, Path(method): Path<String>, body: Bytes) -> Response {
+async fn json_endpoint(State(st): State<AppState>, Path(method): Path<String>, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match read_body(&st, body, false) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     let Some(m) = Method::parse(&method) else {
         return (
             StatusCode::NOT_FOUND,
