@@ -286,6 +286,7 @@ async fn wsdl_or_help(RawQuery(q): RawQuery) -> Response {
 
 /// The request body, or the answer to a body that could not be read (over the body limit:
 /// HTTP 413, as WCF answers past its maxReceivedMessageSize, in the binding's own shape).
+#[allow(clippy::result_large_err)]
 fn read_body(st: &AppState, body: Result<Bytes, BytesRejection>, soap: bool) -> Result<Bytes, Response> {
     let rejection = match body {
         Ok(b) => return Ok(b),
