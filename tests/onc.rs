@@ -1392,3 +1392,72 @@ async fn oversized_bodies_get_the_bindings_own_shape() {
     // a body within the limit is still served
     assert_eq!(call(&app, "GetCampaignListing", json!({"sessionId": sid})).await, json!([]));
 }
+
+#[tokio::test]
+async fn json_binding_takes_the_docs_names_and_pascal_case_variants() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    // PascalCase parameter names, as Postman users often send them
+    let v = call(
+        &app,
+        "OpenAPISession",
+        json!({"AccountId": t["onc"]["account_id"], "Username": t["onc"]["username"], "Password": t["onc"]["password"]}),
+    )
+    .await;
+    assert_eq!(v["ErrorCode"], 0, "{v}");
+    let sid = v["SessionId"].as_str().unwrap().to_string();
+    let v = call(
+        &app,
+        "OpenAPISession",
+        json!({"AccountId": t["onc"]["account_id"], "Username": t["onc"]["username"], "Password": "wrong"}),
+    )
+    .await;
+    assert_eq!((v["ErrorCode"].clone(), v["SessionId"].clone()), (json!(2), json!("")), "{v}");
+    let cid = Uuid::new_v4();
+    assert_eq!(
+        call(&app, "AddCampaign", json!({"SessionId": sid, "Campaign": campaign(cid)})).await,
+        0
+    );
+    assert_eq!(call(&app, "GetCampaignListing", json!({"SessionId": sid})).await, json!([cid]));
+    assert_eq!(call(&app, "GetCampaigns", json!({"SessionId": sid})).await[0]["ID"], json!(cid));
+    assert_eq!(
+        call(&app, "GetCampaign", json!({"SessionId": sid, "CampaignId": cid})).await["ShortName"],
+        "Flu shots"
+    );
+    let mut c = campaign(cid);
+    c["ShortName"] = json!("Renamed");
+    assert_eq!(call(&app, "UpdateCampaign", json!({"SessionId": sid, "Campaign": c})).await, 0);
+    let k = Uuid::new_v4();
+    assert_eq!(
+        call(&app, "AddCampaignContact", json!({"SessionId": sid, "Contact": contact(k, cid)})).await,
+        0
+    );
+    assert_eq!(
+        call(&app, "UpdateCampaignContact", json!({"SessionId": sid, "Contact": contact(k, cid)})).await,
+        0
+    );
+    assert_eq!(
+        call(&app, "GetCampaignContactsListing", json!({"SessionId": sid, "CampaignId": cid})).await,
+        json!([k])
+    );
+    assert_eq!(
+        call(&app, "GetCampaignContacts", json!({"SessionId": sid, "CampaignId": cid})).await[0]["Id"],
+        json!(k)
+    );
+    assert_eq!(
+        call(
+            &app,
+            "DeleteCampaignContact",
+            json!({"SessionId": sid, "CampaignId": cid, "ContactId": k})
+        )
+        .await,
+        0
+    );
+    assert_eq!(call(&app, "DeleteCampaign", json!({"SessionId": sid, "CampaignId": cid})).await, 0);
+    // the doc's own camelCase names work the same way, and the method name is not case-sensitive
+    assert_eq!(call(&app, "getcampaignlisting", json!({"sessionId": sid})).await, json!([]));
+    let v = call(&app, "CloseAPISession", json!({"SessionId": sid})).await;
+    assert_eq!(v, json!({"ErrorCode": 0, "Description": ""}));
+    let v = call(&app, "CloseAPISession", json!({"sessionId": sid})).await;
+    assert_eq!(v["ErrorCode"], 1, "{v}");
+}

@@ -7,7 +7,10 @@
 //!   same bytes) at `GET /onc/?wsdl` and `GET /onc/ONCService.svc?wsdl`.
 //! - **JSON** at `POST /onc/json/{Method}`: the parameters as one object with the doc's
 //!   names (`accountId`, `sessionId`, `campaign`, `contact`, `campaignId`, `contactId`),
-//!   PascalCase fields inside; the result as JSON: an object for the two session
+//!   PascalCase fields inside (every name is matched exactly first, then case-insensitively,
+//!   so Postman-style `AccountId`, `Username`, `Password`, `SessionId`, `CampaignId`,
+//!   `ContactId`, `Campaign`, `Contact` work too; so does a lower-case method name in the
+//!   path); the result as JSON: an object for the two session
 //!   methods, a bare integer for methods returning `int`, an array (or `null`) for
 //!   lists, an object (or `null`) for `GetCampaign`. On any non-zero outcome the
 //!   `X-ONC-Description` header carries the description (the vendor's `int` results have
@@ -326,7 +329,9 @@ async fn json_endpoint(State(st): State<AppState>, Path(method): Path<String>, b
         Ok(b) => b,
         Err(r) => return r,
     };
-    let Some(m) = Method::parse(&method) else {
+    // Exact spelling first; Postman users' lower-case variants are accepted too.
+    let m = Method::parse(&method).or_else(|| Method::ALL.into_iter().find(|m| m.name().eq_ignore_ascii_case(&method)));
+    let Some(m) = m else {
         return (
             StatusCode::NOT_FOUND,
             Json(json!({"ErrorCode": code::NOT_FOUND, "Description": format!("unknown method {method}")})),
