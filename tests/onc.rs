@@ -1461,3 +1461,78 @@ async fn json_binding_takes_the_docs_names_and_pascal_case_variants() {
     let v = call(&app, "CloseAPISession", json!({"sessionId": sid})).await;
     assert_eq!(v["ErrorCode"], 1, "{v}");
 }
+
+async fn suppress(app: &TestApp, t: &Value, list: &str, number: &str, channels: &[&str]) {
+    let tid = switchboard::domain::TenantId(t["tenant"]["id"].as_str().unwrap().parse().unwrap());
+    let number = switchboard::domain::phone::PhoneNumber::parse(number).unwrap();
+    switchboard::domain::optlists::upsert(
+        &app.db,
+        tid,
+        switchboard::domain::optlists::NewEntry {
+            list,
+            list_name: "",
+            number: &number,
+            channels: channels.iter().map(|s| s.to_string()).collect(),
+            source: "test",
+            expires_at: None,
+        },
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn suppression_by_channel_on_update_and_at_send_time() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let other = app.tenant("other").await;
+    // an SMS-only opt-out: the same number still gets the voice call
+    suppress(&app, &t, "opt_out", "+17605550111", &["sms"]).await;
+    // another tenant's DNC list does not concern this tenant
+    suppress(&app, &other, "dnc", "+17605550112", &[]).await;
+    let sid = open(&app, &t).await;
+    let cid = Uuid::new_v4();
+    assert_eq!(add_campaign(&app, &sid, campaign(cid)).await, 0);
+    let k = Uuid::new_v4();
+    let mut c = contact(k, cid);
+    c["SMSCommInfo"]["Destination"] = json!("+17605550111");
+    c["VoiceCommInfo"]["Destination"] = json!("+17605550111");
+    c["EmailCommInfo"] = Value::Null;
+    assert_eq!(call(&app, "AddCampaignContact", json!({"sessionId": sid, "contact": c})).await, 0);
+    let got = call(&app, "GetCampaignContacts", json!({"sessionId": sid, "campaignId": cid})).await;
+    assert_eq!(got[0]["SMSCommInfo"]["StatusCode"], 7, "{got}");
+    assert_eq!(got[0]["VoiceCommInfo"]["StatusCode"], 1, "{got}");
+    // updating onto a company-DNC number cancels that channel; the other tenant's list is not read
+    suppress(&app, &t, "dnc", "+17605550113", &[]).await;
+    let mut u = contact(k, cid);
+    u["SMSCommInfo"]["Destination"] = json!("+17605550112");
+    u["VoiceCommInfo"]["Destination"] = json!("+17605550113");
+    u["EmailCommInfo"] = Value::Null;
+    assert_eq!(
+        call(&app, "UpdateCampaignContact", json!({"sessionId": sid, "contact": u})).await,
+        0
+    );
+    let got = call(&app, "GetCampaignContacts", json!({"sessionId": sid, "campaignId": cid})).await;
+    assert_eq!(got[0]["SMSCommInfo"]["StatusCode"], 1, "{got}");
+    assert_eq!(got[0]["VoiceCommInfo"]["StatusCode"], 7, "{got}");
+    // opted out after being added: the send is suppressed → 7, LastDeliveryErrorCode 1
+    let cid2 = Uuid::new_v4();
+    let mut c2 = campaign(cid2);
+    c2["ActiveFromDate"] = json!("2020-01-01");
+    assert_eq!(add_campaign(&app, &sid, c2).await, 0);
+    let k2 = Uuid::new_v4();
+    let mut c = contact(k2, cid2);
+    c["SMSCommInfo"]["Destination"] = json!("+17605550114");
+    c["VoiceCommInfo"]["Destination"] = json!("+17605550115");
+    c["EmailCommInfo"] = Value::Null;
+    assert_eq!(call(&app, "AddCampaignContact", json!({"sessionId": sid, "contact": c})).await, 0);
+    suppress(&app, &t, "opt_out", "+17605550114", &["sms"]).await;
+    app.tick().await;
+    app.tick().await;
+    let got = call(&app, "GetCampaignContacts", json!({"sessionId": sid, "campaignId": cid2})).await;
+    assert_eq!(got[0]["SMSCommInfo"]["StatusCode"], 7, "{got}");
+    assert_eq!(got[0]["SMSCommInfo"]["LastDeliveryErrorCode"], 1, "{got}");
+    assert_eq!(got[0]["VoiceCommInfo"]["StatusCode"], 4, "{got}");
+    assert_eq!(got[0]["VoiceCommInfo"]["LastDeliveryErrorCode"], 0, "{got}");
+}
