@@ -1536,3 +1536,40 @@ async fn suppression_by_channel_on_update_and_at_send_time() {
     assert_eq!(got[0]["VoiceCommInfo"]["StatusCode"], 4, "{got}");
     assert_eq!(got[0]["VoiceCommInfo"]["LastDeliveryErrorCode"], 0, "{got}");
 }
+
+#[tokio::test]
+async fn a_deleted_campaigns_id_can_be_added_again_by_its_tenant_only() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let other = app.tenant("other").await;
+    let sid = open(&app, &t).await;
+    let so = open(&app, &other).await;
+    let id = Uuid::new_v4();
+    assert_eq!(add_campaign(&app, &sid, campaign(id)).await, 0);
+    assert_eq!(
+        call(
+            &app,
+            "AddCampaignContact",
+            json!({"sessionId": sid, "contact": contact(Uuid::new_v4(), id)})
+        )
+        .await,
+        0
+    );
+    assert_eq!(call(&app, "DeleteCampaign", json!({"sessionId": sid, "campaignId": id})).await, 0);
+    // another tenant still cannot take the ID
+    assert_eq!(add_campaign(&app, &so, campaign(id)).await, 5);
+    // the owner can: a new campaign, no contacts, listed again
+    let mut c = campaign(id);
+    c["ShortName"] = json!("Second life");
+    assert_eq!(add_campaign(&app, &sid, c).await, 0);
+    let got = call(&app, "GetCampaign", json!({"sessionId": sid, "campaignId": id})).await;
+    assert_eq!(got["ShortName"], "Second life");
+    assert_eq!(call(&app, "GetCampaignListing", json!({"sessionId": sid})).await, json!([id]));
+    assert_eq!(
+        call(&app, "GetCampaignContactsListing", json!({"sessionId": sid, "campaignId": id})).await,
+        json!([])
+    );
+    // and while it lives, the ID is taken again
+    assert_eq!(add_campaign(&app, &sid, campaign(id)).await, 5);
+    assert_eq!(call(&app, "GetCampaignListing", json!({"sessionId": so})).await, json!([]));
+}

@@ -74,7 +74,9 @@
 //!   status). **Active** (GetCampaignListing/GetCampaigns) = not deleted and ActiveToDate
 //!   not before the tenant's today (UTC); every kind of campaign shows, since one store
 //!   serves every dialect (rows from other dialects get ONC defaults). DeleteCampaign
-//!   soft-deletes the row (status `cancelled`) and deletes its contacts; its ID stays taken.
+//!   soft-deletes the row (status `cancelled`) and deletes its contacts; AddCampaign with
+//!   that ID later makes a new campaign in the same row (new CreationDateUtc; delivery
+//!   history keeps pointing at it). An ID in use by another tenant (live or deleted) stays taken (5).
 //!   ActiveFromDate and ActiveToDate are required.
 //! - Contacts are shared `contacts` rows; each CommunicationInfo is kept in
 //!   `attrs.onc.{sms,voice,email}`, and `attrs.deliveries` tells the scheduler exactly

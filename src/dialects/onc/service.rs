@@ -355,8 +355,38 @@ async fn add_campaign(st: &AppState, p: &Map<String, Value>) -> F<()> {
         v.info.id = Uuid::new_v4();
     }
     let status = if v.info.is_paused { cs::PAUSED } else { cs::SCHEDULED };
+    let mut tx = st.db.begin().await?;
+    // The ID of one of this tenant's deleted campaigns is free again: DeleteCampaign
+    // removed it, so the row is reused (a new campaign, new CreationDateUtc, no contacts).
+    let revived = sqlx::query(
+        "UPDATE campaigns SET name = $3, kind = $4, status = $5, channel = $6, starts_at = $7, ends_at = $8,
+                attrs = $9, deleted_at = NULL, created_at = $10, updated_at = $10
+          WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NOT NULL",
+    )
+    .bind(tenant.id.0)
+    .bind(v.info.id)
+    .bind(v.info.short_name.clone().unwrap_or_default())
+    .bind(kind::ONC)
+    .bind(status)
+    .bind(v.channel)
+    .bind(v.starts_at)
+    .bind(v.ends_at)
+    .bind(campaign_attrs(&Value::Null, &v))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if revived == 1 {
+        sqlx::query("DELETE FROM contacts WHERE tenant_id = $1 AND campaign_id = $2")
+            .bind(tenant.id.0)
+            .bind(v.info.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        return Ok(());
+    }
     campaigns::create(
-        &st.db,
+        &mut *tx,
         tenant.id,
         NewCampaign {
             id: Some(v.info.id),
@@ -378,6 +408,7 @@ async fn add_campaign(st: &AppState, p: &Map<String, Value>) -> F<()> {
         ),
         other => other.into(),
     })?;
+    tx.commit().await?;
     Ok(())
 }
 
