@@ -1573,3 +1573,24 @@ async fn a_deleted_campaigns_id_can_be_added_again_by_its_tenant_only() {
     assert_eq!(add_campaign(&app, &sid, campaign(id)).await, 5);
     assert_eq!(call(&app, "GetCampaignListing", json!({"sessionId": so})).await, json!([]));
 }
+
+#[tokio::test]
+async fn text_stored_through_json_stays_valid_xml_over_soap() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let sid = open(&app, &t).await;
+    let id = Uuid::new_v4();
+    let mut c = campaign(id);
+    c["ShortName"] = json!("Bell\u{7} & <co>");
+    c["Description"] = json!("line1\nline2\u{1b}");
+    assert_eq!(add_campaign(&app, &sid, c).await, 0);
+    let body = soap(
+        &app,
+        "GetCampaign",
+        &format!("<sessionId>{sid}</sessionId><campaignId>{id}</campaignId>"),
+    )
+    .await;
+    assert!(!body.contains('\u{7}') && !body.contains('\u{1b}'), "{body:?}");
+    assert_eq!(tag(&body, "a:ShortName").as_deref(), Some("Bell\u{FFFD} &amp; &lt;co&gt;"));
+    assert_eq!(tag(&body, "a:Description").as_deref(), Some("line1\nline2\u{FFFD}"));
+}

@@ -247,8 +247,20 @@ fn check_must_understand(header: &El) -> Result<(), Fault> {
     Ok(())
 }
 
+/// Whether XML 1.0 allows `c` in a document (even as a character reference).
+fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Escaped text; characters XML 1.0 cannot carry (stored through the JSON binding or
+/// another dialect) become U+FFFD, so every response stays readable by XML clients.
 fn esc(s: &str) -> std::borrow::Cow<'_, str> {
-    quick_xml::escape::escape(s)
+    if s.chars().all(xml_char) {
+        quick_xml::escape::escape(s)
+    } else {
+        let clean: String = s.chars().map(|c| if xml_char(c) { c } else { '\u{FFFD}' }).collect();
+        std::borrow::Cow::Owned(quick_xml::escape::escape(&clean).into_owned())
+    }
 }
 
 fn envelope(inner: &str) -> String {
@@ -378,6 +390,12 @@ mod tests {
         assert!(read_request(x.as_bytes(), None).is_err());
         let x = r#"<Envelope xmlns="http://schemas.xmlsoap.org/soap/envelope/"><Body><GetCampaigns xmlns="http://tempuri.org/"><sessionId>1</sessionId></GetCampaigns></Body></Envelope>"#;
         assert_eq!(read_request(x.as_bytes(), None).unwrap().method, Method::GetCampaigns);
+    }
+
+    #[test]
+    fn text_xml_cannot_carry_is_replaced() {
+        assert_eq!(esc("a\u{1}b\u{FFFE}<"), "a\u{FFFD}b\u{FFFD}&lt;");
+        assert_eq!(esc("tab\tok\n"), "tab\tok\n");
     }
 
     #[test]
