@@ -1594,3 +1594,34 @@ async fn text_stored_through_json_stays_valid_xml_over_soap() {
     assert_eq!(tag(&body, "a:ShortName").as_deref(), Some("Bell\u{FFFD} &amp; &lt;co&gt;"));
     assert_eq!(tag(&body, "a:Description").as_deref(), Some("line1\nline2\u{FFFD}"));
 }
+
+#[tokio::test]
+async fn dates_and_times_as_dotnet_datetime_and_timespan_are_accepted() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let sid = open(&app, &t).await;
+    let id = Uuid::new_v4();
+    // a client whose Date properties are DateTime and Time properties TimeSpan
+    let c = soap_campaign(id, "Typed")
+        .replace(
+            &format!("<a:ActiveFromDate>{FUTURE_FROM}</a:ActiveFromDate><a:ActiveFromTime>08:00:00</a:ActiveFromTime>"),
+            &format!("<a:ActiveFromDate>{FUTURE_FROM}T00:00:00</a:ActiveFromDate><a:ActiveFromTime>PT8H30M</a:ActiveFromTime>"),
+        )
+        .replace(
+            "<a:ActiveToTime>20:00:00</a:ActiveToTime>",
+            "<a:ActiveToTime>PT20H0M15S</a:ActiveToTime>",
+        );
+    assert!(c.contains("PT8H30M") && c.contains("PT20H0M15S"));
+    let body = soap(&app, "AddCampaign", &format!("<sessionId>{sid}</sessionId>{c}")).await;
+    assert_eq!(tag(&body, "AddCampaignResult").as_deref(), Some("0"), "{body}");
+    let got = call(&app, "GetCampaign", json!({"sessionId": sid, "campaignId": id})).await;
+    assert_eq!(got["ActiveFromDate"], FUTURE_FROM);
+    assert_eq!(got["ActiveFromTime"], "08:30:00");
+    assert_eq!(got["ActiveToTime"], "20:00:15");
+    // a malformed duration is still an invalid argument naming the field
+    let mut bad = campaign(Uuid::new_v4());
+    bad["ActiveToTime"] = json!("PT25H");
+    let (code, desc) = call_desc(&app, "AddCampaign", json!({"sessionId": sid, "campaign": bad})).await;
+    assert_eq!(code, 4);
+    assert!(desc.contains("campaign.ActiveToTime"), "{desc}");
+}

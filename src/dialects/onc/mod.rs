@@ -77,7 +77,10 @@
 //!   soft-deletes the row (status `cancelled`) and deletes its contacts; AddCampaign with
 //!   that ID later makes a new campaign in the same row (new CreationDateUtc; delivery
 //!   history keeps pointing at it). An ID in use by another tenant (live or deleted) stays taken (5).
-//!   ActiveFromDate and ActiveToDate are required.
+//!   ActiveFromDate and ActiveToDate are required. Read leniently as well: a date may carry
+//!   a time part (`2026-01-01T00:00:00`, a .NET `DateTime`), a time may be `HH:mm` or an
+//!   `xs:duration` under a day (`PT9H30M`, a .NET `TimeSpan`); they are echoed as
+//!   `yyyy-MM-dd` / `HH:mm:ss`.
 //! - Contacts are shared `contacts` rows; each CommunicationInfo is kept in
 //!   `attrs.onc.{sms,voice,email}`, and `attrs.deliveries` tells the scheduler exactly
 //!   what to send (the campaign's sender and text unless TextToSendOverwrite is given).

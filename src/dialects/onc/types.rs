@@ -244,6 +244,45 @@ fn parse_time(s: &str) -> Option<NaiveTime> {
         .or_else(|_| NaiveTime::parse_from_str(s, "%H:%M:%S%.f"))
         .or_else(|_| NaiveTime::parse_from_str(s, "%H:%M"))
         .ok()
+        .or_else(|| parse_duration_time(s))
+}
+
+/// A time of day written as .NET's DataContractSerializer writes a `TimeSpan`
+/// (`xs:duration`, e.g. `PT9H30M`, `PT17H0M15S`, `PT0S`), for clients whose `Time`
+/// properties are `TimeSpan`s. Less than a day only.
+fn parse_duration_time(s: &str) -> Option<NaiveTime> {
+    let mut rest = s.strip_prefix("PT")?;
+    if rest.is_empty() {
+        return None;
+    }
+    let (mut h, mut m, mut sec) = (0u32, 0u32, 0f64);
+    let mut last = 0;
+    while !rest.is_empty() {
+        let end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        let (num, tail) = rest.split_at(end);
+        let unit = tail.chars().next()?;
+        let order = match unit {
+            'H' => 1,
+            'M' => 2,
+            'S' => 3,
+            _ => return None,
+        };
+        if num.is_empty() || order <= last || (unit != 'S' && num.contains('.')) {
+            return None;
+        }
+        last = order;
+        match unit {
+            'H' => h = num.parse().ok()?,
+            'M' => m = num.parse().ok()?,
+            _ => sec = num.parse().ok()?,
+        }
+        rest = &tail[1..];
+    }
+    let total = f64::from(h) * 3600.0 + f64::from(m) * 60.0 + sec;
+    if !(0.0..86400.0).contains(&total) {
+        return None;
+    }
+    NaiveTime::from_num_seconds_from_midnight_opt(total.floor() as u32, 0)
 }
 
 fn phone(path: &str, s: &str) -> R<PhoneNumber> {
@@ -485,6 +524,20 @@ mod tests {
     fn base() -> Value {
         json!({"ShortName": "x", "ActiveFromDate": "2026-01-01", "ActiveToDate": "2026-12-31",
                "OutboundSMSNotificationInfo": {"Enabled": true, "FromNumber": "+17608675309", "TextToSend": "hi"}})
+    }
+
+    #[test]
+    fn times_as_timespan_durations() {
+        let t = |h, m, s| NaiveTime::from_hms_opt(h, m, s);
+        assert_eq!(parse_time("PT9H"), t(9, 0, 0));
+        assert_eq!(parse_time("PT9H30M"), t(9, 30, 0));
+        assert_eq!(parse_time("PT17H0M15S"), t(17, 0, 15));
+        assert_eq!(parse_time("PT45M"), t(0, 45, 0));
+        assert_eq!(parse_time("PT0S"), t(0, 0, 0));
+        assert_eq!(parse_time("PT23H59M59.5S"), t(23, 59, 59));
+        for bad in ["PT", "PT24H", "PT1M2H", "P1D", "PT9X", "PTH", "PT1.5H"] {
+            assert_eq!(parse_time(bad), None, "{bad}");
+        }
     }
 
     #[test]
