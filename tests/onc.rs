@@ -1625,3 +1625,54 @@ async fn dates_and_times_as_dotnet_datetime_and_timespan_are_accepted() {
     assert_eq!(code, 4);
     assert!(desc.contains("campaign.ActiveToTime"), "{desc}");
 }
+
+#[tokio::test]
+async fn a_delivered_contact_given_a_new_destination_starts_over() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let sid = open(&app, &t).await;
+    let cid = Uuid::new_v4();
+    let mut c = campaign(cid);
+    c["ActiveFromDate"] = json!("2020-01-01");
+    c["OutboundVoiceNotificationInfo"]["Enabled"] = json!(false);
+    c["OutboundEmailNotificationInfo"]["Enabled"] = json!(false);
+    assert_eq!(add_campaign(&app, &sid, c).await, 0);
+    let k = Uuid::new_v4();
+    let mut ct = contact(k, cid);
+    ct["EmailCommInfo"] = Value::Null;
+    assert_eq!(
+        call(&app, "AddCampaignContact", json!({"sessionId": sid, "contact": ct.clone()})).await,
+        0
+    );
+    app.tick().await;
+    app.tick().await;
+    let got = call(&app, "GetCampaignContacts", json!({"sessionId": sid, "campaignId": cid})).await;
+    assert_eq!(got[0]["SMSCommInfo"]["StatusCode"], 4, "{got}");
+    assert_eq!(got[0]["SMSCommInfo"]["RetryCount"], 1, "{got}");
+    // the same destinations again: nothing changes
+    assert_eq!(
+        call(&app, "UpdateCampaignContact", json!({"sessionId": sid, "contact": ct.clone()})).await,
+        0
+    );
+    let got = call(&app, "GetCampaignContacts", json!({"sessionId": sid, "campaignId": cid})).await;
+    assert_eq!(got[0]["SMSCommInfo"]["StatusCode"], 4, "{got}");
+    // a new destination: pending (1) with its full RetryCount, not "waiting for retry" (5)
+    ct["SMSCommInfo"]["Destination"] = json!("+17605550177");
+    assert_eq!(
+        call(&app, "UpdateCampaignContact", json!({"sessionId": sid, "contact": ct})).await,
+        0
+    );
+    let got = call(&app, "GetCampaignContacts", json!({"sessionId": sid, "campaignId": cid})).await;
+    assert_eq!(got[0]["SMSCommInfo"]["StatusCode"], 1, "{got}");
+    assert_eq!(got[0]["SMSCommInfo"]["LastDeliveryErrorCode"], 0, "{got}");
+    assert_eq!(got[0]["SMSCommInfo"]["RetryCount"], 2, "{got}");
+    app.tick().await;
+    app.tick().await;
+    let got = call(&app, "GetCampaignContacts", json!({"sessionId": sid, "campaignId": cid})).await;
+    assert_eq!(got[0]["SMSCommInfo"]["StatusCode"], 4, "{got}");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM deliveries WHERE to_address = '+17605550177'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+}

@@ -88,7 +88,8 @@
 //!   (StatusCode 0). A destination on the opt-out/DNC list gets StatusCode 7. RetryCount
 //!   defaults to the campaign's MaxDeliveryRetries and is shown as attempts left.
 //!   LastDeliveryErrorCode: 0 none/success, 1 suppressed at send time, 2 failed.
-//!   UpdateCampaignContact starts a contact over when a destination changed.
+//!   UpdateCampaignContact starts a contact over when a destination changed (pending again,
+//!   its attempts reset: StatusCode 1 and the full RetryCount, not 5 "waiting for retry").
 //!   Adding a contact to a `completed` campaign schedules it again.
 //! - Campaign and contact IDs are global primary keys: an ID already used by another
 //!   tenant answers 5 (nothing of that tenant is shown or changed).

@@ -712,7 +712,8 @@ async fn update_contact(st: &AppState, p: &Map<String, Value>) -> F<()> {
     };
     let (number, original_number, email, max_retries) = contact_columns(&comms);
     sqlx::query(
-        "UPDATE contacts SET number = $3, original_number = $4, email = $5, max_retries = $6, attrs = $7, status = $8, updated_at = $9
+        "UPDATE contacts SET number = $3, original_number = $4, email = $5, max_retries = $6, attrs = $7, status = $8, updated_at = $9,
+                attempts = CASE WHEN $10 THEN 0 ELSE attempts END
           WHERE tenant_id = $1 AND id = $2",
     )
     .bind(tenant.id.0)
@@ -724,6 +725,8 @@ async fn update_contact(st: &AppState, p: &Map<String, Value>) -> F<()> {
     .bind(attrs)
     .bind(status)
     .bind(now)
+    // starting over: a fresh contact (StatusCode 1, the full RetryCount), not a retry (5)
+    .bind(changed)
     .execute(&mut *tx)
     .await?;
     if campaign.status == cs::COMPLETED && status == cst::PENDING {
