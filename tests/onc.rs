@@ -1676,3 +1676,46 @@ async fn a_delivered_contact_given_a_new_destination_starts_over() {
         .unwrap();
     assert_eq!(n, 1);
 }
+
+#[tokio::test]
+async fn sms_short_code_senders_and_normalised_caller_ids() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let sid = open(&app, &t).await;
+    let cid = Uuid::new_v4();
+    let mut c = campaign(cid);
+    c["ActiveFromDate"] = json!("2020-01-01");
+    c["OutboundSMSNotificationInfo"]["FromNumber"] = json!("24273");
+    c["OutboundVoiceNotificationInfo"]["CallingNumber"] = json!("(760) 867-5309");
+    c["OutboundEmailNotificationInfo"]["Enabled"] = json!(false);
+    assert_eq!(add_campaign(&app, &sid, c).await, 0);
+    let got = call(&app, "GetCampaign", json!({"sessionId": sid, "campaignId": cid})).await;
+    assert_eq!(got["OutboundSMSNotificationInfo"]["FromNumber"], "24273");
+    assert_eq!(
+        got["OutboundVoiceNotificationInfo"]["CallingNumber"], "(760) 867-5309",
+        "echoed as sent"
+    );
+    let k = Uuid::new_v4();
+    let mut ct = contact(k, cid);
+    ct["VoiceCommInfo"]["Destination"] = json!("+17605550103");
+    ct["EmailCommInfo"] = Value::Null;
+    assert_eq!(call(&app, "AddCampaignContact", json!({"sessionId": sid, "contact": ct})).await, 0);
+    app.tick().await;
+    app.tick().await;
+    let rows = sqlx::query("SELECT channel, from_address FROM deliveries WHERE contact_id = $1 ORDER BY channel")
+        .bind(k)
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+    let got: Vec<(String, Option<String>)> = rows.iter().map(|r| (r.get("channel"), r.get("from_address"))).collect();
+    assert_eq!(
+        got,
+        vec![("sms".into(), Some("24273".into())), ("voice".into(), Some("+17608675309".into()))]
+    );
+    // a short code is no caller ID
+    let mut bad = campaign(Uuid::new_v4());
+    bad["OutboundVoiceNotificationInfo"]["CallingNumber"] = json!("24273");
+    let (code, desc) = call_desc(&app, "AddCampaign", json!({"sessionId": sid, "campaign": bad})).await;
+    assert_eq!(code, 4);
+    assert!(desc.contains("CallingNumber"), "{desc}");
+}

@@ -84,6 +84,8 @@
 //! - Contacts are shared `contacts` rows; each CommunicationInfo is kept in
 //!   `attrs.onc.{sms,voice,email}`, and `attrs.deliveries` tells the scheduler exactly
 //!   what to send (the campaign's sender and text unless TextToSendOverwrite is given).
+//!   The SMS FromNumber may be a phone number or a short code (3–8 digits); CallingNumber
+//!   must be a phone number. Senders are echoed as sent and delivered in E.164.
 //!   A destination on a channel the campaign does not enable is kept but not sent
 //!   (StatusCode 0). A destination on the opt-out/DNC list gets StatusCode 7. RetryCount
 //!   defaults to the campaign's MaxDeliveryRetries and is shown as attempts left.

@@ -12,6 +12,7 @@ use super::{code, contact_status_for, delivery_code, status_code_for, Method};
 use crate::domain::campaigns::{self, kind, status as cs, Campaign, NewCampaign};
 use crate::domain::contacts::{self, status as cst, Contact, NewContact};
 use crate::domain::credentials;
+use crate::domain::phone::PhoneNumber;
 use crate::domain::tenants::{self, Tenant};
 use crate::domain::{optlists, secrets, DomainError, TenantId};
 use crate::state::AppState;
@@ -574,6 +575,11 @@ fn contact_attrs(existing: &Value, campaign: &CampaignInfo, comms: &[Option<Stor
             continue;
         }
         let (from, text) = campaign.sender_and_text(ch);
+        // phone senders go out in E.164 (short codes and email addresses as given)
+        let from = from.map(|f| match *ch {
+            "sms" | "voice" => PhoneNumber::parse(&f).map(|p| p.e164).unwrap_or_else(|_| f.trim().to_string()),
+            _ => f.trim().to_string(),
+        });
         let body = s.comm.text.clone().filter(|t| !t.trim().is_empty()).or(text);
         let mut d = json!({"channel": ch, "to": to, "from": from, "body": body});
         if *ch == "email" {

@@ -289,6 +289,21 @@ fn phone(path: &str, s: &str) -> R<PhoneNumber> {
     PhoneNumber::parse(s).map_err(|_| bad(path, "is not a valid phone number"))
 }
 
+/// Whether `s` is an SMS short code (3 to 8 digits, nothing else).
+pub fn is_short_code(s: &str) -> bool {
+    let s = s.trim();
+    (3..=8).contains(&s.len()) && s.chars().all(|c| c.is_ascii_digit())
+}
+
+/// An SMS sender: a phone number, or a short code (notification campaigns often send
+/// from one).
+fn sms_sender(path: &str, s: &str) -> R<()> {
+    if is_short_code(s) {
+        return Ok(());
+    }
+    phone(path, s).map(|_| ())
+}
+
 /// Reads and validates an `OutboundNotificationCampaignInfo`.
 pub fn read_campaign(v: Option<&Value>) -> R<ValidCampaign> {
     let obj = match v {
@@ -336,10 +351,10 @@ pub fn read_campaign(v: Option<&Value>) -> R<ValidCampaign> {
             };
             if s.enabled {
                 let n = non_blank(&s.from_number).ok_or_else(|| bad(&q("FromNumber"), "is required when SMS is enabled"))?;
-                phone(&q("FromNumber"), n)?;
+                sms_sender(&q("FromNumber"), n)?;
                 non_blank(&s.text_to_send).ok_or_else(|| bad(&q("TextToSend"), "is required when SMS is enabled"))?;
             } else if let Some(n) = non_blank(&s.from_number) {
-                phone(&q("FromNumber"), n)?;
+                sms_sender(&q("FromNumber"), n)?;
             }
             Some(s)
         }
@@ -537,6 +552,17 @@ mod tests {
         assert_eq!(parse_time("PT23H59M59.5S"), t(23, 59, 59));
         for bad in ["PT", "PT24H", "PT1M2H", "P1D", "PT9X", "PTH", "PT1.5H"] {
             assert_eq!(parse_time(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn sms_senders() {
+        let mut v = base();
+        v["OutboundSMSNotificationInfo"]["FromNumber"] = json!("24273");
+        assert!(read_campaign(Some(&v)).is_ok());
+        for bad in ["12", "123456789", "24 273x", "abc"] {
+            v["OutboundSMSNotificationInfo"]["FromNumber"] = json!(bad);
+            assert!(read_campaign(Some(&v)).is_err(), "{bad}");
         }
     }
 
