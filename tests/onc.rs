@@ -81,6 +81,13 @@ fn campaign(id: Uuid) -> Value {
     })
 }
 
+/// Delivery all day long (the helper campaign delivers 08:00–20:00 UTC daily), for tests
+/// that expect the engine to deliver whenever they run.
+fn all_day(c: &mut Value) {
+    c["ActiveFromTime"] = json!("00:00:00");
+    c["ActiveToTime"] = json!("23:59:59");
+}
+
 async fn add_campaign(app: &TestApp, sid: &str, c: Value) -> i64 {
     call(app, "AddCampaign", json!({"sessionId": sid, "campaign": c}))
         .await
@@ -715,6 +722,7 @@ async fn the_engine_delivers_when_the_campaign_starts() {
     let cid = Uuid::new_v4();
     let mut c = campaign(cid);
     c["ActiveFromDate"] = json!("2020-01-01");
+    all_day(&mut c);
     c["IsPaused"] = json!(true);
     assert_eq!(add_campaign(&app, &sid, c.clone()).await, 0);
     let k = Uuid::new_v4();
@@ -1520,6 +1528,7 @@ async fn suppression_by_channel_on_update_and_at_send_time() {
     let cid2 = Uuid::new_v4();
     let mut c2 = campaign(cid2);
     c2["ActiveFromDate"] = json!("2020-01-01");
+    all_day(&mut c2);
     assert_eq!(add_campaign(&app, &sid, c2).await, 0);
     let k2 = Uuid::new_v4();
     let mut c = contact(k2, cid2);
@@ -1634,6 +1643,7 @@ async fn a_delivered_contact_given_a_new_destination_starts_over() {
     let cid = Uuid::new_v4();
     let mut c = campaign(cid);
     c["ActiveFromDate"] = json!("2020-01-01");
+    all_day(&mut c);
     c["OutboundVoiceNotificationInfo"]["Enabled"] = json!(false);
     c["OutboundEmailNotificationInfo"]["Enabled"] = json!(false);
     assert_eq!(add_campaign(&app, &sid, c).await, 0);
@@ -1685,6 +1695,7 @@ async fn sms_short_code_senders_and_normalised_caller_ids() {
     let cid = Uuid::new_v4();
     let mut c = campaign(cid);
     c["ActiveFromDate"] = json!("2020-01-01");
+    all_day(&mut c);
     c["OutboundSMSNotificationInfo"]["FromNumber"] = json!("24273");
     c["OutboundVoiceNotificationInfo"]["CallingNumber"] = json!("(760) 867-5309");
     c["OutboundEmailNotificationInfo"]["Enabled"] = json!(false);
@@ -1718,4 +1729,74 @@ async fn sms_short_code_senders_and_normalised_caller_ids() {
     let (code, desc) = call_desc(&app, "AddCampaign", json!({"sessionId": sid, "campaign": bad})).await;
     assert_eq!(code, 4);
     assert!(desc.contains("CallingNumber"), "{desc}");
+}
+
+#[tokio::test]
+async fn deliveries_wait_for_the_daily_window() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let freeze = |at: &'static str| {
+        let db = app.db.clone();
+        async move {
+            sqlx::query("UPDATE tenants SET clock_frozen_at = $1::timestamptz WHERE slug = 'acme'")
+                .bind(at)
+                .execute(&db)
+                .await
+                .unwrap();
+        }
+    };
+    let deliveries = || {
+        let db = app.db.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM deliveries")
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    // 20:00, after the day's window (09:00–17:00)
+    freeze("2030-06-10T20:00:00Z").await;
+    let sid = open(&app, &t).await;
+    let cid = Uuid::new_v4();
+    let mut c = campaign(cid);
+    c["ActiveFromDate"] = json!("2030-06-01");
+    c["ActiveFromTime"] = json!("09:00:00");
+    c["ActiveToDate"] = json!("2030-06-30");
+    c["ActiveToTime"] = json!("17:00:00");
+    c["OutboundVoiceNotificationInfo"]["Enabled"] = json!(false);
+    c["OutboundEmailNotificationInfo"]["Enabled"] = json!(false);
+    assert_eq!(add_campaign(&app, &sid, c.clone()).await, 0);
+    let mut k = contact(Uuid::new_v4(), cid);
+    k["EmailCommInfo"] = Value::Null;
+    assert_eq!(call(&app, "AddCampaignContact", json!({"sessionId": sid, "contact": k})).await, 0);
+    app.tick().await;
+    app.tick().await;
+    assert_eq!(deliveries().await, 0, "outside the daily window");
+    // the dates and times read back as sent (the engine's start is not the ActiveFrom)
+    let got = call(&app, "GetCampaign", json!({"sessionId": sid, "campaignId": cid})).await;
+    assert_eq!(
+        (got["ActiveFromDate"].clone(), got["ActiveFromTime"].clone()),
+        (json!("2030-06-01"), json!("09:00:00"))
+    );
+    // next morning
+    freeze("2030-06-11T09:00:05Z").await;
+    app.tick().await;
+    app.tick().await;
+    assert_eq!(deliveries().await, 1, "inside the window");
+    // a contact added after hours to the finished campaign waits for the next morning
+    freeze("2030-06-11T18:00:00Z").await;
+    let sid = open(&app, &t).await;
+    let mut k2 = contact(Uuid::new_v4(), cid);
+    k2["SMSCommInfo"]["Destination"] = json!("+17605550142");
+    k2["EmailCommInfo"] = Value::Null;
+    assert_eq!(call(&app, "AddCampaignContact", json!({"sessionId": sid, "contact": k2})).await, 0);
+    app.tick().await;
+    app.tick().await;
+    assert_eq!(deliveries().await, 1);
+    let got = call(&app, "GetCampaignContacts", json!({"sessionId": sid, "campaignId": cid})).await;
+    assert_eq!(got[1]["SMSCommInfo"]["StatusCode"], 1, "pending");
+    freeze("2030-06-12T10:00:00Z").await;
+    app.tick().await;
+    app.tick().await;
+    assert_eq!(deliveries().await, 2);
 }

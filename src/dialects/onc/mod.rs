@@ -67,11 +67,16 @@
 //!   dead for a day are removed when the tenant opens a new one. A revoked credential
 //!   ends its sessions.
 //! - Campaigns are shared `campaigns` rows (kind `onc`, the client's ID as the row id; an
-//!   empty/zero Guid gets a new one). ONC fields live in `attrs.onc`. Active window =
-//!   ActiveFromDate+ActiveFromTime … ActiveToDate+ActiveToTime, read as UTC (times default
-//!   to 00:00:00 and 23:59:59); the row is `scheduled` with `starts_at` = ActiveFrom, so
-//!   the engine starts it then (`paused` while IsPaused; IsPaused is read back from the
-//!   status). **Active** (GetCampaignListing/GetCampaigns) = not deleted and ActiveToDate
+//!   empty/zero Guid gets a new one). ONC fields live in `attrs.onc`. The campaign runs
+//!   from ActiveFromDate to ActiveToDate, each day from ActiveFromTime to ActiveToTime
+//!   ("on daily basis", read as UTC; times default to 00:00:00 and 23:59:59; an end time
+//!   before the start time is an overnight window). The row is `scheduled` with
+//!   `starts_at` = the first window instant from now (`CampaignInfo::next_window_start`),
+//!   so the engine starts it then; a finished campaign given new work (AddCampaignContact,
+//!   UpdateCampaignContact, UpdateCampaign) is rescheduled to its next window the same way
+//!   (`paused` while IsPaused; IsPaused is read back from the status). Not done: stopping a
+//!   *running* campaign when its day's window closes (the shared engine has no window; the
+//!   simulated carrier delivers a campaign's pending contacts within a tick or two). **Active** (GetCampaignListing/GetCampaigns) = not deleted and ActiveToDate
 //!   not before the tenant's today (UTC); every kind of campaign shows, since one store
 //!   serves every dialect (rows from other dialects get ONC defaults). DeleteCampaign
 //!   soft-deletes the row (status `cancelled`) and deletes its contacts; AddCampaign with

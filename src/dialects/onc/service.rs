@@ -356,6 +356,10 @@ async fn add_campaign(st: &AppState, p: &Map<String, Value>) -> F<()> {
         v.info.id = Uuid::new_v4();
     }
     let status = if v.info.is_paused { cs::PAUSED } else { cs::SCHEDULED };
+    // the engine starts it at its first daily window from now (ActiveFrom, or later)
+    if !v.info.is_paused {
+        v.starts_at = v.info.next_window_start(now).unwrap_or(v.starts_at);
+    }
     let mut tx = st.db.begin().await?;
     // The ID of one of this tenant's deleted campaigns is free again: DeleteCampaign
     // removed it, so the row is reused (a new campaign, new CreationDateUtc, no contacts).
@@ -413,6 +417,31 @@ async fn add_campaign(st: &AppState, p: &Map<String, Value>) -> F<()> {
     Ok(())
 }
 
+/// The ONC info of an ONC campaign row (None for another dialect's campaign).
+fn onc_info<'a>(c: &Campaign, info: &'a CampaignInfo) -> Option<&'a CampaignInfo> {
+    c.attrs.get("onc").is_some().then_some(info)
+}
+
+/// Puts a finished campaign with new work back to `scheduled`: an ONC campaign starts at
+/// its next daily window, another dialect's campaign at once (its `starts_at` kept).
+async fn reschedule(tx: &mut sqlx::PgConnection, tenant: TenantId, id: Uuid, info: Option<&CampaignInfo>, now: DateTime<Utc>) -> F<()> {
+    match info.map(|i| i.next_window_start(now).unwrap_or(now)) {
+        Some(starts_at) => {
+            sqlx::query("UPDATE campaigns SET status = 'scheduled', starts_at = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.0)
+                .bind(id)
+                .bind(starts_at)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        None => {
+            campaigns::set_status(&mut *tx, tenant, id, cs::SCHEDULED, now).await?;
+        }
+    }
+    Ok(())
+}
+
 async fn lock_campaign(tx: &mut sqlx::PgConnection, tenant: TenantId, id: Uuid) -> F<Campaign> {
     let sql = format!(
         "SELECT {} FROM campaigns WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL FOR UPDATE",
@@ -440,6 +469,12 @@ async fn update_campaign(st: &AppState, p: &Map<String, Value>) -> F<()> {
         (cs::PAUSED | cs::DRAFT, false) => cs::SCHEDULED,
         (other, false) => other,
     };
+    // a campaign waiting to run starts at its next daily window
+    let starts_at = if status == cs::SCHEDULED {
+        v.info.next_window_start(now).unwrap_or(v.starts_at)
+    } else {
+        v.starts_at
+    };
     sqlx::query(
         "UPDATE campaigns SET name = $3, status = $4, channel = $5, starts_at = $6, ends_at = $7, attrs = $8, updated_at = $9
           WHERE tenant_id = $1 AND id = $2",
@@ -449,7 +484,7 @@ async fn update_campaign(st: &AppState, p: &Map<String, Value>) -> F<()> {
     .bind(v.info.short_name.clone().unwrap_or_default())
     .bind(status)
     .bind(v.channel)
-    .bind(v.starts_at)
+    .bind(starts_at)
     .bind(v.ends_at)
     .bind(campaign_attrs(&cur.attrs, &v))
     .bind(now)
@@ -481,7 +516,7 @@ async fn update_campaign(st: &AppState, p: &Map<String, Value>) -> F<()> {
             .await?;
     }
     if runnable && status == cs::COMPLETED {
-        campaigns::set_status(&mut *tx, tenant.id, cur.id, cs::SCHEDULED, now).await?;
+        reschedule(&mut tx, tenant.id, cur.id, Some(&v.info), now).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -680,7 +715,7 @@ async fn add_contact(st: &AppState, p: &Map<String, Value>) -> F<()> {
     })?;
     if campaign.status == cs::COMPLETED && status == cst::PENDING {
         // A finished campaign with new work runs again (the scheduler starts it).
-        campaigns::set_status(&mut *tx, tenant.id, campaign.id, cs::SCHEDULED, now).await?;
+        reschedule(&mut tx, tenant.id, campaign.id, onc_info(&campaign, &info), now).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -736,7 +771,7 @@ async fn update_contact(st: &AppState, p: &Map<String, Value>) -> F<()> {
     .execute(&mut *tx)
     .await?;
     if campaign.status == cs::COMPLETED && status == cst::PENDING {
-        campaigns::set_status(&mut *tx, tenant.id, campaign.id, cs::SCHEDULED, now).await?;
+        reschedule(&mut tx, tenant.id, campaign.id, onc_info(&campaign, &info), now).await?;
     }
     tx.commit().await?;
     Ok(())

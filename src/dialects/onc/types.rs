@@ -130,6 +130,36 @@ impl CampaignInfo {
         .unwrap_or((None, None))
     }
 
+    /// The first instant at or after `now` inside the campaign's delivery window: between
+    /// ActiveFromDate and ActiveToDate, each day from ActiveFromTime to ActiveToTime (a
+    /// window whose end time is before its start time runs overnight). None once the
+    /// campaign has ended or when its dates are unreadable.
+    pub fn next_window_start(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let d0 = parse_date(self.active_from_date.as_deref()?)?;
+        let d1 = parse_date(self.active_to_date.as_deref()?)?;
+        let t0 = self.active_from_time.as_deref().and_then(parse_time).unwrap_or(NaiveTime::MIN);
+        let t1 = self
+            .active_to_time
+            .as_deref()
+            .and_then(parse_time)
+            .unwrap_or(NaiveTime::from_hms_opt(23, 59, 59).unwrap_or(NaiveTime::MIN));
+        let first = NaiveDateTime::new(d0, t0).and_utc();
+        let last = NaiveDateTime::new(d1, t1).and_utc();
+        if now > last {
+            return None;
+        }
+        let from_day = now.date_naive().max(d0).pred_opt()?;
+        for day in from_day.iter_days().take(4) {
+            let open = NaiveDateTime::new(day, t0).and_utc().max(first);
+            let close_day = if t0 <= t1 { day } else { day.succ_opt()? };
+            let close = NaiveDateTime::new(close_day, t1).and_utc().min(last);
+            if open <= close && close >= now {
+                return Some(open.max(now));
+            }
+        }
+        None
+    }
+
     /// Default RetryCount of a contact: the campaign's MaxDeliveryRetries.
     pub fn default_retries(&self) -> i64 {
         self.voice.as_ref().map(|v| v.max_delivery_retries).unwrap_or(0)
@@ -553,6 +583,44 @@ mod tests {
         for bad in ["PT", "PT24H", "PT1M2H", "P1D", "PT9X", "PTH", "PT1.5H"] {
             assert_eq!(parse_time(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn daily_windows() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let mut c = read_campaign(Some(&base())).unwrap().info;
+        c.active_from_date = Some("2026-01-10".into());
+        c.active_to_date = Some("2026-01-20".into());
+        c.active_from_time = Some("09:00:00".into());
+        c.active_to_time = Some("17:00:00".into());
+        let w = |now: &str| c.next_window_start(at(now));
+        assert_eq!(w("2026-01-01T12:00:00Z"), Some(at("2026-01-10T09:00:00Z")), "before the first day");
+        assert_eq!(
+            w("2026-01-12T08:00:00Z"),
+            Some(at("2026-01-12T09:00:00Z")),
+            "before the day's window"
+        );
+        assert_eq!(w("2026-01-12T12:00:00Z"), Some(at("2026-01-12T12:00:00Z")), "inside");
+        assert_eq!(w("2026-01-12T18:00:00Z"), Some(at("2026-01-13T09:00:00Z")), "after: next day");
+        assert_eq!(w("2026-01-20T18:00:00Z"), None, "ended");
+        c.active_from_time = Some("22:00:00".into());
+        c.active_to_time = Some("06:00:00".into());
+        let w = |now: &str| c.next_window_start(at(now));
+        assert_eq!(
+            w("2026-01-12T03:00:00Z"),
+            Some(at("2026-01-12T03:00:00Z")),
+            "overnight, after midnight"
+        );
+        assert_eq!(
+            w("2026-01-12T12:00:00Z"),
+            Some(at("2026-01-12T22:00:00Z")),
+            "overnight, daytime gap"
+        );
+        assert_eq!(
+            w("2026-01-10T03:00:00Z"),
+            Some(at("2026-01-10T22:00:00Z")),
+            "not before the first evening"
+        );
     }
 
     #[test]
