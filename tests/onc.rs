@@ -901,6 +901,11 @@ async fn json_binding_errors() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+    let r = app.client.get(app.url("/onc/json/GetCampaigns")).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "POST");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["ErrorCode"], 4, "{v}");
     let r = app
         .client
         .post(app.url("/onc/json/GetCampaigns"))

@@ -15,7 +15,8 @@
 //!   lists, an object (or `null`) for `GetCampaign`. On any non-zero outcome the
 //!   `X-ONC-Description` header carries the description (the vendor's `int` results have
 //!   no place for it). A body that is not a JSON object → HTTP 400
-//!   `{"ErrorCode": 4, "Description": …}`; an unknown method → HTTP 404.
+//!   `{"ErrorCode": 4, "Description": …}`; an unknown method → HTTP 404; a verb other than
+//!   POST → HTTP 405 in the same shape.
 //!
 //! Both bindings call [`service::call`].
 //!
@@ -274,7 +275,7 @@ pub fn router() -> Router<AppState> {
         .route("/onc", get(wsdl_or_help).post(soap_endpoint))
         .route("/onc/", get(wsdl_or_help).post(soap_endpoint))
         .route("/onc/ONCService.svc", get(wsdl_or_help).post(soap_endpoint))
-        .route("/onc/json/{method}", post(json_endpoint))
+        .route("/onc/json/{method}", post(json_endpoint).fallback(json_wrong_method))
 }
 
 /// The dialect's job handlers (none: the engine's scheduler delivers ONC contacts).
@@ -386,6 +387,19 @@ async fn json_endpoint(State(st): State<AppState>, Path(method): Path<String>, b
         resp.headers_mut().insert("x-onc-description", h);
     }
     resp
+}
+
+/// Any verb but POST on the JSON binding: 405 in the binding's shape.
+async fn json_wrong_method() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [("allow", "POST")],
+        Json(json!({
+            "ErrorCode": code::INVALID_ARGUMENT,
+            "Description": "use POST with the method's parameters as one JSON object"
+        })),
+    )
+        .into_response()
 }
 
 fn bad_json(msg: &str) -> Response {
