@@ -81,6 +81,13 @@ fn campaign(id: Uuid) -> Value {
     })
 }
 
+/// Delivery all day long (the helper campaign delivers 08:00–20:00 UTC daily), for tests
+/// that expect the engine to deliver whenever they run.
+fn all_day(c: &mut Value) {
+    c["ActiveFromTime"] = json!("00:00:00");
+    c["ActiveToTime"] = json!("23:59:59");
+}
+
 async fn add_campaign(app: &TestApp, sid: &str, c: Value) -> i64 {
     call(app, "AddCampaign", json!({"sessionId": sid, "campaign": c}))
         .await
@@ -715,6 +722,7 @@ async fn the_engine_delivers_when_the_campaign_starts() {
     let cid = Uuid::new_v4();
     let mut c = campaign(cid);
     c["ActiveFromDate"] = json!("2020-01-01");
+    all_day(&mut c);
     c["IsPaused"] = json!(true);
     assert_eq!(add_campaign(&app, &sid, c.clone()).await, 0);
     let k = Uuid::new_v4();
@@ -893,6 +901,11 @@ async fn json_binding_errors() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+    let r = app.client.get(app.url("/onc/json/GetCampaigns")).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "POST");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["ErrorCode"], 4, "{v}");
     let r = app
         .client
         .post(app.url("/onc/json/GetCampaigns"))
@@ -1324,4 +1337,471 @@ fn the_openapi_file_describes_every_method() {
     ] {
         assert!(y.contains(&format!("\"/onc/json/{m}\":")), "{m}");
     }
+}
+
+#[tokio::test]
+async fn must_understand_headers_not_understood_are_faults() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let sid = open(&app, &t).await;
+    let with_header = |header: &str| {
+        format!(
+            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Header>{header}</s:Header><s:Body><GetCampaignListing xmlns="http://tempuri.org/"><sessionId>{sid}</sessionId></GetCampaignListing></s:Body></s:Envelope>"#
+        )
+    };
+    // an unknown header the client insists on → s:MustUnderstand (HTTP 500), as WCF does
+    let (s, ct, body) = soap_raw(
+        &app,
+        "/onc/ONCService.svc",
+        Some("GetCampaignListing"),
+        with_header(r#"<wsse:Security s:mustUnderstand="1" xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"><wsse:UsernameToken/></wsse:Security>"#),
+    )
+    .await;
+    assert_eq!(s, 500, "{body}");
+    assert!(ct.starts_with("text/xml"));
+    assert!(body.contains("<faultcode>s:MustUnderstand</faultcode>"), "{body}");
+    assert!(body.contains("Security") && body.contains("was not understood"), "{body}");
+    // the same header optional, or addressed to another actor, or WS-Addressing → served
+    for ok in [
+        r#"<wsse:Security s:mustUnderstand="0" xmlns:wsse="urn:sec"/>"#,
+        r#"<wsse:Security s:mustUnderstand="1" s:actor="urn:someone-else" xmlns:wsse="urn:sec"/>"#,
+        r#"<a:Action s:mustUnderstand="1" xmlns:a="http://www.w3.org/2005/08/addressing">http://tempuri.org/IONCService/GetCampaignListing</a:Action><a:To s:mustUnderstand="1" xmlns:a="http://www.w3.org/2005/08/addressing">http://localhost/onc/ONCService.svc</a:To>"#,
+        r#"<Action s:mustUnderstand="1" xmlns="http://schemas.microsoft.com/ws/2005/05/addressing/none">http://tempuri.org/IONCService/GetCampaignListing</Action>"#,
+    ] {
+        let (s, _, body) = soap_raw(&app, "/onc/ONCService.svc", None, with_header(ok)).await;
+        assert_eq!(s, 200, "{ok}: {body}");
+        assert!(body.contains("<GetCampaignListingResponse"), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn oversized_bodies_get_the_bindings_own_shape() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let sid = open(&app, &t).await;
+    let big = "x".repeat(3 * 1024 * 1024);
+    let (s, ct, body) = soap_raw(
+        &app,
+        "/onc/ONCService.svc",
+        Some("GetCampaignListing"),
+        dotnet_envelope("GetCampaignListing", &format!("<sessionId>{sid}</sessionId><!--{big}-->")),
+    )
+    .await;
+    assert_eq!(s, 413, "{body}");
+    assert!(ct.starts_with("text/xml"), "{ct}");
+    assert!(body.contains("<faultcode>s:Client</faultcode>"), "{body}");
+    assert!(body.contains("larger than the service accepts"), "{body}");
+    let r = app
+        .client
+        .post(app.url("/onc/json/GetCampaignListing"))
+        .json(&json!({"sessionId": sid, "padding": big}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["ErrorCode"], 4, "{v}");
+    assert!(v["Description"].as_str().unwrap().contains("larger"), "{v}");
+    // a body within the limit is still served
+    assert_eq!(call(&app, "GetCampaignListing", json!({"sessionId": sid})).await, json!([]));
+}
+
+#[tokio::test]
+async fn json_binding_takes_the_docs_names_and_pascal_case_variants() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    // PascalCase parameter names, as Postman users often send them
+    let v = call(
+        &app,
+        "OpenAPISession",
+        json!({"AccountId": t["onc"]["account_id"], "Username": t["onc"]["username"], "Password": t["onc"]["password"]}),
+    )
+    .await;
+    assert_eq!(v["ErrorCode"], 0, "{v}");
+    let sid = v["SessionId"].as_str().unwrap().to_string();
+    let v = call(
+        &app,
+        "OpenAPISession",
+        json!({"AccountId": t["onc"]["account_id"], "Username": t["onc"]["username"], "Password": "wrong"}),
+    )
+    .await;
+    assert_eq!((v["ErrorCode"].clone(), v["SessionId"].clone()), (json!(2), json!("")), "{v}");
+    let cid = Uuid::new_v4();
+    assert_eq!(
+        call(&app, "AddCampaign", json!({"SessionId": sid, "Campaign": campaign(cid)})).await,
+        0
+    );
+    assert_eq!(call(&app, "GetCampaignListing", json!({"SessionId": sid})).await, json!([cid]));
+    assert_eq!(call(&app, "GetCampaigns", json!({"SessionId": sid})).await[0]["ID"], json!(cid));
+    assert_eq!(
+        call(&app, "GetCampaign", json!({"SessionId": sid, "CampaignId": cid})).await["ShortName"],
+        "Flu shots"
+    );
+    let mut c = campaign(cid);
+    c["ShortName"] = json!("Renamed");
+    assert_eq!(call(&app, "UpdateCampaign", json!({"SessionId": sid, "Campaign": c})).await, 0);
+    let k = Uuid::new_v4();
+    assert_eq!(
+        call(&app, "AddCampaignContact", json!({"SessionId": sid, "Contact": contact(k, cid)})).await,
+        0
+    );
+    assert_eq!(
+        call(&app, "UpdateCampaignContact", json!({"SessionId": sid, "Contact": contact(k, cid)})).await,
+        0
+    );
+    assert_eq!(
+        call(&app, "GetCampaignContactsListing", json!({"SessionId": sid, "CampaignId": cid})).await,
+        json!([k])
+    );
+    assert_eq!(
+        call(&app, "GetCampaignContacts", json!({"SessionId": sid, "CampaignId": cid})).await[0]["Id"],
+        json!(k)
+    );
+    assert_eq!(
+        call(
+            &app,
+            "DeleteCampaignContact",
+            json!({"SessionId": sid, "CampaignId": cid, "ContactId": k})
+        )
+        .await,
+        0
+    );
+    assert_eq!(call(&app, "DeleteCampaign", json!({"SessionId": sid, "CampaignId": cid})).await, 0);
+    // the doc's own camelCase names work the same way, and the method name is not case-sensitive
+    assert_eq!(call(&app, "getcampaignlisting", json!({"sessionId": sid})).await, json!([]));
+    let v = call(&app, "CloseAPISession", json!({"SessionId": sid})).await;
+    assert_eq!(v, json!({"ErrorCode": 0, "Description": ""}));
+    let v = call(&app, "CloseAPISession", json!({"sessionId": sid})).await;
+    assert_eq!(v["ErrorCode"], 1, "{v}");
+}
+
+async fn suppress(app: &TestApp, t: &Value, list: &str, number: &str, channels: &[&str]) {
+    let tid = switchboard::domain::TenantId(t["tenant"]["id"].as_str().unwrap().parse().unwrap());
+    let number = switchboard::domain::phone::PhoneNumber::parse(number).unwrap();
+    switchboard::domain::optlists::upsert(
+        &app.db,
+        tid,
+        switchboard::domain::optlists::NewEntry {
+            list,
+            list_name: "",
+            number: &number,
+            channels: channels.iter().map(|s| s.to_string()).collect(),
+            source: "test",
+            expires_at: None,
+        },
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn suppression_by_channel_on_update_and_at_send_time() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let other = app.tenant("other").await;
+    // an SMS-only opt-out: the same number still gets the voice call
+    suppress(&app, &t, "opt_out", "+17605550111", &["sms"]).await;
+    // another tenant's DNC list does not concern this tenant
+    suppress(&app, &other, "dnc", "+17605550112", &[]).await;
+    let sid = open(&app, &t).await;
+    let cid = Uuid::new_v4();
+    assert_eq!(add_campaign(&app, &sid, campaign(cid)).await, 0);
+    let k = Uuid::new_v4();
+    let mut c = contact(k, cid);
+    c["SMSCommInfo"]["Destination"] = json!("+17605550111");
+    c["VoiceCommInfo"]["Destination"] = json!("+17605550111");
+    c["EmailCommInfo"] = Value::Null;
+    assert_eq!(call(&app, "AddCampaignContact", json!({"sessionId": sid, "contact": c})).await, 0);
+    let got = call(&app, "GetCampaignContacts", json!({"sessionId": sid, "campaignId": cid})).await;
+    assert_eq!(got[0]["SMSCommInfo"]["StatusCode"], 7, "{got}");
+    assert_eq!(got[0]["VoiceCommInfo"]["StatusCode"], 1, "{got}");
+    // updating onto a company-DNC number cancels that channel; the other tenant's list is not read
+    suppress(&app, &t, "dnc", "+17605550113", &[]).await;
+    let mut u = contact(k, cid);
+    u["SMSCommInfo"]["Destination"] = json!("+17605550112");
+    u["VoiceCommInfo"]["Destination"] = json!("+17605550113");
+    u["EmailCommInfo"] = Value::Null;
+    assert_eq!(
+        call(&app, "UpdateCampaignContact", json!({"sessionId": sid, "contact": u})).await,
+        0
+    );
+    let got = call(&app, "GetCampaignContacts", json!({"sessionId": sid, "campaignId": cid})).await;
+    assert_eq!(got[0]["SMSCommInfo"]["StatusCode"], 1, "{got}");
+    assert_eq!(got[0]["VoiceCommInfo"]["StatusCode"], 7, "{got}");
+    // opted out after being added: the send is suppressed → 7, LastDeliveryErrorCode 1
+    let cid2 = Uuid::new_v4();
+    let mut c2 = campaign(cid2);
+    c2["ActiveFromDate"] = json!("2020-01-01");
+    all_day(&mut c2);
+    assert_eq!(add_campaign(&app, &sid, c2).await, 0);
+    let k2 = Uuid::new_v4();
+    let mut c = contact(k2, cid2);
+    c["SMSCommInfo"]["Destination"] = json!("+17605550114");
+    c["VoiceCommInfo"]["Destination"] = json!("+17605550115");
+    c["EmailCommInfo"] = Value::Null;
+    assert_eq!(call(&app, "AddCampaignContact", json!({"sessionId": sid, "contact": c})).await, 0);
+    suppress(&app, &t, "opt_out", "+17605550114", &["sms"]).await;
+    app.tick().await;
+    app.tick().await;
+    let got = call(&app, "GetCampaignContacts", json!({"sessionId": sid, "campaignId": cid2})).await;
+    assert_eq!(got[0]["SMSCommInfo"]["StatusCode"], 7, "{got}");
+    assert_eq!(got[0]["SMSCommInfo"]["LastDeliveryErrorCode"], 1, "{got}");
+    assert_eq!(got[0]["VoiceCommInfo"]["StatusCode"], 4, "{got}");
+    assert_eq!(got[0]["VoiceCommInfo"]["LastDeliveryErrorCode"], 0, "{got}");
+}
+
+#[tokio::test]
+async fn a_deleted_campaigns_id_can_be_added_again_by_its_tenant_only() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let other = app.tenant("other").await;
+    let sid = open(&app, &t).await;
+    let so = open(&app, &other).await;
+    let id = Uuid::new_v4();
+    assert_eq!(add_campaign(&app, &sid, campaign(id)).await, 0);
+    assert_eq!(
+        call(
+            &app,
+            "AddCampaignContact",
+            json!({"sessionId": sid, "contact": contact(Uuid::new_v4(), id)})
+        )
+        .await,
+        0
+    );
+    assert_eq!(call(&app, "DeleteCampaign", json!({"sessionId": sid, "campaignId": id})).await, 0);
+    // another tenant still cannot take the ID
+    assert_eq!(add_campaign(&app, &so, campaign(id)).await, 5);
+    // the owner can: a new campaign, no contacts, listed again
+    let mut c = campaign(id);
+    c["ShortName"] = json!("Second life");
+    assert_eq!(add_campaign(&app, &sid, c).await, 0);
+    let got = call(&app, "GetCampaign", json!({"sessionId": sid, "campaignId": id})).await;
+    assert_eq!(got["ShortName"], "Second life");
+    assert_eq!(call(&app, "GetCampaignListing", json!({"sessionId": sid})).await, json!([id]));
+    assert_eq!(
+        call(&app, "GetCampaignContactsListing", json!({"sessionId": sid, "campaignId": id})).await,
+        json!([])
+    );
+    // and while it lives, the ID is taken again
+    assert_eq!(add_campaign(&app, &sid, campaign(id)).await, 5);
+    assert_eq!(call(&app, "GetCampaignListing", json!({"sessionId": so})).await, json!([]));
+}
+
+#[tokio::test]
+async fn text_stored_through_json_stays_valid_xml_over_soap() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let sid = open(&app, &t).await;
+    let id = Uuid::new_v4();
+    let mut c = campaign(id);
+    c["ShortName"] = json!("Bell\u{7} & <co>");
+    c["Description"] = json!("line1\nline2\u{1b}");
+    assert_eq!(add_campaign(&app, &sid, c).await, 0);
+    let body = soap(
+        &app,
+        "GetCampaign",
+        &format!("<sessionId>{sid}</sessionId><campaignId>{id}</campaignId>"),
+    )
+    .await;
+    assert!(!body.contains('\u{7}') && !body.contains('\u{1b}'), "{body:?}");
+    assert_eq!(tag(&body, "a:ShortName").as_deref(), Some("Bell\u{FFFD} &amp; &lt;co&gt;"));
+    assert_eq!(tag(&body, "a:Description").as_deref(), Some("line1\nline2\u{FFFD}"));
+}
+
+#[tokio::test]
+async fn dates_and_times_as_dotnet_datetime_and_timespan_are_accepted() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let sid = open(&app, &t).await;
+    let id = Uuid::new_v4();
+    // a client whose Date properties are DateTime and Time properties TimeSpan
+    let c = soap_campaign(id, "Typed")
+        .replace(
+            &format!("<a:ActiveFromDate>{FUTURE_FROM}</a:ActiveFromDate><a:ActiveFromTime>08:00:00</a:ActiveFromTime>"),
+            &format!("<a:ActiveFromDate>{FUTURE_FROM}T00:00:00</a:ActiveFromDate><a:ActiveFromTime>PT8H30M</a:ActiveFromTime>"),
+        )
+        .replace(
+            "<a:ActiveToTime>20:00:00</a:ActiveToTime>",
+            "<a:ActiveToTime>PT20H0M15S</a:ActiveToTime>",
+        );
+    assert!(c.contains("PT8H30M") && c.contains("PT20H0M15S"));
+    let body = soap(&app, "AddCampaign", &format!("<sessionId>{sid}</sessionId>{c}")).await;
+    assert_eq!(tag(&body, "AddCampaignResult").as_deref(), Some("0"), "{body}");
+    let got = call(&app, "GetCampaign", json!({"sessionId": sid, "campaignId": id})).await;
+    assert_eq!(got["ActiveFromDate"], FUTURE_FROM);
+    assert_eq!(got["ActiveFromTime"], "08:30:00");
+    assert_eq!(got["ActiveToTime"], "20:00:15");
+    // a malformed duration is still an invalid argument naming the field
+    let mut bad = campaign(Uuid::new_v4());
+    bad["ActiveToTime"] = json!("PT25H");
+    let (code, desc) = call_desc(&app, "AddCampaign", json!({"sessionId": sid, "campaign": bad})).await;
+    assert_eq!(code, 4);
+    assert!(desc.contains("campaign.ActiveToTime"), "{desc}");
+}
+
+#[tokio::test]
+async fn a_delivered_contact_given_a_new_destination_starts_over() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let sid = open(&app, &t).await;
+    let cid = Uuid::new_v4();
+    let mut c = campaign(cid);
+    c["ActiveFromDate"] = json!("2020-01-01");
+    all_day(&mut c);
+    c["OutboundVoiceNotificationInfo"]["Enabled"] = json!(false);
+    c["OutboundEmailNotificationInfo"]["Enabled"] = json!(false);
+    assert_eq!(add_campaign(&app, &sid, c).await, 0);
+    let k = Uuid::new_v4();
+    let mut ct = contact(k, cid);
+    ct["EmailCommInfo"] = Value::Null;
+    assert_eq!(
+        call(&app, "AddCampaignContact", json!({"sessionId": sid, "contact": ct.clone()})).await,
+        0
+    );
+    app.tick().await;
+    app.tick().await;
+    let got = call(&app, "GetCampaignContacts", json!({"sessionId": sid, "campaignId": cid})).await;
+    assert_eq!(got[0]["SMSCommInfo"]["StatusCode"], 4, "{got}");
+    assert_eq!(got[0]["SMSCommInfo"]["RetryCount"], 1, "{got}");
+    // the same destinations again: nothing changes
+    assert_eq!(
+        call(&app, "UpdateCampaignContact", json!({"sessionId": sid, "contact": ct.clone()})).await,
+        0
+    );
+    let got = call(&app, "GetCampaignContacts", json!({"sessionId": sid, "campaignId": cid})).await;
+    assert_eq!(got[0]["SMSCommInfo"]["StatusCode"], 4, "{got}");
+    // a new destination: pending (1) with its full RetryCount, not "waiting for retry" (5)
+    ct["SMSCommInfo"]["Destination"] = json!("+17605550177");
+    assert_eq!(
+        call(&app, "UpdateCampaignContact", json!({"sessionId": sid, "contact": ct})).await,
+        0
+    );
+    let got = call(&app, "GetCampaignContacts", json!({"sessionId": sid, "campaignId": cid})).await;
+    assert_eq!(got[0]["SMSCommInfo"]["StatusCode"], 1, "{got}");
+    assert_eq!(got[0]["SMSCommInfo"]["LastDeliveryErrorCode"], 0, "{got}");
+    assert_eq!(got[0]["SMSCommInfo"]["RetryCount"], 2, "{got}");
+    app.tick().await;
+    app.tick().await;
+    let got = call(&app, "GetCampaignContacts", json!({"sessionId": sid, "campaignId": cid})).await;
+    assert_eq!(got[0]["SMSCommInfo"]["StatusCode"], 4, "{got}");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM deliveries WHERE to_address = '+17605550177'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+#[tokio::test]
+async fn sms_short_code_senders_and_normalised_caller_ids() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let sid = open(&app, &t).await;
+    let cid = Uuid::new_v4();
+    let mut c = campaign(cid);
+    c["ActiveFromDate"] = json!("2020-01-01");
+    all_day(&mut c);
+    c["OutboundSMSNotificationInfo"]["FromNumber"] = json!("24273");
+    c["OutboundVoiceNotificationInfo"]["CallingNumber"] = json!("(760) 867-5309");
+    c["OutboundEmailNotificationInfo"]["Enabled"] = json!(false);
+    assert_eq!(add_campaign(&app, &sid, c).await, 0);
+    let got = call(&app, "GetCampaign", json!({"sessionId": sid, "campaignId": cid})).await;
+    assert_eq!(got["OutboundSMSNotificationInfo"]["FromNumber"], "24273");
+    assert_eq!(
+        got["OutboundVoiceNotificationInfo"]["CallingNumber"], "(760) 867-5309",
+        "echoed as sent"
+    );
+    let k = Uuid::new_v4();
+    let mut ct = contact(k, cid);
+    ct["VoiceCommInfo"]["Destination"] = json!("+17605550103");
+    ct["EmailCommInfo"] = Value::Null;
+    assert_eq!(call(&app, "AddCampaignContact", json!({"sessionId": sid, "contact": ct})).await, 0);
+    app.tick().await;
+    app.tick().await;
+    let rows = sqlx::query("SELECT channel, from_address FROM deliveries WHERE contact_id = $1 ORDER BY channel")
+        .bind(k)
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+    let got: Vec<(String, Option<String>)> = rows.iter().map(|r| (r.get("channel"), r.get("from_address"))).collect();
+    assert_eq!(
+        got,
+        vec![("sms".into(), Some("24273".into())), ("voice".into(), Some("+17608675309".into()))]
+    );
+    // a short code is no caller ID
+    let mut bad = campaign(Uuid::new_v4());
+    bad["OutboundVoiceNotificationInfo"]["CallingNumber"] = json!("24273");
+    let (code, desc) = call_desc(&app, "AddCampaign", json!({"sessionId": sid, "campaign": bad})).await;
+    assert_eq!(code, 4);
+    assert!(desc.contains("CallingNumber"), "{desc}");
+}
+
+#[tokio::test]
+async fn deliveries_wait_for_the_daily_window() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let freeze = |at: &'static str| {
+        let db = app.db.clone();
+        async move {
+            sqlx::query("UPDATE tenants SET clock_frozen_at = $1::timestamptz WHERE slug = 'acme'")
+                .bind(at)
+                .execute(&db)
+                .await
+                .unwrap();
+        }
+    };
+    let deliveries = || {
+        let db = app.db.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM deliveries")
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    // 20:00, after the day's window (09:00–17:00)
+    freeze("2030-06-10T20:00:00Z").await;
+    let sid = open(&app, &t).await;
+    let cid = Uuid::new_v4();
+    let mut c = campaign(cid);
+    c["ActiveFromDate"] = json!("2030-06-01");
+    c["ActiveFromTime"] = json!("09:00:00");
+    c["ActiveToDate"] = json!("2030-06-30");
+    c["ActiveToTime"] = json!("17:00:00");
+    c["OutboundVoiceNotificationInfo"]["Enabled"] = json!(false);
+    c["OutboundEmailNotificationInfo"]["Enabled"] = json!(false);
+    assert_eq!(add_campaign(&app, &sid, c.clone()).await, 0);
+    let mut k = contact(Uuid::new_v4(), cid);
+    k["EmailCommInfo"] = Value::Null;
+    assert_eq!(call(&app, "AddCampaignContact", json!({"sessionId": sid, "contact": k})).await, 0);
+    app.tick().await;
+    app.tick().await;
+    assert_eq!(deliveries().await, 0, "outside the daily window");
+    // the dates and times read back as sent (the engine's start is not the ActiveFrom)
+    let got = call(&app, "GetCampaign", json!({"sessionId": sid, "campaignId": cid})).await;
+    assert_eq!(
+        (got["ActiveFromDate"].clone(), got["ActiveFromTime"].clone()),
+        (json!("2030-06-01"), json!("09:00:00"))
+    );
+    // next morning
+    freeze("2030-06-11T09:00:05Z").await;
+    app.tick().await;
+    app.tick().await;
+    assert_eq!(deliveries().await, 1, "inside the window");
+    // a contact added after hours to the finished campaign waits for the next morning
+    freeze("2030-06-11T18:00:00Z").await;
+    let sid = open(&app, &t).await;
+    let mut k2 = contact(Uuid::new_v4(), cid);
+    k2["SMSCommInfo"]["Destination"] = json!("+17605550142");
+    k2["EmailCommInfo"] = Value::Null;
+    assert_eq!(call(&app, "AddCampaignContact", json!({"sessionId": sid, "contact": k2})).await, 0);
+    app.tick().await;
+    app.tick().await;
+    assert_eq!(deliveries().await, 1);
+    let got = call(&app, "GetCampaignContacts", json!({"sessionId": sid, "campaignId": cid})).await;
+    assert_eq!(got[1]["SMSCommInfo"]["StatusCode"], 1, "pending");
+    freeze("2030-06-12T10:00:00Z").await;
+    app.tick().await;
+    app.tick().await;
+    assert_eq!(deliveries().await, 2);
 }

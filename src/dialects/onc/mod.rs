@@ -7,12 +7,16 @@
 //!   same bytes) at `GET /onc/?wsdl` and `GET /onc/ONCService.svc?wsdl`.
 //! - **JSON** at `POST /onc/json/{Method}`: the parameters as one object with the doc's
 //!   names (`accountId`, `sessionId`, `campaign`, `contact`, `campaignId`, `contactId`),
-//!   PascalCase fields inside; the result as JSON: an object for the two session
+//!   PascalCase fields inside (every name is matched exactly first, then case-insensitively,
+//!   so Postman-style `AccountId`, `Username`, `Password`, `SessionId`, `CampaignId`,
+//!   `ContactId`, `Campaign`, `Contact` work too; so does a lower-case method name in the
+//!   path); the result as JSON: an object for the two session
 //!   methods, a bare integer for methods returning `int`, an array (or `null`) for
 //!   lists, an object (or `null`) for `GetCampaign`. On any non-zero outcome the
 //!   `X-ONC-Description` header carries the description (the vendor's `int` results have
 //!   no place for it). A body that is not a JSON object → HTTP 400
-//!   `{"ErrorCode": 4, "Description": …}`; an unknown method → HTTP 404.
+//!   `{"ErrorCode": 4, "Description": …}`; an unknown method → HTTP 404; a verb other than
+//!   POST → HTTP 405 in the same shape.
 //!
 //! Both bindings call [`service::call`].
 //!
@@ -26,15 +30,20 @@
 //! `ArrayOfOutboundNotificationCampaignInfo`, `ArrayOfOutboundNotificationContactInfo`;
 //! null as `i:nil="true"`. The request is dispatched on the Body's first element (which
 //! must be a known operation); SOAPAction is used only when that element is not one.
-//! SOAP `Header`s are ignored. The WSDL's `soap:address` is fixed
+//! SOAP `Header`s are read past, except that a header entry addressed to this node (no
+//! `actor`, or the `next` actor) with `mustUnderstand="1"` gets the SOAP 1.1
+//! `s:MustUnderstand` fault (as WCF answers) unless it is WS-Addressing (`Action`, `To`,
+//! … in the 2005/05 "none", 2005/08, 2004/08 or 2004/03 namespaces). The WSDL's `soap:address` is fixed
 //! (`http://localhost:8080/onc/ONCService.svc`) because the document is served verbatim;
 //! clients set their endpoint address, as generated .NET proxies do.
 //!
-//! SOAP faults (HTTP 500, `s:Client` / `s:Server` / `s:VersionMismatch`) only for
+//! SOAP faults (HTTP 500, `s:Client` / `s:Server` / `s:VersionMismatch` / `s:MustUnderstand`) only for
 //! envelopes that cannot be read: malformed XML, any DTD (`<!DOCTYPE`, so no entity
 //! declarations: no XXE, no billion laughs), entity references other than the five
 //! predefined ones, a non-SOAP-1.1 envelope, an unknown operation. Business errors are
-//! ErrorCodes in normal responses.
+//! ErrorCodes in normal responses. A body over the server's limit is answered HTTP 413
+//! (as WCF answers past its maxReceivedMessageSize) with an `s:Client` fault envelope on
+//! the SOAP endpoints and `{"ErrorCode": 4, "Description": …}` on the JSON binding.
 //!
 //! # ErrorCode (every method that returns `int`, and the session responses)
 //! | code | meaning |
@@ -59,23 +68,36 @@
 //!   dead for a day are removed when the tenant opens a new one. A revoked credential
 //!   ends its sessions.
 //! - Campaigns are shared `campaigns` rows (kind `onc`, the client's ID as the row id; an
-//!   empty/zero Guid gets a new one). ONC fields live in `attrs.onc`. Active window =
-//!   ActiveFromDate+ActiveFromTime … ActiveToDate+ActiveToTime, read as UTC (times default
-//!   to 00:00:00 and 23:59:59); the row is `scheduled` with `starts_at` = ActiveFrom, so
-//!   the engine starts it then (`paused` while IsPaused; IsPaused is read back from the
-//!   status). **Active** (GetCampaignListing/GetCampaigns) = not deleted and ActiveToDate
+//!   empty/zero Guid gets a new one). ONC fields live in `attrs.onc`. The campaign runs
+//!   from ActiveFromDate to ActiveToDate, each day from ActiveFromTime to ActiveToTime
+//!   ("on daily basis", read as UTC; times default to 00:00:00 and 23:59:59; an end time
+//!   before the start time is an overnight window). The row is `scheduled` with
+//!   `starts_at` = the first window instant from now (`CampaignInfo::next_window_start`),
+//!   so the engine starts it then; a finished campaign given new work (AddCampaignContact,
+//!   UpdateCampaignContact, UpdateCampaign) is rescheduled to its next window the same way
+//!   (`paused` while IsPaused; IsPaused is read back from the status). Not done: stopping a
+//!   *running* campaign when its day's window closes (the shared engine has no window; the
+//!   simulated carrier delivers a campaign's pending contacts within a tick or two). **Active** (GetCampaignListing/GetCampaigns) = not deleted and ActiveToDate
 //!   not before the tenant's today (UTC); every kind of campaign shows, since one store
 //!   serves every dialect (rows from other dialects get ONC defaults). DeleteCampaign
-//!   soft-deletes the row (status `cancelled`) and deletes its contacts; its ID stays taken.
-//!   ActiveFromDate and ActiveToDate are required.
+//!   soft-deletes the row (status `cancelled`) and deletes its contacts; AddCampaign with
+//!   that ID later makes a new campaign in the same row (new CreationDateUtc; delivery
+//!   history keeps pointing at it). An ID in use by another tenant (live or deleted) stays taken (5).
+//!   ActiveFromDate and ActiveToDate are required. Read leniently as well: a date may carry
+//!   a time part (`2026-01-01T00:00:00`, a .NET `DateTime`), a time may be `HH:mm` or an
+//!   `xs:duration` under a day (`PT9H30M`, a .NET `TimeSpan`); they are echoed as
+//!   `yyyy-MM-dd` / `HH:mm:ss`.
 //! - Contacts are shared `contacts` rows; each CommunicationInfo is kept in
 //!   `attrs.onc.{sms,voice,email}`, and `attrs.deliveries` tells the scheduler exactly
 //!   what to send (the campaign's sender and text unless TextToSendOverwrite is given).
+//!   The SMS FromNumber may be a phone number or a short code (3–8 digits); CallingNumber
+//!   must be a phone number. Senders are echoed as sent and delivered in E.164.
 //!   A destination on a channel the campaign does not enable is kept but not sent
 //!   (StatusCode 0). A destination on the opt-out/DNC list gets StatusCode 7. RetryCount
 //!   defaults to the campaign's MaxDeliveryRetries and is shown as attempts left.
 //!   LastDeliveryErrorCode: 0 none/success, 1 suppressed at send time, 2 failed.
-//!   UpdateCampaignContact starts a contact over when a destination changed.
+//!   UpdateCampaignContact starts a contact over when a destination changed (pending again,
+//!   its attempts reset: StatusCode 1 and the full RetryCount, not 5 "waiting for retry").
 //!   Adding a contact to a `completed` campaign schedules it again.
 //! - Campaign and contact IDs are global primary keys: an ID already used by another
 //!   tenant answers 5 (nothing of that tenant is shown or changed).
@@ -96,6 +118,7 @@ mod soap;
 mod types;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -252,7 +275,7 @@ pub fn router() -> Router<AppState> {
         .route("/onc", get(wsdl_or_help).post(soap_endpoint))
         .route("/onc/", get(wsdl_or_help).post(soap_endpoint))
         .route("/onc/ONCService.svc", get(wsdl_or_help).post(soap_endpoint))
-        .route("/onc/json/{method}", post(json_endpoint))
+        .route("/onc/json/{method}", post(json_endpoint).fallback(json_wrong_method))
 }
 
 /// The dialect's job handlers (none: the engine's scheduler delivers ONC contacts).
@@ -278,7 +301,34 @@ async fn wsdl_or_help(RawQuery(q): RawQuery) -> Response {
     }
 }
 
-async fn soap_endpoint(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+/// The request body, or the answer to a body that could not be read (over the body limit:
+/// HTTP 413, as WCF answers past its maxReceivedMessageSize, in the binding's own shape).
+#[allow(clippy::result_large_err)]
+fn read_body(st: &AppState, body: Result<Bytes, BytesRejection>, soap: bool) -> Result<Bytes, Response> {
+    let rejection = match body {
+        Ok(b) => return Ok(b),
+        Err(r) => r,
+    };
+    let status = rejection.status();
+    let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        format!("The message is larger than the service accepts ({} bytes)", st.config.body_limit)
+    } else {
+        format!("The message could not be read: {}", rejection.body_text())
+    };
+    Err(if soap {
+        let mut r = soap::fault_response(&soap::Fault { code: "Client", message });
+        *r.status_mut() = status;
+        r
+    } else {
+        (status, Json(json!({"ErrorCode": code::INVALID_ARGUMENT, "Description": message}))).into_response()
+    })
+}
+
+async fn soap_endpoint(State(st): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match read_body(&st, body, true) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     let action = headers.get("soapaction").and_then(|v| v.to_str().ok()).map(str::to_string);
     let req = match soap::read_request(&body, action.as_deref()) {
         Ok(r) => r,
@@ -288,8 +338,14 @@ async fn soap_endpoint(State(st): State<AppState>, headers: HeaderMap, body: Byt
     soap::response(req.method, &reply)
 }
 
-async fn json_endpoint(State(st): State<AppState>, Path(method): Path<String>, body: Bytes) -> Response {
-    let Some(m) = Method::parse(&method) else {
+async fn json_endpoint(State(st): State<AppState>, Path(method): Path<String>, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match read_body(&st, body, false) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    // Exact spelling first; Postman users' lower-case variants are accepted too.
+    let m = Method::parse(&method).or_else(|| Method::ALL.into_iter().find(|m| m.name().eq_ignore_ascii_case(&method)));
+    let Some(m) = m else {
         return (
             StatusCode::NOT_FOUND,
             Json(json!({"ErrorCode": code::NOT_FOUND, "Description": format!("unknown method {method}")})),
@@ -331,6 +387,19 @@ async fn json_endpoint(State(st): State<AppState>, Path(method): Path<String>, b
         resp.headers_mut().insert("x-onc-description", h);
     }
     resp
+}
+
+/// Any verb but POST on the JSON binding: 405 in the binding's shape.
+async fn json_wrong_method() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [("allow", "POST")],
+        Json(json!({
+            "ErrorCode": code::INVALID_ARGUMENT,
+            "Description": "use POST with the method's parameters as one JSON object"
+        })),
+    )
+        .into_response()
 }
 
 fn bad_json(msg: &str) -> Response {

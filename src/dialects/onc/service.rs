@@ -12,6 +12,7 @@ use super::{code, contact_status_for, delivery_code, status_code_for, Method};
 use crate::domain::campaigns::{self, kind, status as cs, Campaign, NewCampaign};
 use crate::domain::contacts::{self, status as cst, Contact, NewContact};
 use crate::domain::credentials;
+use crate::domain::phone::PhoneNumber;
 use crate::domain::tenants::{self, Tenant};
 use crate::domain::{optlists, secrets, DomainError, TenantId};
 use crate::state::AppState;
@@ -355,8 +356,42 @@ async fn add_campaign(st: &AppState, p: &Map<String, Value>) -> F<()> {
         v.info.id = Uuid::new_v4();
     }
     let status = if v.info.is_paused { cs::PAUSED } else { cs::SCHEDULED };
+    // the engine starts it at its first daily window from now (ActiveFrom, or later)
+    if !v.info.is_paused {
+        v.starts_at = v.info.next_window_start(now).unwrap_or(v.starts_at);
+    }
+    let mut tx = st.db.begin().await?;
+    // The ID of one of this tenant's deleted campaigns is free again: DeleteCampaign
+    // removed it, so the row is reused (a new campaign, new CreationDateUtc, no contacts).
+    let revived = sqlx::query(
+        "UPDATE campaigns SET name = $3, kind = $4, status = $5, channel = $6, starts_at = $7, ends_at = $8,
+                attrs = $9, deleted_at = NULL, created_at = $10, updated_at = $10
+          WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NOT NULL",
+    )
+    .bind(tenant.id.0)
+    .bind(v.info.id)
+    .bind(v.info.short_name.clone().unwrap_or_default())
+    .bind(kind::ONC)
+    .bind(status)
+    .bind(v.channel)
+    .bind(v.starts_at)
+    .bind(v.ends_at)
+    .bind(campaign_attrs(&Value::Null, &v))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if revived == 1 {
+        sqlx::query("DELETE FROM contacts WHERE tenant_id = $1 AND campaign_id = $2")
+            .bind(tenant.id.0)
+            .bind(v.info.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        return Ok(());
+    }
     campaigns::create(
-        &st.db,
+        &mut *tx,
         tenant.id,
         NewCampaign {
             id: Some(v.info.id),
@@ -378,6 +413,32 @@ async fn add_campaign(st: &AppState, p: &Map<String, Value>) -> F<()> {
         ),
         other => other.into(),
     })?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The ONC info of an ONC campaign row (None for another dialect's campaign).
+fn onc_info<'a>(c: &Campaign, info: &'a CampaignInfo) -> Option<&'a CampaignInfo> {
+    c.attrs.get("onc").is_some().then_some(info)
+}
+
+/// Puts a finished campaign with new work back to `scheduled`: an ONC campaign starts at
+/// its next daily window, another dialect's campaign at once (its `starts_at` kept).
+async fn reschedule(tx: &mut sqlx::PgConnection, tenant: TenantId, id: Uuid, info: Option<&CampaignInfo>, now: DateTime<Utc>) -> F<()> {
+    match info.map(|i| i.next_window_start(now).unwrap_or(now)) {
+        Some(starts_at) => {
+            sqlx::query("UPDATE campaigns SET status = 'scheduled', starts_at = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.0)
+                .bind(id)
+                .bind(starts_at)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        None => {
+            campaigns::set_status(&mut *tx, tenant, id, cs::SCHEDULED, now).await?;
+        }
+    }
     Ok(())
 }
 
@@ -408,6 +469,12 @@ async fn update_campaign(st: &AppState, p: &Map<String, Value>) -> F<()> {
         (cs::PAUSED | cs::DRAFT, false) => cs::SCHEDULED,
         (other, false) => other,
     };
+    // a campaign waiting to run starts at its next daily window
+    let starts_at = if status == cs::SCHEDULED {
+        v.info.next_window_start(now).unwrap_or(v.starts_at)
+    } else {
+        v.starts_at
+    };
     sqlx::query(
         "UPDATE campaigns SET name = $3, status = $4, channel = $5, starts_at = $6, ends_at = $7, attrs = $8, updated_at = $9
           WHERE tenant_id = $1 AND id = $2",
@@ -417,7 +484,7 @@ async fn update_campaign(st: &AppState, p: &Map<String, Value>) -> F<()> {
     .bind(v.info.short_name.clone().unwrap_or_default())
     .bind(status)
     .bind(v.channel)
-    .bind(v.starts_at)
+    .bind(starts_at)
     .bind(v.ends_at)
     .bind(campaign_attrs(&cur.attrs, &v))
     .bind(now)
@@ -449,7 +516,7 @@ async fn update_campaign(st: &AppState, p: &Map<String, Value>) -> F<()> {
             .await?;
     }
     if runnable && status == cs::COMPLETED {
-        campaigns::set_status(&mut *tx, tenant.id, cur.id, cs::SCHEDULED, now).await?;
+        reschedule(&mut tx, tenant.id, cur.id, Some(&v.info), now).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -543,6 +610,11 @@ fn contact_attrs(existing: &Value, campaign: &CampaignInfo, comms: &[Option<Stor
             continue;
         }
         let (from, text) = campaign.sender_and_text(ch);
+        // phone senders go out in E.164 (short codes and email addresses as given)
+        let from = from.map(|f| match *ch {
+            "sms" | "voice" => PhoneNumber::parse(&f).map(|p| p.e164).unwrap_or_else(|_| f.trim().to_string()),
+            _ => f.trim().to_string(),
+        });
         let body = s.comm.text.clone().filter(|t| !t.trim().is_empty()).or(text);
         let mut d = json!({"channel": ch, "to": to, "from": from, "body": body});
         if *ch == "email" {
@@ -643,7 +715,7 @@ async fn add_contact(st: &AppState, p: &Map<String, Value>) -> F<()> {
     })?;
     if campaign.status == cs::COMPLETED && status == cst::PENDING {
         // A finished campaign with new work runs again (the scheduler starts it).
-        campaigns::set_status(&mut *tx, tenant.id, campaign.id, cs::SCHEDULED, now).await?;
+        reschedule(&mut tx, tenant.id, campaign.id, onc_info(&campaign, &info), now).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -681,7 +753,8 @@ async fn update_contact(st: &AppState, p: &Map<String, Value>) -> F<()> {
     };
     let (number, original_number, email, max_retries) = contact_columns(&comms);
     sqlx::query(
-        "UPDATE contacts SET number = $3, original_number = $4, email = $5, max_retries = $6, attrs = $7, status = $8, updated_at = $9
+        "UPDATE contacts SET number = $3, original_number = $4, email = $5, max_retries = $6, attrs = $7, status = $8, updated_at = $9,
+                attempts = CASE WHEN $10 THEN 0 ELSE attempts END
           WHERE tenant_id = $1 AND id = $2",
     )
     .bind(tenant.id.0)
@@ -693,10 +766,12 @@ async fn update_contact(st: &AppState, p: &Map<String, Value>) -> F<()> {
     .bind(attrs)
     .bind(status)
     .bind(now)
+    // starting over: a fresh contact (StatusCode 1, the full RetryCount), not a retry (5)
+    .bind(changed)
     .execute(&mut *tx)
     .await?;
     if campaign.status == cs::COMPLETED && status == cst::PENDING {
-        campaigns::set_status(&mut *tx, tenant.id, campaign.id, cs::SCHEDULED, now).await?;
+        reschedule(&mut tx, tenant.id, campaign.id, onc_info(&campaign, &info), now).await?;
     }
     tx.commit().await?;
     Ok(())

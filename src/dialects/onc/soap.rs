@@ -29,6 +29,10 @@ pub struct El {
     pub ns: Option<String>,
     pub name: String,
     pub nil: bool,
+    /// `mustUnderstand="1"` (or `true`) on the element.
+    pub must_understand: bool,
+    /// The SOAP 1.1 `actor` attribute, if any.
+    pub actor: Option<String>,
     pub text: String,
     pub children: Vec<El>,
 }
@@ -76,17 +80,26 @@ fn resolve(ns: ResolveResult) -> Result<Option<String>, Fault> {
 fn start_el(ns: Option<String>, e: &BytesStart) -> Result<El, Fault> {
     let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
     let mut nil = false;
+    let mut must_understand = false;
+    let mut actor = None;
     for a in e.attributes() {
         let a = a.map_err(|e| client(format!("The XML could not be read: {e}")))?;
-        if a.key.local_name().as_ref() == b"nil" {
+        let local = a.key.local_name();
+        if matches!(local.as_ref(), b"nil" | b"mustUnderstand" | b"actor") {
             let v = a.unescape_value().map_err(|e| client(format!("The XML could not be read: {e}")))?;
-            nil = matches!(v.trim(), "true" | "1");
+            match local.as_ref() {
+                b"nil" => nil = matches!(v.trim(), "true" | "1"),
+                b"mustUnderstand" => must_understand = matches!(v.trim(), "true" | "1"),
+                _ => actor = Some(v.trim().to_string()),
+            }
         }
     }
     Ok(El {
         ns,
         name,
         nil,
+        must_understand,
+        actor,
         ..Default::default()
     })
 }
@@ -179,6 +192,9 @@ pub fn read_request(body: &[u8], soap_action: Option<&str>) -> Result<Request, F
         }
         return Err(client("The message is not a SOAP 1.1 envelope"));
     }
+    if let Some(header) = root.children.iter().find(|c| c.name == "Header" && c.ns.as_deref() == Some(SOAP11)) {
+        check_must_understand(header)?;
+    }
     let body_el = root
         .children
         .iter()
@@ -199,8 +215,52 @@ pub fn read_request(body: &[u8], soap_action: Option<&str>) -> Result<Request, F
     Ok(Request { method, params })
 }
 
+/// Header namespaces this service understands: WS-Addressing in the versions WCF and
+/// other toolkits write (`Action`, `To`, `MessageID`, `ReplyTo`, … carry nothing the
+/// service needs, so "understanding" them is reading past them).
+const UNDERSTOOD_HEADER_NS: &[&str] = &[
+    "http://schemas.microsoft.com/ws/2005/05/addressing/none",
+    "http://www.w3.org/2005/08/addressing",
+    "http://schemas.xmlsoap.org/ws/2004/08/addressing",
+    "http://schemas.xmlsoap.org/ws/2004/03/addressing",
+];
+
+/// SOAP 1.1 §4.2.3: a header entry addressed to this node (no `actor`, or the `next`
+/// actor) with `mustUnderstand="1"` that the service does not understand → a
+/// `s:MustUnderstand` fault, in WCF's wording.
+fn check_must_understand(header: &El) -> Result<(), Fault> {
+    const NEXT: &str = "http://schemas.xmlsoap.org/soap/actor/next";
+    for h in &header.children {
+        let for_us = h.actor.as_deref().is_none_or(|a| a.is_empty() || a == NEXT);
+        let understood = h.ns.as_deref().is_some_and(|ns| UNDERSTOOD_HEADER_NS.contains(&ns));
+        if h.must_understand && for_us && !understood {
+            return Err(Fault {
+                code: "MustUnderstand",
+                message: format!(
+                    "The header '{}' from the namespace '{}' was not understood by the recipient of this message, causing the message to not be processed.",
+                    h.name,
+                    h.ns.as_deref().unwrap_or("")
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether XML 1.0 allows `c` in a document (even as a character reference).
+fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Escaped text; characters XML 1.0 cannot carry (stored through the JSON binding or
+/// another dialect) become U+FFFD, so every response stays readable by XML clients.
 fn esc(s: &str) -> std::borrow::Cow<'_, str> {
-    quick_xml::escape::escape(s)
+    if s.chars().all(xml_char) {
+        quick_xml::escape::escape(s)
+    } else {
+        let clean: String = s.chars().map(|c| if xml_char(c) { c } else { '\u{FFFD}' }).collect();
+        std::borrow::Cow::Owned(quick_xml::escape::escape(&clean).into_owned())
+    }
 }
 
 fn envelope(inner: &str) -> String {
@@ -330,6 +390,12 @@ mod tests {
         assert!(read_request(x.as_bytes(), None).is_err());
         let x = r#"<Envelope xmlns="http://schemas.xmlsoap.org/soap/envelope/"><Body><GetCampaigns xmlns="http://tempuri.org/"><sessionId>1</sessionId></GetCampaigns></Body></Envelope>"#;
         assert_eq!(read_request(x.as_bytes(), None).unwrap().method, Method::GetCampaigns);
+    }
+
+    #[test]
+    fn text_xml_cannot_carry_is_replaced() {
+        assert_eq!(esc("a\u{1}b\u{FFFE}<"), "a\u{FFFD}b\u{FFFD}&lt;");
+        assert_eq!(esc("tab\tok\n"), "tab\tok\n");
     }
 
     #[test]

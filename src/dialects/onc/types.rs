@@ -130,6 +130,36 @@ impl CampaignInfo {
         .unwrap_or((None, None))
     }
 
+    /// The first instant at or after `now` inside the campaign's delivery window: between
+    /// ActiveFromDate and ActiveToDate, each day from ActiveFromTime to ActiveToTime (a
+    /// window whose end time is before its start time runs overnight). None once the
+    /// campaign has ended or when its dates are unreadable.
+    pub fn next_window_start(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let d0 = parse_date(self.active_from_date.as_deref()?)?;
+        let d1 = parse_date(self.active_to_date.as_deref()?)?;
+        let t0 = self.active_from_time.as_deref().and_then(parse_time).unwrap_or(NaiveTime::MIN);
+        let t1 = self
+            .active_to_time
+            .as_deref()
+            .and_then(parse_time)
+            .unwrap_or(NaiveTime::from_hms_opt(23, 59, 59).unwrap_or(NaiveTime::MIN));
+        let first = NaiveDateTime::new(d0, t0).and_utc();
+        let last = NaiveDateTime::new(d1, t1).and_utc();
+        if now > last {
+            return None;
+        }
+        let from_day = now.date_naive().max(d0).pred_opt()?;
+        for day in from_day.iter_days().take(4) {
+            let open = NaiveDateTime::new(day, t0).and_utc().max(first);
+            let close_day = if t0 <= t1 { day } else { day.succ_opt()? };
+            let close = NaiveDateTime::new(close_day, t1).and_utc().min(last);
+            if open <= close && close >= now {
+                return Some(open.max(now));
+            }
+        }
+        None
+    }
+
     /// Default RetryCount of a contact: the campaign's MaxDeliveryRetries.
     pub fn default_retries(&self) -> i64 {
         self.voice.as_ref().map(|v| v.max_delivery_retries).unwrap_or(0)
@@ -244,10 +274,64 @@ fn parse_time(s: &str) -> Option<NaiveTime> {
         .or_else(|_| NaiveTime::parse_from_str(s, "%H:%M:%S%.f"))
         .or_else(|_| NaiveTime::parse_from_str(s, "%H:%M"))
         .ok()
+        .or_else(|| parse_duration_time(s))
+}
+
+/// A time of day written as .NET's DataContractSerializer writes a `TimeSpan`
+/// (`xs:duration`, e.g. `PT9H30M`, `PT17H0M15S`, `PT0S`), for clients whose `Time`
+/// properties are `TimeSpan`s. Less than a day only.
+fn parse_duration_time(s: &str) -> Option<NaiveTime> {
+    let mut rest = s.strip_prefix("PT")?;
+    if rest.is_empty() {
+        return None;
+    }
+    let (mut h, mut m, mut sec) = (0u32, 0u32, 0f64);
+    let mut last = 0;
+    while !rest.is_empty() {
+        let end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        let (num, tail) = rest.split_at(end);
+        let unit = tail.chars().next()?;
+        let order = match unit {
+            'H' => 1,
+            'M' => 2,
+            'S' => 3,
+            _ => return None,
+        };
+        if num.is_empty() || order <= last || (unit != 'S' && num.contains('.')) {
+            return None;
+        }
+        last = order;
+        match unit {
+            'H' => h = num.parse().ok()?,
+            'M' => m = num.parse().ok()?,
+            _ => sec = num.parse().ok()?,
+        }
+        rest = &tail[1..];
+    }
+    let total = f64::from(h) * 3600.0 + f64::from(m) * 60.0 + sec;
+    if !(0.0..86400.0).contains(&total) {
+        return None;
+    }
+    NaiveTime::from_num_seconds_from_midnight_opt(total.floor() as u32, 0)
 }
 
 fn phone(path: &str, s: &str) -> R<PhoneNumber> {
     PhoneNumber::parse(s).map_err(|_| bad(path, "is not a valid phone number"))
+}
+
+/// Whether `s` is an SMS short code (3 to 8 digits, nothing else).
+pub fn is_short_code(s: &str) -> bool {
+    let s = s.trim();
+    (3..=8).contains(&s.len()) && s.chars().all(|c| c.is_ascii_digit())
+}
+
+/// An SMS sender: a phone number, or a short code (notification campaigns often send
+/// from one).
+fn sms_sender(path: &str, s: &str) -> R<()> {
+    if is_short_code(s) {
+        return Ok(());
+    }
+    phone(path, s).map(|_| ())
 }
 
 /// Reads and validates an `OutboundNotificationCampaignInfo`.
@@ -297,10 +381,10 @@ pub fn read_campaign(v: Option<&Value>) -> R<ValidCampaign> {
             };
             if s.enabled {
                 let n = non_blank(&s.from_number).ok_or_else(|| bad(&q("FromNumber"), "is required when SMS is enabled"))?;
-                phone(&q("FromNumber"), n)?;
+                sms_sender(&q("FromNumber"), n)?;
                 non_blank(&s.text_to_send).ok_or_else(|| bad(&q("TextToSend"), "is required when SMS is enabled"))?;
             } else if let Some(n) = non_blank(&s.from_number) {
-                phone(&q("FromNumber"), n)?;
+                sms_sender(&q("FromNumber"), n)?;
             }
             Some(s)
         }
@@ -485,6 +569,69 @@ mod tests {
     fn base() -> Value {
         json!({"ShortName": "x", "ActiveFromDate": "2026-01-01", "ActiveToDate": "2026-12-31",
                "OutboundSMSNotificationInfo": {"Enabled": true, "FromNumber": "+17608675309", "TextToSend": "hi"}})
+    }
+
+    #[test]
+    fn times_as_timespan_durations() {
+        let t = |h, m, s| NaiveTime::from_hms_opt(h, m, s);
+        assert_eq!(parse_time("PT9H"), t(9, 0, 0));
+        assert_eq!(parse_time("PT9H30M"), t(9, 30, 0));
+        assert_eq!(parse_time("PT17H0M15S"), t(17, 0, 15));
+        assert_eq!(parse_time("PT45M"), t(0, 45, 0));
+        assert_eq!(parse_time("PT0S"), t(0, 0, 0));
+        assert_eq!(parse_time("PT23H59M59.5S"), t(23, 59, 59));
+        for bad in ["PT", "PT24H", "PT1M2H", "P1D", "PT9X", "PTH", "PT1.5H"] {
+            assert_eq!(parse_time(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn daily_windows() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let mut c = read_campaign(Some(&base())).unwrap().info;
+        c.active_from_date = Some("2026-01-10".into());
+        c.active_to_date = Some("2026-01-20".into());
+        c.active_from_time = Some("09:00:00".into());
+        c.active_to_time = Some("17:00:00".into());
+        let w = |now: &str| c.next_window_start(at(now));
+        assert_eq!(w("2026-01-01T12:00:00Z"), Some(at("2026-01-10T09:00:00Z")), "before the first day");
+        assert_eq!(
+            w("2026-01-12T08:00:00Z"),
+            Some(at("2026-01-12T09:00:00Z")),
+            "before the day's window"
+        );
+        assert_eq!(w("2026-01-12T12:00:00Z"), Some(at("2026-01-12T12:00:00Z")), "inside");
+        assert_eq!(w("2026-01-12T18:00:00Z"), Some(at("2026-01-13T09:00:00Z")), "after: next day");
+        assert_eq!(w("2026-01-20T18:00:00Z"), None, "ended");
+        c.active_from_time = Some("22:00:00".into());
+        c.active_to_time = Some("06:00:00".into());
+        let w = |now: &str| c.next_window_start(at(now));
+        assert_eq!(
+            w("2026-01-12T03:00:00Z"),
+            Some(at("2026-01-12T03:00:00Z")),
+            "overnight, after midnight"
+        );
+        assert_eq!(
+            w("2026-01-12T12:00:00Z"),
+            Some(at("2026-01-12T22:00:00Z")),
+            "overnight, daytime gap"
+        );
+        assert_eq!(
+            w("2026-01-10T03:00:00Z"),
+            Some(at("2026-01-10T22:00:00Z")),
+            "not before the first evening"
+        );
+    }
+
+    #[test]
+    fn sms_senders() {
+        let mut v = base();
+        v["OutboundSMSNotificationInfo"]["FromNumber"] = json!("24273");
+        assert!(read_campaign(Some(&v)).is_ok());
+        for bad in ["12", "123456789", "24 273x", "abc"] {
+            v["OutboundSMSNotificationInfo"]["FromNumber"] = json!(bad);
+            assert!(read_campaign(Some(&v)).is_err(), "{bad}");
+        }
     }
 
     #[test]
