@@ -121,6 +121,17 @@ async fn world(app: &TestApp, slug: &str) -> World {
     }
 }
 
+async fn admin_patch(app: &TestApp, slug: &str, body: Value) -> (u16, Value) {
+    status_json(
+        app.admin(Method::PATCH, &format!("/admin/v1/tenants/{slug}"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
 async fn err(app: &TestApp, c: &Creds, path: &str, body: Value, status: u16, message: &str) {
     let (s, v) = post(app, c, path, body.clone()).await;
     assert_eq!((s, v["message"].as_str()), (status, Some(message)), "{body} → {v}");
@@ -350,10 +361,13 @@ async fn outbound_call_needs_number_choice_with_several_numbers() {
         .unwrap();
     assert_eq!(n, 0, "nothing created");
     // XIII. Accepted: agent must make an outbound call with ticket id.
-    sqlx::query("UPDATE tenants SET settings = '{\"apps_outbound_requires_ticket\": true}' WHERE slug = 'multi'")
-        .execute(&app.db)
-        .await
-        .unwrap();
+    // The setting goes through the admin API (typed and validated there).
+    let (st, t) = admin_patch(&app, "multi", json!({"settings": {"apps_outbound_requires_ticket": "yes"}})).await;
+    assert_eq!(st, 422, "{t}");
+    assert!(t["error"].as_str().unwrap().contains("apps_outbound_requires_ticket"), "{t}");
+    let (st, t) = admin_patch(&app, "multi", json!({"settings": {"apps_outbound_requires_ticket": true}})).await;
+    assert_eq!(st, 200, "{t}");
+    assert_eq!(t["settings"]["apps_outbound_requires_ticket"], true);
     let (s, v) = post(
         &app,
         &c,
@@ -362,6 +376,18 @@ async fn outbound_call_needs_number_choice_with_several_numbers() {
     )
     .await;
     assert_eq!((s, v["message"].as_str()), (202, Some("accepted")));
+    // null returns the setting to its default (false): the same call is created.
+    let (st, t) = admin_patch(&app, "multi", json!({"settings": {"apps_outbound_requires_ticket": null}})).await;
+    assert_eq!(st, 200, "{t}");
+    assert!(t["settings"].get("apps_outbound_requires_ticket").is_none(), "{t}");
+    let (s, v) = post(
+        &app,
+        &c,
+        "/apps/api/v1/calls",
+        json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "end_user_number": "+1 205-123-4567", "outbound_number": "+1 339-219-5276"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
 }
 
 #[tokio::test]

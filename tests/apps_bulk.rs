@@ -446,3 +446,47 @@ async fn jobs_survive_a_restart_and_ten_thousand_rows_finish() {
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM agents").fetch_one(&app.db).await.unwrap();
     assert_eq!(n, 10_000, "every row applied exactly once");
 }
+
+async fn admin_patch(app: &TestApp, slug: &str, body: Value) -> (u16, Value) {
+    status_json(
+        app.admin(Method::PATCH, &format!("/admin/v1/tenants/{slug}"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn max_chat_limit_bound_is_a_tenant_setting() {
+    let app = TestApp::spawn().await;
+    let c = tenant(&app, "acme").await;
+    org(&app, "acme", "team", "test team_1").await;
+    org(&app, "acme", "location", "Mexico").await;
+    let mut row = user("a@somedomain.com", "A");
+    row["max_chat_limit"] = json!("12");
+    // Default X = 10: 12 is out of range.
+    let (_, v) = upload(&app, &c, &json!([row.clone()])).await;
+    let job = wait_status(&app, &c, v["id"].as_i64().unwrap(), &["valid_scheme", "invalid_scheme"], 20).await;
+    assert_eq!(job["status"], "invalid_scheme", "{job}");
+    assert!(job["scheme_errors"][0].as_str().unwrap().contains("1 to 10"), "{job}");
+    // The admin API validates the setting…
+    for bad in [json!(0), json!(1001), json!("12"), json!(-1)] {
+        let (s, t) = admin_patch(&app, "acme", json!({"settings": {"apps_max_chat_limit": bad}})).await;
+        assert_eq!(s, 422, "{bad} → {t}");
+        assert!(t["error"].as_str().unwrap().contains("apps_max_chat_limit"), "{t}");
+    }
+    // …and X = 12 makes the same file valid.
+    let (s, t) = admin_patch(&app, "acme", json!({"settings": {"apps_max_chat_limit": 12}})).await;
+    assert_eq!(s, 200, "{t}");
+    assert_eq!(t["settings"]["apps_max_chat_limit"], 12);
+    let (_, v) = upload(&app, &c, &json!([row.clone()])).await;
+    let job = wait_status(&app, &c, v["id"].as_i64().unwrap(), &["valid_scheme", "invalid_scheme"], 20).await;
+    assert_eq!(job["status"], "valid_scheme", "{job}");
+    row["max_chat_limit"] = json!("13");
+    let (_, v) = upload(&app, &c, &json!([row])).await;
+    let job = wait_status(&app, &c, v["id"].as_i64().unwrap(), &["valid_scheme", "invalid_scheme"], 20).await;
+    assert_eq!(job["status"], "invalid_scheme", "{job}");
+    assert!(job["scheme_errors"][0].as_str().unwrap().contains("1 to 12"), "{job}");
+}

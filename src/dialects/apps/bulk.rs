@@ -13,7 +13,7 @@
 //! (migration 0400). An agent's roles/teams/location/status/chat limits are kept in
 //! `agents.attrs` (`roles`, `teams` as name lists, `location`, `user_status`,
 //! `max_chat_limit`, `max_chat_limit_enabled`). The `max_chat_limit` upper bound X is the
-//! tenant setting `apps_max_chat_limit` (default 10).
+//! tenant setting `apps_max_chat_limit` (default 10, set with the admin API PATCH of the tenant).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -103,12 +103,12 @@ impl Vocabulary {
                 roles.push(r);
             }
         }
-        let max: Option<Value> = sqlx::query_scalar("SELECT settings->'apps_max_chat_limit' FROM tenants WHERE id = $1")
-            .bind(t.0)
-            .fetch_optional(db)
+        let max_chat = crate::domain::tenants::by_id(db, t)
             .await?
-            .flatten();
-        let max_chat = max.and_then(|v| v.as_i64()).filter(|v| *v >= 1).unwrap_or(10);
+            .settings
+            .apps_max_chat_limit
+            .filter(|v| *v >= 1)
+            .map_or(10, i64::from);
         Ok(Vocabulary {
             roles,
             teams: of("team"),

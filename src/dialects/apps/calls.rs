@@ -127,19 +127,6 @@ async fn check_dnc(st: &AppState, auth: &AppsAuth, e164: &str) -> Result<(), App
     Ok(())
 }
 
-/// Tenant setting `apps_outbound_requires_ticket` (default false): outbound calls must name
-/// a CRM ticket; without one the vendor answers 202 (the agent completes it in the widget).
-async fn requires_ticket(st: &AppState, t: TenantId) -> Result<bool, AppsError> {
-    Ok(sqlx::query_scalar::<_, bool>(
-        "SELECT COALESCE(settings->'apps_outbound_requires_ticket' = 'true'::jsonb, false) FROM tenants WHERE id = $1",
-    )
-    .bind(t.0)
-    .fetch_optional(&st.db)
-    .await
-    .map_err(crate::domain::DomainError::from)?
-    .unwrap_or(false))
-}
-
 fn accepted() -> Response {
     (StatusCode::ACCEPTED, Json(json!({"message": "accepted"}))).into_response()
 }
@@ -170,7 +157,9 @@ async fn outbound(st: &AppState, auth: &AppsAuth, m: &Map<String, Value>, call_t
     }
     let lang = text(m, "lang").unwrap_or_else(|| "en".into());
     let ticket_id = text(m, "ticket_id");
-    if ticket_id.is_none() && requires_ticket(st, t).await? {
+    // Tenant setting `apps_outbound_requires_ticket` (default false): outbound calls must
+    // name a CRM ticket; without one the vendor answers 202 (the agent completes it in the widget).
+    if ticket_id.is_none() && auth.tenant.settings.apps_outbound_requires_ticket == Some(true) {
         // The doc's "Accepted: Agent must make an outbound call with ticket id".
         return Ok(accepted());
     }

@@ -22,7 +22,8 @@
 //!   no default) 202 `{"message": "accepted"}` (the doc's "need to choose an outbound
 //!   number"); a tenant without any voice number → 400 "outbound_number is required".
 //!   The doc's other 202 case ("agent must make an outbound call with ticket id") happens
-//!   when the tenant setting `apps_outbound_requires_ticket` is true and no ticket_id is given. Outbound calls without a ticket
+//!   when the tenant setting `apps_outbound_requires_ticket` (admin API PATCH of the tenant) is
+//!   true and no ticket_id is given. Outbound calls without a ticket
 //!   show `end_user: null` as in the doc.
 //! - Incoming calls: the doc writes "end_user_number is not well formed" (no hyphen) for
 //!   incoming and scheduled calls and "not well-formed" for outbound ones; each is kept.
