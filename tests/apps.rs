@@ -1216,3 +1216,63 @@ async fn rate_limit_from_config() {
     let (s, v) = get(&app, &a, "/apps/api/v1/wait_times?lang=en").await;
     assert_eq!((s, v["message"].as_str()), (429, Some("Too Many Requests")));
 }
+
+/// Paths of an OpenAPI file with the methods of each.
+fn spec_paths(file: &str) -> Vec<(String, Vec<&'static str>)> {
+    let spec = std::fs::read_to_string(format!("{}/openapi/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let mut out = Vec::new();
+    for block in spec.split("\n  /").skip(1) {
+        let Some((path, rest)) = block.split_once(":\n") else { continue };
+        let rest = rest.split("\ncomponents:").next().unwrap();
+        let methods = ["get", "post", "put", "patch", "delete"]
+            .into_iter()
+            .filter(|m| rest.contains(&format!("\n    {m}:")) || rest.starts_with(&format!("    {m}:")))
+            .collect();
+        out.push((format!("/{path}"), methods));
+    }
+    out
+}
+
+#[tokio::test]
+async fn openapi_files_describe_what_is_served() {
+    let app = TestApp::spawn().await;
+    tenant(&app, "acme").await;
+    // Every Apps path of apps.yaml is routed: 401 without credentials (not 404/405).
+    let apps = spec_paths("apps.yaml");
+    assert_eq!(apps.len(), 16, "{apps:?}");
+    for (p, methods) in &apps {
+        assert!(!methods.is_empty(), "{p}");
+        let concrete = p.replace("{job_id}", "1").replace("{call_id}", "1");
+        for m in methods {
+            let r = app
+                .client
+                .request(common::method(&m.to_uppercase()), app.url(&concrete))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 401, "{m} {p}");
+        }
+    }
+    // The dialect's operator routes are in admin.yaml, with their methods, and served.
+    let admin = spec_paths("admin.yaml");
+    let org = admin
+        .iter()
+        .find(|(p, _)| p == "/admin/v1/tenants/{slug}/apps/org-items")
+        .expect("org-items in admin.yaml");
+    assert_eq!(org.1, vec!["get", "post"]);
+    let (s, _) = app.admin_get("/admin/v1/tenants/acme/apps/org-items").await;
+    assert_eq!(s, 200);
+    let (s, _) = app.admin_get("/admin/v1/tenants/nobody/apps/org-items").await;
+    assert_eq!(s, 404);
+    let r = app
+        .client
+        .get(app.url("/admin/v1/tenants/acme/apps/org-items"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let spec = std::fs::read_to_string(format!("{}/openapi/admin.yaml", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    for setting in ["apps_outbound_requires_ticket:", "apps_max_chat_limit:", "AppsOrgItem:"] {
+        assert!(spec.contains(setting), "{setting}");
+    }
+}
