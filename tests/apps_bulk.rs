@@ -490,3 +490,51 @@ async fn max_chat_limit_bound_is_a_tenant_setting() {
     assert_eq!(job["status"], "invalid_scheme", "{job}");
     assert!(job["scheme_errors"][0].as_str().unwrap().contains("1 to 12"), "{job}");
 }
+
+#[tokio::test]
+async fn created_job_shows_its_row_count() {
+    // A worker that never polls again: jobs stay `created`.
+    let app = TestApp::spawn_config(|c| switchboard::config::Config { tick_ms: 3_600_000, ..c }).await;
+    let c = tenant(&app, "acme").await;
+    let rows = json!([
+        user("a@somedomain.com", "A"),
+        user("b@somedomain.com", "B"),
+        user("c@somedomain.com", "C")
+    ]);
+    let (s, v) = upload(&app, &c, &rows).await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("created")), "{v}");
+    let id = v["id"].as_i64().unwrap();
+    // The doc's "Job created": total_rows is the file's count before validation.
+    let (s, job) = get(&app, &c, &format!("/apps/api/v1/bulk/users/jobs/{id}")).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        (job["status"].as_str(), job["total_rows"].as_i64()),
+        (Some("created"), Some(3)),
+        "{job}"
+    );
+    assert_eq!(job["filename"], "users.json");
+    // Replacing the file counts the new one.
+    let (s, _) = replace(&app, &c, id, &json!([user("a@somedomain.com", "A")])).await;
+    assert_eq!(s, 200);
+    let (_, job) = get(&app, &c, &format!("/apps/api/v1/bulk/users/jobs/{id}")).await;
+    assert_eq!(
+        (job["status"].as_str(), job["total_rows"].as_i64()),
+        (Some("created"), Some(1)),
+        "{job}"
+    );
+    let (_, list) = get(&app, &c, "/apps/api/v1/bulk/users/jobs").await;
+    assert_eq!(list[0]["total_rows"], 1);
+    // A file that is not a JSON array counts 0 (validation will say why).
+    let form = Form::new().part("file", Part::bytes(b"not json".to_vec()).file_name("x.json"));
+    let (s, v) = status_json(
+        req(&app, &c, Method::POST, "/apps/api/v1/bulk/users/upload")
+            .multipart(form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (_, job) = get(&app, &c, &format!("/apps/api/v1/bulk/users/jobs/{}", v["id"])).await;
+    assert_eq!(job["total_rows"], 0, "{job}");
+}
