@@ -168,6 +168,17 @@ async fn auth_host_check_and_unknown_paths() {
     assert_eq!(s, 200);
     let (s, v) = get(&app, &c, "/apps/api/v1/nothing_here").await;
     assert_eq!((s, v["message"].as_str()), (404, Some("Not Found")));
+    // A known path with another method: the vendor's 404 shape, not an empty 405.
+    for (m, p) in [
+        (Method::GET, "/apps/api/v1/calls"),
+        (Method::DELETE, "/apps/api/v1/sms"),
+        (Method::POST, "/apps/api/v1/wait_times"),
+        (Method::GET, "/apps/api/v1/outbound_dialer/dnc"),
+        (Method::DELETE, "/manager/api/v1/calls/1"),
+    ] {
+        let (s, v) = status_json(req(&app, &c, m.clone(), p).send().await.unwrap()).await;
+        assert_eq!((s, v["message"].as_str()), (404, Some("Not Found")), "{m} {p}");
+    }
     let (s, v) = status_json(
         req(&app, &c, Method::POST, "/apps/api/v1/calls")
             .header("content-type", "application/json")

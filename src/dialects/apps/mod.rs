@@ -7,7 +7,8 @@
 //! # Choices where the vendor doc is silent or contradicts itself
 //!
 //! - **Errors**: `{"message": "…"}` with the doc's exact texts; unknown resources 404
-//!   `{"message": "Not Found"}`. Bodies that are not a JSON object → 400 "Request body is not
+//!   `{"message": "Not Found"}`, also for a known path with another method (the vendor's
+//!   Rails routing answers 404, not 405). Bodies that are not a JSON object → 400 "Request body is not
 //!   valid JSON" / "Request body must be a JSON object".
 //! - **Calls**: ids are `interactions.seq`. Outbound checks run in the doc's order:
 //!   call_type, agent_email (required, an agent of the tenant, `can_call`, available =
@@ -129,6 +130,9 @@ pub fn router() -> Router<AppState> {
         .route("/apps/api/v1/bulk/users/errors/update/{id}", get(bulk::update_errors))
         .route("/manager/api/v1/calls", get(calls::list))
         .route("/manager/api/v1/calls/{id}", get(calls::show))
+        // A known path with another method is an unknown resource to the vendor (Rails
+        // routing): 404 `{"message": "Not Found"}` rather than an empty 405.
+        .method_not_allowed_fallback(crate::http::not_found)
         .route("/admin/v1/tenants/{slug}/apps/org-items", get(org::list).post(org::create))
 }
 
