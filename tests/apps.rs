@@ -1142,6 +1142,35 @@ async fn manager_calls_read_side_and_cross_tenant() {
     let link = r.headers()["link"].to_str().unwrap().to_string();
     assert!(link.contains("rel=\"next\""), "{link}");
     let v: Value = r.json().await.unwrap();
+    // Link targets are absolute (as the vendor's), on the host the client used, and work as is.
+    let next = link
+        .split(", ")
+        .find(|l| l.ends_with("rel=\"next\""))
+        .and_then(|l| l.strip_prefix('<'))
+        .and_then(|l| l.split_once('>'))
+        .map(|(u, _)| u.to_string())
+        .unwrap();
+    assert!(
+        next.starts_with("http://127.0.0.1:") && next.contains("/manager/api/v1/calls?page=2&per_page=2"),
+        "{next}"
+    );
+    let r2 = app.client.get(&next).basic_auth(&w.c.slug, Some(&w.c.token)).send().await.unwrap();
+    let page2: Value = r2.json().await.unwrap();
+    assert_eq!(page2[0]["id"], ids[0]);
+    let r3 = req(&app, &w.c, Method::GET, "/manager/api/v1/calls?per_page=2")
+        .header("host", "acme.example.com")
+        .send()
+        .await
+        .unwrap();
+    let link3 = r3.headers()["link"].to_str().unwrap();
+    assert!(
+        link3.contains("<https://acme.example.com/manager/api/v1/calls?page=2&per_page=2>; rel=\"next\""),
+        "{link3}"
+    );
+    // A repeated paging parameter is the vendor's 400 shape.
+    let (s, v2) = get(&app, &w.c, "/manager/api/v1/calls?page=1&page=2").await;
+    assert_eq!(s, 400);
+    assert!(v2["message"].is_string(), "{v2}");
     assert_eq!(v.as_array().unwrap().len(), 2);
     assert_eq!(v[0]["id"], ids[2], "newest first");
     let (_, v) = get(&app, &w.c, "/manager/api/v1/calls?page=2&per_page=2").await;

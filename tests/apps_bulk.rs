@@ -259,7 +259,15 @@ async fn bulk_users_end_to_end() {
         .unwrap();
     assert_eq!(r.headers()["total"], "2");
     assert_eq!(r.headers()["per-page"], "1");
-    assert!(r.headers()["link"].to_str().unwrap().contains("rel=\"next\""));
+    let link = r.headers()["link"].to_str().unwrap().to_string();
+    assert!(link.contains("rel=\"next\""), "{link}");
+    assert!(
+        link.contains(&format!(
+            "<{}?page=2&per_page=1>; rel=\"next\"",
+            app.url("/apps/api/v1/bulk/users/jobs")
+        )),
+        "absolute Link targets: {link}"
+    );
     let v: Value = r.json().await.unwrap();
     assert_eq!(v[0]["id"], id2);
     let (_, v) = get(&app, &c, "/apps/api/v1/bulk/users/jobs").await;

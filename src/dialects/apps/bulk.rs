@@ -885,7 +885,14 @@ pub async fn proceed(State(st): State<AppState>, auth: AppsAuth, headers: Header
 }
 
 /// `GET /apps/api/v1/bulk/users/jobs`: newest first, paged.
-pub async fn jobs(State(st): State<AppState>, auth: AppsAuth, uri: Uri, Query(q): Query<PageParams>) -> Result<Response, AppsError> {
+pub async fn jobs(
+    State(st): State<AppState>,
+    auth: AppsAuth,
+    headers: HeaderMap,
+    uri: Uri,
+    q: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppsError> {
+    let Query(q) = q.map_err(|_| AppsError::bad_request("page and per_page must be given once"))?;
     let page = q.resolve(25, 100)?;
     let t = auth.tenant.id;
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE tenant_id = $1 AND kind = $2")
@@ -907,7 +914,11 @@ pub async fn jobs(State(st): State<AppState>, auth: AppsAuth, uri: Uri, Query(q)
         .await
         .map_err(DomainError::from)?;
     let body: Vec<Value> = rows.iter().map(render_job).collect();
-    Ok((paging::headers(&uri, page, total), Json(Value::Array(body))).into_response())
+    Ok((
+        paging::headers_absolute(&super::wire::base_url(&headers), &uri, page, total),
+        Json(Value::Array(body)),
+    )
+        .into_response())
 }
 
 /// `GET /apps/api/v1/bulk/users/jobs/{id}`.

@@ -3,7 +3,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
@@ -373,13 +373,24 @@ async fn render_calls(st: &AppState, t: TenantId, rows: &[interactions::Interact
 }
 
 /// `GET /manager/api/v1/calls`: newest first, paged.
-pub async fn list(State(st): State<AppState>, auth: AppsAuth, uri: Uri, Query(q): Query<PageParams>) -> Result<Response, AppsError> {
+pub async fn list(
+    State(st): State<AppState>,
+    auth: AppsAuth,
+    headers: HeaderMap,
+    uri: Uri,
+    q: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppsError> {
+    let Query(q) = q.map_err(|_| AppsError::bad_request("page and per_page must be given once"))?;
     let page = q.resolve(25, 100)?;
     let t = auth.tenant.id;
     let total = interactions::count(&st.db, t, kind::CALL).await?;
     let rows = interactions::list_page(&st.db, t, kind::CALL, page.per_page, page.offset()).await?;
     let body = render_calls(&st, t, &rows).await?;
-    Ok((paging::headers(&uri, page, total), Json(Value::Array(body))).into_response())
+    Ok((
+        paging::headers_absolute(&super::wire::base_url(&headers), &uri, page, total),
+        Json(Value::Array(body)),
+    )
+        .into_response())
 }
 
 /// `GET /manager/api/v1/calls/{id}`.

@@ -69,7 +69,9 @@
 //!   (migration 0400), added by operators with `POST /admin/v1/tenants/{slug}/apps/org-items`
 //!   (`org.rs`); the vendor's seven built-in roles always exist.
 //! - **Manager calls**: `GET /manager/api/v1/calls` (newest first, `page`/`per_page`,
-//!   default 25, max 100, `Link`/`Total`/`Per-Page`) and `/{id}`, same auth and call object.
+//!   default 25, max 100, `Link`/`Total`/`Per-Page`; `Link` targets absolute on the host the
+//!   client used, as the vendor's Rails pagination writes them) and `/{id}`, same auth and call
+//!   object. Bulk jobs pages the same way.
 
 pub mod auth;
 pub mod bulk;
