@@ -248,7 +248,8 @@ async fn outbound_calls_doc_examples() {
     )
     .await;
     assert_eq!(s, 201, "{v}");
-    assert_eq!(v["outbound_number"], "+13392195276");
+    // The default number is shown as the doc's call objects show it.
+    assert_eq!(v["outbound_number"], "+1 339-219-5276");
     assert_eq!(v["call_type"], "Voice Outbound (API)");
 
     let path = "/apps/api/v1/calls";
@@ -428,6 +429,9 @@ async fn incoming_and_scheduled_calls() {
     assert!(v["end_user"]["id"].is_i64());
     assert_eq!(v["offer_type"], "cascade");
     assert_eq!(v["participants"].as_array().unwrap().len(), 1);
+    // No outbound_number given: the default one, shown as in the doc's example.
+    assert_eq!(v["outbound_number"], "+1 339-219-5276");
+    assert_eq!(v["recording_permission"], "not_asked");
     let parent = v["id"].as_i64().unwrap();
     // The same consumer gets the same end user id.
     let (_, v2) = post(

@@ -97,6 +97,17 @@ async fn find_ticket(st: &AppState, tenant: TenantId, ticket: &str) -> Result<Op
     Ok(Some(Ticket { number, out_contact_id }))
 }
 
+/// How the vendor shows a tenant number it chose itself (default outbound number): North
+/// American numbers as `+1 339-219-5276` (the doc's call examples), others in E.164.
+pub fn display_number(e164: &str) -> String {
+    match e164.strip_prefix("+1") {
+        Some(d) if d.len() == 10 && d.chars().all(|c| c.is_ascii_digit()) => {
+            format!("+1 {}-{}-{}", &d[..3], &d[3..6], &d[6..])
+        }
+        _ => e164.to_string(),
+    }
+}
+
 /// Resolves the outbound number: the given one among the tenant's voice numbers, else the
 /// default; `Ok(None)` = several numbers and no default (the vendor's 202).
 async fn outbound_number(st: &AppState, tenant: TenantId, given: Option<String>) -> Result<Option<(String, String)>, AppsError> {
@@ -110,11 +121,11 @@ async fn outbound_number(st: &AppState, tenant: TenantId, given: Option<String>)
     }
     let voice: Vec<_> = numbers.iter().filter(|n| n.voice).collect();
     if let Some(d) = voice.iter().find(|n| n.default_outbound) {
-        return Ok(Some((d.number.clone(), d.number.clone())));
+        return Ok(Some((d.number.clone(), display_number(&d.number))));
     }
     match voice.len() {
         0 => Err(AppsError::bad_request("outbound_number is required")),
-        1 => Ok(Some((voice[0].number.clone(), voice[0].number.clone()))),
+        1 => Ok(Some((voice[0].number.clone(), display_number(&voice[0].number)))),
         _ => Ok(None),
     }
 }
@@ -320,7 +331,7 @@ async fn inbound(st: &AppState, auth: &AppsAuth, m: &Map<String, Value>, kind: C
             .iter()
             .find(|n| n.default_outbound)
             .or_else(|| numbers.first())
-            .map(|n| (n.number.clone(), n.number.clone()))
+            .map(|n| (n.number.clone(), display_number(&n.number)))
     });
     let mut tx = st.db.begin().await.map_err(crate::domain::DomainError::from)?;
     let end_user_id = wire::end_user_id(&mut *tx, t, &number.e164).await?;
@@ -414,5 +425,11 @@ mod tests {
         assert!(known_language("pt-BR"));
         assert!(!known_language("xy"));
         assert!(!known_language("english"));
+    }
+
+    #[test]
+    fn displayed_numbers() {
+        assert_eq!(display_number("+13392195276"), "+1 339-219-5276");
+        assert_eq!(display_number("+821068612345"), "+821068612345");
     }
 }

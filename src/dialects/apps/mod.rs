@@ -42,6 +42,9 @@
 //!   formed"), strictly in the future on the tenant clock ("scheduled_at must be a future
 //!   time"); `call_id` must be a call of the tenant ("call_id 514 is not found") and lends its
 //!   menu when menu_id is absent. DNC/opt-out blocks scheduled calls as outbound ones.
+//! - `outbound_number` of a call echoes the caller's text; a number we chose (the default)
+//!   is shown as the doc's examples show it: `+1 339-219-5276` for North American numbers,
+//!   E.164 otherwise. SMS chats show E.164 (`+16285550199`), as the doc's SMS example.
 //! - Participant ids are derived from the call id (agent `2·id−1`, end user `2·id`); end
 //!   user ids are rows of `apps_end_users` (one per tenant and number).
 //! - **SMS**: order as the doc lists; `SMS` is the deprecated name of "Messaging (SMS)"; both
