@@ -738,6 +738,12 @@ async fn company_dnc_doc_example_and_blocking() {
     assert_eq!((s, v["message"].as_str()), (400, Some("phone_number is required")));
     let (s, v) = get(&app, c, "/apps/api/v1/outbound_dialer/dnc/check?phone_number=abc").await;
     assert_eq!((s, v["message"].as_str()), (400, Some("phone_number is invalid")));
+    let (s, v) = get(&app, c, "/apps/api/v1/outbound_dialer/dnc/check?phone_number=1&phone_number=2").await;
+    assert_eq!(
+        (s, v["message"].as_str()),
+        (400, Some("phone_number is invalid")),
+        "the vendor's error shape"
+    );
 
     // A listed number blocks outbound and scheduled calls (and SMS).
     let call = json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "end_user_number": "+1 718-730-9219"});
