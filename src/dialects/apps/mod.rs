@@ -37,6 +37,10 @@
 //!   incoming/scheduled call (end_user_number is required there anyway). The incoming call's
 //!   outbound_number is the given tenant number, else the default/first one (the doc:
 //!   "used if input is not passed in or invalid").
+//! - The doc's "Outbound Call - ticket_id" section shows `"call_type": "ScheduledCall"` answered
+//!   "Invalid call type", while its Scheduled Call section lists "ScheduledCall" as the
+//!   deprecated name of "Voice Scheduled (API)" (as does the issue): we follow the latter, so that
+//!   body answers the scheduled call's first missing field ("menu_id is required").
 //! - Scheduled calls: status `scheduled` (the doc's example shows `queued` and the inbound
 //!   call type — copy-paste errors); `scheduled_at` ISO 8601 ("scheduled_at is not well
 //!   formed"), strictly in the future on the tenant clock ("scheduled_at must be a future
