@@ -272,6 +272,17 @@ async fn outbound_calls_doc_examples() {
         "Invalid call type",
     )
     .await;
+    // The doc's ticket_id section IV sends "ScheduledCall" (the deprecated scheduled type, per
+    // its Scheduled Call section): it is a scheduled call missing its menu (module doc).
+    err(
+        &app,
+        c,
+        path,
+        json!({"call_type": "ScheduledCall", "agent_email": "allen@somedomain.com", "outbound_number": "+1 760-410-8538", "end_user_number": "123123", "lang": "en"}),
+        400,
+        "menu_id is required",
+    )
+    .await;
     // VI. Agent email required.
     err(
         &app,
