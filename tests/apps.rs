@@ -1337,3 +1337,56 @@ async fn openapi_files_describe_what_is_served() {
         assert!(spec.contains(setting), "{setting}");
     }
 }
+
+#[tokio::test]
+async fn outbound_call_number_errors() {
+    let app = TestApp::spawn().await;
+    let c = tenant(&app, "bare").await;
+    admin(
+        &app,
+        "bare",
+        "agents",
+        json!({"email": "admin@somedomain.com", "first_name": "Admin", "last_name": "UJET"}),
+    )
+    .await;
+    let call = |extra: Value| {
+        let mut b =
+            json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "end_user_number": "+1 859-657-9625"});
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    // No voice number at all and none given.
+    err(&app, &c, "/apps/api/v1/calls", call(json!({})), 400, "outbound_number is required").await;
+    admin(&app, "bare", "phone-numbers", json!({"number": "+1 339-219-5276", "voice": true})).await;
+    // A given number that is not a phone number / not the tenant's.
+    err(
+        &app,
+        &c,
+        "/apps/api/v1/calls",
+        call(json!({"outbound_number": "12"})),
+        400,
+        "outbound_number is not well-formed",
+    )
+    .await;
+    err(
+        &app,
+        &c,
+        "/apps/api/v1/calls",
+        call(json!({"outbound_number": "+1 760-410-8538"})),
+        400,
+        "outbound_number is not found",
+    )
+    .await;
+    // The only number is used (no default needed), shown as the doc shows numbers.
+    let (s, v) = post(&app, &c, "/apps/api/v1/calls", call(json!({}))).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["outbound_number"], "+1 339-219-5276");
+    // Nothing was created by the refused calls.
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM interactions")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+}
