@@ -1241,10 +1241,8 @@ async fn rate_limit_per_tenant() {
     let app = TestApp::spawn().await;
     let a = tenant(&app, "flood").await;
     let b = tenant(&app, "calm").await;
-    sqlx::query("UPDATE tenants SET settings = '{\"apps_rate_limit\": 1, \"apps_rate_burst\": 2}' WHERE slug = 'flood'")
-        .execute(&app.db)
-        .await
-        .unwrap();
+    let (st, t) = admin_patch(&app, "flood", json!({"settings": {"apps_rate_limit": 1, "apps_rate_burst": 2}})).await;
+    assert_eq!(st, 200, "{t}");
     let mut limited = None;
     for _ in 0..6 {
         let r = req(&app, &a, Method::GET, "/apps/api/v1/wait_times?lang=en").send().await.unwrap();
@@ -1276,6 +1274,13 @@ async fn rate_limit_from_config() {
     assert_eq!(get(&app, &a, "/apps/api/v1/wait_times?lang=en").await.0, 200);
     let (s, v) = get(&app, &a, "/apps/api/v1/wait_times?lang=en").await;
     assert_eq!((s, v["message"].as_str()), (429, Some("Too Many Requests")));
+    // A tenant's own 0 (set through the admin API) switches the global limit off for it alone.
+    let b = tenant(&app, "bulk").await;
+    let (st, t) = admin_patch(&app, "bulk", json!({"settings": {"apps_rate_limit": 0}})).await;
+    assert_eq!(st, 200, "{t}");
+    for _ in 0..5 {
+        assert_eq!(get(&app, &b, "/apps/api/v1/wait_times?lang=en").await.0, 200);
+    }
 }
 
 /// Paths of an OpenAPI file with the methods of each.
