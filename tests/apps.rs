@@ -962,15 +962,23 @@ async fn sms_doc_examples() {
     assert_eq!((s, v["chat_type"].as_str()), (200, Some("Messaging (SMS)")));
 
     // V / VI. Tenant settings.
-    sqlx::query("UPDATE tenants SET settings = '{\"outbound_sms_enabled\": false}' WHERE slug = 'acme'")
-        .execute(&app.db)
-        .await
-        .unwrap();
+    assert_eq!(
+        admin_patch(&app, "acme", json!({"settings": {"outbound_sms_enabled": false}}))
+            .await
+            .0,
+        200
+    );
     err(&app, c, path, body(json!({})), 400, "Outbound SMS is not enabled").await;
-    sqlx::query("UPDATE tenants SET settings = '{\"sms_enabled\": false}' WHERE slug = 'acme'")
-        .execute(&app.db)
+    assert_eq!(
+        admin_patch(
+            &app,
+            "acme",
+            json!({"settings": {"sms_enabled": false, "outbound_sms_enabled": true}})
+        )
         .await
-        .unwrap();
+        .0,
+        200
+    );
     err(&app, c, path, body(json!({})), 400, "SMS is not enabled").await;
 }
 
