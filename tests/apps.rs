@@ -1403,3 +1403,149 @@ async fn outbound_call_number_errors() {
         .unwrap();
     assert_eq!(n, 1);
 }
+
+/// Every key of the doc's example is in ours, with the same JSON type (null stays null),
+/// recursively (arrays: their first elements); `except` lists paths whose values may differ.
+fn same_shape(doc: &Value, ours: &Value, path: &str, except: &[&str], out: &mut Vec<String>) {
+    if except.contains(&path) {
+        return;
+    }
+    let kind = |v: &Value| match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    if kind(doc) != kind(ours) {
+        out.push(format!("{path}: doc {} vs ours {}", kind(doc), kind(ours)));
+        return;
+    }
+    match (doc, ours) {
+        (Value::Object(d), Value::Object(o)) => {
+            for (k, dv) in d {
+                match o.get(k) {
+                    Some(ov) => same_shape(dv, ov, &format!("{path}.{k}"), except, out),
+                    None => out.push(format!("{path}.{k}: missing")),
+                }
+            }
+        }
+        (Value::Array(d), Value::Array(o)) => {
+            if d.len() != o.len() {
+                out.push(format!("{path}: doc {} items vs ours {}", d.len(), o.len()));
+            }
+            for (i, (dv, ov)) in d.iter().zip(o).enumerate() {
+                same_shape(dv, ov, &format!("{path}[{i}]"), except, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn responses_have_the_doc_examples_shape() {
+    let app = TestApp::spawn().await;
+    let w = world(&app, "acme").await;
+    let c = &w.c;
+    // Calls II (outbound with end_user_number).
+    let doc: Value = serde_json::from_str(
+        r#"{"id": 397, "lang": "en", "call_type": "Voice Outbound (API)", "status": "assigned",
+        "created_at": "2019-06-07T01:27:30.406Z", "queued_at": null, "assigned_at": "2019-06-07T01:27:30.441Z",
+        "connected_at": null, "ends_at": null, "scheduled_at": null, "wait_duration": 0, "call_duration": 0,
+        "hold_duration": 0, "rating": null, "has_feedback": false, "voip_provider": "voip_provider_twilio",
+        "out_ticket_id": null, "out_ticket_url": null, "verified": false, "recording_url": null,
+        "recording_permission": "not_asked", "voicemail_reason": "not_voicemail", "deflection": "no_deflection",
+        "disconnected_by": "disconnected_by_unknown", "fail_reason": "nothing", "fail_details": null,
+        "support_number": null, "selected_menu": null, "menu_path": null,
+        "agent_info": {"id": 1, "agent_number": null, "name": "Admin UJET", "last_name": "UJET", "first_name": "Admin", "avatar_url": "https://somedomain.com/avatar.jpg"},
+        "end_user": null, "photos": [], "videos": [], "transfers": [], "deflection_details": [],
+        "participants": [
+          {"id": 610, "type": "agent", "status": "waiting", "call_id": 397, "user_id": 1, "end_user_id": null, "call_duration": null, "hold_duration": null, "connected_at": null, "ended_at": null, "fail_reason": "nothing"},
+          {"id": 611, "type": "end_user", "status": "waiting", "call_id": 397, "user_id": null, "end_user_id": null, "call_duration": null, "hold_duration": null, "connected_at": null, "ended_at": null, "fail_reason": "nothing"}],
+        "offer_type": null, "offer_events": [], "answer_type": "manual", "outbound_number": "+1 339-219-5276"}"#,
+    )
+    .unwrap();
+    let (s, v) = post(
+        &app,
+        c,
+        "/apps/api/v1/calls",
+        json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "end_user_number": "+1 859-657-9625", "outbound_number": "+1 339-219-5276", "lang": "en"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let mut diff = Vec::new();
+    // The world's agent has no avatar: null instead of a URL.
+    same_shape(&doc, &v, "", &[".agent_info.avatar_url"], &mut diff);
+    assert!(diff.is_empty(), "outbound call: {diff:?}\n{v}");
+    for k in [
+        "status",
+        "voip_provider",
+        "recording_permission",
+        "answer_type",
+        "outbound_number",
+        "fail_reason",
+    ] {
+        assert_eq!(v[k], doc[k], "{k}");
+    }
+
+    // Calls VI (incoming with end_user_number).
+    let doc: Value = serde_json::from_str(
+        r#"{"id": 515, "lang": "en", "call_type": "Voice Inbound (API)", "status": "queued",
+        "created_at": "2019-09-10T00:19:14.000Z", "queued_at": "2019-09-10T00:19:14.421Z", "assigned_at": null,
+        "connected_at": null, "ends_at": null, "scheduled_at": null, "wait_duration": 0, "call_duration": 0,
+        "hold_duration": 0, "rating": null, "has_feedback": false, "out_ticket_id": null, "out_ticket_url": null,
+        "verified": false, "recording_url": null, "recording_permission": "not_asked", "voicemail_reason": "not_voicemail",
+        "deflection": "no_deflection", "disconnected_by": "disconnected_by_unknown", "fail_reason": "nothing",
+        "fail_details": null, "support_number": null,
+        "selected_menu": {"id": 9, "name": "Lock Star", "parent_id": null, "position": 0, "deleted": false, "menu_type": "ivr_menu", "output_msg": "You selected Lock Star.", "hidden": false},
+        "menu_path": {"items_count": 1, "name": "Lock Star", "materialized_path": "9"},
+        "agent_info": null, "end_user": {"id": 75, "identifier": null, "out_contact_id": "389391400633"},
+        "photos": [], "videos": [], "transfers": [], "deflection_details": [],
+        "participants": [{"id": 820, "type": "end_user", "status": "waiting", "call_id": 515, "user_id": null, "end_user_id": 75, "call_duration": null, "hold_duration": null, "connected_at": null, "ended_at": null, "fail_reason": "nothing"}],
+        "offer_type": "cascade", "offer_events": [{"casting_time": "2019-09-10T00:19:14.000Z", "group": "Group 1"}],
+        "answer_type": "manual", "outbound_number": "+1 339-219-5276"}"#,
+    )
+    .unwrap();
+    let (s, v) = post(
+        &app,
+        c,
+        "/apps/api/v1/calls",
+        json!({"call_type": "Voice Inbound (API)", "lang": "en", "menu_id": w.lock_star, "end_user_number": "+82-10-6861-2345", "recording_permission": "recording_permission_granted"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let mut diff = Vec::new();
+    // Without a CRM ticket there is no CRM contact id.
+    same_shape(&doc, &v, "", &[".end_user.out_contact_id"], &mut diff);
+    assert!(diff.is_empty(), "incoming call: {diff:?}\n{v}");
+    assert_eq!(v["selected_menu"]["output_msg"], "You selected Lock Star.");
+    assert_eq!(v["outbound_number"], doc["outbound_number"]);
+
+    // SMS I.
+    let doc: Value = serde_json::from_str(
+        r#"{"id": 114, "lang": "en", "chat_type": "Messaging (SMS)", "status": "selecting",
+        "created_at": "2021-10-04T17:20:51.000Z", "queued_at": null, "assigned_at": null, "ends_at": null,
+        "wait_duration": 0, "chat_duration": 0, "rating": null, "has_feedback": false, "out_ticket_id": null,
+        "out_ticket_url": null, "verified": false, "disconnected_by": "disconnected_by_unknown", "fail_reason": null,
+        "selected_menu": null, "menu_path": null, "agent_info": null,
+        "end_user": {"id": 87, "identifier": null, "out_contact_id": null},
+        "photos": [], "videos": [], "transfers": [],
+        "participants": [{"id": 205, "type": "end_user", "status": "connected", "chat_id": 114, "user_id": null, "end_user_id": 87, "chat_duration": null, "connected_at": "2021-10-04T17:20:51.000Z", "ended_at": null, "fail_reason": "nothing"}],
+        "offer_type": null, "offer_events": [], "answer_type": "manual", "outbound_number": "+16285550199"}"#,
+    )
+    .unwrap();
+    let (s, v) = post(
+        &app,
+        c,
+        "/apps/api/v1/sms",
+        json!({"chat_type": "Messaging (SMS)", "end_user_number": "+1 415-555-0100", "outbound_number": "+1 628-555-0199", "message": "lorem ipsum", "ticket_id": "5006x00000XXxxxXXX"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let mut diff = Vec::new();
+    // out_ticket_id echoes the ticket (module doc).
+    same_shape(&doc, &v, "", &[".out_ticket_id"], &mut diff);
+    assert!(diff.is_empty(), "sms: {diff:?}\n{v}");
+    assert_eq!(v["outbound_number"], "+16285550199");
+}

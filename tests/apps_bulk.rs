@@ -521,6 +521,22 @@ async fn created_job_shows_its_row_count() {
         "{job}"
     );
     assert_eq!(job["filename"], "users.json");
+    // The doc's "Job created" object: the same keys, nulls where it has nulls.
+    let doc = json!({"id": 1, "created_at": "2022-01-07T06:39:59.000Z", "process_requested_at": null,
+        "filename": "100row_new.csv", "total_rows": 100, "affected_rows": 0, "failed_rows": 0, "status": "created",
+        "uploaded_user_name": null, "proceed_user_name": null, "uploaded_api_user_name": "zdco_admin",
+        "proceed_api_user_name": null, "scheme_errors": [], "update_errors": []});
+    let keys = |v: &Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&job), keys(&doc));
+    for (k, dv) in doc.as_object().unwrap() {
+        assert_eq!(dv.is_null(), job[k].is_null(), "{k}: {job}");
+    }
+    assert_eq!((job["affected_rows"].as_i64(), job["failed_rows"].as_i64()), (Some(0), Some(0)));
+    assert!(job["created_at"].as_str().unwrap().ends_with('Z'));
     // Replacing the file counts the new one.
     let (s, _) = replace(&app, &c, id, &json!([user("a@somedomain.com", "A")])).await;
     assert_eq!(s, 200);
