@@ -1242,6 +1242,75 @@ async fn manager_calls_read_side_and_cross_tenant() {
     assert_eq!(v["do_not_call"], false);
     let (_, v) = get(&app, &w.c, "/apps/api/v1/outbound_dialer/dnc/check?phone_number=%2B12051234567").await;
     assert_eq!(v["do_not_call"], true);
+    // Another tenant's removal does not touch this tenant's entry.
+    let (_, v) = post(
+        &app,
+        &other,
+        "/apps/api/v1/outbound_dialer/dnc/remove",
+        json!({"phone_numbers": ["+1 205-123-4567"]}),
+    )
+    .await;
+    assert_eq!(v[0]["status"], "not_found");
+    let (_, v) = get(&app, &w.c, "/apps/api/v1/outbound_dialer/dnc/check?phone_number=%2B12051234567").await;
+    assert_eq!(v["do_not_call"], true);
+    // CRM tickets, parent calls, SMS numbers and menus of this tenant mean nothing to another.
+    post(
+        &app,
+        &w.c,
+        "/apps/api/v1/crm/contact_data",
+        json!({"call_id": "555", "contact": {"crm_id": "T-1", "phone_number": "+1 859-657-9625"}}),
+    )
+    .await;
+    admin(
+        &app,
+        "other",
+        "agents",
+        json!({"email": "admin@somedomain.com", "first_name": "Other", "last_name": "Admin"}),
+    )
+    .await;
+    admin(
+        &app,
+        "other",
+        "phone-numbers",
+        json!({"number": "+1 415-555-0199", "default_outbound": true}),
+    )
+    .await;
+    let (_, v) = post(
+        &app,
+        &other,
+        "/apps/api/v1/calls",
+        json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "ticket_id": "T-1"}),
+    )
+    .await;
+    assert_eq!(v["message"], "Contact not found");
+    let (_, v) = post(
+        &app,
+        &w.c,
+        "/apps/api/v1/calls",
+        json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "ticket_id": "T-1"}),
+    )
+    .await;
+    assert_eq!(v["out_ticket_id"], "T-1", "the owner resolves its ticket: {v}");
+    let (_, v) = post(
+        &app,
+        &other,
+        "/apps/api/v1/calls",
+        json!({"call_type": "Voice Scheduled (API)", "call_id": ids[0], "end_user_number": "+1 859-657-9625", "scheduled_at": "2999-01-01T00:00:00Z"}),
+    )
+    .await;
+    assert_eq!(v["message"], format!("call_id {} is not found", ids[0]));
+    let (_, v) = post(
+        &app,
+        &other,
+        "/apps/api/v1/sms",
+        json!({"chat_type": "Messaging (SMS)", "end_user_number": "+1 415-555-0100", "outbound_number": "+1 628-555-0199", "message": "hi"}),
+    )
+    .await;
+    assert_eq!(v["message"], "outbound_number is not found");
+    let (s, v) = get(&app, &other, "/apps/api/v1/wait_times?lang=en").await;
+    assert_eq!((s, v), (200, json!([])));
+    let (_, v) = get(&app, &other, &format!("/apps/api/v1/wait_times?lang=en&menu_id={}", w.lock_star)).await;
+    assert_eq!(v["message"], format!("menu_id {} is not found", w.lock_star));
 }
 
 #[tokio::test]
