@@ -1418,6 +1418,13 @@ async fn openapi_files_describe_what_is_served() {
     for setting in ["apps_outbound_requires_ticket:", "apps_max_chat_limit:", "AppsOrgItem:"] {
         assert!(spec.contains(setting), "{setting}");
     }
+    let postman = std::fs::read_to_string(format!(
+        "{}/openapi/postman/admin.postman_collection.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let postman: Value = serde_json::from_str(&postman).unwrap();
+    assert!(postman.to_string().contains("/admin/v1/tenants/{{slug}}/apps/org-items"));
 }
 
 #[tokio::test]
