@@ -1472,6 +1472,23 @@ async fn outbound_call_number_errors() {
     let (s, v) = post(&app, &c, "/apps/api/v1/calls", call(json!({}))).await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["outbound_number"], "+1 339-219-5276");
+    // A user made Inactive (bulk user management's status) is not a valid agent.
+    admin(
+        &app,
+        "bare",
+        "agents",
+        json!({"email": "gone@somedomain.com", "first_name": "Gone", "attrs": {"user_status": "Inactive"}}),
+    )
+    .await;
+    err(
+        &app,
+        &c,
+        "/apps/api/v1/calls",
+        call(json!({"agent_email": "gone@somedomain.com"})),
+        400,
+        "Not a valid agent email",
+    )
+    .await;
     // Nothing was created by the refused calls.
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM interactions")
         .fetch_one(&app.db)

@@ -160,6 +160,10 @@ async fn outbound(st: &AppState, auth: &AppsAuth, m: &Map<String, Value>, call_t
     let agent = directory::agent_by_email(&st.db, t, &email)
         .await?
         .ok_or_else(|| AppsError::bad_request("Not a valid agent email"))?;
+    // A user deactivated through bulk user management ("status": "Inactive") is no agent.
+    if agent.attrs.get("user_status").and_then(Value::as_str) == Some("Inactive") {
+        return Err(AppsError::bad_request("Not a valid agent email"));
+    }
     if !agent.can_call {
         return Err(AppsError::bad_request("Agent does not have access to make calls"));
     }

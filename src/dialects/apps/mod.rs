@@ -11,7 +11,8 @@
 //!   Rails routing answers 404, not 405). Bodies that are not a JSON object → 400 "Request body is not
 //!   valid JSON" / "Request body must be a JSON object".
 //! - **Calls**: ids are `interactions.seq`. Outbound checks run in the doc's order:
-//!   call_type, agent_email (required, an agent of the tenant, `can_call`, available =
+//!   call_type, agent_email (required, an agent of the tenant that bulk user management has not
+//!   made "Inactive" — else "Not a valid agent email", `can_call`, available =
 //!   `status = available`, logged in and not on a call), then ticket_id (wins; resolved
 //!   through CRM contact data by `call_id`, `contact.crm_id`, `contact.account_no` or a
 //!   `ticket_id` field; the number is `contact.phone_number|phone|mobile` — a ticket that
