@@ -1472,6 +1472,26 @@ async fn outbound_call_number_errors() {
     let (s, v) = post(&app, &c, "/apps/api/v1/calls", call(json!({}))).await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["outbound_number"], "+1 339-219-5276");
+    // Incoming calls use a voice number too: an SMS-only default is skipped.
+    admin(
+        &app,
+        "bare",
+        "phone-numbers",
+        json!({"number": "+1 628-555-0199", "voice": false, "default_outbound": true}),
+    )
+    .await;
+    let menu = admin(&app, "bare", "menus", json!({"name": "Main", "menu_type": "ivr_menu"})).await["id"]
+        .as_i64()
+        .unwrap();
+    let (s, v) = post(
+        &app,
+        &c,
+        "/apps/api/v1/calls",
+        json!({"call_type": "Voice Inbound (API)", "menu_id": menu, "end_user_number": "+1 859-657-9625", "outbound_number": "+1 628-555-0199"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["outbound_number"], "+1 339-219-5276");
     // A user made Inactive (bulk user management's status) is not a valid agent.
     admin(
         &app,
@@ -1494,7 +1514,7 @@ async fn outbound_call_number_errors() {
         .fetch_one(&app.db)
         .await
         .unwrap();
-    assert_eq!(n, 1);
+    assert_eq!(n, 2);
 }
 
 /// Every key of the doc's example is in ours, with the same JSON type (null stays null),

@@ -326,9 +326,10 @@ async fn inbound(st: &AppState, auth: &AppsAuth, m: &Map<String, Value>, kind: C
     if scheduled {
         check_dnc(st, auth, &number.e164).await?;
     }
-    // The outbound number of an incoming call: the given one if it is the tenant's, else
-    // the default (the doc: "used if input is not passed in or invalid").
-    let numbers = directory::list_numbers(&st.db, t).await?;
+    // The outbound number of an incoming call: the given one if it is one of the tenant's
+    // voice numbers, else the default / first voice number (the doc: "used if input is not
+    // passed in or invalid").
+    let numbers: Vec<_> = directory::list_numbers(&st.db, t).await?.into_iter().filter(|n| n.voice).collect();
     let given_out = text(m, "outbound_number").and_then(|s| PhoneNumber::parse(&s).ok().map(|p| (p.e164, s)));
     let out = given_out.filter(|(e, _)| numbers.iter().any(|n| &n.number == e)).or_else(|| {
         numbers
