@@ -121,6 +121,17 @@ async fn world(app: &TestApp, slug: &str) -> World {
     }
 }
 
+async fn admin_patch(app: &TestApp, slug: &str, body: Value) -> (u16, Value) {
+    status_json(
+        app.admin(Method::PATCH, &format!("/admin/v1/tenants/{slug}"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
 async fn err(app: &TestApp, c: &Creds, path: &str, body: Value, status: u16, message: &str) {
     let (s, v) = post(app, c, path, body.clone()).await;
     assert_eq!((s, v["message"].as_str()), (status, Some(message)), "{body} → {v}");
@@ -157,6 +168,17 @@ async fn auth_host_check_and_unknown_paths() {
     assert_eq!(s, 200);
     let (s, v) = get(&app, &c, "/apps/api/v1/nothing_here").await;
     assert_eq!((s, v["message"].as_str()), (404, Some("Not Found")));
+    // A known path with another method: the vendor's 404 shape, not an empty 405.
+    for (m, p) in [
+        (Method::GET, "/apps/api/v1/calls"),
+        (Method::DELETE, "/apps/api/v1/sms"),
+        (Method::POST, "/apps/api/v1/wait_times"),
+        (Method::GET, "/apps/api/v1/outbound_dialer/dnc"),
+        (Method::DELETE, "/manager/api/v1/calls/1"),
+    ] {
+        let (s, v) = status_json(req(&app, &c, m.clone(), p).send().await.unwrap()).await;
+        assert_eq!((s, v["message"].as_str()), (404, Some("Not Found")), "{m} {p}");
+    }
     let (s, v) = status_json(
         req(&app, &c, Method::POST, "/apps/api/v1/calls")
             .header("content-type", "application/json")
@@ -226,7 +248,8 @@ async fn outbound_calls_doc_examples() {
     )
     .await;
     assert_eq!(s, 201, "{v}");
-    assert_eq!(v["outbound_number"], "+13392195276");
+    // The default number is shown as the doc's call objects show it.
+    assert_eq!(v["outbound_number"], "+1 339-219-5276");
     assert_eq!(v["call_type"], "Voice Outbound (API)");
 
     let path = "/apps/api/v1/calls";
@@ -247,6 +270,17 @@ async fn outbound_calls_doc_examples() {
         json!({"agent_email": "admin@somedomain.com"}),
         400,
         "Invalid call type",
+    )
+    .await;
+    // The doc's ticket_id section IV sends "ScheduledCall" (the deprecated scheduled type, per
+    // its Scheduled Call section): it is a scheduled call missing its menu (module doc).
+    err(
+        &app,
+        c,
+        path,
+        json!({"call_type": "ScheduledCall", "agent_email": "allen@somedomain.com", "outbound_number": "+1 760-410-8538", "end_user_number": "123123", "lang": "en"}),
+        400,
+        "menu_id is required",
     )
     .await;
     // VI. Agent email required.
@@ -350,10 +384,13 @@ async fn outbound_call_needs_number_choice_with_several_numbers() {
         .unwrap();
     assert_eq!(n, 0, "nothing created");
     // XIII. Accepted: agent must make an outbound call with ticket id.
-    sqlx::query("UPDATE tenants SET settings = '{\"apps_outbound_requires_ticket\": true}' WHERE slug = 'multi'")
-        .execute(&app.db)
-        .await
-        .unwrap();
+    // The setting goes through the admin API (typed and validated there).
+    let (st, t) = admin_patch(&app, "multi", json!({"settings": {"apps_outbound_requires_ticket": "yes"}})).await;
+    assert_eq!(st, 422, "{t}");
+    assert!(t["error"].as_str().unwrap().contains("apps_outbound_requires_ticket"), "{t}");
+    let (st, t) = admin_patch(&app, "multi", json!({"settings": {"apps_outbound_requires_ticket": true}})).await;
+    assert_eq!(st, 200, "{t}");
+    assert_eq!(t["settings"]["apps_outbound_requires_ticket"], true);
     let (s, v) = post(
         &app,
         &c,
@@ -362,6 +399,18 @@ async fn outbound_call_needs_number_choice_with_several_numbers() {
     )
     .await;
     assert_eq!((s, v["message"].as_str()), (202, Some("accepted")));
+    // null returns the setting to its default (false): the same call is created.
+    let (st, t) = admin_patch(&app, "multi", json!({"settings": {"apps_outbound_requires_ticket": null}})).await;
+    assert_eq!(st, 200, "{t}");
+    assert!(t["settings"].get("apps_outbound_requires_ticket").is_none(), "{t}");
+    let (s, v) = post(
+        &app,
+        &c,
+        "/apps/api/v1/calls",
+        json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "end_user_number": "+1 205-123-4567", "outbound_number": "+1 339-219-5276"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
 }
 
 #[tokio::test]
@@ -391,6 +440,9 @@ async fn incoming_and_scheduled_calls() {
     assert!(v["end_user"]["id"].is_i64());
     assert_eq!(v["offer_type"], "cascade");
     assert_eq!(v["participants"].as_array().unwrap().len(), 1);
+    // No outbound_number given: the default one, shown as in the doc's example.
+    assert_eq!(v["outbound_number"], "+1 339-219-5276");
+    assert_eq!(v["recording_permission"], "not_asked");
     let parent = v["id"].as_i64().unwrap();
     // The same consumer gets the same end user id.
     let (_, v2) = post(
@@ -697,6 +749,12 @@ async fn company_dnc_doc_example_and_blocking() {
     assert_eq!((s, v["message"].as_str()), (400, Some("phone_number is required")));
     let (s, v) = get(&app, c, "/apps/api/v1/outbound_dialer/dnc/check?phone_number=abc").await;
     assert_eq!((s, v["message"].as_str()), (400, Some("phone_number is invalid")));
+    let (s, v) = get(&app, c, "/apps/api/v1/outbound_dialer/dnc/check?phone_number=1&phone_number=2").await;
+    assert_eq!(
+        (s, v["message"].as_str()),
+        (400, Some("phone_number is invalid")),
+        "the vendor's error shape"
+    );
 
     // A listed number blocks outbound and scheduled calls (and SMS).
     let call = json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "end_user_number": "+1 718-730-9219"});
@@ -904,15 +962,23 @@ async fn sms_doc_examples() {
     assert_eq!((s, v["chat_type"].as_str()), (200, Some("Messaging (SMS)")));
 
     // V / VI. Tenant settings.
-    sqlx::query("UPDATE tenants SET settings = '{\"outbound_sms_enabled\": false}' WHERE slug = 'acme'")
-        .execute(&app.db)
-        .await
-        .unwrap();
+    assert_eq!(
+        admin_patch(&app, "acme", json!({"settings": {"outbound_sms_enabled": false}}))
+            .await
+            .0,
+        200
+    );
     err(&app, c, path, body(json!({})), 400, "Outbound SMS is not enabled").await;
-    sqlx::query("UPDATE tenants SET settings = '{\"sms_enabled\": false}' WHERE slug = 'acme'")
-        .execute(&app.db)
+    assert_eq!(
+        admin_patch(
+            &app,
+            "acme",
+            json!({"settings": {"sms_enabled": false, "outbound_sms_enabled": true}})
+        )
         .await
-        .unwrap();
+        .0,
+        200
+    );
     err(&app, c, path, body(json!({})), 400, "SMS is not enabled").await;
 }
 
@@ -1105,6 +1171,35 @@ async fn manager_calls_read_side_and_cross_tenant() {
     let link = r.headers()["link"].to_str().unwrap().to_string();
     assert!(link.contains("rel=\"next\""), "{link}");
     let v: Value = r.json().await.unwrap();
+    // Link targets are absolute (as the vendor's), on the host the client used, and work as is.
+    let next = link
+        .split(", ")
+        .find(|l| l.ends_with("rel=\"next\""))
+        .and_then(|l| l.strip_prefix('<'))
+        .and_then(|l| l.split_once('>'))
+        .map(|(u, _)| u.to_string())
+        .unwrap();
+    assert!(
+        next.starts_with("http://127.0.0.1:") && next.contains("/manager/api/v1/calls?page=2&per_page=2"),
+        "{next}"
+    );
+    let r2 = app.client.get(&next).basic_auth(&w.c.slug, Some(&w.c.token)).send().await.unwrap();
+    let page2: Value = r2.json().await.unwrap();
+    assert_eq!(page2[0]["id"], ids[0]);
+    let r3 = req(&app, &w.c, Method::GET, "/manager/api/v1/calls?per_page=2")
+        .header("host", "acme.example.com")
+        .send()
+        .await
+        .unwrap();
+    let link3 = r3.headers()["link"].to_str().unwrap();
+    assert!(
+        link3.contains("<https://acme.example.com/manager/api/v1/calls?page=2&per_page=2>; rel=\"next\""),
+        "{link3}"
+    );
+    // A repeated paging parameter is the vendor's 400 shape.
+    let (s, v2) = get(&app, &w.c, "/manager/api/v1/calls?page=1&page=2").await;
+    assert_eq!(s, 400);
+    assert!(v2["message"].is_string(), "{v2}");
     assert_eq!(v.as_array().unwrap().len(), 2);
     assert_eq!(v[0]["id"], ids[2], "newest first");
     let (_, v) = get(&app, &w.c, "/manager/api/v1/calls?page=2&per_page=2").await;
@@ -1147,6 +1242,75 @@ async fn manager_calls_read_side_and_cross_tenant() {
     assert_eq!(v["do_not_call"], false);
     let (_, v) = get(&app, &w.c, "/apps/api/v1/outbound_dialer/dnc/check?phone_number=%2B12051234567").await;
     assert_eq!(v["do_not_call"], true);
+    // Another tenant's removal does not touch this tenant's entry.
+    let (_, v) = post(
+        &app,
+        &other,
+        "/apps/api/v1/outbound_dialer/dnc/remove",
+        json!({"phone_numbers": ["+1 205-123-4567"]}),
+    )
+    .await;
+    assert_eq!(v[0]["status"], "not_found");
+    let (_, v) = get(&app, &w.c, "/apps/api/v1/outbound_dialer/dnc/check?phone_number=%2B12051234567").await;
+    assert_eq!(v["do_not_call"], true);
+    // CRM tickets, parent calls, SMS numbers and menus of this tenant mean nothing to another.
+    post(
+        &app,
+        &w.c,
+        "/apps/api/v1/crm/contact_data",
+        json!({"call_id": "555", "contact": {"crm_id": "T-1", "phone_number": "+1 859-657-9625"}}),
+    )
+    .await;
+    admin(
+        &app,
+        "other",
+        "agents",
+        json!({"email": "admin@somedomain.com", "first_name": "Other", "last_name": "Admin"}),
+    )
+    .await;
+    admin(
+        &app,
+        "other",
+        "phone-numbers",
+        json!({"number": "+1 415-555-0199", "default_outbound": true}),
+    )
+    .await;
+    let (_, v) = post(
+        &app,
+        &other,
+        "/apps/api/v1/calls",
+        json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "ticket_id": "T-1"}),
+    )
+    .await;
+    assert_eq!(v["message"], "Contact not found");
+    let (_, v) = post(
+        &app,
+        &w.c,
+        "/apps/api/v1/calls",
+        json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "ticket_id": "T-1"}),
+    )
+    .await;
+    assert_eq!(v["out_ticket_id"], "T-1", "the owner resolves its ticket: {v}");
+    let (_, v) = post(
+        &app,
+        &other,
+        "/apps/api/v1/calls",
+        json!({"call_type": "Voice Scheduled (API)", "call_id": ids[0], "end_user_number": "+1 859-657-9625", "scheduled_at": "2999-01-01T00:00:00Z"}),
+    )
+    .await;
+    assert_eq!(v["message"], format!("call_id {} is not found", ids[0]));
+    let (_, v) = post(
+        &app,
+        &other,
+        "/apps/api/v1/sms",
+        json!({"chat_type": "Messaging (SMS)", "end_user_number": "+1 415-555-0100", "outbound_number": "+1 628-555-0199", "message": "hi"}),
+    )
+    .await;
+    assert_eq!(v["message"], "outbound_number is not found");
+    let (s, v) = get(&app, &other, "/apps/api/v1/wait_times?lang=en").await;
+    assert_eq!((s, v), (200, json!([])));
+    let (_, v) = get(&app, &other, &format!("/apps/api/v1/wait_times?lang=en&menu_id={}", w.lock_star)).await;
+    assert_eq!(v["message"], format!("menu_id {} is not found", w.lock_star));
 }
 
 #[tokio::test]
@@ -1154,10 +1318,8 @@ async fn rate_limit_per_tenant() {
     let app = TestApp::spawn().await;
     let a = tenant(&app, "flood").await;
     let b = tenant(&app, "calm").await;
-    sqlx::query("UPDATE tenants SET settings = '{\"apps_rate_limit\": 1, \"apps_rate_burst\": 2}' WHERE slug = 'flood'")
-        .execute(&app.db)
-        .await
-        .unwrap();
+    let (st, t) = admin_patch(&app, "flood", json!({"settings": {"apps_rate_limit": 1, "apps_rate_burst": 2}})).await;
+    assert_eq!(st, 200, "{t}");
     let mut limited = None;
     for _ in 0..6 {
         let r = req(&app, &a, Method::GET, "/apps/api/v1/wait_times?lang=en").send().await.unwrap();
@@ -1189,4 +1351,314 @@ async fn rate_limit_from_config() {
     assert_eq!(get(&app, &a, "/apps/api/v1/wait_times?lang=en").await.0, 200);
     let (s, v) = get(&app, &a, "/apps/api/v1/wait_times?lang=en").await;
     assert_eq!((s, v["message"].as_str()), (429, Some("Too Many Requests")));
+    // A tenant's own 0 (set through the admin API) switches the global limit off for it alone.
+    let b = tenant(&app, "bulk").await;
+    let (st, t) = admin_patch(&app, "bulk", json!({"settings": {"apps_rate_limit": 0}})).await;
+    assert_eq!(st, 200, "{t}");
+    for _ in 0..5 {
+        assert_eq!(get(&app, &b, "/apps/api/v1/wait_times?lang=en").await.0, 200);
+    }
+}
+
+/// Paths of an OpenAPI file with the methods of each.
+fn spec_paths(file: &str) -> Vec<(String, Vec<&'static str>)> {
+    let spec = std::fs::read_to_string(format!("{}/openapi/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let mut out = Vec::new();
+    for block in spec.split("\n  /").skip(1) {
+        let Some((path, rest)) = block.split_once(":\n") else { continue };
+        let rest = rest.split("\ncomponents:").next().unwrap();
+        let methods = ["get", "post", "put", "patch", "delete"]
+            .into_iter()
+            .filter(|m| rest.contains(&format!("\n    {m}:")) || rest.starts_with(&format!("    {m}:")))
+            .collect();
+        out.push((format!("/{path}"), methods));
+    }
+    out
+}
+
+#[tokio::test]
+async fn openapi_files_describe_what_is_served() {
+    let app = TestApp::spawn().await;
+    tenant(&app, "acme").await;
+    // Every Apps path of apps.yaml is routed: 401 without credentials (not 404/405).
+    let apps = spec_paths("apps.yaml");
+    assert_eq!(apps.len(), 16, "{apps:?}");
+    for (p, methods) in &apps {
+        assert!(!methods.is_empty(), "{p}");
+        let concrete = p.replace("{job_id}", "1").replace("{call_id}", "1");
+        for m in methods {
+            let r = app
+                .client
+                .request(common::method(&m.to_uppercase()), app.url(&concrete))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 401, "{m} {p}");
+        }
+    }
+    // The dialect's operator routes are in admin.yaml, with their methods, and served.
+    let admin = spec_paths("admin.yaml");
+    let org = admin
+        .iter()
+        .find(|(p, _)| p == "/admin/v1/tenants/{slug}/apps/org-items")
+        .expect("org-items in admin.yaml");
+    assert_eq!(org.1, vec!["get", "post"]);
+    let (s, _) = app.admin_get("/admin/v1/tenants/acme/apps/org-items").await;
+    assert_eq!(s, 200);
+    let (s, _) = app.admin_get("/admin/v1/tenants/nobody/apps/org-items").await;
+    assert_eq!(s, 404);
+    let r = app
+        .client
+        .get(app.url("/admin/v1/tenants/acme/apps/org-items"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let spec = std::fs::read_to_string(format!("{}/openapi/admin.yaml", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    for setting in ["apps_outbound_requires_ticket:", "apps_max_chat_limit:", "AppsOrgItem:"] {
+        assert!(spec.contains(setting), "{setting}");
+    }
+    let postman = std::fs::read_to_string(format!(
+        "{}/openapi/postman/admin.postman_collection.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let postman: Value = serde_json::from_str(&postman).unwrap();
+    assert!(postman.to_string().contains("/admin/v1/tenants/{{slug}}/apps/org-items"));
+}
+
+#[tokio::test]
+async fn outbound_call_number_errors() {
+    let app = TestApp::spawn().await;
+    let c = tenant(&app, "bare").await;
+    admin(
+        &app,
+        "bare",
+        "agents",
+        json!({"email": "admin@somedomain.com", "first_name": "Admin", "last_name": "UJET"}),
+    )
+    .await;
+    let call = |extra: Value| {
+        let mut b =
+            json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "end_user_number": "+1 859-657-9625"});
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    // No voice number at all and none given.
+    err(&app, &c, "/apps/api/v1/calls", call(json!({})), 400, "outbound_number is required").await;
+    admin(&app, "bare", "phone-numbers", json!({"number": "+1 339-219-5276", "voice": true})).await;
+    // A given number that is not a phone number / not the tenant's.
+    err(
+        &app,
+        &c,
+        "/apps/api/v1/calls",
+        call(json!({"outbound_number": "12"})),
+        400,
+        "outbound_number is not well-formed",
+    )
+    .await;
+    err(
+        &app,
+        &c,
+        "/apps/api/v1/calls",
+        call(json!({"outbound_number": "+1 760-410-8538"})),
+        400,
+        "outbound_number is not found",
+    )
+    .await;
+    // The only number is used (no default needed), shown as the doc shows numbers.
+    let (s, v) = post(&app, &c, "/apps/api/v1/calls", call(json!({}))).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["outbound_number"], "+1 339-219-5276");
+    // Incoming calls use a voice number too: an SMS-only default is skipped.
+    admin(
+        &app,
+        "bare",
+        "phone-numbers",
+        json!({"number": "+1 628-555-0199", "voice": false, "default_outbound": true}),
+    )
+    .await;
+    let menu = admin(&app, "bare", "menus", json!({"name": "Main", "menu_type": "ivr_menu"})).await["id"]
+        .as_i64()
+        .unwrap();
+    let (s, v) = post(
+        &app,
+        &c,
+        "/apps/api/v1/calls",
+        json!({"call_type": "Voice Inbound (API)", "menu_id": menu, "end_user_number": "+1 859-657-9625", "outbound_number": "+1 628-555-0199"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["outbound_number"], "+1 339-219-5276");
+    // A user made Inactive (bulk user management's status) is not a valid agent.
+    admin(
+        &app,
+        "bare",
+        "agents",
+        json!({"email": "gone@somedomain.com", "first_name": "Gone", "attrs": {"user_status": "Inactive"}}),
+    )
+    .await;
+    err(
+        &app,
+        &c,
+        "/apps/api/v1/calls",
+        call(json!({"agent_email": "gone@somedomain.com"})),
+        400,
+        "Not a valid agent email",
+    )
+    .await;
+    // Nothing was created by the refused calls.
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM interactions")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+}
+
+/// Every key of the doc's example is in ours, with the same JSON type (null stays null),
+/// recursively (arrays: their first elements); `except` lists paths whose values may differ.
+fn same_shape(doc: &Value, ours: &Value, path: &str, except: &[&str], out: &mut Vec<String>) {
+    if except.contains(&path) {
+        return;
+    }
+    let kind = |v: &Value| match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    if kind(doc) != kind(ours) {
+        out.push(format!("{path}: doc {} vs ours {}", kind(doc), kind(ours)));
+        return;
+    }
+    match (doc, ours) {
+        (Value::Object(d), Value::Object(o)) => {
+            for (k, dv) in d {
+                match o.get(k) {
+                    Some(ov) => same_shape(dv, ov, &format!("{path}.{k}"), except, out),
+                    None => out.push(format!("{path}.{k}: missing")),
+                }
+            }
+        }
+        (Value::Array(d), Value::Array(o)) => {
+            if d.len() != o.len() {
+                out.push(format!("{path}: doc {} items vs ours {}", d.len(), o.len()));
+            }
+            for (i, (dv, ov)) in d.iter().zip(o).enumerate() {
+                same_shape(dv, ov, &format!("{path}[{i}]"), except, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn responses_have_the_doc_examples_shape() {
+    let app = TestApp::spawn().await;
+    let w = world(&app, "acme").await;
+    let c = &w.c;
+    // Calls II (outbound with end_user_number).
+    let doc: Value = serde_json::from_str(
+        r#"{"id": 397, "lang": "en", "call_type": "Voice Outbound (API)", "status": "assigned",
+        "created_at": "2019-06-07T01:27:30.406Z", "queued_at": null, "assigned_at": "2019-06-07T01:27:30.441Z",
+        "connected_at": null, "ends_at": null, "scheduled_at": null, "wait_duration": 0, "call_duration": 0,
+        "hold_duration": 0, "rating": null, "has_feedback": false, "voip_provider": "voip_provider_twilio",
+        "out_ticket_id": null, "out_ticket_url": null, "verified": false, "recording_url": null,
+        "recording_permission": "not_asked", "voicemail_reason": "not_voicemail", "deflection": "no_deflection",
+        "disconnected_by": "disconnected_by_unknown", "fail_reason": "nothing", "fail_details": null,
+        "support_number": null, "selected_menu": null, "menu_path": null,
+        "agent_info": {"id": 1, "agent_number": null, "name": "Admin UJET", "last_name": "UJET", "first_name": "Admin", "avatar_url": "https://somedomain.com/avatar.jpg"},
+        "end_user": null, "photos": [], "videos": [], "transfers": [], "deflection_details": [],
+        "participants": [
+          {"id": 610, "type": "agent", "status": "waiting", "call_id": 397, "user_id": 1, "end_user_id": null, "call_duration": null, "hold_duration": null, "connected_at": null, "ended_at": null, "fail_reason": "nothing"},
+          {"id": 611, "type": "end_user", "status": "waiting", "call_id": 397, "user_id": null, "end_user_id": null, "call_duration": null, "hold_duration": null, "connected_at": null, "ended_at": null, "fail_reason": "nothing"}],
+        "offer_type": null, "offer_events": [], "answer_type": "manual", "outbound_number": "+1 339-219-5276"}"#,
+    )
+    .unwrap();
+    let (s, v) = post(
+        &app,
+        c,
+        "/apps/api/v1/calls",
+        json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "end_user_number": "+1 859-657-9625", "outbound_number": "+1 339-219-5276", "lang": "en"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let mut diff = Vec::new();
+    // The world's agent has no avatar: null instead of a URL.
+    same_shape(&doc, &v, "", &[".agent_info.avatar_url"], &mut diff);
+    assert!(diff.is_empty(), "outbound call: {diff:?}\n{v}");
+    for k in [
+        "status",
+        "voip_provider",
+        "recording_permission",
+        "answer_type",
+        "outbound_number",
+        "fail_reason",
+    ] {
+        assert_eq!(v[k], doc[k], "{k}");
+    }
+
+    // Calls VI (incoming with end_user_number).
+    let doc: Value = serde_json::from_str(
+        r#"{"id": 515, "lang": "en", "call_type": "Voice Inbound (API)", "status": "queued",
+        "created_at": "2019-09-10T00:19:14.000Z", "queued_at": "2019-09-10T00:19:14.421Z", "assigned_at": null,
+        "connected_at": null, "ends_at": null, "scheduled_at": null, "wait_duration": 0, "call_duration": 0,
+        "hold_duration": 0, "rating": null, "has_feedback": false, "out_ticket_id": null, "out_ticket_url": null,
+        "verified": false, "recording_url": null, "recording_permission": "not_asked", "voicemail_reason": "not_voicemail",
+        "deflection": "no_deflection", "disconnected_by": "disconnected_by_unknown", "fail_reason": "nothing",
+        "fail_details": null, "support_number": null,
+        "selected_menu": {"id": 9, "name": "Lock Star", "parent_id": null, "position": 0, "deleted": false, "menu_type": "ivr_menu", "output_msg": "You selected Lock Star.", "hidden": false},
+        "menu_path": {"items_count": 1, "name": "Lock Star", "materialized_path": "9"},
+        "agent_info": null, "end_user": {"id": 75, "identifier": null, "out_contact_id": "389391400633"},
+        "photos": [], "videos": [], "transfers": [], "deflection_details": [],
+        "participants": [{"id": 820, "type": "end_user", "status": "waiting", "call_id": 515, "user_id": null, "end_user_id": 75, "call_duration": null, "hold_duration": null, "connected_at": null, "ended_at": null, "fail_reason": "nothing"}],
+        "offer_type": "cascade", "offer_events": [{"casting_time": "2019-09-10T00:19:14.000Z", "group": "Group 1"}],
+        "answer_type": "manual", "outbound_number": "+1 339-219-5276"}"#,
+    )
+    .unwrap();
+    let (s, v) = post(
+        &app,
+        c,
+        "/apps/api/v1/calls",
+        json!({"call_type": "Voice Inbound (API)", "lang": "en", "menu_id": w.lock_star, "end_user_number": "+82-10-6861-2345", "recording_permission": "recording_permission_granted"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let mut diff = Vec::new();
+    // Without a CRM ticket there is no CRM contact id.
+    same_shape(&doc, &v, "", &[".end_user.out_contact_id"], &mut diff);
+    assert!(diff.is_empty(), "incoming call: {diff:?}\n{v}");
+    assert_eq!(v["selected_menu"]["output_msg"], "You selected Lock Star.");
+    assert_eq!(v["outbound_number"], doc["outbound_number"]);
+
+    // SMS I.
+    let doc: Value = serde_json::from_str(
+        r#"{"id": 114, "lang": "en", "chat_type": "Messaging (SMS)", "status": "selecting",
+        "created_at": "2021-10-04T17:20:51.000Z", "queued_at": null, "assigned_at": null, "ends_at": null,
+        "wait_duration": 0, "chat_duration": 0, "rating": null, "has_feedback": false, "out_ticket_id": null,
+        "out_ticket_url": null, "verified": false, "disconnected_by": "disconnected_by_unknown", "fail_reason": null,
+        "selected_menu": null, "menu_path": null, "agent_info": null,
+        "end_user": {"id": 87, "identifier": null, "out_contact_id": null},
+        "photos": [], "videos": [], "transfers": [],
+        "participants": [{"id": 205, "type": "end_user", "status": "connected", "chat_id": 114, "user_id": null, "end_user_id": 87, "chat_duration": null, "connected_at": "2021-10-04T17:20:51.000Z", "ended_at": null, "fail_reason": "nothing"}],
+        "offer_type": null, "offer_events": [], "answer_type": "manual", "outbound_number": "+16285550199"}"#,
+    )
+    .unwrap();
+    let (s, v) = post(
+        &app,
+        c,
+        "/apps/api/v1/sms",
+        json!({"chat_type": "Messaging (SMS)", "end_user_number": "+1 415-555-0100", "outbound_number": "+1 628-555-0199", "message": "lorem ipsum", "ticket_id": "5006x00000XXxxxXXX"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let mut diff = Vec::new();
+    // out_ticket_id echoes the ticket (module doc).
+    same_shape(&doc, &v, "", &[".out_ticket_id"], &mut diff);
+    assert!(diff.is_empty(), "sms: {diff:?}\n{v}");
+    assert_eq!(v["outbound_number"], "+16285550199");
 }

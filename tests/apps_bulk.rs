@@ -259,7 +259,15 @@ async fn bulk_users_end_to_end() {
         .unwrap();
     assert_eq!(r.headers()["total"], "2");
     assert_eq!(r.headers()["per-page"], "1");
-    assert!(r.headers()["link"].to_str().unwrap().contains("rel=\"next\""));
+    let link = r.headers()["link"].to_str().unwrap().to_string();
+    assert!(link.contains("rel=\"next\""), "{link}");
+    assert!(
+        link.contains(&format!(
+            "<{}?page=2&per_page=1>; rel=\"next\"",
+            app.url("/apps/api/v1/bulk/users/jobs")
+        )),
+        "absolute Link targets: {link}"
+    );
     let v: Value = r.json().await.unwrap();
     assert_eq!(v[0]["id"], id2);
     let (_, v) = get(&app, &c, "/apps/api/v1/bulk/users/jobs").await;
@@ -445,4 +453,112 @@ async fn jobs_survive_a_restart_and_ten_thousand_rows_finish() {
     assert_eq!(job["failed_rows"], 0);
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM agents").fetch_one(&app.db).await.unwrap();
     assert_eq!(n, 10_000, "every row applied exactly once");
+}
+
+async fn admin_patch(app: &TestApp, slug: &str, body: Value) -> (u16, Value) {
+    status_json(
+        app.admin(Method::PATCH, &format!("/admin/v1/tenants/{slug}"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn max_chat_limit_bound_is_a_tenant_setting() {
+    let app = TestApp::spawn().await;
+    let c = tenant(&app, "acme").await;
+    org(&app, "acme", "team", "test team_1").await;
+    org(&app, "acme", "location", "Mexico").await;
+    let mut row = user("a@somedomain.com", "A");
+    row["max_chat_limit"] = json!("12");
+    // Default X = 10: 12 is out of range.
+    let (_, v) = upload(&app, &c, &json!([row.clone()])).await;
+    let job = wait_status(&app, &c, v["id"].as_i64().unwrap(), &["valid_scheme", "invalid_scheme"], 20).await;
+    assert_eq!(job["status"], "invalid_scheme", "{job}");
+    assert!(job["scheme_errors"][0].as_str().unwrap().contains("1 to 10"), "{job}");
+    // The admin API validates the setting…
+    for bad in [json!(0), json!(1001), json!("12"), json!(-1)] {
+        let (s, t) = admin_patch(&app, "acme", json!({"settings": {"apps_max_chat_limit": bad}})).await;
+        assert_eq!(s, 422, "{bad} → {t}");
+        assert!(t["error"].as_str().unwrap().contains("apps_max_chat_limit"), "{t}");
+    }
+    // …and X = 12 makes the same file valid.
+    let (s, t) = admin_patch(&app, "acme", json!({"settings": {"apps_max_chat_limit": 12}})).await;
+    assert_eq!(s, 200, "{t}");
+    assert_eq!(t["settings"]["apps_max_chat_limit"], 12);
+    let (_, v) = upload(&app, &c, &json!([row.clone()])).await;
+    let job = wait_status(&app, &c, v["id"].as_i64().unwrap(), &["valid_scheme", "invalid_scheme"], 20).await;
+    assert_eq!(job["status"], "valid_scheme", "{job}");
+    row["max_chat_limit"] = json!("13");
+    let (_, v) = upload(&app, &c, &json!([row])).await;
+    let job = wait_status(&app, &c, v["id"].as_i64().unwrap(), &["valid_scheme", "invalid_scheme"], 20).await;
+    assert_eq!(job["status"], "invalid_scheme", "{job}");
+    assert!(job["scheme_errors"][0].as_str().unwrap().contains("1 to 12"), "{job}");
+}
+
+#[tokio::test]
+async fn created_job_shows_its_row_count() {
+    // A worker that never polls again: jobs stay `created`.
+    let app = TestApp::spawn_config(|c| switchboard::config::Config { tick_ms: 3_600_000, ..c }).await;
+    let c = tenant(&app, "acme").await;
+    let rows = json!([
+        user("a@somedomain.com", "A"),
+        user("b@somedomain.com", "B"),
+        user("c@somedomain.com", "C")
+    ]);
+    let (s, v) = upload(&app, &c, &rows).await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("created")), "{v}");
+    let id = v["id"].as_i64().unwrap();
+    // The doc's "Job created": total_rows is the file's count before validation.
+    let (s, job) = get(&app, &c, &format!("/apps/api/v1/bulk/users/jobs/{id}")).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        (job["status"].as_str(), job["total_rows"].as_i64()),
+        (Some("created"), Some(3)),
+        "{job}"
+    );
+    assert_eq!(job["filename"], "users.json");
+    // The doc's "Job created" object: the same keys, nulls where it has nulls.
+    let doc = json!({"id": 1, "created_at": "2022-01-07T06:39:59.000Z", "process_requested_at": null,
+        "filename": "100row_new.csv", "total_rows": 100, "affected_rows": 0, "failed_rows": 0, "status": "created",
+        "uploaded_user_name": null, "proceed_user_name": null, "uploaded_api_user_name": "zdco_admin",
+        "proceed_api_user_name": null, "scheme_errors": [], "update_errors": []});
+    let keys = |v: &Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&job), keys(&doc));
+    for (k, dv) in doc.as_object().unwrap() {
+        assert_eq!(dv.is_null(), job[k].is_null(), "{k}: {job}");
+    }
+    assert_eq!((job["affected_rows"].as_i64(), job["failed_rows"].as_i64()), (Some(0), Some(0)));
+    assert!(job["created_at"].as_str().unwrap().ends_with('Z'));
+    // Replacing the file counts the new one.
+    let (s, _) = replace(&app, &c, id, &json!([user("a@somedomain.com", "A")])).await;
+    assert_eq!(s, 200);
+    let (_, job) = get(&app, &c, &format!("/apps/api/v1/bulk/users/jobs/{id}")).await;
+    assert_eq!(
+        (job["status"].as_str(), job["total_rows"].as_i64()),
+        (Some("created"), Some(1)),
+        "{job}"
+    );
+    let (_, list) = get(&app, &c, "/apps/api/v1/bulk/users/jobs").await;
+    assert_eq!(list[0]["total_rows"], 1);
+    // A file that is not a JSON array counts 0 (validation will say why).
+    let form = Form::new().part("file", Part::bytes(b"not json".to_vec()).file_name("x.json"));
+    let (s, v) = status_json(
+        req(&app, &c, Method::POST, "/apps/api/v1/bulk/users/upload")
+            .multipart(form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (_, job) = get(&app, &c, &format!("/apps/api/v1/bulk/users/jobs/{}", v["id"])).await;
+    assert_eq!(job["total_rows"], 0, "{job}");
 }

@@ -35,7 +35,14 @@ pub struct SettingsPatch {
     pub leads_access_token_ttl_seconds: Option<Option<i64>>,
     #[serde(default, deserialize_with = "present")]
     pub onc_session_idle_seconds: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    pub apps_outbound_requires_ticket: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "present")]
+    pub apps_max_chat_limit: Option<Option<u32>>,
 }
+
+/// Largest accepted `apps_max_chat_limit`.
+pub const MAX_APPS_CHAT_LIMIT: u32 = 1000;
 
 /// A field that is present (possibly `null`).
 fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
@@ -78,6 +85,14 @@ impl SettingsPatch {
                 }
             }
         }
+        if let Some(Some(n)) = self.apps_max_chat_limit {
+            if !(1..=MAX_APPS_CHAT_LIMIT).contains(&n) {
+                return Err(DomainError::validation(
+                    "settings.apps_max_chat_limit",
+                    format!("must be between 1 and {MAX_APPS_CHAT_LIMIT}"),
+                ));
+            }
+        }
         let mut set = serde_json::Map::new();
         let mut unset = Vec::new();
         put(&mut set, &mut unset, "apps_rate_limit", &self.apps_rate_limit);
@@ -91,6 +106,13 @@ impl SettingsPatch {
             &self.leads_access_token_ttl_seconds,
         );
         put(&mut set, &mut unset, "onc_session_idle_seconds", &self.onc_session_idle_seconds);
+        put(
+            &mut set,
+            &mut unset,
+            "apps_outbound_requires_ticket",
+            &self.apps_outbound_requires_ticket,
+        );
+        put(&mut set, &mut unset, "apps_max_chat_limit", &self.apps_max_chat_limit);
         Ok((set, unset))
     }
 }

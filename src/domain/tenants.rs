@@ -25,6 +25,14 @@ pub struct TenantSettings {
     pub leads_access_token_ttl_seconds: Option<i64>,
     #[serde(default)]
     pub onc_session_idle_seconds: Option<i64>,
+    /// Apps API: outbound calls must name a CRM `ticket_id` (without one → the vendor's 202).
+    /// Default false. Shown only when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apps_outbound_requires_ticket: Option<bool>,
+    /// Apps API bulk users: the upper bound X of `max_chat_limit` (1..=X). Default 10.
+    /// Shown only when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apps_max_chat_limit: Option<u32>,
 }
 
 /// A tenant as every dialect sees it after authentication.

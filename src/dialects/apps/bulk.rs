@@ -13,7 +13,7 @@
 //! (migration 0400). An agent's roles/teams/location/status/chat limits are kept in
 //! `agents.attrs` (`roles`, `teams` as name lists, `location`, `user_status`,
 //! `max_chat_limit`, `max_chat_limit_enabled`). The `max_chat_limit` upper bound X is the
-//! tenant setting `apps_max_chat_limit` (default 10).
+//! tenant setting `apps_max_chat_limit` (default 10, set with the admin API PATCH of the tenant).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -103,12 +103,12 @@ impl Vocabulary {
                 roles.push(r);
             }
         }
-        let max: Option<Value> = sqlx::query_scalar("SELECT settings->'apps_max_chat_limit' FROM tenants WHERE id = $1")
-            .bind(t.0)
-            .fetch_optional(db)
+        let max_chat = crate::domain::tenants::by_id(db, t)
             .await?
-            .flatten();
-        let max_chat = max.and_then(|v| v.as_i64()).filter(|v| *v >= 1).unwrap_or(10);
+            .settings
+            .apps_max_chat_limit
+            .filter(|v| *v >= 1)
+            .map_or(10, i64::from);
         Ok(Vocabulary {
             roles,
             teams: of("team"),
@@ -581,7 +581,11 @@ fn render_job(j: &Job) -> Value {
         "created_at": ts(j.created_at),
         "process_requested_at": p.get("process_requested_at").cloned().unwrap_or(Value::Null),
         "filename": p.get("filename").cloned().unwrap_or(Value::Null),
-        "total_rows": result.get("total_rows").cloned().unwrap_or(json!(0)),
+        "total_rows": result
+            .get("total_rows")
+            .or_else(|| p.get("total_rows"))
+            .cloned()
+            .unwrap_or(json!(0)),
         "affected_rows": j.progress.get("affected").cloned().unwrap_or(json!(0)),
         "failed_rows": j.progress.get("failed").cloned().unwrap_or(json!(0)),
         "status": job_status(j),
@@ -689,6 +693,13 @@ async fn read_upload(st: &AppState, t: TenantId, req: Request) -> Result<Upload,
     Ok(up)
 }
 
+/// The number of users in an uploaded file (the top-level array's length; 0 when the file
+/// is not a JSON array — validation reports why), shown as `total_rows` from `created` on.
+async fn count_rows(st: &AppState, t: TenantId, blob: &blobs::Blob) -> Result<usize, AppsError> {
+    let bytes = blobs::read_all(&st.db, t, blob.id).await?;
+    Ok(serde_json::from_slice::<Vec<serde::de::IgnoredAny>>(&bytes).map_or(0, |v| v.len()))
+}
+
 async fn drop_blob(st: &AppState, t: TenantId, blob: Option<blobs::Blob>) {
     if let Some(b) = blob {
         let _ = sqlx::query("DELETE FROM blobs WHERE tenant_id = $1 AND id = $2")
@@ -704,6 +715,7 @@ pub async fn upload(State(st): State<AppState>, auth: AppsAuth, headers: HeaderM
     let t = auth.tenant.id;
     let up = read_upload(&st, t, req).await?;
     let blob = up.file.ok_or_else(|| AppsError::bad_request("file is required"))?;
+    let total_rows = count_rows(&st, t, &blob).await?;
     let now = st.now(&auth.tenant);
     let job = djobs::enqueue(
         &st.db,
@@ -715,6 +727,7 @@ pub async fn upload(State(st): State<AppState>, auth: AppsAuth, headers: HeaderM
             payload: json!({
                 "phase": "validate",
                 "filename": blob.filename,
+                "total_rows": total_rows,
                 "uploaded_api_user_name": auth.tenant.slug,
                 "process_requested_at": Value::Null,
                 "proceed_api_user_name": Value::Null,
@@ -762,9 +775,10 @@ pub async fn replace(State(st): State<AppState>, auth: AppsAuth, headers: Header
     let Some(blob) = up.file else {
         return Err(AppsError::bad_request("file is required"));
     };
+    let total_rows = count_rows(&st, t, &blob).await? as i64;
     let n = sqlx::query(
         "UPDATE jobs SET blob_id = $3, status = 'queued', attempts = 0, state = 'created', result = NULL, progress = '{}'::jsonb, error = NULL,
-                payload = payload || jsonb_build_object('phase', 'validate', 'filename', $4::text),
+                payload = payload || jsonb_build_object('phase', 'validate', 'filename', $4::text, 'total_rows', $5::bigint),
                 locked_by = NULL, locked_until = NULL, run_at = now(), updated_at = now()
           WHERE tenant_id = $1 AND id = $2 AND (payload->>'phase' IS DISTINCT FROM 'apply')",
     )
@@ -772,6 +786,7 @@ pub async fn replace(State(st): State<AppState>, auth: AppsAuth, headers: Header
     .bind(job.id)
     .bind(blob.id)
     .bind(&blob.filename)
+    .bind(total_rows)
     .execute(&st.db)
     .await
     .map_err(DomainError::from)?
@@ -870,7 +885,14 @@ pub async fn proceed(State(st): State<AppState>, auth: AppsAuth, headers: Header
 }
 
 /// `GET /apps/api/v1/bulk/users/jobs`: newest first, paged.
-pub async fn jobs(State(st): State<AppState>, auth: AppsAuth, uri: Uri, Query(q): Query<PageParams>) -> Result<Response, AppsError> {
+pub async fn jobs(
+    State(st): State<AppState>,
+    auth: AppsAuth,
+    headers: HeaderMap,
+    uri: Uri,
+    q: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppsError> {
+    let Query(q) = q.map_err(|_| AppsError::bad_request("page and per_page must be given once"))?;
     let page = q.resolve(25, 100)?;
     let t = auth.tenant.id;
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE tenant_id = $1 AND kind = $2")
@@ -892,7 +914,11 @@ pub async fn jobs(State(st): State<AppState>, auth: AppsAuth, uri: Uri, Query(q)
         .await
         .map_err(DomainError::from)?;
     let body: Vec<Value> = rows.iter().map(render_job).collect();
-    Ok((paging::headers(&uri, page, total), Json(Value::Array(body))).into_response())
+    Ok((
+        paging::headers_absolute(&super::wire::base_url(&headers), &uri, page, total),
+        Json(Value::Array(body)),
+    )
+        .into_response())
 }
 
 /// `GET /apps/api/v1/bulk/users/jobs/{id}`.

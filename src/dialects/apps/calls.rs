@@ -3,7 +3,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
@@ -97,6 +97,17 @@ async fn find_ticket(st: &AppState, tenant: TenantId, ticket: &str) -> Result<Op
     Ok(Some(Ticket { number, out_contact_id }))
 }
 
+/// How the vendor shows a tenant number it chose itself (default outbound number): North
+/// American numbers as `+1 339-219-5276` (the doc's call examples), others in E.164.
+pub fn display_number(e164: &str) -> String {
+    match e164.strip_prefix("+1") {
+        Some(d) if d.len() == 10 && d.chars().all(|c| c.is_ascii_digit()) => {
+            format!("+1 {}-{}-{}", &d[..3], &d[3..6], &d[6..])
+        }
+        _ => e164.to_string(),
+    }
+}
+
 /// Resolves the outbound number: the given one among the tenant's voice numbers, else the
 /// default; `Ok(None)` = several numbers and no default (the vendor's 202).
 async fn outbound_number(st: &AppState, tenant: TenantId, given: Option<String>) -> Result<Option<(String, String)>, AppsError> {
@@ -110,11 +121,11 @@ async fn outbound_number(st: &AppState, tenant: TenantId, given: Option<String>)
     }
     let voice: Vec<_> = numbers.iter().filter(|n| n.voice).collect();
     if let Some(d) = voice.iter().find(|n| n.default_outbound) {
-        return Ok(Some((d.number.clone(), d.number.clone())));
+        return Ok(Some((d.number.clone(), display_number(&d.number))));
     }
     match voice.len() {
         0 => Err(AppsError::bad_request("outbound_number is required")),
-        1 => Ok(Some((voice[0].number.clone(), voice[0].number.clone()))),
+        1 => Ok(Some((voice[0].number.clone(), display_number(&voice[0].number)))),
         _ => Ok(None),
     }
 }
@@ -125,19 +136,6 @@ async fn check_dnc(st: &AppState, auth: &AppsAuth, e164: &str) -> Result<(), App
         return Err(AppsError::bad_request("end_user_number is on the Do Not Call list"));
     }
     Ok(())
-}
-
-/// Tenant setting `apps_outbound_requires_ticket` (default false): outbound calls must name
-/// a CRM ticket; without one the vendor answers 202 (the agent completes it in the widget).
-async fn requires_ticket(st: &AppState, t: TenantId) -> Result<bool, AppsError> {
-    Ok(sqlx::query_scalar::<_, bool>(
-        "SELECT COALESCE(settings->'apps_outbound_requires_ticket' = 'true'::jsonb, false) FROM tenants WHERE id = $1",
-    )
-    .bind(t.0)
-    .fetch_optional(&st.db)
-    .await
-    .map_err(crate::domain::DomainError::from)?
-    .unwrap_or(false))
 }
 
 fn accepted() -> Response {
@@ -162,6 +160,10 @@ async fn outbound(st: &AppState, auth: &AppsAuth, m: &Map<String, Value>, call_t
     let agent = directory::agent_by_email(&st.db, t, &email)
         .await?
         .ok_or_else(|| AppsError::bad_request("Not a valid agent email"))?;
+    // A user deactivated through bulk user management ("status": "Inactive") is no agent.
+    if agent.attrs.get("user_status").and_then(Value::as_str) == Some("Inactive") {
+        return Err(AppsError::bad_request("Not a valid agent email"));
+    }
     if !agent.can_call {
         return Err(AppsError::bad_request("Agent does not have access to make calls"));
     }
@@ -170,7 +172,9 @@ async fn outbound(st: &AppState, auth: &AppsAuth, m: &Map<String, Value>, call_t
     }
     let lang = text(m, "lang").unwrap_or_else(|| "en".into());
     let ticket_id = text(m, "ticket_id");
-    if ticket_id.is_none() && requires_ticket(st, t).await? {
+    // Tenant setting `apps_outbound_requires_ticket` (default false): outbound calls must
+    // name a CRM ticket; without one the vendor answers 202 (the agent completes it in the widget).
+    if ticket_id.is_none() && auth.tenant.settings.apps_outbound_requires_ticket == Some(true) {
         // The doc's "Accepted: Agent must make an outbound call with ticket id".
         return Ok(accepted());
     }
@@ -322,16 +326,17 @@ async fn inbound(st: &AppState, auth: &AppsAuth, m: &Map<String, Value>, kind: C
     if scheduled {
         check_dnc(st, auth, &number.e164).await?;
     }
-    // The outbound number of an incoming call: the given one if it is the tenant's, else
-    // the default (the doc: "used if input is not passed in or invalid").
-    let numbers = directory::list_numbers(&st.db, t).await?;
+    // The outbound number of an incoming call: the given one if it is one of the tenant's
+    // voice numbers, else the default / first voice number (the doc: "used if input is not
+    // passed in or invalid").
+    let numbers: Vec<_> = directory::list_numbers(&st.db, t).await?.into_iter().filter(|n| n.voice).collect();
     let given_out = text(m, "outbound_number").and_then(|s| PhoneNumber::parse(&s).ok().map(|p| (p.e164, s)));
     let out = given_out.filter(|(e, _)| numbers.iter().any(|n| &n.number == e)).or_else(|| {
         numbers
             .iter()
             .find(|n| n.default_outbound)
             .or_else(|| numbers.first())
-            .map(|n| (n.number.clone(), n.number.clone()))
+            .map(|n| (n.number.clone(), display_number(&n.number)))
     });
     let mut tx = st.db.begin().await.map_err(crate::domain::DomainError::from)?;
     let end_user_id = wire::end_user_id(&mut *tx, t, &number.e164).await?;
@@ -384,13 +389,24 @@ async fn render_calls(st: &AppState, t: TenantId, rows: &[interactions::Interact
 }
 
 /// `GET /manager/api/v1/calls`: newest first, paged.
-pub async fn list(State(st): State<AppState>, auth: AppsAuth, uri: Uri, Query(q): Query<PageParams>) -> Result<Response, AppsError> {
+pub async fn list(
+    State(st): State<AppState>,
+    auth: AppsAuth,
+    headers: HeaderMap,
+    uri: Uri,
+    q: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppsError> {
+    let Query(q) = q.map_err(|_| AppsError::bad_request("page and per_page must be given once"))?;
     let page = q.resolve(25, 100)?;
     let t = auth.tenant.id;
     let total = interactions::count(&st.db, t, kind::CALL).await?;
     let rows = interactions::list_page(&st.db, t, kind::CALL, page.per_page, page.offset()).await?;
     let body = render_calls(&st, t, &rows).await?;
-    Ok((paging::headers(&uri, page, total), Json(Value::Array(body))).into_response())
+    Ok((
+        paging::headers_absolute(&super::wire::base_url(&headers), &uri, page, total),
+        Json(Value::Array(body)),
+    )
+        .into_response())
 }
 
 /// `GET /manager/api/v1/calls/{id}`.
@@ -414,5 +430,11 @@ mod tests {
         assert!(known_language("pt-BR"));
         assert!(!known_language("xy"));
         assert!(!known_language("english"));
+    }
+
+    #[test]
+    fn displayed_numbers() {
+        assert_eq!(display_number("+13392195276"), "+1 339-219-5276");
+        assert_eq!(display_number("+821068612345"), "+821068612345");
     }
 }

@@ -129,7 +129,12 @@ pub struct CheckQuery {
 }
 
 /// `GET /apps/api/v1/outbound_dialer/dnc/check?phone_number=`.
-pub async fn check(State(st): State<AppState>, auth: AppsAuth, Query(q): Query<CheckQuery>) -> Result<Json<Value>, AppsError> {
+pub async fn check(
+    State(st): State<AppState>,
+    auth: AppsAuth,
+    q: Result<Query<CheckQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, AppsError> {
+    let Query(q) = q.map_err(|_| AppsError::bad_request("phone_number is invalid"))?;
     let text = q
         .phone_number
         .filter(|s| !s.trim().is_empty())

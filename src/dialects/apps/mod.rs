@@ -7,10 +7,12 @@
 //! # Choices where the vendor doc is silent or contradicts itself
 //!
 //! - **Errors**: `{"message": "…"}` with the doc's exact texts; unknown resources 404
-//!   `{"message": "Not Found"}`. Bodies that are not a JSON object → 400 "Request body is not
+//!   `{"message": "Not Found"}`, also for a known path with another method (the vendor's
+//!   Rails routing answers 404, not 405). Bodies that are not a JSON object → 400 "Request body is not
 //!   valid JSON" / "Request body must be a JSON object".
 //! - **Calls**: ids are `interactions.seq`. Outbound checks run in the doc's order:
-//!   call_type, agent_email (required, an agent of the tenant, `can_call`, available =
+//!   call_type, agent_email (required, an agent of the tenant that bulk user management has not
+//!   made "Inactive" — else "Not a valid agent email", `can_call`, available =
 //!   `status = available`, logged in and not on a call), then ticket_id (wins; resolved
 //!   through CRM contact data by `call_id`, `contact.crm_id`, `contact.account_no` or a
 //!   `ticket_id` field; the number is `contact.phone_number|phone|mobile` — a ticket that
@@ -22,7 +24,8 @@
 //!   no default) 202 `{"message": "accepted"}` (the doc's "need to choose an outbound
 //!   number"); a tenant without any voice number → 400 "outbound_number is required".
 //!   The doc's other 202 case ("agent must make an outbound call with ticket id") happens
-//!   when the tenant setting `apps_outbound_requires_ticket` is true and no ticket_id is given. Outbound calls without a ticket
+//!   when the tenant setting `apps_outbound_requires_ticket` (admin API PATCH of the tenant) is
+//!   true and no ticket_id is given. Outbound calls without a ticket
 //!   show `end_user: null` as in the doc.
 //! - Incoming calls: the doc writes "end_user_number is not well formed" (no hyphen) for
 //!   incoming and scheduled calls and "not well-formed" for outbound ones; each is kept.
@@ -35,11 +38,18 @@
 //!   incoming/scheduled call (end_user_number is required there anyway). The incoming call's
 //!   outbound_number is the given tenant number, else the default/first one (the doc:
 //!   "used if input is not passed in or invalid").
+//! - The doc's "Outbound Call - ticket_id" section shows `"call_type": "ScheduledCall"` answered
+//!   "Invalid call type", while its Scheduled Call section lists "ScheduledCall" as the
+//!   deprecated name of "Voice Scheduled (API)" (as does the issue): we follow the latter, so that
+//!   body answers the scheduled call's first missing field ("menu_id is required").
 //! - Scheduled calls: status `scheduled` (the doc's example shows `queued` and the inbound
 //!   call type — copy-paste errors); `scheduled_at` ISO 8601 ("scheduled_at is not well
 //!   formed"), strictly in the future on the tenant clock ("scheduled_at must be a future
 //!   time"); `call_id` must be a call of the tenant ("call_id 514 is not found") and lends its
 //!   menu when menu_id is absent. DNC/opt-out blocks scheduled calls as outbound ones.
+//! - `outbound_number` of a call echoes the caller's text; a number we chose (the default)
+//!   is shown as the doc's examples show it: `+1 339-219-5276` for North American numbers,
+//!   E.164 otherwise. SMS chats show E.164 (`+16285550199`), as the doc's SMS example.
 //! - Participant ids are derived from the call id (agent `2·id−1`, end user `2·id`); end
 //!   user ids are rows of `apps_end_users` (one per tenant and number).
 //! - **SMS**: order as the doc lists; `SMS` is the deprecated name of "Messaging (SMS)"; both
@@ -67,7 +77,9 @@
 //!   (migration 0400), added by operators with `POST /admin/v1/tenants/{slug}/apps/org-items`
 //!   (`org.rs`); the vendor's seven built-in roles always exist.
 //! - **Manager calls**: `GET /manager/api/v1/calls` (newest first, `page`/`per_page`,
-//!   default 25, max 100, `Link`/`Total`/`Per-Page`) and `/{id}`, same auth and call object.
+//!   default 25, max 100, `Link`/`Total`/`Per-Page`; `Link` targets absolute on the host the
+//!   client used, as the vendor's Rails pagination writes them) and `/{id}`, same auth and call
+//!   object. Bulk jobs pages the same way.
 
 pub mod auth;
 pub mod bulk;
@@ -128,6 +140,9 @@ pub fn router() -> Router<AppState> {
         .route("/apps/api/v1/bulk/users/errors/update/{id}", get(bulk::update_errors))
         .route("/manager/api/v1/calls", get(calls::list))
         .route("/manager/api/v1/calls/{id}", get(calls::show))
+        // A known path with another method is an unknown resource to the vendor (Rails
+        // routing): 404 `{"message": "Not Found"}` rather than an empty 405.
+        .method_not_allowed_fallback(crate::http::not_found)
         .route("/admin/v1/tenants/{slug}/apps/org-items", get(org::list).post(org::create))
 }
 

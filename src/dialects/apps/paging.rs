@@ -91,6 +91,21 @@ pub fn headers(uri: &Uri, page: Page, total: i64) -> HeaderMap {
     h
 }
 
+/// [`headers`] with absolute `Link` targets (`<https://acme.example.com/…?page=2…>`), as the
+/// vendor's Rails pagination writes them, so clients that fetch a `Link` URL as is work.
+/// `base` is the request's scheme and authority (`https://acme.example.com`).
+pub fn headers_absolute(base: &str, uri: &Uri, page: Page, total: i64) -> HeaderMap {
+    let mut h = headers(uri, page, total);
+    let relative = h.get("link").and_then(|v| v.to_str().ok()).map(str::to_string);
+    if let Some(link) = relative {
+        let absolute = link.replace("</", &format!("<{}/", base.trim_end_matches('/')));
+        if let Ok(v) = HeaderValue::from_str(&absolute) {
+            h.insert("link", v);
+        }
+    }
+    h
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,5 +139,18 @@ mod tests {
         assert!(link.contains("rel=\"prev\"") && link.contains("page=4&per_page=10>; rel=\"last\""));
         assert_eq!(h["total"], "35");
         assert_eq!(h["per-page"], "10");
+    }
+
+    #[test]
+    fn absolute_links() {
+        let p = Page { page: 1, per_page: 2 };
+        let uri: Uri = "/m/calls?per_page=2".parse().unwrap();
+        let h = headers_absolute("https://acme.example.com", &uri, p, 5);
+        let link = h["link"].to_str().unwrap();
+        assert!(
+            link.contains("<https://acme.example.com/m/calls?page=2&per_page=2>; rel=\"next\""),
+            "{link}"
+        );
+        assert!(!link.contains("</"), "{link}");
     }
 }
