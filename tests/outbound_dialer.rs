@@ -671,45 +671,131 @@ fn big_file(n: usize) -> Vec<u8> {
     out
 }
 
-/// 100,000 contacts, with a restart of the server in the middle of the import: the job is
-/// taken over from its last checkpoint and no contact is lost or imported twice.
-#[tokio::test]
-async fn import_100k_survives_a_restart() {
-    const N: usize = 100_000;
-    let app = TestApp::spawn().await;
-    let t = tenant(&app, "acme").await;
-    let (s, v, _) = upload(&app, &t, file_form(big_file(N))).await;
-    assert_eq!(s, 202, "{v}");
-    let job = v["id"].as_i64().unwrap();
-    // wait for the first checkpoint, then restart
+/// The campaign's uuid (its contacts' writers serialise on a lock keyed by it).
+async fn campaign_uuid(app: &TestApp, t: &Tenant) -> uuid::Uuid {
+    sqlx::query_scalar("SELECT id FROM campaigns WHERE tenant_id = $1 AND seq = $2")
+        .bind(t.id.0)
+        .bind(t.campaign)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+}
+
+/// Takes the campaign's writer lock (the one the import takes per batch) on `conn`.
+async fn hold_campaign_lock(conn: &mut sqlx::PgConnection, campaign: uuid::Uuid) {
+    sqlx::query("SELECT pg_advisory_lock(hashtextextended('leads:' || $1::text, 0))")
+        .bind(campaign)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+}
+
+async fn release_campaign_lock(conn: &mut sqlx::PgConnection, campaign: uuid::Uuid) {
+    sqlx::query("SELECT pg_advisory_unlock(hashtextextended('leads:' || $1::text, 0))")
+        .bind(campaign)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+}
+
+/// Waits until exactly `n` sessions wait for an advisory lock.
+async fn wait_lock_waiters(app: &TestApp, n: i64) {
     let db = app.db.clone();
-    app.eventually(120, || {
+    app.eventually(60, || {
         let db = db.clone();
         async move {
-            let total: Option<i64> = sqlx::query_scalar("SELECT (progress->>'total')::bigint FROM jobs WHERE seq = $1")
-                .bind(job)
-                .fetch_one(&db)
-                .await
-                .unwrap();
-            total.filter(|t| *t > 0).map(|_| ())
+            let w: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            )
+            .fetch_one(&db)
+            .await
+            .unwrap();
+            (w == n).then_some(())
         }
     })
     .await;
-    let app = app.restart().await;
+}
+
+/// 100,000 contacts, with a restart of the server in the middle of the import: the job is
+/// taken over from its last checkpoint and no contact is lost or imported twice.
+///
+/// Deterministic whatever the machine's speed: the test pauses the worker on the
+/// campaign's writer lock. Holder A has the lock before the upload, so the worker waits
+/// in its first batch; holder B then queues behind the worker and A lets go: Postgres
+/// grants the lock in queue order, so the worker commits exactly one batch and then waits
+/// behind B in its second. The server is then stopped as if it crashed (its waiting
+/// database session is killed), a new one takes the job over, and B lets go.
+#[tokio::test]
+async fn import_100k_survives_a_restart() {
+    use sqlx::Connection;
+    const N: usize = 100_000;
+    let app = TestApp::spawn().await;
+    let t = tenant(&app, "acme").await;
+    let campaign = campaign_uuid(&app, &t).await;
+    // the holders have their own connections: the restart closes the app's pool
+    let mut a = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
+    let mut b = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
+    hold_campaign_lock(&mut a, campaign).await;
+    let (s, v, _) = upload(&app, &t, file_form(big_file(N))).await;
+    assert_eq!(s, 202, "{v}");
+    let job = v["id"].as_i64().unwrap();
+    wait_lock_waiters(&app, 1).await; // the worker, in its first batch
+    let b_waits = tokio::spawn(async move {
+        hold_campaign_lock(&mut b, campaign).await;
+        b
+    });
+    wait_lock_waiters(&app, 2).await; // the worker, then B
+    release_campaign_lock(&mut a, campaign).await;
+    let mut b = b_waits.await.unwrap(); // B has it: the worker committed one batch
+    wait_lock_waiters(&app, 1).await; // the worker, in its second batch
     let (status, before): (String, i64) =
         sqlx::query_as("SELECT status, COALESCE((progress->>'total')::bigint, 0) FROM jobs WHERE seq = $1")
             .bind(job)
             .fetch_one(&app.db)
             .await
             .unwrap();
-    assert_eq!(status, "running", "the import must still be running at the restart");
-    assert!(before > 0 && (before as usize) < N);
+    assert_eq!(status, "running");
+    assert_eq!(before, 1000, "one batch is committed");
+    // the crash: the old worker's session dies (its second batch is rolled back)
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(killed, vec![true]);
+    let app = app.restart().await;
+    let (status, after): (String, i64) =
+        sqlx::query_as("SELECT status, COALESCE((progress->>'total')::bigint, 0) FROM jobs WHERE seq = $1")
+            .bind(job)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), after), ("running", before), "the import is still in the middle");
     // the old worker is gone: let its lease run out now
     sqlx::query("UPDATE jobs SET locked_until = now() - interval '1 second' WHERE seq = $1")
         .bind(job)
         .execute(&app.db)
         .await
         .unwrap();
+    wait_lock_waiters(&app, 1).await; // the new worker took the job over and waits for B
+    let (locked_by, attempts): (String, i32) = sqlx::query_as("SELECT locked_by, attempts FROM jobs WHERE seq = $1")
+        .bind(job)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!((locked_by.as_str(), attempts), (&*app.state.worker_id, 2));
+    let (_, v) = status_json(
+        req(&app, &t, Method::GET, &format!("{}/jobs/{job}", contacts_path(&t)))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((v["status"].clone(), v["total"].clone()), (json!("in_progress"), json!(before)));
+    release_campaign_lock(&mut b, campaign).await;
     let v = wait_job(&app, &t, job, 600).await;
     assert_eq!(v["status"], "completed", "{v}");
     assert_eq!(v["total"], N);
@@ -722,12 +808,6 @@ async fn import_100k_survives_a_restart() {
             .await
             .unwrap();
     assert_eq!((count, distinct, ext), (N as i64, N as i64, N as i64));
-    let attempts: i32 = sqlx::query_scalar("SELECT attempts FROM jobs WHERE seq = $1")
-        .bind(job)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    assert!(attempts >= 2, "the job was resumed by the new worker");
     // paging through a large campaign
     let r = req(&app, &t, Method::GET, &format!("{}?page=100&per_page=1000", contacts_path(&t)))
         .send()
