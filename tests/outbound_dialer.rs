@@ -636,6 +636,35 @@ async fn import_rejects_bad_uploads() {
     assert_eq!(status_json(r).await, (404, json!({"message": "Not Found"})));
 }
 
+/// The stored file and its job are one transaction: when the job cannot be created, no
+/// file is left behind.
+#[tokio::test]
+async fn import_file_and_job_are_stored_together() {
+    let app = TestApp::spawn().await;
+    let t = tenant(&app, "acme").await;
+    sqlx::raw_sql(
+        "CREATE FUNCTION no_jobs() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'no jobs today'; END $$;
+         CREATE TRIGGER no_jobs BEFORE INSERT ON jobs FOR EACH ROW EXECUTE FUNCTION no_jobs();",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let (s, v, loc) = upload(&app, &t, file_form(format!("[{DOC_CONTACT}]").into_bytes())).await;
+    assert_eq!((s, v, loc), (500, json!({"message": "Internal Server Error"}), None));
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM blobs").fetch_one(&app.db).await.unwrap();
+    assert_eq!(n, 0, "no orphan file");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM blob_chunks")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    sqlx::raw_sql("DROP TRIGGER no_jobs ON jobs").execute(&app.db).await.unwrap();
+    let (s, v, _) = upload(&app, &t, file_form(format!("[{DOC_CONTACT}]").into_bytes())).await;
+    assert_eq!(s, 202, "{v}");
+    let v = wait_job(&app, &t, v["id"].as_i64().unwrap(), 30).await;
+    assert_eq!((v["status"].clone(), v["imported"].clone()), (json!("completed"), json!(1)));
+}
+
 #[tokio::test]
 async fn import_too_large_is_413() {
     let app = TestApp::spawn_config(|mut c| {

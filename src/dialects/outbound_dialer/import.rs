@@ -53,6 +53,8 @@ pub async fn upload(
     let campaign = campaign_of(&st, tenant, &cid).await?;
     let mut mp = mp.map_err(|_| AppsError::bad_request("Content-Type must be multipart/form-data with a file"))?;
     let limit = st.config.upload_limit;
+    // The stored file and its job are committed together: no file without a job.
+    let mut tx = st.db.begin().await.map_err(DomainError::from)?;
     let mut stored = None;
     loop {
         let field = match mp.next_field().await {
@@ -100,7 +102,7 @@ pub async fn upload(
             }
         });
         let stream = Box::pin(stream);
-        match blobs::store(&st.db, tenant, filename.as_deref(), content_type.as_deref(), stream, limit).await {
+        match blobs::store_in(&mut tx, tenant, filename.as_deref(), content_type.as_deref(), stream, limit).await {
             Ok(b) => stored = Some(b),
             Err(e) => {
                 let mine = problem.lock().ok().and_then(|p| p.clone());
@@ -115,7 +117,7 @@ pub async fn upload(
     }
     let blob = stored.ok_or_else(|| AppsError::bad_request("file is required"))?;
     let job = jobs::enqueue(
-        &st.db,
+        &mut *tx,
         tenant,
         NewJob {
             kind: KIND.into(),
@@ -127,6 +129,7 @@ pub async fn upload(
         st.now(&auth.tenant),
     )
     .await?;
+    tx.commit().await.map_err(DomainError::from)?;
     let location = format!("/apps/api/v1/outbound_dialer/campaigns/{}/contacts/jobs/{}", campaign.seq, job.seq);
     let mut r = (
         StatusCode::ACCEPTED,

@@ -39,6 +39,7 @@
 //!   JSON, a non-array file or a missing `file` part → 400 before any job exists; a
 //!   larger file than `upload_limit` → 413. The route has no axum body limit (the
 //!   router is built before the state); `blobs::store` enforces `upload_limit` instead.
+//!   The stored file and its job are written in one transaction (no file without a job).
 //!   202 answers `{"id", "status": "in_progress", "type": "Jobs::Bulk::Campaign::ParentJob"}`
 //!   with a `Location` header to the job.
 //! - The job (kind `outbound_dialer.import`, id `jobs.seq`) reads the blob chunk by
