@@ -224,6 +224,46 @@ async fn add_many_with_invalid_duplicate_and_do_not_call() {
     assert_eq!(ok["user_custom_metadata"]["PHONE (REQUIRED)"], "+1 415 555 0199");
 }
 
+/// A large array is inserted in one statement: ids follow the posted order, DNC numbers
+/// and duplicates are told apart as for a single contact.
+#[tokio::test]
+async fn add_large_array_in_order() {
+    let app = TestApp::spawn().await;
+    let t = tenant(&app, "acme").await;
+    suppress(&app, &t, "dnc", "+1 415 555 0007", &[]).await;
+    let items: Vec<Value> = (0..1500)
+        .map(|i| json!({"name": format!("c{i}"), "phone_number": format!("+1 415 555 {:04}", i % 1200), "Row": i}))
+        .collect();
+    let v = add(&app, &t, Value::Array(items)).await;
+    let valid = v["valid_contacts"].as_array().unwrap();
+    let invalid = v["invalid_contacts"].as_array().unwrap();
+    assert_eq!((valid.len(), invalid.len()), (1200, 300));
+    let ids: Vec<i64> = valid.iter().map(|c| c["id"].as_i64().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids follow the posted order");
+    for (i, c) in valid.iter().enumerate() {
+        assert_eq!(c["Row"], i, "{c}");
+        assert_eq!(c["status"], if i == 7 { "Do Not Call" } else { "Upcoming" }, "{c}");
+    }
+    assert!(invalid.iter().all(|c| c["errors"] == json!(["DuplicateContactPhoneOnCampaign"])));
+    assert_eq!(invalid[0]["Row"], 1200);
+    let (_, list) = status_json(req(&app, &t, Method::GET, &contacts_path(&t)).send().await.unwrap()).await;
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 1000);
+    for (c, posted) in list.iter().zip(valid) {
+        assert_eq!(
+            (&c["id"], &c["name"], &c["status"]),
+            (&posted["id"], &posted["name"], &posted["status"])
+        );
+        assert_eq!(c["user_custom_metadata"]["Row"], posted["Row"]);
+    }
+    let dnc: i64 = sqlx::query_scalar("SELECT count(*) FROM contacts WHERE tenant_id = $1 AND status = 'dnc'")
+        .bind(t.id.0)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(dnc, 1);
+}
+
 #[tokio::test]
 async fn bad_requests_unknown_campaign_and_auth() {
     let app = TestApp::spawn().await;

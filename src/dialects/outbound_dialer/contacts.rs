@@ -16,7 +16,7 @@ use crate::dialects::apps::auth::AppsAuth;
 use crate::dialects::apps::error::AppsError;
 use crate::dialects::apps::paging::{self, PageParams};
 use crate::domain::campaigns::Campaign;
-use crate::domain::contacts::{self, status as cst, Contact, COLS};
+use crate::domain::contacts::{status as cst, Contact, COLS};
 use crate::domain::phone::PhoneNumber;
 use crate::domain::{contact_batches, optlists, DomainError, TenantId};
 use crate::state::AppState;
@@ -56,7 +56,11 @@ pub async fn add(State(st): State<AppState>, auth: AppsAuth, Path(cid): Path<Str
     let parsed: Vec<_> = items.iter().map(|v| wire::parse_contact(v, &numbers)).collect();
     let wanted: Vec<String> = parsed.iter().filter_map(|p| p.as_ref().ok().map(|p| p.e164.clone())).collect();
     let mut seen = contact_batches::existing_numbers(&mut *tx, tenant, campaign.id, &wanted).await?;
-    let mut valid = Vec::new();
+    let blocked = contact_batches::suppressed_numbers(&mut *tx, tenant, &wanted, "voice", now).await?;
+    // One multi-row insert for the valid contacts; `accepted` remembers which posted item
+    // each row is, and its status.
+    let mut rows = Vec::new();
+    let mut accepted: Vec<(&Value, &'static str)> = Vec::new();
     let mut invalid = Vec::new();
     for (item, p) in items.iter().zip(parsed) {
         match p {
@@ -70,17 +74,19 @@ pub async fn add(State(st): State<AppState>, auth: AppsAuth, Path(cid): Path<Str
                     continue;
                 }
                 let mut c = p.contact;
-                if optlists::is_suppressed(&mut *tx, tenant, &p.e164, "voice", now).await? {
-                    c.status = Some(cst::DNC.into());
-                }
-                let row = contacts::insert(&mut *tx, tenant, campaign.id, c, now).await?;
-                valid.push(echo_with(
-                    item,
-                    &[("id", json!(row.seq)), ("status", json!(super::status::contact_state(&row.status)))],
-                ));
+                let status = if blocked.contains(&p.e164) { cst::DNC } else { cst::PENDING };
+                c.status = Some(status.into());
+                rows.push(c);
+                accepted.push((item, status));
             }
         }
     }
+    let ids = contact_batches::insert_many(&mut *tx, tenant, campaign.id, rows, now).await?;
+    let valid: Vec<Value> = accepted
+        .into_iter()
+        .zip(ids)
+        .map(|((item, status), (_, seq))| echo_with(item, &[("id", json!(seq)), ("status", json!(super::status::contact_state(status)))]))
+        .collect();
     tx.commit().await.map_err(DomainError::from)?;
     Ok(Json(json!({"valid_contacts": valid, "invalid_contacts": invalid})).into_response())
 }
