@@ -705,6 +705,30 @@ async fn import_file_and_job_are_stored_together() {
     assert_eq!((v["status"].clone(), v["imported"].clone()), (json!("completed"), json!(1)));
 }
 
+/// The French doc's parameter table names the file part `fichier`: accepted as `file`.
+#[tokio::test]
+async fn import_accepts_the_french_part_name() {
+    let app = TestApp::spawn().await;
+    let t = tenant(&app, "acme").await;
+    let form = Form::new().part(
+        "fichier",
+        Part::bytes(format!("[{DOC_CONTACT}]").into_bytes())
+            .file_name("contacts.json")
+            .mime_str("application/json")
+            .unwrap(),
+    );
+    let (s, v, _) = upload(&app, &t, form).await;
+    assert_eq!(s, 202, "{v}");
+    let v = wait_job(&app, &t, v["id"].as_i64().unwrap(), 30).await;
+    assert_eq!((v["status"].clone(), v["imported"].clone()), (json!("completed"), json!(1)));
+    let ext: String = sqlx::query_scalar("SELECT external_id FROM contacts WHERE tenant_id = $1")
+        .bind(t.id.0)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(ext, "UID_123456");
+}
+
 #[tokio::test]
 async fn import_too_large_is_413() {
     let app = TestApp::spawn_config(|mut c| {

@@ -63,7 +63,9 @@ pub async fn upload(
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large(limit)),
             Err(_) => return Err(AppsError::bad_request("Malformed multipart body")),
         };
-        if field.name() != Some("file") || stored.is_some() {
+        // `file` (the issue, the English vendor doc); `fichier` is the name the French
+        // doc's parameter table prints.
+        if !matches!(field.name(), Some("file" | "fichier")) || stored.is_some() {
             continue; // other fields are ignored (drained by next_field)
         }
         let filename = field.file_name().map(str::to_string);

@@ -34,7 +34,8 @@
 //! - `GET …/contacts` without `page`/`per_page` returns the first 1000 contacts (and,
 //!   when there are more, the `Link`/`Total`/`Per-Page` headers of page 1); with them,
 //!   a page (per_page ≤ 1000) and those headers.
-//! - Import: the upload is checked as JSON while it streams into the `blobs` table
+//! - Import: the file part is `file`; `fichier`, the name printed in the French doc's
+//!   parameter table, is accepted too. The upload is checked as JSON while it streams into the `blobs` table
 //!   (structure by an incremental splitter, each contact by serde_json), so malformed
 //!   JSON, a non-array file or a missing `file` part → 400 before any job exists; a
 //!   larger file than `upload_limit` → 413. The route has no axum body limit (the
