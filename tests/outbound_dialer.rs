@@ -297,6 +297,45 @@ async fn bad_requests_unknown_campaign_and_auth() {
     assert_eq!(v, json!({"message": "Unauthorized"}));
 }
 
+/// Bodies, query strings and paths that axum itself refuses get the vendor's error shape.
+#[tokio::test]
+async fn refused_requests_keep_the_vendor_error_shape() {
+    let app = TestApp::spawn_config(|mut c| {
+        c.body_limit = 1000;
+        c
+    })
+    .await;
+    let t = tenant(&app, "acme").await;
+    let big: Vec<Value> = (0..50)
+        .map(|i| json!({"name": format!("c{i}"), "phone_number": format!("+1 415 555 {i:04}")}))
+        .collect();
+    let big = Value::Array(big).to_string();
+    let (s, v) = send_json(&app, &t, Method::POST, &contacts_path(&t), &big).await;
+    assert_eq!(s, 413, "{v}");
+    assert!(v["message"].is_string(), "{v}");
+    for m in [Method::PATCH, Method::DELETE] {
+        let (s, v) = send_json(&app, &t, m, &contact_path(&t), &big).await;
+        assert_eq!(s, 413, "{v}");
+        assert!(v["message"].is_string(), "{v}");
+    }
+    for path in [
+        format!("{}?page=1&page=2", contacts_path(&t)),
+        "/manager/api/v1/outbound_dialer/campaigns?per_page=1&per_page=2".to_string(),
+    ] {
+        let (s, v) = status_json(req(&app, &t, Method::GET, &path).send().await.unwrap()).await;
+        assert_eq!(s, 400, "{path}: {v}");
+        assert!(v["message"].is_string(), "{path}: {v}");
+    }
+    for path in [
+        "/apps/api/v1/outbound_dialer/campaigns/%FF/contacts".to_string(),
+        format!("{}/jobs/%FF", contacts_path(&t)),
+        "/manager/api/v1/outbound_dialer/campaigns/%FF".to_string(),
+    ] {
+        let (s, v) = status_json(req(&app, &t, Method::GET, &path).send().await.unwrap()).await;
+        assert_eq!((s, v), (404, json!({"message": "Not Found"})), "{path}");
+    }
+}
+
 #[tokio::test]
 async fn list_contacts_doc_fields_and_paging() {
     let app = TestApp::spawn().await;

@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 
 use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -11,7 +12,7 @@ use serde_json::{json, Map, Value};
 use sqlx::PgConnection;
 
 use super::wire::{self, ContactError};
-use super::{campaign_of, tenant_numbers};
+use super::{body_of, campaign_of, path_of, query_of, tenant_numbers};
 use crate::dialects::apps::auth::AppsAuth;
 use crate::dialects::apps::error::AppsError;
 use crate::dialects::apps::paging::{self, PageParams};
@@ -40,7 +41,13 @@ fn echo_with(v: &Value, extra: &[(&str, Value)]) -> Value {
 }
 
 /// `POST …/campaigns/{campaign_id}/contacts`: one contact object or an array of them.
-pub async fn add(State(st): State<AppState>, auth: AppsAuth, Path(cid): Path<String>, body: Bytes) -> Result<Response, AppsError> {
+pub async fn add(
+    State(st): State<AppState>,
+    auth: AppsAuth,
+    cid: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppsError> {
+    let (cid, body) = (path_of(cid)?, body_of(body)?);
     let tenant = auth.tenant.id;
     let campaign = campaign_of(&st, tenant, &cid).await?;
     let body = wire::parse_lenient(&body).map_err(AppsError::bad_request)?;
@@ -95,10 +102,11 @@ pub async fn add(State(st): State<AppState>, auth: AppsAuth, Path(cid): Path<Str
 pub async fn list(
     State(st): State<AppState>,
     auth: AppsAuth,
-    Path(cid): Path<String>,
+    cid: Result<Path<String>, PathRejection>,
     OriginalUri(uri): OriginalUri,
-    Query(pp): Query<PageParams>,
+    pp: Result<Query<PageParams>, QueryRejection>,
 ) -> Result<Response, AppsError> {
+    let (cid, pp) = (path_of(cid)?, query_of(pp)?);
     let tenant = auth.tenant.id;
     let campaign = campaign_of(&st, tenant, &cid).await?;
     let page = pp.resolve(MAX_PER_PAGE, MAX_PER_PAGE)?;
@@ -180,7 +188,13 @@ async fn find(db: &mut PgConnection, tenant: TenantId, campaign: &Campaign, body
 }
 
 /// `PATCH …/campaigns/{campaign_id}/contact` {contact_id, fields to change…}.
-pub async fn edit(State(st): State<AppState>, auth: AppsAuth, Path(cid): Path<String>, body: Bytes) -> Result<Response, AppsError> {
+pub async fn edit(
+    State(st): State<AppState>,
+    auth: AppsAuth,
+    cid: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppsError> {
+    let (cid, body) = (path_of(cid)?, body_of(body)?);
     let tenant = auth.tenant.id;
     let campaign = campaign_of(&st, tenant, &cid).await?;
     let body = wire::parse_lenient(&body).map_err(AppsError::bad_request)?;
@@ -293,7 +307,13 @@ pub async fn edit(State(st): State<AppState>, auth: AppsAuth, Path(cid): Path<St
 }
 
 /// `DELETE …/campaigns/{campaign_id}/contact` {contact_id | phone_number | external_unique_id}.
-pub async fn remove(State(st): State<AppState>, auth: AppsAuth, Path(cid): Path<String>, body: Bytes) -> Result<Response, AppsError> {
+pub async fn remove(
+    State(st): State<AppState>,
+    auth: AppsAuth,
+    cid: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppsError> {
+    let (cid, body) = (path_of(cid)?, body_of(body)?);
     let tenant = auth.tenant.id;
     let campaign = campaign_of(&st, tenant, &cid).await?;
     let body = wire::parse_lenient(&body).map_err(AppsError::bad_request)?;

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::multipart::MultipartRejection;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -46,9 +47,10 @@ fn too_large(limit: usize) -> AppsError {
 pub async fn upload(
     State(st): State<AppState>,
     auth: AppsAuth,
-    Path(cid): Path<String>,
+    cid: Result<Path<String>, PathRejection>,
     mp: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, AppsError> {
+    let cid = super::path_of(cid)?;
     let tenant = auth.tenant.id;
     let campaign = campaign_of(&st, tenant, &cid).await?;
     let mut mp = mp.map_err(|_| AppsError::bad_request("Content-Type must be multipart/form-data with a file"))?;
@@ -172,7 +174,12 @@ pub struct Progress {
 }
 
 /// `GET …/campaigns/{campaign_id}/contacts/jobs/{job_id}`.
-pub async fn show(State(st): State<AppState>, auth: AppsAuth, Path((cid, jid)): Path<(String, String)>) -> Result<Response, AppsError> {
+pub async fn show(
+    State(st): State<AppState>,
+    auth: AppsAuth,
+    ids: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, AppsError> {
+    let (cid, jid) = super::path_of(ids)?;
     let tenant = auth.tenant.id;
     let campaign = campaign_of(&st, tenant, &cid).await?;
     let seq: i64 = jid.trim().parse().map_err(|_| AppsError::not_found())?;

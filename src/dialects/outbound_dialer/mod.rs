@@ -83,7 +83,9 @@ pub mod wire;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query};
 use axum::routing::{get, patch, post};
 use axum::Router;
 
@@ -111,6 +113,21 @@ pub fn router() -> Router<AppState> {
 /// The dialect's job handlers.
 pub fn job_handlers() -> Vec<(&'static str, JobHandler)> {
     vec![(import::KIND, Arc::new(import::handler) as JobHandler)]
+}
+
+/// A path that axum cannot decode (e.g. `%FF`) names nothing: 404 in the vendor's shape.
+pub(crate) fn path_of<T>(p: Result<Path<T>, PathRejection>) -> Result<T, AppsError> {
+    p.map(|Path(v)| v).map_err(|_| AppsError::not_found())
+}
+
+/// A query string that cannot be read (e.g. a repeated `page`): 400 in the vendor's shape.
+pub(crate) fn query_of<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, AppsError> {
+    q.map(|Query(v)| v).map_err(|e| AppsError::bad_request(e.body_text()))
+}
+
+/// A body that cannot be read (e.g. larger than the body limit → 413): the vendor's shape.
+pub(crate) fn body_of(b: Result<Bytes, BytesRejection>) -> Result<Bytes, AppsError> {
+    b.map_err(|e| AppsError::new(e.status(), e.body_text()))
 }
 
 /// The tenant's campaign with integer id `raw` (anything else → 404).
