@@ -268,9 +268,11 @@ pub async fn edit(
         ),
     };
     let suppressed = optlists::is_suppressed(&mut *tx, tenant, &parsed.e164, "voice", now).await?;
+    // Suppression wins over "Upcoming"; a contact that was "Do Not Call" because of its
+    // old number becomes "Upcoming" again, unless the client asked for "Do Not Call".
     let new_status = match (asked.unwrap_or(current.status.as_str()), suppressed) {
         (cst::PENDING, true) => cst::DNC,
-        (cst::DNC, false) => cst::PENDING,
+        (cst::DNC, false) if asked.is_none() => cst::PENDING,
         (s, _) => s,
     };
     // keep attrs of other dialects, replace this dialect's keys

@@ -62,7 +62,8 @@
 //!   invalid"); a POSTed `status` is ignored (new contacts are Upcoming or Do Not Call).
 //! - PATCH validates the contact as a whole after applying the changes; errors → 400
 //!   `{"message": "<errors joined by ', '>"}`; an unknown contact → 404. A changed
-//!   phone that is suppressed turns an Upcoming contact into "Do Not Call" (and back).
+//!   phone that is suppressed turns an Upcoming contact into "Do Not Call" (and back,
+//!   unless the PATCH itself sets "Do Not Call").
 //! - DELETE matches every key given (contact_id, phone_number, external_unique_id);
 //!   none given → 400; no match → 404. Bodies with trailing commas (as the doc's own
 //!   DELETE example `{"contact_id": 7,}`) are accepted.
