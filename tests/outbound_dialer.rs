@@ -826,6 +826,43 @@ async fn import_accepts_the_french_part_name() {
     assert_eq!(ext, "UID_123456");
 }
 
+/// Imported numbers on the DNC list or opted out of voice are kept with "Do Not Call";
+/// an SMS-only opt-out does not stop a call.
+#[tokio::test]
+async fn import_marks_suppressed_numbers_do_not_call() {
+    let app = TestApp::spawn().await;
+    let t = tenant(&app, "acme").await;
+    suppress(&app, &t, "dnc", "+1 415 555 0101", &[]).await;
+    suppress(&app, &t, "opt_out", "+1 415 555 0102", &["voice"]).await;
+    suppress(&app, &t, "opt_out", "+1 415 555 0103", &["sms"]).await;
+    let file = json!([
+        {"name": "ok", "phone_number": "+1 415 555 0100"},
+        {"name": "dnc", "phone_number": "(415) 555-0101"},
+        {"name": "voice opt-out", "phone_number": "+1 415 555 0102"},
+        {"name": "sms opt-out", "phone_number": "+1 415 555 0103"}
+    ]);
+    let (s, v, _) = upload(&app, &t, file_form(file.to_string().into_bytes())).await;
+    assert_eq!(s, 202, "{v}");
+    let v = wait_job(&app, &t, v["id"].as_i64().unwrap(), 30).await;
+    assert_eq!((v["status"].clone(), v["imported"].clone()), (json!("completed"), json!(4)), "{v}");
+    let (_, list) = status_json(req(&app, &t, Method::GET, &contacts_path(&t)).send().await.unwrap()).await;
+    let got: Vec<(&str, &str)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("ok", "Upcoming"),
+            ("dnc", "Do Not Call"),
+            ("voice opt-out", "Do Not Call"),
+            ("sms opt-out", "Upcoming")
+        ]
+    );
+}
+
 #[tokio::test]
 async fn import_too_large_is_413() {
     let app = TestApp::spawn_config(|mut c| {
