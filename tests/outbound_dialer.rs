@@ -564,6 +564,65 @@ async fn patch_every_vendor_state_round_trips() {
     }
 }
 
+/// A number put on the company DNC list (through the Apps API's DNC endpoint) after its
+/// contact was added is not dialled: the contact reads "Do Not Call" once the campaign
+/// reaches it, and a new contact with that number is "Do Not Call" at once.
+#[tokio::test]
+async fn later_dnc_entry_makes_the_contact_do_not_call() {
+    let app = TestApp::spawn().await;
+    let t = tenant(&app, "acme").await;
+    add(
+        &app,
+        &t,
+        json!([{"name": "a", "phone_number": "+1 415 555 0100"}, {"name": "b", "phone_number": "+1 415 555 0101"}]),
+    )
+    .await;
+    let (s, v) = send_json(
+        &app,
+        &t,
+        Method::POST,
+        "/apps/api/v1/outbound_dialer/dnc",
+        &json!({"contacts": [{"phone_number": "+1-4155550101"}]}).to_string(),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    sqlx::query("UPDATE campaigns SET status = 'running' WHERE tenant_id = $1 AND seq = $2")
+        .bind(t.id.0)
+        .bind(t.campaign)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    app.tick().await;
+    let (_, list) = status_json(req(&app, &t, Method::GET, &contacts_path(&t)).send().await.unwrap()).await;
+    let got: Vec<(&str, &str)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(got, vec![("a", "Finished"), ("b", "Do Not Call")]);
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM deliveries WHERE tenant_id = $1 AND status = 'sent'")
+        .bind(t.id.0)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "only a was dialled");
+    let (_, c2) = app
+        .admin_post(
+            &format!("/admin/v1/tenants/{}/campaigns", t.slug),
+            json!({"name": "Second", "kind": "outbound_dialer"}),
+        )
+        .await;
+    let second = Tenant {
+        slug: t.slug.clone(),
+        token: t.token.clone(),
+        campaign: c2["ids"]["apps"].as_i64().unwrap(),
+        id: t.id,
+    };
+    let v = add(&app, &second, json!({"name": "b", "phone_number": "(415) 555-0101"})).await;
+    assert_eq!(v["valid_contacts"][0]["status"], "Do Not Call");
+}
+
 #[tokio::test]
 async fn delete_contact_by_id_phone_or_external_id() {
     let app = TestApp::spawn().await;
