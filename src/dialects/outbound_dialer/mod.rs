@@ -35,11 +35,12 @@
 //!   when there are more, the `Link`/`Total`/`Per-Page` headers of page 1); with them,
 //!   a page (per_page ≤ 1000) and those headers.
 //! - Import: the file part is `file`; `fichier`, the name printed in the French doc's
-//!   parameter table, is accepted too. The upload is checked as JSON while it streams into the `blobs` table
-//!   (structure by an incremental splitter, each contact by serde_json), so malformed
-//!   JSON, a non-array file or a missing `file` part → 400 before any job exists; a
-//!   larger file than `upload_limit` → 413. The route has no axum body limit (the
-//!   router is built before the state); `blobs::store` enforces `upload_limit` instead.
+//!   parameter table, is accepted too. The upload is checked as JSON while it streams
+//!   into the `blobs` table (structure by an incremental splitter, each contact by
+//!   serde_json), so malformed JSON, a non-array file or a missing `file` part → 400
+//!   before any job exists; a larger file than `upload_limit` → 413. The route has no
+//!   axum body limit (the router is built before the state); `blobs::store_in` enforces
+//!   `upload_limit` instead.
 //!   The stored file and its job are written in one transaction (no file without a job).
 //!   202 answers `{"id", "status": "in_progress", "type": "Jobs::Bulk::Campaign::ParentJob"}`
 //!   with a `Location` header to the job.
@@ -72,6 +73,9 @@
 //!   `attrs.mode` or "preview", `external_campaign_id`, `max_redial_count` (0),
 //!   `redial_interval_minutes` from attrs; `status` per [`status::CAMPAIGN_STATUSES`];
 //!   `contact_stats` has every vendor state with its count.
+//! - Requests axum itself cannot read keep the vendor's shape: a body over the body
+//!   limit → 413 `{"message"}`, an unreadable query string → 400, an undecodable path →
+//!   404 `{"message": "Not Found"}`.
 //! - Statuses: one table, [`status::CONTACT_STATES`].
 
 pub mod contacts;
