@@ -1187,6 +1187,17 @@ async fn cross_tenant_access_is_not_found() {
         .await,
         (404, nf.clone())
     );
+    // b's Manager list holds b's campaign only
+    let (s, list) = status_json(
+        req(&app, &b, Method::GET, "/manager/api/v1/outbound_dialer/campaigns")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let ids: Vec<i64> = list.as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, vec![b.campaign]);
     // a's credentials on b's subdomain
     let r = app
         .client
