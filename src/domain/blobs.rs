@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use sqlx::{PgExecutor, PgPool};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
 use super::{DomainError, DomainResult, TenantId};
@@ -27,6 +27,26 @@ pub async fn store<S, E>(
     tenant: TenantId,
     filename: Option<&str>,
     content_type: Option<&str>,
+    stream: S,
+    max: usize,
+) -> DomainResult<Blob>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let mut tx = db.begin().await?;
+    let blob = store_in(&mut tx, tenant, filename, content_type, stream, max).await?;
+    tx.commit().await?;
+    Ok(blob)
+}
+
+/// [`store`] inside the caller's transaction, so that the blob and what refers to it
+/// (e.g. the job that reads it) are committed together or not at all.
+pub async fn store_in<S, E>(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    filename: Option<&str>,
+    content_type: Option<&str>,
     mut stream: S,
     max: usize,
 ) -> DomainResult<Blob>
@@ -35,7 +55,6 @@ where
     E: std::fmt::Display,
 {
     let id = Uuid::new_v4();
-    let mut tx = db.begin().await?;
     sqlx::query("INSERT INTO blobs (id, tenant_id, filename, content_type) VALUES ($1, $2, $3, $4)")
         .bind(id)
         .bind(tenant.0)
@@ -68,7 +87,6 @@ where
         .bind(size as i64)
         .execute(&mut *tx)
         .await?;
-    tx.commit().await?;
     Ok(Blob {
         id,
         tenant_id: tenant.0,

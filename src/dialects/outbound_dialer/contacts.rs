@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 
 use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -11,12 +12,12 @@ use serde_json::{json, Map, Value};
 use sqlx::PgConnection;
 
 use super::wire::{self, ContactError};
-use super::{campaign_of, tenant_numbers};
+use super::{body_of, campaign_of, path_of, query_of, tenant_numbers};
 use crate::dialects::apps::auth::AppsAuth;
 use crate::dialects::apps::error::AppsError;
 use crate::dialects::apps::paging::{self, PageParams};
 use crate::domain::campaigns::Campaign;
-use crate::domain::contacts::{self, status as cst, Contact, COLS};
+use crate::domain::contacts::{status as cst, Contact, COLS};
 use crate::domain::phone::PhoneNumber;
 use crate::domain::{contact_batches, optlists, DomainError, TenantId};
 use crate::state::AppState;
@@ -40,7 +41,13 @@ fn echo_with(v: &Value, extra: &[(&str, Value)]) -> Value {
 }
 
 /// `POST …/campaigns/{campaign_id}/contacts`: one contact object or an array of them.
-pub async fn add(State(st): State<AppState>, auth: AppsAuth, Path(cid): Path<String>, body: Bytes) -> Result<Response, AppsError> {
+pub async fn add(
+    State(st): State<AppState>,
+    auth: AppsAuth,
+    cid: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppsError> {
+    let (cid, body) = (path_of(cid)?, body_of(body)?);
     let tenant = auth.tenant.id;
     let campaign = campaign_of(&st, tenant, &cid).await?;
     let body = wire::parse_lenient(&body).map_err(AppsError::bad_request)?;
@@ -56,7 +63,11 @@ pub async fn add(State(st): State<AppState>, auth: AppsAuth, Path(cid): Path<Str
     let parsed: Vec<_> = items.iter().map(|v| wire::parse_contact(v, &numbers)).collect();
     let wanted: Vec<String> = parsed.iter().filter_map(|p| p.as_ref().ok().map(|p| p.e164.clone())).collect();
     let mut seen = contact_batches::existing_numbers(&mut *tx, tenant, campaign.id, &wanted).await?;
-    let mut valid = Vec::new();
+    let blocked = contact_batches::suppressed_numbers(&mut *tx, tenant, &wanted, "voice", now).await?;
+    // One multi-row insert for the valid contacts; `accepted` remembers which posted item
+    // each row is, and its status.
+    let mut rows = Vec::new();
+    let mut accepted: Vec<(&Value, &'static str)> = Vec::new();
     let mut invalid = Vec::new();
     for (item, p) in items.iter().zip(parsed) {
         match p {
@@ -70,17 +81,19 @@ pub async fn add(State(st): State<AppState>, auth: AppsAuth, Path(cid): Path<Str
                     continue;
                 }
                 let mut c = p.contact;
-                if optlists::is_suppressed(&mut *tx, tenant, &p.e164, "voice", now).await? {
-                    c.status = Some(cst::DNC.into());
-                }
-                let row = contacts::insert(&mut *tx, tenant, campaign.id, c, now).await?;
-                valid.push(echo_with(
-                    item,
-                    &[("id", json!(row.seq)), ("status", json!(super::status::contact_state(&row.status)))],
-                ));
+                let status = if blocked.contains(&p.e164) { cst::DNC } else { cst::PENDING };
+                c.status = Some(status.into());
+                rows.push(c);
+                accepted.push((item, status));
             }
         }
     }
+    let ids = contact_batches::insert_many(&mut *tx, tenant, campaign.id, rows, now).await?;
+    let valid: Vec<Value> = accepted
+        .into_iter()
+        .zip(ids)
+        .map(|((item, status), (_, seq))| echo_with(item, &[("id", json!(seq)), ("status", json!(super::status::contact_state(status)))]))
+        .collect();
     tx.commit().await.map_err(DomainError::from)?;
     Ok(Json(json!({"valid_contacts": valid, "invalid_contacts": invalid})).into_response())
 }
@@ -89,10 +102,11 @@ pub async fn add(State(st): State<AppState>, auth: AppsAuth, Path(cid): Path<Str
 pub async fn list(
     State(st): State<AppState>,
     auth: AppsAuth,
-    Path(cid): Path<String>,
+    cid: Result<Path<String>, PathRejection>,
     OriginalUri(uri): OriginalUri,
-    Query(pp): Query<PageParams>,
+    pp: Result<Query<PageParams>, QueryRejection>,
 ) -> Result<Response, AppsError> {
+    let (cid, pp) = (path_of(cid)?, query_of(pp)?);
     let tenant = auth.tenant.id;
     let campaign = campaign_of(&st, tenant, &cid).await?;
     let page = pp.resolve(MAX_PER_PAGE, MAX_PER_PAGE)?;
@@ -174,7 +188,13 @@ async fn find(db: &mut PgConnection, tenant: TenantId, campaign: &Campaign, body
 }
 
 /// `PATCH …/campaigns/{campaign_id}/contact` {contact_id, fields to change…}.
-pub async fn edit(State(st): State<AppState>, auth: AppsAuth, Path(cid): Path<String>, body: Bytes) -> Result<Response, AppsError> {
+pub async fn edit(
+    State(st): State<AppState>,
+    auth: AppsAuth,
+    cid: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppsError> {
+    let (cid, body) = (path_of(cid)?, body_of(body)?);
     let tenant = auth.tenant.id;
     let campaign = campaign_of(&st, tenant, &cid).await?;
     let body = wire::parse_lenient(&body).map_err(AppsError::bad_request)?;
@@ -248,9 +268,11 @@ pub async fn edit(State(st): State<AppState>, auth: AppsAuth, Path(cid): Path<St
         ),
     };
     let suppressed = optlists::is_suppressed(&mut *tx, tenant, &parsed.e164, "voice", now).await?;
+    // Suppression wins over "Upcoming"; a contact that was "Do Not Call" because of its
+    // old number becomes "Upcoming" again, unless the client asked for "Do Not Call".
     let new_status = match (asked.unwrap_or(current.status.as_str()), suppressed) {
         (cst::PENDING, true) => cst::DNC,
-        (cst::DNC, false) => cst::PENDING,
+        (cst::DNC, false) if asked.is_none() => cst::PENDING,
         (s, _) => s,
     };
     // keep attrs of other dialects, replace this dialect's keys
@@ -287,7 +309,13 @@ pub async fn edit(State(st): State<AppState>, auth: AppsAuth, Path(cid): Path<St
 }
 
 /// `DELETE …/campaigns/{campaign_id}/contact` {contact_id | phone_number | external_unique_id}.
-pub async fn remove(State(st): State<AppState>, auth: AppsAuth, Path(cid): Path<String>, body: Bytes) -> Result<Response, AppsError> {
+pub async fn remove(
+    State(st): State<AppState>,
+    auth: AppsAuth,
+    cid: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppsError> {
+    let (cid, body) = (path_of(cid)?, body_of(body)?);
     let tenant = auth.tenant.id;
     let campaign = campaign_of(&st, tenant, &cid).await?;
     let body = wire::parse_lenient(&body).map_err(AppsError::bad_request)?;

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::multipart::MultipartRejection;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -46,13 +47,16 @@ fn too_large(limit: usize) -> AppsError {
 pub async fn upload(
     State(st): State<AppState>,
     auth: AppsAuth,
-    Path(cid): Path<String>,
+    cid: Result<Path<String>, PathRejection>,
     mp: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, AppsError> {
+    let cid = super::path_of(cid)?;
     let tenant = auth.tenant.id;
     let campaign = campaign_of(&st, tenant, &cid).await?;
     let mut mp = mp.map_err(|_| AppsError::bad_request("Content-Type must be multipart/form-data with a file"))?;
     let limit = st.config.upload_limit;
+    // The stored file and its job are committed together: no file without a job.
+    let mut tx = st.db.begin().await.map_err(DomainError::from)?;
     let mut stored = None;
     loop {
         let field = match mp.next_field().await {
@@ -61,7 +65,9 @@ pub async fn upload(
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large(limit)),
             Err(_) => return Err(AppsError::bad_request("Malformed multipart body")),
         };
-        if field.name() != Some("file") || stored.is_some() {
+        // `file` (the issue, the English vendor doc); `fichier` is the name the French
+        // doc's parameter table prints.
+        if !matches!(field.name(), Some("file" | "fichier")) || stored.is_some() {
             continue; // other fields are ignored (drained by next_field)
         }
         let filename = field.file_name().map(str::to_string);
@@ -100,7 +106,7 @@ pub async fn upload(
             }
         });
         let stream = Box::pin(stream);
-        match blobs::store(&st.db, tenant, filename.as_deref(), content_type.as_deref(), stream, limit).await {
+        match blobs::store_in(&mut tx, tenant, filename.as_deref(), content_type.as_deref(), stream, limit).await {
             Ok(b) => stored = Some(b),
             Err(e) => {
                 let mine = problem.lock().ok().and_then(|p| p.clone());
@@ -115,7 +121,7 @@ pub async fn upload(
     }
     let blob = stored.ok_or_else(|| AppsError::bad_request("file is required"))?;
     let job = jobs::enqueue(
-        &st.db,
+        &mut *tx,
         tenant,
         NewJob {
             kind: KIND.into(),
@@ -127,6 +133,7 @@ pub async fn upload(
         st.now(&auth.tenant),
     )
     .await?;
+    tx.commit().await.map_err(DomainError::from)?;
     let location = format!("/apps/api/v1/outbound_dialer/campaigns/{}/contacts/jobs/{}", campaign.seq, job.seq);
     let mut r = (
         StatusCode::ACCEPTED,
@@ -167,7 +174,12 @@ pub struct Progress {
 }
 
 /// `GET …/campaigns/{campaign_id}/contacts/jobs/{job_id}`.
-pub async fn show(State(st): State<AppState>, auth: AppsAuth, Path((cid, jid)): Path<(String, String)>) -> Result<Response, AppsError> {
+pub async fn show(
+    State(st): State<AppState>,
+    auth: AppsAuth,
+    ids: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, AppsError> {
+    let (cid, jid) = super::path_of(ids)?;
     let tenant = auth.tenant.id;
     let campaign = campaign_of(&st, tenant, &cid).await?;
     let seq: i64 = jid.trim().parse().map_err(|_| AppsError::not_found())?;

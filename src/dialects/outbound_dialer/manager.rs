@@ -1,6 +1,7 @@
 //! The read side of the vendor's Manager API for dialer campaigns:
 //! `GET /manager/api/v1/outbound_dialer/campaigns` and `…/campaigns/{id}`.
 
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -61,8 +62,9 @@ pub async fn list(
     State(st): State<AppState>,
     auth: AppsAuth,
     OriginalUri(uri): OriginalUri,
-    Query(pp): Query<PageParams>,
+    pp: Result<Query<PageParams>, QueryRejection>,
 ) -> Result<Response, AppsError> {
+    let pp = super::query_of(pp)?;
     let tenant = auth.tenant.id;
     let all = campaigns::list(&st.db, tenant).await?;
     let (rows, headers) = if pp.given() {
@@ -81,7 +83,8 @@ pub async fn list(
 }
 
 /// `GET /manager/api/v1/outbound_dialer/campaigns/{id}`.
-pub async fn show(State(st): State<AppState>, auth: AppsAuth, Path(id): Path<String>) -> Result<Response, AppsError> {
+pub async fn show(State(st): State<AppState>, auth: AppsAuth, id: Result<Path<String>, PathRejection>) -> Result<Response, AppsError> {
+    let id = super::path_of(id)?;
     let tenant = auth.tenant.id;
     let c = super::campaign_of(&st, tenant, &id).await?;
     Ok(Json(render(&st, tenant, &c).await?).into_response())

@@ -34,11 +34,14 @@
 //! - `GET …/contacts` without `page`/`per_page` returns the first 1000 contacts (and,
 //!   when there are more, the `Link`/`Total`/`Per-Page` headers of page 1); with them,
 //!   a page (per_page ≤ 1000) and those headers.
-//! - Import: the upload is checked as JSON while it streams into the `blobs` table
-//!   (structure by an incremental splitter, each contact by serde_json), so malformed
-//!   JSON, a non-array file or a missing `file` part → 400 before any job exists; a
-//!   larger file than `upload_limit` → 413. The route has no axum body limit (the
-//!   router is built before the state); `blobs::store` enforces `upload_limit` instead.
+//! - Import: the file part is `file`; `fichier`, the name printed in the French doc's
+//!   parameter table, is accepted too. The upload is checked as JSON while it streams
+//!   into the `blobs` table (structure by an incremental splitter, each contact by
+//!   serde_json), so malformed JSON, a non-array file or a missing `file` part → 400
+//!   before any job exists; a larger file than `upload_limit` → 413. The route has no
+//!   axum body limit (the router is built before the state); `blobs::store_in` enforces
+//!   `upload_limit` instead.
+//!   The stored file and its job are written in one transaction (no file without a job).
 //!   202 answers `{"id", "status": "in_progress", "type": "Jobs::Bulk::Campaign::ParentJob"}`
 //!   with a `Location` header to the job.
 //! - The job (kind `outbound_dialer.import`, id `jobs.seq`) reads the blob chunk by
@@ -60,7 +63,8 @@
 //!   invalid"); a POSTed `status` is ignored (new contacts are Upcoming or Do Not Call).
 //! - PATCH validates the contact as a whole after applying the changes; errors → 400
 //!   `{"message": "<errors joined by ', '>"}`; an unknown contact → 404. A changed
-//!   phone that is suppressed turns an Upcoming contact into "Do Not Call" (and back).
+//!   phone that is suppressed turns an Upcoming contact into "Do Not Call" (and back,
+//!   unless the PATCH itself sets "Do Not Call").
 //! - DELETE matches every key given (contact_id, phone_number, external_unique_id);
 //!   none given → 400; no match → 404. Bodies with trailing commas (as the doc's own
 //!   DELETE example `{"contact_id": 7,}`) are accepted.
@@ -69,6 +73,9 @@
 //!   `attrs.mode` or "preview", `external_campaign_id`, `max_redial_count` (0),
 //!   `redial_interval_minutes` from attrs; `status` per [`status::CAMPAIGN_STATUSES`];
 //!   `contact_stats` has every vendor state with its count.
+//! - Requests axum itself cannot read keep the vendor's shape: a body over the body
+//!   limit → 413 `{"message"}`, an unreadable query string → 400, an undecodable path →
+//!   404 `{"message": "Not Found"}`.
 //! - Statuses: one table, [`status::CONTACT_STATES`].
 
 pub mod contacts;
@@ -81,7 +88,9 @@ pub mod wire;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query};
 use axum::routing::{get, patch, post};
 use axum::Router;
 
@@ -109,6 +118,21 @@ pub fn router() -> Router<AppState> {
 /// The dialect's job handlers.
 pub fn job_handlers() -> Vec<(&'static str, JobHandler)> {
     vec![(import::KIND, Arc::new(import::handler) as JobHandler)]
+}
+
+/// A path that axum cannot decode (e.g. `%FF`) names nothing: 404 in the vendor's shape.
+pub(crate) fn path_of<T>(p: Result<Path<T>, PathRejection>) -> Result<T, AppsError> {
+    p.map(|Path(v)| v).map_err(|_| AppsError::not_found())
+}
+
+/// A query string that cannot be read (e.g. a repeated `page`): 400 in the vendor's shape.
+pub(crate) fn query_of<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, AppsError> {
+    q.map(|Query(v)| v).map_err(|e| AppsError::bad_request(e.body_text()))
+}
+
+/// A body that cannot be read (e.g. larger than the body limit → 413): the vendor's shape.
+pub(crate) fn body_of(b: Result<Bytes, BytesRejection>) -> Result<Bytes, AppsError> {
+    b.map_err(|e| AppsError::new(e.status(), e.body_text()))
 }
 
 /// The tenant's campaign with integer id `raw` (anything else → 404).
