@@ -969,7 +969,7 @@ async fn campaign_uuid(app: &TestApp, t: &Tenant) -> uuid::Uuid {
 
 /// Takes the campaign's writer lock (the one the import takes per batch) on `conn`.
 async fn hold_campaign_lock(conn: &mut sqlx::PgConnection, campaign: uuid::Uuid) {
-    sqlx::query("SELECT pg_advisory_lock(hashtextextended('leads:' || $1::text, 0))")
+    sqlx::query("SELECT pg_advisory_lock(hashtextextended('contacts:' || $1::text, 0))")
         .bind(campaign)
         .execute(&mut *conn)
         .await
@@ -977,7 +977,7 @@ async fn hold_campaign_lock(conn: &mut sqlx::PgConnection, campaign: uuid::Uuid)
 }
 
 async fn release_campaign_lock(conn: &mut sqlx::PgConnection, campaign: uuid::Uuid) {
-    sqlx::query("SELECT pg_advisory_unlock(hashtextextended('leads:' || $1::text, 0))")
+    sqlx::query("SELECT pg_advisory_unlock(hashtextextended('contacts:' || $1::text, 0))")
         .bind(campaign)
         .execute(&mut *conn)
         .await
@@ -1324,7 +1324,7 @@ async fn import_job_in_progress_then_completed() {
         .await
         .unwrap();
     let mut holder = app.db.acquire().await.unwrap();
-    sqlx::query("SELECT pg_advisory_lock(hashtextextended('leads:' || $1::text, 0))")
+    sqlx::query("SELECT pg_advisory_lock(hashtextextended('contacts:' || $1::text, 0))")
         .bind(campaign)
         .execute(&mut *holder)
         .await
@@ -1354,7 +1354,7 @@ async fn import_job_in_progress_then_completed() {
         (json!(job), json!("in_progress"), json!("Jobs::Bulk::Campaign::ParentJob"))
     );
     assert!(v.get("error_details").is_none());
-    sqlx::query("SELECT pg_advisory_unlock(hashtextextended('leads:' || $1::text, 0))")
+    sqlx::query("SELECT pg_advisory_unlock(hashtextextended('contacts:' || $1::text, 0))")
         .bind(campaign)
         .execute(&mut *holder)
         .await

@@ -12,14 +12,10 @@ use uuid::Uuid;
 use super::contacts::{status, NewContact};
 use super::{DomainResult, TenantId};
 
-/// Serialises writers of one campaign's contacts until the end of the transaction. It is
-/// the same lock the Leads dialect takes (exclusively to add leads, shared to read a page),
-/// so keyset pages never pass a contact that another dialect is still writing.
-pub async fn lock_campaign<'e>(db: impl PgExecutor<'e>, _tenant: TenantId, campaign: Uuid) -> DomainResult<()> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('leads:' || $1::text, 0))")
-        .bind(campaign)
-        .execute(db)
-        .await?;
+/// Serialises writers of one campaign's contacts until the end of the transaction
+/// ([`super::contacts::lock_campaign`], exclusive).
+pub async fn lock_campaign(conn: &mut sqlx::PgConnection, _tenant: TenantId, campaign: Uuid) -> DomainResult<()> {
+    super::contacts::lock_campaign(conn, campaign, true).await?;
     Ok(())
 }
 

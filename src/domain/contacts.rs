@@ -105,7 +105,22 @@ pub struct NewContact {
     pub attrs: serde_json::Value,
 }
 
-/// Inserts one contact into a campaign of the tenant (the caller checked the campaign).
+/// Takes the lock of a campaign's contact sequence until the end of `conn`'s transaction:
+/// writers take it exclusively before adding contacts, keyset readers (Leads paging) shared
+/// before reading a page, so a page never passes a contact that is still being written.
+/// Every dialect that adds contacts takes it (one key for all of them).
+pub async fn lock_campaign(conn: &mut sqlx::PgConnection, campaign: Uuid, exclusive: bool) -> Result<(), sqlx::Error> {
+    let sql = if exclusive {
+        "SELECT pg_advisory_xact_lock(hashtextextended('contacts:' || $1::text, 0))"
+    } else {
+        "SELECT pg_advisory_xact_lock_shared(hashtextextended('contacts:' || $1::text, 0))"
+    };
+    sqlx::query(sql).bind(campaign).execute(conn).await?;
+    Ok(())
+}
+
+/// Inserts one contact into a campaign of the tenant (the caller checked the campaign and,
+/// in its transaction, took [`lock_campaign`]).
 pub async fn insert<'e>(
     db: impl PgExecutor<'e>,
     tenant: TenantId,

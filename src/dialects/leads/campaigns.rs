@@ -26,18 +26,11 @@ pub fn parse_id(s: &str, what: &str) -> LeadsResult<Uuid> {
     parse_hex_id(s.trim()).ok_or_else(|| LeadsError::bad(format!("{what}: must be a 32-hex id")))
 }
 
-/// Lock of a campaign's lead sequence (see the module doc on paging): adding takes it
-/// exclusively, a page read shared, both until the end of the transaction.
-const LOCK_SQL_EXCLUSIVE: &str = "SELECT pg_advisory_xact_lock(hashtextextended('leads:' || $1::text, 0))";
-const LOCK_SQL_SHARED: &str = "SELECT pg_advisory_xact_lock_shared(hashtextextended('leads:' || $1::text, 0))";
-
-/// Takes the campaign's lead-sequence lock in `conn`'s transaction: `exclusive` before adding
-/// contacts to a campaign (any dialect doing so keeps Leads paging gap-free), shared before
-/// reading a page.
+/// Takes the campaign's contact-sequence lock in `conn`'s transaction: `exclusive` before
+/// adding contacts, shared before reading a page ([`crate::domain::contacts::lock_campaign`],
+/// the one lock every dialect that adds contacts takes).
 pub async fn lock_campaign_leads(conn: &mut sqlx::PgConnection, campaign: Uuid, exclusive: bool) -> Result<(), sqlx::Error> {
-    let sql = if exclusive { LOCK_SQL_EXCLUSIVE } else { LOCK_SQL_SHARED };
-    sqlx::query(sql).bind(campaign).execute(conn).await?;
-    Ok(())
+    contacts::lock_campaign(conn, campaign, exclusive).await
 }
 
 fn render_campaign(c: &Campaign, total: i64) -> Value {

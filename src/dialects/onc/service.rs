@@ -692,6 +692,7 @@ async fn add_contact(st: &AppState, p: &Map<String, Value>) -> F<()> {
     let (attrs, status) = contact_attrs(&Value::Null, &info, &comms);
     let (number, original_number, email, max_retries) = contact_columns(&comms);
     let id = c.id.unwrap_or_else(Uuid::new_v4);
+    contacts::lock_campaign(&mut tx, campaign.id, true).await?;
     contacts::insert(
         &mut *tx,
         tenant.id,

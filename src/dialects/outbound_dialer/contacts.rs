@@ -59,7 +59,7 @@ pub async fn add(
     let numbers = tenant_numbers(&st, tenant).await?;
     let now = st.now(&auth.tenant);
     let mut tx = st.db.begin().await.map_err(DomainError::from)?;
-    contact_batches::lock_campaign(&mut *tx, tenant, campaign.id).await?;
+    contact_batches::lock_campaign(&mut tx, tenant, campaign.id).await?;
     let parsed: Vec<_> = items.iter().map(|v| wire::parse_contact(v, &numbers)).collect();
     let wanted: Vec<String> = parsed.iter().filter_map(|p| p.as_ref().ok().map(|p| p.e164.clone())).collect();
     let mut seen = contact_batches::existing_numbers(&mut *tx, tenant, campaign.id, &wanted).await?;
@@ -207,7 +207,7 @@ pub async fn edit(
     let now = st.now(&auth.tenant);
     let numbers = tenant_numbers(&st, tenant).await?;
     let mut tx = st.db.begin().await.map_err(DomainError::from)?;
-    contact_batches::lock_campaign(&mut *tx, tenant, campaign.id).await?;
+    contact_batches::lock_campaign(&mut tx, tenant, campaign.id).await?;
     let id_only = json!({"contact_id": obj["contact_id"]});
     let current = find(&mut tx, tenant, &campaign, &id_only, true).await?;
     // The contact as it would be posted, with the changes applied, validated as a whole.

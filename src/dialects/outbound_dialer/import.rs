@@ -374,7 +374,7 @@ async fn flush(
     if !jobs::lock_owned(&mut tx, ctx.job.id, &ctx.worker).await? {
         return Ok(Step::Abandoned);
     }
-    contact_batches::lock_campaign(&mut *tx, tenant, campaign).await?;
+    contact_batches::lock_campaign(&mut tx, tenant, campaign).await?;
     let wanted: Vec<String> = parsed.iter().filter_map(|(_, r)| r.as_ref().ok().map(|c| c.e164.clone())).collect();
     let mut seen = contact_batches::existing_numbers(&mut *tx, tenant, campaign, &wanted).await?;
     let blocked = contact_batches::suppressed_numbers(&mut *tx, tenant, &wanted, "voice", now).await?;
