@@ -14,6 +14,21 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::state::AppState;
 
+/// Parses `Authorization: Basic …` into (user, password); None when absent or malformed.
+/// Shared by every dialect that authenticates with HTTP Basic.
+pub fn basic_credentials(parts: &axum::http::request::Parts) -> Option<(String, String)> {
+    use base64::Engine;
+    let v = parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = v.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let raw = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (u, p) = text.split_once(':')?;
+    Some((u.to_string(), p.to_string()))
+}
+
 /// `GET /healthz`, `GET /readyz`.
 pub fn router() -> Router<AppState> {
     Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))

@@ -68,7 +68,7 @@ pub fn valid_email(s: &str) -> bool {
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
-        && !s.chars().any(|c| c.is_whitespace())
+        && !s.chars().any(|c| c.is_whitespace() || c == '<' || c == '>')
 }
 
 const AGENT_COLS: &str = "id, seq, tenant_id, email, first_name, last_name, agent_number, extension, status, can_call, logged_in, on_call, attrs, created_at, updated_at";

@@ -10,7 +10,6 @@
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
-use base64::Engine;
 
 use super::error::AppsError;
 use crate::domain::credentials::{self, kind};
@@ -23,18 +22,7 @@ pub struct AppsAuth {
     pub tenant: Tenant,
 }
 
-/// Parses `Authorization: Basic …` into (user, password).
-pub fn basic_credentials(parts: &Parts) -> Option<(String, String)> {
-    let v = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, rest) = v.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let raw = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
-    let text = String::from_utf8(raw).ok()?;
-    let (u, p) = text.split_once(':')?;
-    Some((u.to_string(), p.to_string()))
-}
+pub use crate::http::basic_credentials;
 
 /// The subdomain a Host header names, per the rule above.
 pub fn host_subdomain(host: &str) -> Option<String> {

@@ -6,7 +6,6 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use base64::Engine;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::{json, Map, Value};
 
@@ -176,20 +175,7 @@ impl FromRequestParts<AppState> for Cm {
     type Rejection = CmError;
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
-        let raw = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(CmError::unauthorized)?;
-        let (scheme, b64) = raw.trim().split_once(' ').ok_or_else(CmError::unauthorized)?;
-        if !scheme.eq_ignore_ascii_case("basic") {
-            return Err(CmError::unauthorized());
-        }
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(b64.trim())
-            .map_err(|_| CmError::unauthorized())?;
-        let text = String::from_utf8(decoded).map_err(|_| CmError::unauthorized())?;
-        let (sid, token) = text.split_once(':').ok_or_else(CmError::unauthorized)?;
+        let (sid, token) = crate::http::basic_credentials(parts).ok_or_else(CmError::unauthorized)?;
         // The doc's curl examples quote `' {SID}:{token}'` with a leading space.
         let (sid, token) = (sid.trim(), token.trim());
         if sid.is_empty() || token.is_empty() {
