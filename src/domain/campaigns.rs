@@ -142,19 +142,153 @@ pub async fn list<'e>(db: impl PgExecutor<'e>, tenant: TenantId) -> DomainResult
         .await?)
 }
 
-/// Sets a campaign's status.
-pub async fn set_status<'e>(db: impl PgExecutor<'e>, tenant: TenantId, id: Uuid, st: &str, now: DateTime<Utc>) -> DomainResult<Campaign> {
-    let sql = format!(
-        "UPDATE campaigns SET status = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING {COLS}"
-    );
-    sqlx::query_as::<_, Campaign>(sqlx::AssertSqlSafe(sql))
+/// A campaign's status as a type: the states of the one state machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    Draft,
+    Scheduled,
+    Running,
+    Paused,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+/// What happens to a campaign. [`Status::on`] says where each event leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// Planned to start at its start time (`draft`/`paused` → `scheduled`; a `scheduled`
+    /// campaign stays scheduled, e.g. with a new start time).
+    Schedule,
+    /// Its start time has come (`scheduled` → `running`).
+    Start,
+    /// Stop sending for now (`scheduled`/`running` → `paused`; `paused` stays).
+    Pause,
+    /// Go on after a pause (`paused` → `running`).
+    Resume,
+    /// Every contact is final (`running` → `completed`; `completed` stays).
+    Complete,
+    /// Nothing could be delivered (`running` → `failed`).
+    Fail,
+    /// Stopped for good by the client (any non-final status → `cancelled`; `cancelled` stays).
+    Cancel,
+    /// A finished campaign got new work (`completed` → `scheduled`).
+    Reopen,
+}
+
+impl Status {
+    /// Every status, in lifecycle order.
+    pub const ALL: [Status; 7] = [
+        Status::Draft,
+        Status::Scheduled,
+        Status::Running,
+        Status::Paused,
+        Status::Completed,
+        Status::Failed,
+        Status::Cancelled,
+    ];
+
+    /// The stored name (one of [`status::ALL`]).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Draft => status::DRAFT,
+            Status::Scheduled => status::SCHEDULED,
+            Status::Running => status::RUNNING,
+            Status::Paused => status::PAUSED,
+            Status::Completed => status::COMPLETED,
+            Status::Failed => status::FAILED,
+            Status::Cancelled => status::CANCELLED,
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// No event but `Reopen` (from `completed`) leaves a final status.
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Completed | Status::Failed | Status::Cancelled)
+    }
+
+    /// The state machine: the status `event` leads to, or `InvalidState`.
+    pub fn on(self, event: Event) -> DomainResult<Status> {
+        use Event as E;
+        use Status as S;
+        let next = match (self, event) {
+            (S::Draft | S::Scheduled | S::Paused, E::Schedule) => S::Scheduled,
+            (S::Scheduled, E::Start) => S::Running,
+            (S::Scheduled | S::Running | S::Paused, E::Pause) => S::Paused,
+            (S::Paused, E::Resume) => S::Running,
+            (S::Running | S::Completed, E::Complete) => S::Completed,
+            (S::Running, E::Fail) => S::Failed,
+            (S::Draft | S::Scheduled | S::Running | S::Paused | S::Cancelled, E::Cancel) => S::Cancelled,
+            (S::Completed, E::Reopen) => S::Scheduled,
+            (from, event) => {
+                return Err(DomainError::InvalidState(format!(
+                    "a {} campaign cannot {}",
+                    from.as_str(),
+                    event.verb()
+                )))
+            }
+        };
+        Ok(next)
+    }
+}
+
+impl Event {
+    fn verb(self) -> &'static str {
+        match self {
+            Event::Schedule => "be scheduled",
+            Event::Start => "start",
+            Event::Pause => "be paused",
+            Event::Resume => "resume",
+            Event::Complete => "complete",
+            Event::Fail => "fail",
+            Event::Cancel => "be cancelled",
+            Event::Reopen => "be reopened",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Applies `event` to a campaign: **the only writer of campaign status.** Locks the row,
+/// checks the move with [`Status::on`], and stores the new status (and `starts_at` when
+/// given). An illegal move is `InvalidState`; the row is left as it was.
+#[tracing::instrument(skip_all, fields(tenant = %tenant, campaign = %id, ?event))]
+pub async fn transition(
+    tx: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    id: Uuid,
+    event: Event,
+    starts_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> DomainResult<Campaign> {
+    let cur: String = sqlx::query_scalar("SELECT status FROM campaigns WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL FOR UPDATE")
         .bind(tenant.0)
         .bind(id)
-        .bind(st)
-        .bind(now)
-        .fetch_optional(db)
+        .fetch_optional(&mut *tx)
         .await?
-        .ok_or(DomainError::NotFound("campaign"))
+        .ok_or(DomainError::NotFound("campaign"))?;
+    let from = Status::parse(&cur).ok_or_else(|| DomainError::Internal(format!("campaign {id} has an unknown status {cur:?}")))?;
+    let next = from.on(event)?;
+    let sql = format!(
+        "UPDATE campaigns SET status = $3, starts_at = COALESCE($4, starts_at), updated_at = $5
+          WHERE tenant_id = $1 AND id = $2 RETURNING {COLS}"
+    );
+    Ok(sqlx::query_as::<_, Campaign>(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.0)
+        .bind(id)
+        .bind(next.as_str())
+        .bind(starts_at)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?)
 }
 
 /// Counts of the campaign's contacts by shared contact status.
@@ -166,4 +300,83 @@ pub async fn contact_counts<'e>(db: impl PgExecutor<'e>, tenant: TenantId, id: U
     .bind(id)
     .fetch_all(db)
     .await?)
+}
+
+#[cfg(test)]
+mod state_machine_tests {
+    use super::{Event, Status};
+
+    const EVENTS: [Event; 8] = [
+        Event::Schedule,
+        Event::Start,
+        Event::Pause,
+        Event::Resume,
+        Event::Complete,
+        Event::Fail,
+        Event::Cancel,
+        Event::Reopen,
+    ];
+
+    /// Every legal move; everything else is refused.
+    const LEGAL: &[(Status, Event, Status)] = &[
+        (Status::Draft, Event::Schedule, Status::Scheduled),
+        (Status::Scheduled, Event::Schedule, Status::Scheduled),
+        (Status::Paused, Event::Schedule, Status::Scheduled),
+        (Status::Scheduled, Event::Start, Status::Running),
+        (Status::Scheduled, Event::Pause, Status::Paused),
+        (Status::Running, Event::Pause, Status::Paused),
+        (Status::Paused, Event::Pause, Status::Paused),
+        (Status::Paused, Event::Resume, Status::Running),
+        (Status::Running, Event::Complete, Status::Completed),
+        (Status::Completed, Event::Complete, Status::Completed),
+        (Status::Running, Event::Fail, Status::Failed),
+        (Status::Draft, Event::Cancel, Status::Cancelled),
+        (Status::Scheduled, Event::Cancel, Status::Cancelled),
+        (Status::Running, Event::Cancel, Status::Cancelled),
+        (Status::Paused, Event::Cancel, Status::Cancelled),
+        (Status::Cancelled, Event::Cancel, Status::Cancelled),
+        (Status::Completed, Event::Reopen, Status::Scheduled),
+    ];
+
+    #[test]
+    fn every_pair_of_status_and_event() {
+        let mut legal = 0;
+        for from in Status::ALL {
+            for ev in EVENTS {
+                let want = LEGAL.iter().find(|(f, e, _)| *f == from && *e == ev).map(|(_, _, to)| *to);
+                match (from.on(ev), want) {
+                    (Ok(to), Some(w)) => {
+                        assert_eq!(to, w, "{from:?} on {ev:?}");
+                        legal += 1;
+                    }
+                    (Err(super::DomainError::InvalidState(msg)), None) => {
+                        assert!(msg.contains(from.as_str()), "{msg}");
+                    }
+                    (got, want) => panic!("{from:?} on {ev:?}: got {got:?}, want {want:?}"),
+                }
+            }
+        }
+        assert_eq!(legal, LEGAL.len());
+    }
+
+    #[test]
+    fn final_statuses_leave_only_by_reopen_or_stay() {
+        for from in [Status::Failed, Status::Cancelled] {
+            for ev in EVENTS {
+                if let Ok(to) = from.on(ev) {
+                    assert_eq!(to, from, "{from:?} left by {ev:?}");
+                }
+            }
+        }
+        assert!(Status::Completed.is_final() && Status::Failed.is_final() && Status::Cancelled.is_final());
+        assert!(!Status::Paused.is_final());
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for st in Status::ALL {
+            assert_eq!(Status::parse(st.as_str()), Some(st));
+        }
+        assert_eq!(Status::parse("bogus"), None);
+    }
 }

@@ -642,7 +642,7 @@ async fn lock_campaign(tx: &mut sqlx::PgConnection, tenant: TenantId, id: Uuid) 
 
 /// Cancels a scheduled campaign in `tx`: status, pending contacts, refund of the net debit.
 async fn cancel_in(tx: &mut sqlx::PgConnection, tenant: TenantId, c: &Campaign, now: DateTime<Utc>, deleted: bool) -> CmResult<Campaign> {
-    let updated = dc::set_status(&mut *tx, tenant, c.id, cs::CANCELLED, now).await?;
+    let updated = dc::transition(&mut *tx, tenant, c.id, dc::Event::Cancel, None, now).await?;
     sqlx::query(
         "UPDATE contacts SET status = 'cancelled', updated_at = $3 WHERE tenant_id = $1 AND campaign_id = $2 AND status = 'pending'",
     )

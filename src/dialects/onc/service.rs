@@ -425,20 +425,8 @@ fn onc_info<'a>(c: &Campaign, info: &'a CampaignInfo) -> Option<&'a CampaignInfo
 /// Puts a finished campaign with new work back to `scheduled`: an ONC campaign starts at
 /// its next daily window, another dialect's campaign at once (its `starts_at` kept).
 async fn reschedule(tx: &mut sqlx::PgConnection, tenant: TenantId, id: Uuid, info: Option<&CampaignInfo>, now: DateTime<Utc>) -> F<()> {
-    match info.map(|i| i.next_window_start(now).unwrap_or(now)) {
-        Some(starts_at) => {
-            sqlx::query("UPDATE campaigns SET status = 'scheduled', starts_at = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant.0)
-                .bind(id)
-                .bind(starts_at)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-        }
-        None => {
-            campaigns::set_status(&mut *tx, tenant, id, cs::SCHEDULED, now).await?;
-        }
-    }
+    let starts_at = info.map(|i| i.next_window_start(now).unwrap_or(now));
+    campaigns::transition(&mut *tx, tenant, id, campaigns::Event::Reopen, starts_at, now).await?;
     Ok(())
 }
 
