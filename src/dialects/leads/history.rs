@@ -217,4 +217,20 @@ mod tests {
         assert_eq!(parse_key(&k), Some((s, 42)));
         assert_eq!(parse_key("zz"), None);
     }
+
+    #[test]
+    fn stored_statuses_and_kinds_of_either_version() {
+        // shared names (stored now) and Leads names (stored by earlier versions)
+        assert_eq!(event_status("pending"), "new");
+        assert_eq!(event_status("completed"), "success");
+        assert_eq!(event_status("new"), "new");
+        assert_eq!(event_status("success"), "success");
+        assert_eq!(event_status("dnc"), "dnc");
+        for l in LEAD_STATUSES {
+            assert_eq!(event_status(l), *l);
+        }
+        assert_eq!(describe(cc::event::ADDED), describe("lead_created"));
+        assert_eq!(describe(cc::event::STATUS_CHANGED), describe("lead_status_changed"));
+        assert_eq!(describe(cc::event::DELETED), describe("lead_deleted"));
+    }
 }
