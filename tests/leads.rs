@@ -1340,9 +1340,7 @@ async fn page_read_waits_for_an_in_flight_add() {
     // an add in flight: it holds the campaign's lead lock and has taken its sequence number
     let camp_id = Uuid::parse_str(&camp).unwrap();
     let mut tx = app.db.begin().await.unwrap();
-    switchboard::dialects::leads::lock_campaign_leads(&mut tx, camp_id, true)
-        .await
-        .unwrap();
+    switchboard::domain::contacts::lock_campaign(&mut tx, camp_id, true).await.unwrap();
     let pending = Uuid::new_v4();
     sqlx::query(
         "INSERT INTO contacts (id, tenant_id, campaign_id, number, status, created_at, updated_at)

@@ -5,6 +5,7 @@
 //! own wire format.
 
 pub mod blobs;
+pub mod campaign_contacts;
 pub mod campaigns;
 pub mod clock;
 pub mod contact_batches;
@@ -12,13 +13,16 @@ pub mod contacts;
 pub mod credentials;
 pub mod credits;
 pub mod directory;
+pub mod dispositions;
 pub mod events;
+pub mod history;
 pub mod interactions;
 pub mod jobs;
 pub mod optlists;
 pub mod outbox;
 pub mod phone;
 pub mod ratelimit;
+pub mod reports;
 pub mod secrets;
 pub mod tenant_ops;
 pub mod tenants;
