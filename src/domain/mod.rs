@@ -5,9 +5,11 @@
 //! own wire format.
 
 pub mod blobs;
+pub mod campaign_ops;
 pub mod campaigns;
 pub mod clock;
 pub mod contact_batches;
+pub mod contact_ops;
 pub mod contacts;
 pub mod credentials;
 pub mod credits;
@@ -20,6 +22,7 @@ pub mod outbox;
 pub mod phone;
 pub mod ratelimit;
 pub mod secrets;
+pub mod sessions;
 pub mod tenant_ops;
 pub mod tenants;
 
