@@ -97,6 +97,18 @@ pub async fn screen(
     Ok(out)
 }
 
+/// The shared status a contact starts with: `pending` when one of its planned deliveries
+/// can go out, `dnc` when every planned one is suppressed, `skipped` when nothing is planned.
+pub fn initial_status(deliverable: bool, any_suppressed: bool) -> &'static str {
+    if deliverable {
+        cst::PENDING
+    } else if any_suppressed {
+        cst::DNC
+    } else {
+        cst::SKIPPED
+    }
+}
+
 /// Contacts may be added to or changed in a campaign that has not ended and is not
 /// cancelled or failed.
 fn ensure_open(c: &Campaign, now: DateTime<Utc>) -> DomainResult<()> {
@@ -271,4 +283,17 @@ pub async fn list(db: &PgPool, tenant: TenantId, campaign: Uuid, with_deliveries
         contacts: list,
         last_delivery: last,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn initial_status_of_a_planned_contact() {
+        assert_eq!(initial_status(true, true), cst::PENDING);
+        assert_eq!(initial_status(true, false), cst::PENDING);
+        assert_eq!(initial_status(false, true), cst::DNC);
+        assert_eq!(initial_status(false, false), cst::SKIPPED);
+    }
 }

@@ -1,5 +1,10 @@
 //! Leads authentication: login, refresh, HS256 access tokens and the request extractor
 //! (bearer token or `X-API-Key`, optional `X-Account-ID`).
+//!
+//! The wire (the login answer, JWT claims and signature) lives here; refresh tokens are
+//! sessions of the domain's one session store (`domain::sessions`, kind [`REFRESH_KIND`]:
+//! `open` at login, `rotate` on refresh) and credentials are looked up through
+//! `domain::credentials`. No SQL here.
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;

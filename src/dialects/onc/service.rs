@@ -1,13 +1,18 @@
 //! The thirteen ONC methods, binding-independent: parameters come in as one JSON-shaped
 //! object (the JSON binding's body, or the SOAP operation element turned into the same
 //! shape), results go out as a [`Reply`] that each binding renders.
+//!
+//! Each method is: check the session, parse the parameters, make one domain call, render.
+//! The SQL and the rules are in the domain (`sessions`, `campaign_ops`, `contact_ops`);
+//! what stays here is pure ONC knowledge (how ONC fields sit in `attrs.onc`, what each
+//! channel delivers, StatusCodes).
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use super::types::{self, CampaignInfo, CommIn, CommInfo, ContactIn, ContactInfo, ValidCampaign, CHANNELS};
-use super::{code, contact_status_for, delivery_code, status_code_for, Method};
+use super::{code, delivery_code, status_code_for, Method};
 use crate::domain::campaign_ops::{self, Replanned, UpdateCampaignRequest};
 use crate::domain::campaigns::{self, kind, status as cs, Campaign, NewCampaign};
 use crate::domain::contact_ops::{self, CampaignContacts, ContactPlan, ContactRequest, Destination, Screened};
@@ -443,16 +448,10 @@ fn contact_attrs(existing: &Value, campaign: &CampaignInfo, comms: &[Option<Stor
         }
         deliveries.push(d);
     }
-    let code = if !deliveries.is_empty() {
-        1
-    } else if any_suppressed {
-        7
-    } else {
-        0
-    };
+    let status = contact_ops::initial_status(!deliveries.is_empty(), any_suppressed);
     attrs.insert("onc".into(), Value::Object(onc));
     attrs.insert("deliveries".into(), Value::Array(deliveries));
-    (Value::Object(attrs), contact_status_for(code))
+    (Value::Object(attrs), status)
 }
 
 /// The destinations of a contact as sent, for the domain to screen.
