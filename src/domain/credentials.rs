@@ -172,3 +172,29 @@ pub async fn revoke<'e>(db: impl PgExecutor<'e>, tenant: TenantId, kind: &str, i
     }
     Ok(())
 }
+
+/// One active (not revoked) credential of the tenant of `kind`; NotFound otherwise.
+pub async fn get_active<'e>(db: impl PgExecutor<'e>, tenant: TenantId, kind: &str, id: Uuid) -> DomainResult<Credential> {
+    let sql = format!("SELECT {COLS} FROM credentials WHERE tenant_id = $1 AND id = $2 AND kind = $3 AND revoked_at IS NULL");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.0)
+        .bind(id)
+        .bind(kind)
+        .fetch_optional(db)
+        .await?
+        .ok_or(DomainError::NotFound("credential"))?;
+    Ok(from_row(&row)?)
+}
+
+/// The account id of the tenant's oldest active credential of `kind` that has one, else
+/// of its oldest revoked one; None when no credential of `kind` has one.
+pub async fn first_account_id<'e>(db: impl PgExecutor<'e>, tenant: TenantId, kind: &str) -> DomainResult<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT account_id FROM credentials WHERE tenant_id = $1 AND kind = $2 AND account_id IS NOT NULL
+          ORDER BY (revoked_at IS NOT NULL), created_at, id LIMIT 1",
+    )
+    .bind(tenant.0)
+    .bind(kind)
+    .fetch_optional(db)
+    .await?)
+}

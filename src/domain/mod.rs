@@ -6,9 +6,11 @@
 
 pub mod blobs;
 pub mod campaign_contacts;
+pub mod campaign_ops;
 pub mod campaigns;
 pub mod clock;
 pub mod contact_batches;
+pub mod contact_ops;
 pub mod contacts;
 pub mod credentials;
 pub mod credits;
@@ -24,6 +26,7 @@ pub mod phone;
 pub mod ratelimit;
 pub mod reports;
 pub mod secrets;
+pub mod sessions;
 pub mod tenant_ops;
 pub mod tenants;
 

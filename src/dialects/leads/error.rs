@@ -56,14 +56,6 @@ impl From<DomainError> for LeadsError {
     }
 }
 
-/// Only for the login/refresh session store in `auth.rs`, the dialect's last SQL: remove
-/// together with it when that store moves into the domain.
-impl From<sqlx::Error> for LeadsError {
-    fn from(e: sqlx::Error) -> Self {
-        LeadsError::from(DomainError::from(e))
-    }
-}
-
 impl IntoResponse for LeadsError {
     fn into_response(self) -> Response {
         let (status, message) = match self {
