@@ -4,7 +4,10 @@
 //! the tenant in its WHERE clause. Errors are [`DomainError`]; each dialect maps it to its
 //! own wire format.
 
+pub mod announcements;
 pub mod blobs;
+pub mod campaign_launch;
+pub mod campaign_search;
 pub mod campaigns;
 pub mod clock;
 pub mod contact_batches;
