@@ -261,14 +261,7 @@ pub struct Cancelled {
 /// `NotFound` for no such campaign, `InvalidState` unless it is scheduled (a campaign
 /// that started is not refunded).
 #[tracing::instrument(skip_all, fields(tenant = %tenant, campaign = %id, delete))]
-pub async fn cancel(
-    db: &PgPool,
-    tenant: TenantId,
-    id: Uuid,
-    delete: bool,
-    reference: &str,
-    now: DateTime<Utc>,
-) -> DomainResult<Cancelled> {
+pub async fn cancel(db: &PgPool, tenant: TenantId, id: Uuid, delete: bool, reference: &str, now: DateTime<Utc>) -> DomainResult<Cancelled> {
     let mut tx = db.begin().await?;
     let before = lock(&mut tx, tenant, id).await?;
     if before.status != status::SCHEDULED {
@@ -278,12 +271,14 @@ pub async fn cancel(
         )));
     }
     let after = campaigns::transition(&mut tx, tenant, id, campaigns::Event::Cancel, None, now).await?;
-    sqlx::query("UPDATE contacts SET status = 'cancelled', updated_at = $3 WHERE tenant_id = $1 AND campaign_id = $2 AND status = 'pending'")
-        .bind(tenant.0)
-        .bind(id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE contacts SET status = 'cancelled', updated_at = $3 WHERE tenant_id = $1 AND campaign_id = $2 AND status = 'pending'",
+    )
+    .bind(tenant.0)
+    .bind(id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
     let spent = credits::campaign_net_spent(&mut tx, tenant, id).await?;
     if spent > 0 {
         let what = if delete { "deleted" } else { "cancelled" };

@@ -274,7 +274,11 @@ pub async fn search(db: &sqlx::PgPool, tenant: TenantId, f: &EntryFilter) -> Dom
     let filters = |b: &mut sqlx::QueryBuilder<sqlx::Postgres>| {
         b.push(" WHERE tenant_id = ").push_bind(tenant.0);
         b.push(" AND list = ").push_bind(f.list.clone());
-        if let Some(d) = f.digits.as_ref().map(|d| d.chars().filter(char::is_ascii_digit).collect::<String>()) {
+        if let Some(d) = f
+            .digits
+            .as_ref()
+            .map(|d| d.chars().filter(char::is_ascii_digit).collect::<String>())
+        {
             b.push(" AND (number LIKE ").push_bind(format!("%{d}%"));
             b.push(" OR original LIKE ").push_bind(format!("%{d}%")).push(")");
         }

@@ -365,7 +365,41 @@ fn parse_senders(input: &Input) -> CmResult<(Senders, String)> {
         )));
     }
     let country_code = digits.to_string();
-    Ok((Senders::Random { country_code: country_code.clone() }, country_code))
+    Ok((
+        Senders::Random {
+            country_code: country_code.clone(),
+        },
+        country_code,
+    ))
+}
+
+/// The campaign's `attrs.cm`: who made it and the vendor fields its reads show.
+fn vendor_attrs(
+    cm: &Cm,
+    content: &Content,
+    from_prefix: &str,
+    segments: i64,
+    opt_out: Option<String>,
+    opt_in: Option<String>,
+) -> Map<String, Value> {
+    let mut attrs = Map::new();
+    attrs.insert("accountSid".into(), json!(cm.account_sid));
+    attrs.insert("accountEmail".into(), json!(cm.account_email));
+    attrs.insert("fromPrefix".into(), json!(from_prefix));
+    attrs.insert("segments".into(), json!(segments));
+    for (k, v) in [
+        ("body", content.body.clone()),
+        ("announcementSid", content.announcement_sid.clone()),
+        ("rcmlUrl", content.rcml_url.clone()),
+        ("dialTimeout", content.dial_timeout.clone()),
+        ("optOut", opt_out),
+        ("optIn", opt_in),
+    ] {
+        if let Some(v) = v {
+            attrs.insert(k.into(), json!(v));
+        }
+    }
+    attrs
 }
 
 /// A create request read into a launch, with the lines that were not numbers.
@@ -411,23 +445,7 @@ async fn parse_create(st: &AppState, cm: &Cm, input: &Input, now: DateTime<Utc>)
         Some(b) => sms_segments(b),
         None => 1,
     };
-    let mut attrs = Map::new();
-    attrs.insert("accountSid".into(), json!(cm.account_sid));
-    attrs.insert("accountEmail".into(), json!(cm.account_email));
-    attrs.insert("fromPrefix".into(), json!(from_prefix));
-    attrs.insert("segments".into(), json!(per));
-    for (k, v) in [
-        ("body", content.body),
-        ("announcementSid", content.announcement_sid),
-        ("rcmlUrl", content.rcml_url),
-        ("dialTimeout", content.dial_timeout),
-        ("optOut", opt_out),
-        ("optIn", opt_in.clone()),
-    ] {
-        if let Some(v) = v {
-            attrs.insert(k.into(), json!(v));
-        }
-    }
+    let attrs = vendor_attrs(cm, &content, &from_prefix, per, opt_out, opt_in.clone());
     let id = Uuid::new_v4();
     let req = LaunchRequest {
         id,
@@ -456,19 +474,17 @@ pub async fn create(State(st): State<AppState>, cm: Cm, body: Body) -> CmResult<
     let (req, invalid) = parse_create(&st, &cm, &input, now).await?;
     let name = req.name.clone();
     let announcement_sid = req.announcement.map(|a| sid("AN", a));
-    let launched = campaign_launch::launch(&st.db, cm.tenant.id, req, now)
-        .await
-        .map_err(|e| match e {
-            DomainError::InsufficientCredits { needed, available } => CmError::vendor(
-                488,
-                "Credit is not enough",
-                json!({"name": name, "total": needed, "available": available}),
-            ),
-            DomainError::NotFound("announcement") => {
-                CmError::vendor(500, "Announcement not found", json!({"announcementSid": announcement_sid}))
-            }
-            other => other.into(),
-        })?;
+    let launched = campaign_launch::launch(&st.db, cm.tenant.id, req, now).await.map_err(|e| match e {
+        DomainError::InsufficientCredits { needed, available } => CmError::vendor(
+            488,
+            "Credit is not enough",
+            json!({"name": name, "total": needed, "available": available}),
+        ),
+        DomainError::NotFound("announcement") => {
+            CmError::vendor(500, "Announcement not found", json!({"announcementSid": announcement_sid}))
+        }
+        other => other.into(),
+    })?;
     let mut data = render(&launched.campaign, &cm, Some("initiating"));
     if let Value::Object(m) = &mut data {
         if !invalid.is_empty() {

@@ -66,8 +66,8 @@ fn render(e: &Entry, cm: &Cm) -> Value {
     })
 }
 
-async fn upload(st: AppState, cm: Cm, body: Result<Body, CmError>, which: Which) -> CmResult<Response> {
-    let body = body.map_err(CmError::ec)?;
+/// The number lines (`file`, or `numbers`/`number` in JSON) and the list `name` of an upload.
+async fn read_upload(body: Body, limit: usize) -> CmResult<(Option<Vec<String>>, Option<String>)> {
     let mut lines: Option<Vec<String>> = None;
     let mut name: Option<String> = None;
     match body {
@@ -80,7 +80,6 @@ async fn upload(st: AppState, cm: Cm, body: Result<Body, CmError>, which: Which)
             name = v.get("name").and_then(Value::as_str).map(clean).filter(|s| !s.is_empty());
         }
         Body::Multipart(mut m) => {
-            let limit = st.config.upload_limit;
             let mut budget = 0usize;
             while let Some(field) = m
                 .next_field()
@@ -100,6 +99,11 @@ async fn upload(st: AppState, cm: Cm, body: Result<Body, CmError>, which: Which)
             }
         }
     }
+    Ok((lines, name))
+}
+
+async fn upload(st: AppState, cm: Cm, body: Result<Body, CmError>, which: Which) -> CmResult<Response> {
+    let (lines, name) = read_upload(body.map_err(CmError::ec)?, st.config.upload_limit).await?;
     let lines = lines.ok_or_else(|| CmError::missing("file").ec())?;
     let mut numbers: Vec<PhoneNumber> = Vec::new();
     let mut invalid = Vec::new();
