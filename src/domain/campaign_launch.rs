@@ -179,14 +179,26 @@ async fn screen(tx: &mut PgConnection, tenant: TenantId, req: &LaunchRequest, no
     } else {
         Some(optlists::opted_in_among(&mut *tx, tenant, &e164s, &req.opt_in_lists, now).await?)
     };
+    decide(e164s, &blocked, allowed.as_ref(), req.refuse_suppressed)
+}
+
+/// The outcome of each number given the suppressed ones and, when opt-in lists were
+/// asked for, the opted-in ones; `Suppressed` error for the first suppressed number
+/// when `refuse` is set.
+fn decide(
+    e164s: Vec<String>,
+    blocked: &HashSet<String>,
+    allowed: Option<&HashSet<String>>,
+    refuse: bool,
+) -> DomainResult<Vec<ContactOutcome>> {
     let mut out = Vec::with_capacity(e164s.len());
     for n in e164s {
         let outcome = if blocked.contains(&n) {
-            if req.refuse_suppressed {
+            if refuse {
                 return Err(DomainError::Suppressed { number: n });
             }
             Outcome::Suppressed
-        } else if allowed.as_ref().is_some_and(|a| !a.contains(&n)) {
+        } else if allowed.is_some_and(|a| !a.contains(&n)) {
             Outcome::NotOptedIn
         } else {
             Outcome::Added
@@ -317,7 +329,28 @@ async fn lock(tx: &mut PgConnection, tenant: TenantId, id: Uuid) -> DomainResult
 
 #[cfg(test)]
 mod tests {
-    use super::random_number;
+    use std::collections::HashSet;
+
+    use super::{decide, random_number, DomainError, Outcome};
+
+    fn set(v: &[&str]) -> HashSet<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn suppressed_and_not_opted_in_numbers_are_left_out() {
+        let nums = vec!["+1".to_string(), "+2".to_string(), "+3".to_string()];
+        let out = decide(nums.clone(), &set(&["+2"]), None, false).unwrap();
+        let got: Vec<Outcome> = out.iter().map(|o| o.outcome).collect();
+        assert_eq!(got, [Outcome::Added, Outcome::Suppressed, Outcome::Added]);
+        let out = decide(nums.clone(), &set(&["+2"]), Some(&set(&["+1", "+2"])), false).unwrap();
+        let got: Vec<Outcome> = out.iter().map(|o| o.outcome).collect();
+        assert_eq!(got, [Outcome::Added, Outcome::Suppressed, Outcome::NotOptedIn]);
+        assert!(matches!(
+            decide(nums, &set(&["+3"]), None, true),
+            Err(DomainError::Suppressed { number }) if number == "+3"
+        ));
+    }
 
     #[test]
     fn random_numbers_have_twelve_digits() {
