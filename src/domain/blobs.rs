@@ -151,3 +151,14 @@ pub fn stream(db: PgPool, id: Uuid) -> impl Stream<Item = DomainResult<Vec<u8>>>
         }
     })
 }
+
+/// Deletes a blob of the tenant and its chunks (no error when it is already gone). Runs
+/// in the caller's transaction when given one, so the blob goes with what referred to it.
+pub async fn delete<'e>(db: impl PgExecutor<'e>, tenant: TenantId, id: Uuid) -> DomainResult<()> {
+    sqlx::query("DELETE FROM blobs WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.0)
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}

@@ -4,9 +4,12 @@
 //! the tenant in its WHERE clause. Errors are [`DomainError`]; each dialect maps it to its
 //! own wire format.
 
+pub mod announcements;
 pub mod blobs;
 pub mod campaign_contacts;
+pub mod campaign_launch;
 pub mod campaign_ops;
+pub mod campaign_search;
 pub mod campaigns;
 pub mod clock;
 pub mod contact_batches;
