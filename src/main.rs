@@ -168,7 +168,7 @@ fn admin_token(config: &Config) -> String {
             return t;
         }
     }
-    let t = switchboard::domain::secrets::random_token(40);
+    let t = switchboard::token::random_token(40);
     if std::fs::create_dir_all(&config.data_dir).is_ok() && write_private(&file, &t).is_ok() {
         tracing::info!(file = %file.display(), "admin token generated and saved");
     }

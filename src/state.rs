@@ -64,7 +64,7 @@ impl AppState {
 
 /// A secret generated once and shared through the database by every replica.
 async fn shared_secret(db: &PgPool, name: &str) -> Result<String, sqlx::Error> {
-    let fresh = crate::domain::secrets::random_token(48);
+    let fresh = crate::token::random_token(48);
     sqlx::query("INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
         .bind(name)
         .bind(&fresh)

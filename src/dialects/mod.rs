@@ -8,7 +8,7 @@ pub mod outbound_dialer;
 
 use axum::Router;
 
-use crate::engine::jobs::JobHandler;
+use crate::domain::jobs::JobHandler;
 use crate::state::AppState;
 
 /// Every dialect's routes (their path prefixes do not collide).

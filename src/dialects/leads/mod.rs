@@ -87,7 +87,7 @@ use axum::Router;
 
 use crate::domain::campaigns::status as cs;
 use crate::domain::contacts::status as cst;
-use crate::engine::jobs::JobHandler;
+use crate::domain::jobs::JobHandler;
 use crate::state::AppState;
 
 pub use auth::{jwt_sign, jwt_verify};

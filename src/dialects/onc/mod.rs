@@ -127,7 +127,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use crate::domain::contacts::status as cst;
-use crate::engine::jobs::JobHandler;
+use crate::domain::jobs::JobHandler;
 use crate::state::AppState;
 
 pub use service::Reply;
