@@ -1082,10 +1082,7 @@ async fn scheduled_campaign_runs_when_the_tenant_clock_reaches_start_time() {
     assert_eq!(v["data"]["status"], "scheduled");
     assert!(deliveries(&app, &sid).await.is_empty());
     // Two days later on this tenant's clock.
-    sqlx::query("UPDATE tenants SET clock_offset_seconds = 172800 WHERE slug = 'acme'")
-        .execute(&app.db)
-        .await
-        .unwrap();
+    app.clock("acme", json!({"advance_seconds": 172800})).await;
     app.eventually(20, || async {
         let (_, v) = cm.get(&format!("/campaignmanager/campaigns/search/{sid}")).await;
         (v["data"]["status"] == "Completed").then_some(())
@@ -1122,10 +1119,7 @@ async fn opt_out_made_after_scheduling_is_honoured_at_send_time() {
         )
         .await;
     assert_eq!(s, 200);
-    sqlx::query("UPDATE tenants SET clock_offset_seconds = 172800 WHERE slug = 'acme'")
-        .execute(&app.db)
-        .await
-        .unwrap();
+    app.clock("acme", json!({"advance_seconds": 172800})).await;
     app.eventually(20, || async {
         let (_, v) = cm.get(&format!("/campaignmanager/campaigns/search/{sid}")).await;
         (v["data"]["status"] == "Completed").then_some(())
@@ -1221,10 +1215,7 @@ async fn scheduled_campaign_survives_a_restart() {
     let (token, csid) = (cm.token.clone(), cm.sid.clone());
     drop(cm);
     let app = app.restart().await;
-    sqlx::query("UPDATE tenants SET clock_offset_seconds = 172800 WHERE slug = 'acme'")
-        .execute(&app.db)
-        .await
-        .unwrap();
+    app.clock("acme", json!({"advance_seconds": 172800})).await;
     let path = format!("/campaignmanager/campaigns/search/{sid}");
     app.eventually(20, || async {
         let r = app.client.get(app.url(&path)).basic_auth(&csid, Some(&token)).send().await.unwrap();

@@ -76,12 +76,7 @@ fn tenant_id(prov: &Value) -> TenantId {
 }
 
 async fn set_offset(app: &TestApp, slug: &str, secs: i64) {
-    sqlx::query("UPDATE tenants SET clock_offset_seconds = $1 WHERE slug = $2")
-        .bind(secs)
-        .bind(slug)
-        .execute(&app.db)
-        .await
-        .unwrap();
+    app.clock_offset(slug, secs).await;
 }
 
 fn claims(token: &str) -> Value {
@@ -267,10 +262,7 @@ async fn token_checks_missing_forged_expired_account_header() {
     assert!(v["message"].as_str().unwrap().contains("expired"));
     // the tenant's own lifetime setting
     set_offset(&app, "acme", 0).await;
-    sqlx::query("UPDATE tenants SET settings = '{\"leads_access_token_ttl_seconds\": 60}' WHERE slug = 'acme'")
-        .execute(&app.db)
-        .await
-        .unwrap();
+    app.settings("acme", json!({"leads_access_token_ttl_seconds": 60})).await;
     let (short, _, _) = login(&app, &prov).await;
     assert_eq!(get(&app, &short, path).await.0, 200);
     set_offset(&app, "acme", 61).await;

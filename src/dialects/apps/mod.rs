@@ -91,6 +91,7 @@ pub mod org;
 pub mod paging;
 pub mod render;
 pub mod sms;
+pub mod tenant;
 pub mod wait_times;
 pub mod wire;
 

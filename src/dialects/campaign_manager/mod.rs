@@ -92,6 +92,7 @@ mod announcements;
 mod campaigns;
 mod credits;
 mod dnd;
+pub mod tenant;
 mod wire;
 
 use axum::extract::DefaultBodyLimit;

@@ -81,6 +81,7 @@ mod campaigns;
 mod error;
 mod history;
 mod queues;
+pub mod tenant;
 
 use axum::routing::{delete, get, post, put};
 use axum::Router;

@@ -115,6 +115,7 @@
 
 mod service;
 mod soap;
+pub mod tenant;
 mod types;
 
 use axum::body::Bytes;
