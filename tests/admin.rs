@@ -224,6 +224,7 @@ async fn every_endpoint_requires_the_token() {
         ("POST", "/admin/v1/tenants/acme/credits".into()),
         ("GET", "/admin/v1/tenants/acme/campaigns".into()),
         ("POST", "/admin/v1/tenants/acme/campaigns".into()),
+        ("POST", format!("/admin/v1/tenants/acme/campaigns/{id}/events")),
         ("GET", "/admin/v1/tenants/acme/outbox".into()),
         ("GET", "/admin/v1/tenants/acme/opt-outs".into()),
         ("POST", "/admin/v1/tenants/acme/opt-outs".into()),

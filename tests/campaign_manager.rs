@@ -1452,11 +1452,7 @@ async fn status_follows_the_admin_clock_through_in_progress_to_completed() {
     // A campaign the engine marked failed reads Failed.
     let (_, v) = cm.sms("f", "Hello", "+14155550101", &[("startTime", &future(5))]).await;
     let fsid = v["data"]["sid"].as_str().unwrap().to_string();
-    sqlx::query("UPDATE campaigns SET status = 'failed' WHERE id = $1")
-        .bind(uuid::Uuid::parse_str(&fsid[2..]).unwrap())
-        .execute(&app.db)
-        .await
-        .unwrap();
+    app.campaign_events("acme", &fsid[2..], &["start", "fail"]).await;
     let (_, v) = cm.get(&format!("/campaignmanager/campaigns/search/{fsid}")).await;
     assert_eq!(v["data"]["status"], "Failed");
     let (_, v) = cm.get("/campaignmanager/campaigns/search?status=Failed").await;

@@ -526,10 +526,7 @@ async fn add_lead_doc_example_validation_and_dnc() {
         assert_eq!(s, 200, "{v}");
         assert_eq!(v["status"], "dnc");
     }
-    sqlx::query("UPDATE campaigns SET status = 'running'")
-        .execute(&app.db)
-        .await
-        .unwrap();
+    app.campaign_events("acme", &camp, &["schedule", "start"]).await;
     app.tick().await;
     let sent: Vec<String> = sqlx::query_scalar("SELECT to_address FROM deliveries WHERE status = 'sent'")
         .fetch_all(&app.db)
@@ -601,10 +598,7 @@ async fn campaigns_and_status_report() {
     assert_eq!(v.as_object().unwrap().len(), 2);
     // a paused shared campaign shows as paused (not 'running': the scheduler would complete
     // an empty running campaign at once)
-    sqlx::query("UPDATE campaigns SET status = 'paused' WHERE name = 'campaign_2'")
-        .execute(&app.db)
-        .await
-        .unwrap();
+    app.campaign_events("acme", &b, &["schedule", "pause"]).await;
     let (_, v) = get(&app, &token, "/api/v2/reports/campaigns/leads/status").await;
     assert_eq!(v[&b]["status"], "paused");
 }
@@ -1227,10 +1221,7 @@ async fn history_window_paging_and_spellings() {
     assert_eq!(v["data"][0]["lead_name"], "Raven Shields");
     // dial attempts of the shared scheduler show as campaign dials with the Leads status
     let (_, lead) = add_lead(&app, &token, &camp, json!({"number": "+12195011919", "first_name": "Ada"})).await;
-    sqlx::query("UPDATE campaigns SET status = 'running'")
-        .execute(&app.db)
-        .await
-        .unwrap();
+    app.campaign_events("acme", &camp, &["schedule", "start"]).await;
     app.tick().await;
     let (_, v) = get(&app, &token, "/api/v2/reports/campaigns/leads/history?pageSize=1").await;
     let d = &v["data"][0];

@@ -1,11 +1,11 @@
 //! The business, independent of HTTP and of every vendor's names.
 //!
 //! Where code lives: the **domain** (here) holds the use-cases and all SQL; the
-//! **dialects** (`crate::dialects::<vendor>`) are thin adapters (parse the wire → one
+//! **dialects** (`src/dialects/<vendor>`) are thin adapters (parse the wire → one
 //! domain call → render) and own everything vendor-specific, including their tenant
 //! credentials and settings (see [`tenants::Provisioner`] and [`tenants::Setting`]); the
-//! **engine** (`crate::engine`) makes time pass (scheduler, job worker) over domain
-//! functions and its own claim queries; the **admin** API (`crate::admin`) is the
+//! **engine** (`src/engine`) makes time pass (scheduler, job worker) over domain
+//! functions and its own claim queries; the **admin** API (`src/admin`) is the
 //! operator's adapter over the same functions. The domain imports no dialect, and `db/`
 //! imports nothing from it.
 //!

@@ -267,6 +267,19 @@ impl TestApp {
         }
     }
 
+    /// Moves a campaign (uuid, any form) through its state machine: `events` in order, in one
+    /// transaction; asserts 200 and returns the campaign.
+    pub async fn campaign_events(&self, slug: &str, id: &str, events: &[&str]) -> Value {
+        let (s, v) = self
+            .admin_post(
+                &format!("/admin/v1/tenants/{slug}/campaigns/{id}/events"),
+                json!({ "events": events }),
+            )
+            .await;
+        assert_eq!(s, 200, "campaign {id} {events:?}: {v}");
+        v
+    }
+
     /// Creates a fixture under `/admin/v1/tenants/{slug}/{what}`; asserts 201.
     pub async fn admin_create(&self, slug: &str, what: &str, body: Value) -> Value {
         let (s, v) = self.admin_post(&format!("/admin/v1/tenants/{slug}/{what}"), body).await;
