@@ -671,13 +671,8 @@ async fn company_dnc_doc_example_and_blocking() {
     assert_eq!((s, v["message"].as_str()), (400, Some("contacts is required")));
 
     // An SMS opt-out (shared list) blocks SMS too.
-    sqlx::query(
-        "INSERT INTO suppressions (id, tenant_id, list, number, channels, created_at, updated_at)
-         SELECT gen_random_uuid(), id, 'opt_out', '+14155550100', '{sms}', now(), now() FROM tenants WHERE slug = 'acme'",
-    )
-    .execute(&app.db)
-    .await
-    .unwrap();
+    app.admin_create("acme", "opt-outs", json!({"number": "+14155550100", "channels": ["sms"]}))
+        .await;
     err(c,
         "/apps/api/v1/sms",
         json!({"chat_type": "Messaging (SMS)", "end_user_number": "+1 415-555-0100", "outbound_number": "+1 628-555-0199", "message": "hi"}),

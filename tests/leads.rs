@@ -512,16 +512,8 @@ async fn add_lead_doc_example_validation_and_dnc() {
     let (s, _) = add_lead(&app, &token, "xyz", json!({"number": "+12135550102"})).await;
     assert_eq!(s, 400);
     // a number on the DNC / opt-out list: accepted with status dnc, never dialled
-    let t = tenant_id(&prov);
-    for (list, number) in [("dnc", "+12135550199"), ("opt_out", "+12135550198")] {
-        sqlx::query("INSERT INTO suppressions (id, tenant_id, list, number, created_at, updated_at) VALUES ($1, $2, $3, $4, now(), now())")
-            .bind(Uuid::new_v4())
-            .bind(t.0)
-            .bind(list)
-            .bind(number)
-            .execute(&app.db)
-            .await
-            .unwrap();
+    for (list, number) in [("dnc", "+12135550199"), ("opt-outs", "+12135550198")] {
+        app.admin_create("acme", list, json!({ "number": number })).await;
         let (s, v) = add_lead(&app, &token, &camp, json!({"number": number})).await;
         assert_eq!(s, 200, "{v}");
         assert_eq!(v["status"], "dnc");
