@@ -103,9 +103,7 @@ impl Vocabulary {
                 roles.push(r);
             }
         }
-        let max_chat = crate::domain::tenants::by_id(db, t)
-            .await?
-            .settings
+        let max_chat = super::tenant::AppsSettings::of(&crate::domain::tenants::by_id(db, t).await?)
             .apps_max_chat_limit
             .filter(|v| *v >= 1)
             .map_or(10, i64::from);

@@ -91,6 +91,7 @@ pub mod org;
 pub mod paging;
 pub mod render;
 pub mod sms;
+pub mod tenant;
 pub mod wait_times;
 pub mod wire;
 
@@ -98,7 +99,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::engine::jobs::JobHandler;
+use crate::domain::jobs::JobHandler;
 use crate::state::AppState;
 
 /// Shared interaction status → the vendor's call/chat `status` (one table for the dialect).

@@ -110,6 +110,7 @@ mod announcements;
 mod campaigns;
 mod credits;
 mod dnd;
+pub mod tenant;
 mod wire;
 
 use axum::extract::DefaultBodyLimit;
@@ -117,7 +118,7 @@ use axum::routing::{get, post, put, MethodRouter};
 use axum::Router;
 
 use crate::domain::campaigns::status as cs;
-use crate::engine::jobs::JobHandler;
+use crate::domain::jobs::JobHandler;
 use crate::state::AppState;
 
 pub use campaigns::sms_segments;

@@ -142,8 +142,7 @@ async fn issue_pair(st: &AppState, tenant: &Tenant, cred: &LoginCred) -> LeadsRe
 
 /// Access-token lifetime of the tenant (its setting, else the server's).
 pub fn access_ttl(st: &AppState, tenant: &Tenant) -> i64 {
-    tenant
-        .settings
+    super::tenant::LeadsSettings::of(tenant)
         .leads_access_token_ttl_seconds
         .filter(|s| *s > 0)
         .unwrap_or(st.config.leads_token_ttl)

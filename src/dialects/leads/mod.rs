@@ -100,13 +100,14 @@ mod campaigns;
 mod error;
 mod history;
 mod queues;
+pub mod tenant;
 
 use axum::routing::{delete, get, post, put};
 use axum::Router;
 
 use crate::domain::campaigns::status as cs;
 use crate::domain::contacts::status as cst;
-use crate::engine::jobs::JobHandler;
+use crate::domain::jobs::JobHandler;
 use crate::state::AppState;
 
 pub use auth::{jwt_sign, jwt_verify};

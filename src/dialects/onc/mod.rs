@@ -132,6 +132,7 @@
 
 mod service;
 mod soap;
+pub mod tenant;
 mod types;
 
 use axum::body::Bytes;
@@ -144,7 +145,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use crate::domain::contacts::status as cst;
-use crate::engine::jobs::JobHandler;
+use crate::domain::jobs::JobHandler;
 use crate::state::AppState;
 
 pub use service::Reply;

@@ -155,7 +155,12 @@ fn ok_code(_: ()) -> Reply {
 const SESSION_KIND: &str = "onc_session";
 
 fn idle(st: &AppState, t: &Tenant) -> Duration {
-    Duration::seconds(t.settings.onc_session_idle_seconds.unwrap_or(st.config.onc_session_idle).max(1))
+    Duration::seconds(
+        super::tenant::OncSettings::of(t)
+            .onc_session_idle_seconds
+            .unwrap_or(st.config.onc_session_idle)
+            .max(1),
+    )
 }
 
 async fn open_session(st: &AppState, p: &Map<String, Value>) -> Reply {
