@@ -290,7 +290,9 @@ async fn scheduler_runs_campaigns_and_honours_suppression() {
         switchboard::domain::campaigns::NewCampaign {
             name: "sms".into(),
             kind: "sms".into(),
-            status: Some("scheduled".into()),
+            // Scheduled (through the admin API) once its contacts are in, so the
+            // background scheduler cannot start and complete it half-filled.
+            status: Some("draft".into()),
             channel: Some("sms".into()),
             starts_at: Some(now - chrono::Duration::seconds(1)),
             attrs: Some(json!({"body": "hello", "from": "+17608675309"})),
@@ -330,6 +332,7 @@ async fn scheduler_runs_campaigns_and_honours_suppression() {
         .await
         .unwrap();
     }
+    app.campaign_events("acme", &c.id.to_string(), &["schedule"]).await;
     app.tick().await;
     app.tick().await;
     let c2 = switchboard::domain::campaigns::get(&app.db, t, c.id).await.unwrap();

@@ -24,6 +24,8 @@ struct Tenant {
     slug: String,
     token: String,
     campaign: i64,
+    /// The campaign's uuid (for the admin API).
+    campaign_id: String,
     id: TenantId,
 }
 
@@ -44,15 +46,12 @@ async fn tenant(app: &TestApp, slug: &str) -> Tenant {
         )
         .await;
     assert_eq!(s, 201, "{c}");
-    let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM tenants WHERE slug = $1")
-        .bind(slug)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let id = uuid::Uuid::parse_str(v["tenant"]["id"].as_str().unwrap()).unwrap();
     Tenant {
         slug: slug.into(),
         token,
         campaign: c["ids"]["apps"].as_i64().unwrap(),
+        campaign_id: c["id"].as_str().unwrap().to_string(),
         id: TenantId(id),
     }
 }
@@ -586,12 +585,7 @@ async fn later_dnc_entry_makes_the_contact_do_not_call() {
     )
     .await;
     assert_eq!(s, 200, "{v}");
-    sqlx::query("UPDATE campaigns SET status = 'running' WHERE tenant_id = $1 AND seq = $2")
-        .bind(t.id.0)
-        .bind(t.campaign)
-        .execute(&app.db)
-        .await
-        .unwrap();
+    app.campaign_events(&t.slug, &t.campaign_id, &["schedule", "start"]).await;
     app.tick().await;
     let (_, list) = status_json(req(&app, &t, Method::GET, &contacts_path(&t)).send().await.unwrap()).await;
     let got: Vec<(&str, &str)> = list
@@ -617,6 +611,7 @@ async fn later_dnc_entry_makes_the_contact_do_not_call() {
         slug: t.slug.clone(),
         token: t.token.clone(),
         campaign: c2["ids"]["apps"].as_i64().unwrap(),
+        campaign_id: c2["id"].as_str().unwrap().to_string(),
         id: t.id,
     };
     let v = add(&app, &second, json!({"name": "b", "phone_number": "(415) 555-0101"})).await;
@@ -1124,6 +1119,7 @@ async fn cross_tenant_access_is_not_found() {
         slug: b.slug.clone(),
         token: b.token.clone(),
         campaign: a.campaign,
+        campaign_id: a.campaign_id.clone(),
         id: b.id,
     };
     let nf = json!({"message": "Not Found"});

@@ -333,6 +333,11 @@ impl AppsClient {
         }
     }
 
+    /// The same credentials against another instance (e.g. after a restart).
+    pub fn on(&self, app: &TestApp) -> Self {
+        Self::with(app, &self.slug, &self.token)
+    }
+
     pub fn req(&self, m: Method, path: &str) -> RequestBuilder {
         self.http
             .request(m, format!("{}{}", self.base, path))
