@@ -34,6 +34,7 @@ mod clock;
 mod error;
 mod fixtures;
 mod leads_keys;
+mod snapshots;
 mod suppression;
 mod tenants;
 
@@ -82,6 +83,7 @@ pub fn router() -> Router<AppState> {
         .merge(leads_keys::router())
         .merge(clock::router())
         .merge(campaign_events::router())
+        .merge(snapshots::router())
 }
 
 /// The tenant of a path's `{slug}` (404 when there is none).
