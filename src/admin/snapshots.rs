@@ -58,6 +58,9 @@ async fn export(
 async fn restore(State(st): State<AppState>, _: AdminAuth, Path(slug): Path<String>, body: Body) -> Result<Json<Value>, AdminError> {
     let t = load_tenant(&st, &slug).await?;
     let bytes = read_limited(body, st.config.upload_limit).await?;
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+        return Err(AdminError::BadRequest(format!("malformed JSON: {e}")));
+    }
     let snap = Snapshot::from_slice(&bytes)?;
     let report = snapshots::restore(&st.db, t.id, &snap).await?;
     Ok(Json(json!({"tenant": t.slug, "restored": report})))
