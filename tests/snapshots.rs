@@ -288,6 +288,7 @@ async fn round_trip_every_dialect_reads_the_same() {
 
     let before = reads(&app, "acme", &b).await;
     let old_leads = LeadsClient::login(&app, &b.p).await;
+    let old_onc = OncClient::open(&app, &b.p).await;
 
     let (s, doc) = export(&app, "acme", "").await;
     assert_eq!(s, 200);
@@ -336,6 +337,8 @@ async fn round_trip_every_dialect_reads_the_same() {
     // A restore ends the sessions and tokens of before (like a reset).
     let (s, _) = old_leads.get("/api/v2/config/campaigns").await;
     assert_eq!(s, 401);
+    let listing = old_onc.call("GetCampaignListing", json!({"sessionId": old_onc.session})).await;
+    assert_eq!(listing, Value::Null, "the ONC session of before the restore is gone");
 
     // Restoring twice is the same as once; the export of the restored tenant is the same
     // document but for its time of export.
@@ -462,6 +465,8 @@ async fn bad_snapshots_are_refused() {
     let (_, dnc) = app.admin_get("/admin/v1/tenants/acme/dnc").await;
     assert_eq!(dnc.as_array().unwrap().len(), 1);
     // Unknown tenant → 404; no token → 401.
+    let (s, _) = export(&app, "acme", "?with_credentials=maybe").await;
+    assert_eq!(s, 400);
     let (s, _) = export(&app, "nobody", "").await;
     assert_eq!(s, 404);
     let r = app.client.get(app.url("/admin/v1/tenants/acme/snapshot")).send().await.unwrap();

@@ -28,7 +28,17 @@ pub fn router() -> Router<AppState> {
 #[derive(Deserialize)]
 struct ExportQuery {
     #[serde(default)]
-    with_credentials: bool,
+    with_credentials: Option<String>,
+}
+
+impl ExportQuery {
+    fn with_credentials(&self) -> Result<bool, AdminError> {
+        match self.with_credentials.as_deref().map(str::trim) {
+            None | Some("" | "false" | "0") => Ok(false),
+            Some("true" | "1") => Ok(true),
+            Some(_) => Err(AdminError::BadRequest("with_credentials: must be true or false".into())),
+        }
+    }
 }
 
 /// `GET /admin/v1/tenants/{slug}/snapshot[?with_credentials=true]`: the document, streamed.
@@ -40,7 +50,7 @@ async fn export(
 ) -> Result<Response, AdminError> {
     let t = load_tenant(&st, &slug).await?;
     let opts = ExportOptions {
-        with_credentials: q.with_credentials,
+        with_credentials: q.with_credentials()?,
     };
     let stream = snapshots::export(st.db.clone(), t.id, st.now(&t), opts).map_err(|e| std::io::Error::other(e.to_string()));
     let disposition = format!("attachment; filename=\"{}.snapshot.json\"", t.slug);
