@@ -17,6 +17,54 @@ struct Built {
     onc_campaign: Uuid,
     leads_campaign: String,
     dialer_campaign: i64,
+    wav_uri: String,
+}
+
+/// A tiny valid WAV file.
+fn wav() -> Vec<u8> {
+    let mut v = b"RIFF".to_vec();
+    v.extend_from_slice(&36u32.to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    v.extend_from_slice(&[16, 0, 0, 0, 1, 0, 1, 0, 0x40, 0x1f, 0, 0, 0x80, 0x3e, 0, 0, 2, 0, 16, 0]);
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&4u32.to_le_bytes());
+    v.extend_from_slice(&[0, 0, 1, 1]);
+    v
+}
+
+/// A play announcement of the tenant with its WAV uploaded; the file's URI.
+async fn play_announcement(cm: &CmClient) -> String {
+    let (s, v) = status_json(
+        cm.req(Method::POST, "/campaignmanager/announcement")
+            .json(&json!({"enterpriseSid": cm.enterprise_sid, "name": "Welcome", "type": "play"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let play = v["data"]["sid"].as_str().unwrap().to_string();
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(wav()).file_name(format!("{play}.wav")),
+    );
+    let (s, v) = status_json(
+        cm.req(Method::POST, &format!("/campaignmanager/internal/file/announcement/{play}"))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    v["data"]["fileUri"].as_str().unwrap().to_string()
+}
+
+/// The bytes behind a Campaign Manager file URI, as hex.
+async fn file_hex(cm: &CmClient, uri: &str) -> Value {
+    let r = cm.req(Method::GET, uri).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{uri}");
+    json!(hex::encode(r.bytes().await.unwrap()))
 }
 
 /// A tenant with data made through every dialect (and the admin API), all of it idle:
@@ -127,6 +175,7 @@ async fn build(app: &TestApp, slug: &str) -> Built {
     )
     .await;
     assert!(s == 200 || s == 201, "{s} {v}");
+    let wav_uri = play_announcement(&cm).await;
 
     // Apps: company DNC, CRM data, a call.
     let apps = AppsClient::new(app, &p);
@@ -175,6 +224,7 @@ async fn build(app: &TestApp, slug: &str) -> Built {
         onc_campaign: cid,
         leads_campaign: hex,
         dialer_campaign: dialer,
+        wav_uri,
     }
 }
 
@@ -207,11 +257,13 @@ async fn reads(app: &TestApp, slug: &str, b: &Built) -> Vec<(String, Value)> {
         "/campaignmanager/campaigns/search",
         "/campaignmanager/credits/search",
         "/campaignmanager/dnd/optout/search",
+        "/campaignmanager/announcement/search",
     ] {
         let (s, v) = cm.get(path).await;
         assert_eq!(s, 200, "{path}: {v}");
         out.push((format!("cm {path}"), v));
     }
+    out.push(("cm announcement file".into(), file_hex(&cm, &b.wav_uri).await));
     let apps = AppsClient::new(app, &b.p);
     for path in [
         "/apps/api/v1/outbound_dialer/dnc/check?phone_number=%2B14155550133".to_string(),
@@ -399,6 +451,18 @@ async fn create_from_snapshot_makes_a_separate_tenant() {
     let (_, cr) = app.admin_get("/admin/v1/tenants/copy/credits").await;
     let (_, ar) = app.admin_get("/admin/v1/tenants/acme/credits").await;
     assert_eq!(cr.as_array().unwrap().len(), ar.as_array().unwrap().len());
+    // The copy's announcement has a SID and file of its own, with the same audio.
+    let ccm = CmClient::new(&app, &copy);
+    let (s, anns) = ccm.get("/campaignmanager/announcement/search").await;
+    assert_eq!(s, 200, "{anns}");
+    let uri = anns
+        .to_string()
+        .split('"')
+        .find(|p| p.contains("/announcement/file/"))
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("a file URI in {anns}"));
+    assert_ne!(uri, b.wav_uri);
+    assert_eq!(file_hex(&ccm, &uri).await, json!(hex::encode(wav())));
     // The copy's ids are not the source's: the source's campaign is not the copy's.
     let leads = LeadsClient::login(&app, &copy).await;
     let (s, _) = leads.get(&format!("/api/v2/config/campaigns/{}", b.leads_campaign)).await;
