@@ -538,6 +538,29 @@ async fn bad_snapshots_are_refused() {
 }
 
 #[tokio::test]
+async fn rows_without_newer_columns_get_their_defaults() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    app.admin_create(
+        "acme",
+        "agents",
+        json!({"email": "a@somedomain.com", "first_name": "A", "status": "unavailable"}),
+    )
+    .await;
+    let (_, doc) = export(&app, "acme", "").await;
+    let mut v: Value = serde_json::from_str(&doc).unwrap();
+    // As if the snapshot were of before `status` and `attrs` existed.
+    let agent = v["tables"]["agents"][0].as_object_mut().unwrap();
+    agent.remove("status");
+    agent.remove("attrs");
+    let (s, r) = import(&app, "acme", v.to_string()).await;
+    assert_eq!(s, 200, "{r}");
+    let (_, agents) = app.admin_get("/admin/v1/tenants/acme/agents").await;
+    assert_eq!(agents[0]["email"], "a@somedomain.com", "{agents}");
+    assert_eq!(agents[0]["status"], "available", "the column's default: {agents}");
+}
+
+#[tokio::test]
 async fn a_large_tenant_streams() {
     let app = TestApp::spawn().await;
     let p = app.tenant("big").await;

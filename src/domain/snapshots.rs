@@ -10,7 +10,8 @@
 //! ```
 //!
 //! Each row is the table row as `to_jsonb(row) - 'tenant_id'`, so the format follows the
-//! schema. The table list is [`TABLES`], in insertion order (parents first): **a new tenant
+//! schema; on restore, a row that lacks a NOT NULL column with a default (a snapshot of
+//! before a migration added it) gets the default, and other missing columns are null. The table list is [`TABLES`], in insertion order (parents first): **a new tenant
 //! table is one line there**. A listed table that does not exist in the schema yet is
 //! left out of an export.
 //!
@@ -134,12 +135,16 @@ fn is_credentials(t: &Table) -> bool {
 struct Column {
     name: String,
     identity: bool,
+    /// The default of a NOT NULL column (SQL from the catalog): a row that lacks the
+    /// column (a snapshot of before the column existed) gets it.
+    fill: Option<String>,
 }
 
 /// The table's columns in order (empty when the table does not exist).
 async fn columns(conn: &mut PgConnection, table: &str) -> Result<Vec<Column>, sqlx::Error> {
-    let rows: Vec<(String, bool)> = sqlx::query_as(
-        "SELECT column_name::text, is_identity = 'YES'
+    let rows: Vec<(String, bool, Option<String>)> = sqlx::query_as(
+        "SELECT column_name::text, is_identity = 'YES',
+                CASE WHEN is_nullable = 'NO' AND is_identity = 'NO' THEN column_default::text END
            FROM information_schema.columns
           WHERE table_schema = current_schema() AND table_name = $1 AND is_generated <> 'ALWAYS'
           ORDER BY ordinal_position",
@@ -147,7 +152,10 @@ async fn columns(conn: &mut PgConnection, table: &str) -> Result<Vec<Column>, sq
     .bind(table)
     .fetch_all(&mut *conn)
     .await?;
-    Ok(rows.into_iter().map(|(name, identity)| Column { name, identity }).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(name, identity, fill)| Column { name, identity, fill })
+        .collect())
 }
 
 fn quoted(name: &str) -> String {
@@ -717,12 +725,10 @@ async fn insert_all(
         let names = used.iter().map(|c| quoted(&c.name)).collect::<Vec<_>>().join(", ");
         let values = used
             .iter()
-            .map(|c| {
-                if c.name == "tenant_id" {
-                    "$2::uuid".to_string()
-                } else {
-                    format!("r.{}", quoted(&c.name))
-                }
+            .map(|c| match &c.fill {
+                _ if c.name == "tenant_id" => "$2::uuid".to_string(),
+                Some(default) => format!("COALESCE(r.{}, {default})", quoted(&c.name)),
+                None => format!("r.{}", quoted(&c.name)),
             })
             .collect::<Vec<_>>()
             .join(", ");
