@@ -28,12 +28,15 @@
 //! - Campaign events (`POST …/campaigns/{id}/events`): `{"event": "start"}` or
 //!   `{"events": ["schedule", "start"]}` (in order, in one transaction) through the one
 //!   campaign state machine; an illegal move → 409 and nothing changes.
+//! - Snapshots (`GET|POST …/snapshot`, and `snapshot` in `POST /tenants`): see
+//!   [`crate::domain::snapshots`]; the restore reads bodies up to the upload limit.
 
 mod campaign_events;
 mod clock;
 mod error;
 mod fixtures;
 mod leads_keys;
+mod snapshots;
 mod suppression;
 mod tenants;
 
@@ -82,6 +85,7 @@ pub fn router() -> Router<AppState> {
         .merge(leads_keys::router())
         .merge(clock::router())
         .merge(campaign_events::router())
+        .merge(snapshots::router())
 }
 
 /// The tenant of a path's `{slug}` (404 when there is none).

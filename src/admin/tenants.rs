@@ -34,8 +34,11 @@ pub fn render(state: &AppState, t: &Tenant) -> Value {
 async fn create(
     State(st): State<AppState>,
     _: AdminAuth,
-    AdminJson(req): AdminJson<NewTenant>,
+    AdminJson(mut req): AdminJson<NewTenant>,
 ) -> Result<(StatusCode, Json<Value>), AdminError> {
+    if let Some(snapshot) = req.fields.remove("snapshot").filter(|v| !v.is_null()) {
+        return super::snapshots::create_from(&st, req, snapshot).await;
+    }
     let p = tenants::create(&st.db, &st.tenants.provisioners, req).await?;
     Ok((
         StatusCode::CREATED,

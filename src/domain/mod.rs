@@ -44,6 +44,7 @@ pub mod ratelimit;
 pub mod reports;
 pub mod secrets;
 pub mod sessions;
+pub mod snapshots;
 pub mod tenant_ops;
 pub mod tenants;
 

@@ -385,6 +385,17 @@ async fn unlisted_tenant_tables(tx: &mut PgConnection) -> Result<Vec<String>, sq
         .collect())
 }
 
+/// The reset of [`reset`] inside the caller's transaction (for a use-case that resets and
+/// then writes, such as restoring a snapshot): empties everything `reset` empties and bumps
+/// the epoch. A deadlock is reported as a conflict (the caller may retry).
+pub(crate) async fn reset_in_tx(tx: &mut PgConnection, id: TenantId, keep_directory: bool) -> DomainResult<ResetReport> {
+    match reset_in(tx, id, keep_directory).await {
+        Ok(r) => Ok(r),
+        Err(ResetError::Retry) => Err(DomainError::Conflict("tenant is busy; try again".into())),
+        Err(ResetError::Domain(e)) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
