@@ -30,6 +30,7 @@ mod clock;
 mod error;
 mod fixtures;
 mod leads_keys;
+mod org_items;
 mod suppression;
 mod tenants;
 
@@ -76,6 +77,7 @@ pub fn router() -> Router<AppState> {
         .merge(fixtures::router())
         .merge(suppression::router())
         .merge(leads_keys::router())
+        .merge(org_items::router())
         .merge(clock::router())
 }
 

@@ -151,3 +151,21 @@ pub fn stream(db: PgPool, id: Uuid) -> impl Stream<Item = DomainResult<Vec<u8>>>
         }
     })
 }
+
+/// An upload to store: its name, type, bytes and the most bytes accepted.
+pub struct Upload<'a, S> {
+    pub filename: Option<&'a str>,
+    pub content_type: Option<&'a str>,
+    pub stream: S,
+    pub max: usize,
+}
+
+/// Deletes a blob of the tenant (and its chunks); deleting one that is gone is no error.
+pub async fn delete<'e>(db: impl PgExecutor<'e>, tenant: TenantId, id: Uuid) -> DomainResult<()> {
+    sqlx::query("DELETE FROM blobs WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.0)
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}

@@ -5,12 +5,14 @@
 //! own wire format.
 
 pub mod blobs;
+pub mod bulk_users;
 pub mod campaigns;
 pub mod clock;
 pub mod contact_batches;
 pub mod contacts;
 pub mod credentials;
 pub mod credits;
+pub mod crm;
 pub mod directory;
 pub mod events;
 pub mod interactions;

@@ -16,7 +16,7 @@ use super::wire::{self, int_id, json_object, present, text, MenuTree};
 use crate::domain::directory::{self, Agent, Menu};
 use crate::domain::interactions::{self, kind, NewInteraction};
 use crate::domain::phone::{self, PhoneNumber};
-use crate::domain::{optlists, TenantId};
+use crate::domain::{crm, optlists, TenantId};
 use crate::state::AppState;
 
 /// ISO 639-1 codes ("Language 'xy' is not found" for anything else).
@@ -67,20 +67,14 @@ struct Ticket {
     out_contact_id: Value,
 }
 
+/// The fields of CRM contact data that hold a ticket id (besides the `call_id` it was posted with).
+const TICKET_PATHS: &[&str] = &["ticket_id", "contact.ticket_id", "contact.crm_id", "contact.account_no"];
+
 /// Finds the CRM record of a ticket id (latest first).
 async fn find_ticket(st: &AppState, tenant: TenantId, ticket: &str) -> Result<Option<Ticket>, AppsError> {
-    let data: Option<(i64, Value)> = sqlx::query_as(
-        "SELECT seq, data FROM crm_records
-          WHERE tenant_id = $1 AND (call_ref = $2 OR data->>'ticket_id' = $2 OR data->'contact'->>'ticket_id' = $2
-                OR data->'contact'->>'crm_id' = $2 OR data->'contact'->>'account_no' = $2)
-          ORDER BY seq DESC LIMIT 1",
-    )
-    .bind(tenant.0)
-    .bind(ticket)
-    .fetch_optional(&st.db)
-    .await
-    .map_err(crate::domain::DomainError::from)?;
-    let Some((seq, data)) = data else { return Ok(None) };
+    let Some(crm::Record { seq, data }) = crm::find(&st.db, tenant, ticket, TICKET_PATHS).await? else {
+        return Ok(None);
+    };
     let contact = data.get("contact").cloned().unwrap_or(Value::Null);
     let keys = ["phone_number", "phone", "mobile", "end_user_number", "ani"];
     let number = keys
@@ -204,39 +198,32 @@ async fn outbound(st: &AppState, auth: &AppsAuth, m: &Map<String, Value>, call_t
         return Ok(accepted());
     };
     let now = st.now(&auth.tenant);
-    let mut tx = st.db.begin().await.map_err(crate::domain::DomainError::from)?;
-    let end_user_id = if end_user {
-        json!(wire::end_user_id(&mut *tx, t, &number.e164).await?)
-    } else {
-        Value::Null
+    let call = NewInteraction {
+        kind: kind::CALL.into(),
+        direction: "outbound".into(),
+        status: "assigned".into(),
+        agent_id: Some(agent.id),
+        end_user_number: Some(number.e164.clone()),
+        outbound_number: Some(out_e164),
+        attrs: json!({
+            "call_type": call_type,
+            "lang": lang,
+            "ticket_id": ticket_id,
+            "assigned_at": now.to_rfc3339(),
+            "recording_permission": "not_asked",
+            "end_user_id": Value::Null,
+            "out_contact_id": out_contact_id,
+            "end_user_number_text": number.original,
+            "outbound_number_text": out_text,
+        }),
+        ..Default::default()
     };
-    let row = interactions::create(
-        &mut *tx,
-        t,
-        NewInteraction {
-            kind: kind::CALL.into(),
-            direction: "outbound".into(),
-            status: "assigned".into(),
-            agent_id: Some(agent.id),
-            end_user_number: Some(number.e164.clone()),
-            outbound_number: Some(out_e164),
-            attrs: json!({
-                "call_type": call_type,
-                "lang": lang,
-                "ticket_id": ticket_id,
-                "assigned_at": now.to_rfc3339(),
-                "recording_permission": "not_asked",
-                "end_user_id": end_user_id,
-                "out_contact_id": out_contact_id,
-                "end_user_number_text": number.original,
-                "outbound_number_text": out_text,
-            }),
-            ..Default::default()
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await.map_err(crate::domain::DomainError::from)?;
+    // With a ticket the end user is known: the call gets its end-user id.
+    let row = if end_user {
+        interactions::create_for_end_user(&st.db, t, call, now).await?
+    } else {
+        interactions::create(&st.db, t, call, now).await?
+    };
     let tree = MenuTree::new(Vec::new());
     Ok((StatusCode::CREATED, Json(render::call(&row, Some(&agent), None, &tree))).into_response())
 }
@@ -338,10 +325,8 @@ async fn inbound(st: &AppState, auth: &AppsAuth, m: &Map<String, Value>, kind: C
             .or_else(|| numbers.first())
             .map(|n| (n.number.clone(), display_number(&n.number)))
     });
-    let mut tx = st.db.begin().await.map_err(crate::domain::DomainError::from)?;
-    let end_user_id = wire::end_user_id(&mut *tx, t, &number.e164).await?;
-    let row = interactions::create(
-        &mut *tx,
+    let row = interactions::create_for_end_user(
+        &st.db,
         t,
         NewInteraction {
             kind: kind::CALL.into(),
@@ -358,7 +343,6 @@ async fn inbound(st: &AppState, auth: &AppsAuth, m: &Map<String, Value>, kind: C
                 "queued_at": if scheduled { Value::Null } else { json!(now.to_rfc3339()) },
                 "recording_permission": shown_permission,
                 "recording_permission_requested": permission,
-                "end_user_id": end_user_id,
                 "out_contact_id": ticket.map(|tk| tk.out_contact_id).unwrap_or(Value::Null),
                 "parent_id": parent.as_ref().map(|p| p.seq),
                 "end_user_number_text": number.original,
@@ -369,7 +353,6 @@ async fn inbound(st: &AppState, auth: &AppsAuth, m: &Map<String, Value>, kind: C
         now,
     )
     .await?;
-    tx.commit().await.map_err(crate::domain::DomainError::from)?;
     let tree = MenuTree::new(directory::list_menus(&st.db, t).await?);
     Ok((StatusCode::CREATED, Json(render::call(&row, None, Some(&menu), &tree))).into_response())
 }

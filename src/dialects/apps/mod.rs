@@ -87,7 +87,6 @@ pub mod calls;
 pub mod crm;
 pub mod dnc;
 pub mod error;
-pub mod org;
 pub mod paging;
 pub mod render;
 pub mod sms;
@@ -143,7 +142,6 @@ pub fn router() -> Router<AppState> {
         // A known path with another method is an unknown resource to the vendor (Rails
         // routing): 404 `{"message": "Not Found"}` rather than an empty 405.
         .method_not_allowed_fallback(crate::http::not_found)
-        .route("/admin/v1/tenants/{slug}/apps/org-items", get(org::list).post(org::create))
 }
 
 /// The dialect's job handlers.
