@@ -328,7 +328,7 @@ pub struct ContactEdit {
 /// What [`update`] did.
 #[derive(Debug, Clone)]
 pub enum UpdateOutcome {
-    Updated(Contact),
+    Updated(Box<Contact>),
     /// Nothing changed: another contact of the campaign has the new number.
     DuplicateNumber,
 }
@@ -386,7 +386,7 @@ pub async fn update(
         .fetch_one(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(UpdateOutcome::Updated(row))
+    Ok(UpdateOutcome::Updated(Box::new(row)))
 }
 
 /// Deletes the contact of a campaign that `key` names; returns it as it was.

@@ -211,7 +211,7 @@ async fn with_end_user(tx: &mut sqlx::PgConnection, tenant: TenantId, n: &mut Ne
 #[derive(Debug, Clone)]
 pub enum SessionStart {
     /// The session and its first message were stored.
-    Started(Interaction),
+    Started(Box<Interaction>),
     /// The end user already has a live session of that kind (nothing was stored).
     Busy,
 }
@@ -253,5 +253,5 @@ pub async fn start_session(
     delivery.interaction_id = Some(row.id);
     super::outbox::record(&mut *tx, tenant, delivery, now).await?;
     tx.commit().await?;
-    Ok(SessionStart::Started(row))
+    Ok(SessionStart::Started(Box::new(row)))
 }

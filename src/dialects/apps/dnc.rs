@@ -34,8 +34,7 @@ pub async fn add(State(st): State<AppState>, auth: AppsAuth, body: Bytes) -> Res
     let t = auth.tenant.id;
     let now = st.now(&auth.tenant);
     // Per contact: its answer row, and the number and expiry to store when it is valid.
-    let parsed: Vec<(Map<String, Value>, Result<(PhoneNumber, Option<DateTime<Utc>>), &str>)> =
-        contacts.iter().map(|c| parse_entry(c, now)).collect();
+    let parsed: Vec<(Map<String, Value>, Checked)> = contacts.iter().map(|c| parse_entry(c, now)).collect();
     let entries = parsed
         .iter()
         .filter_map(|(_, p)| p.as_ref().ok())
@@ -67,8 +66,11 @@ pub async fn add(State(st): State<AppState>, auth: AppsAuth, body: Bytes) -> Res
     Ok(Json(Value::Array(out)))
 }
 
+/// A posted DNC contact's number and expiry, or why it fails.
+type Checked = Result<(PhoneNumber, Option<DateTime<Utc>>), &'static str>;
+
 /// One posted DNC contact: the answer row so far, and the number and expiry (or why not).
-fn parse_entry(c: &Value, now: DateTime<Utc>) -> (Map<String, Value>, Result<(PhoneNumber, Option<DateTime<Utc>>), &'static str>) {
+fn parse_entry(c: &Value, now: DateTime<Utc>) -> (Map<String, Value>, Checked) {
     let empty = Map::new();
     let c = c.as_object().unwrap_or(&empty);
     let number_text = raw_text(c.get("phone_number")).unwrap_or_default();

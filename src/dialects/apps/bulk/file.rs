@@ -11,6 +11,7 @@ use crate::domain::bulk_users::UserChange;
 use crate::domain::directory::{self, valid_email};
 use crate::domain::tenants::Tenant;
 use crate::domain::DomainResult;
+use crate::state::AppState;
 
 /// The vendor's built-in roles.
 pub const BUILTIN_ROLES: &[&str] = &[
@@ -52,8 +53,8 @@ pub struct Vocabulary {
 impl Vocabulary {
     /// The tenant's vocabulary: the built-in roles, its custom roles, teams and locations,
     /// and its `apps_max_chat_limit` setting (default 10).
-    pub async fn load(db: &sqlx::PgPool, t: &Tenant) -> DomainResult<Vocabulary> {
-        let items = directory::list_org_items(db, t.id).await?;
+    pub async fn load(st: &AppState, t: &Tenant) -> DomainResult<Vocabulary> {
+        let items = directory::list_org_items(&st.db, t.id).await?;
         let of = |k: &str| items.iter().filter(|i| i.kind == k).map(|i| i.name.clone()).collect::<Vec<_>>();
         let mut roles: Vec<String> = BUILTIN_ROLES.iter().map(|s| s.to_string()).collect();
         for r in of("role") {

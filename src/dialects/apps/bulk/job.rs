@@ -62,7 +62,7 @@ async fn validate_job(ctx: &JobCtx) -> DomainResult<JobOutcome> {
     let t = ctx.job.tenant();
     let file = read_file(ctx).await?;
     let tenant = tenants::by_id(&ctx.state.db, t).await?;
-    let vocab = Vocabulary::load(&ctx.state.db, &tenant).await?;
+    let vocab = Vocabulary::load(&ctx.state, &tenant).await?;
     let (rows, mut errors) = validate(&file, &vocab);
     let state = if errors.is_empty() && !rows.is_empty() {
         "valid_scheme"
@@ -103,7 +103,7 @@ async fn apply(ctx: &JobCtx) -> DomainResult<JobOutcome> {
         return Ok(JobOutcome::Abandoned);
     }
     let file = read_file(ctx).await?;
-    let vocab = Vocabulary::load(db, &tenant).await?;
+    let vocab = Vocabulary::load(&ctx.state, &tenant).await?;
     let (rows, scheme) = validate(&file, &vocab);
     let p = &ctx.job.progress;
     let mut next = p.get("next").and_then(Value::as_u64).unwrap_or(0) as usize;

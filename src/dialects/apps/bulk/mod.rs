@@ -122,7 +122,7 @@ async fn job_by_seq(st: &AppState, t: TenantId, raw: &str) -> Result<Job, AppsEr
 
 /// `GET /apps/api/v1/bulk/users/template`.
 pub async fn template(State(st): State<AppState>, auth: AppsAuth) -> Result<Json<Value>, AppsError> {
-    let vocab = Vocabulary::load(&st.db, &auth.tenant).await?;
+    let vocab = Vocabulary::load(&st, &auth.tenant).await?;
     let roles: Vec<Value> = vocab.roles.iter().map(|r| json!({"name": r, "value": 0})).collect();
     let teams: Vec<Value> = vocab.teams.iter().map(|r| json!({"name": r, "value": 0})).collect();
     let location = vocab.locations.first().cloned().unwrap_or_default();
