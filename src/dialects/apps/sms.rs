@@ -4,7 +4,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::Json;
 use chrono::Duration;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::auth::AppsAuth;
 use super::error::AppsError;
@@ -43,6 +43,21 @@ fn sms_number(text: &str, field: &str) -> Result<PhoneNumber, AppsError> {
     })
 }
 
+/// `end_user_number` and `outbound_number`: both given, valid and North-American.
+fn sms_numbers(m: &Map<String, Value>) -> Result<(PhoneNumber, PhoneNumber), AppsError> {
+    let to_text = text(m, "end_user_number").ok_or_else(|| AppsError::bad_request("end_user_number is required"))?;
+    if phone::is_emergency(&to_text) {
+        return Err(AppsError::bad_request("end_user_number is invalid"));
+    }
+    let to = sms_number(&to_text, "end_user_number")?;
+    let from_text = text(m, "outbound_number").ok_or_else(|| AppsError::bad_request("outbound_number is required"))?;
+    let from = sms_number(&from_text, "outbound_number")?;
+    if !to.is_nanp() || !from.is_nanp() {
+        return Err(AppsError::bad_request("Non-US phone number not allowed"));
+    }
+    Ok((to, from))
+}
+
 /// `POST /apps/api/v1/sms`.
 pub async fn create(State(st): State<AppState>, auth: AppsAuth, body: Bytes) -> Result<Json<Value>, AppsError> {
     let m = json_object(&body)?;
@@ -55,16 +70,7 @@ pub async fn create(State(st): State<AppState>, auth: AppsAuth, body: Bytes) -> 
     if auth.tenant.settings.outbound_sms_enabled == Some(false) {
         return Err(AppsError::bad_request("Outbound SMS is not enabled"));
     }
-    let to_text = text(&m, "end_user_number").ok_or_else(|| AppsError::bad_request("end_user_number is required"))?;
-    if phone::is_emergency(&to_text) {
-        return Err(AppsError::bad_request("end_user_number is invalid"));
-    }
-    let to = sms_number(&to_text, "end_user_number")?;
-    let from_text = text(&m, "outbound_number").ok_or_else(|| AppsError::bad_request("outbound_number is required"))?;
-    let from = sms_number(&from_text, "outbound_number")?;
-    if !to.is_nanp() || !from.is_nanp() {
-        return Err(AppsError::bad_request("Non-US phone number not allowed"));
-    }
+    let (to, from) = sms_numbers(&m)?;
     let numbers = directory::list_numbers(&st.db, t).await?;
     if !numbers.iter().any(|n| n.number == from.e164 && n.sms) {
         return Err(AppsError::bad_request("outbound_number is not found"));

@@ -114,103 +114,111 @@ pub fn validate(file: &[u8], vocab: &Vocabulary) -> (Vec<Map<String, Value>>, Ve
             rows.push(Map::new());
             continue;
         };
-        match scalar(m.get("email")) {
-            Some(e) if valid_email(&e) => {
-                if !emails.insert(e.to_ascii_lowercase()) {
-                    scheme_error(&mut errors, Some(r), "email", format!("email {e} is duplicated in the file"));
-                }
-            }
-            Some(e) if !e.is_empty() => scheme_error(&mut errors, Some(r), "email", format!("email {e} is not a valid email")),
-            _ => scheme_error(&mut errors, Some(r), "email", "email is required".into()),
-        }
-        if let Some(e) = scalar(m.get("new_email")).filter(|s| !s.is_empty()) {
-            if !valid_email(&e) {
-                scheme_error(&mut errors, Some(r), "new_email", format!("new_email {e} is not a valid email"));
-            } else if !new_emails.insert(e.to_ascii_lowercase()) {
-                scheme_error(
-                    &mut errors,
-                    Some(r),
-                    "new_email",
-                    format!("new_email {e} is duplicated in the file"),
-                );
-            }
-        }
-        if let Some(v) = m.get("agent_number") {
-            if !matches!(v, Value::Null | Value::String(_) | Value::Number(_)) {
-                scheme_error(&mut errors, Some(r), "agent_number", "agent_number must be a string".into());
-            }
-        }
-        for f in ["first_name", "last_name"] {
-            if scalar(m.get(f)).is_none_or(|s| s.is_empty()) {
-                scheme_error(&mut errors, Some(r), f, format!("{f} must be a non-empty string"));
-            }
-        }
-        if let Some(s) = scalar(m.get("status")) {
-            if !matches!(s.as_str(), "" | "Active" | "Inactive") {
-                scheme_error(
-                    &mut errors,
-                    Some(r),
-                    "status",
-                    format!("status must be \"Active\", \"Inactive\" or empty, not \"{s}\""),
-                );
-            }
-        }
-        if let Some(l) = scalar(m.get("location")) {
-            if !l.is_empty() && !l.eq_ignore_ascii_case("null") && Vocabulary::canonical(&vocab.locations, &l).is_none() {
-                scheme_error(&mut errors, Some(r), "location", format!("location \"{l}\" does not exist"));
-            }
-        }
-        if let Some(s) = scalar(m.get("max_chat_limit")).filter(|s| !s.is_empty()) {
-            if !s.parse::<i64>().is_ok_and(|n| (1..=vocab.max_chat).contains(&n)) {
-                scheme_error(
-                    &mut errors,
-                    Some(r),
-                    "max_chat_limit",
-                    format!("max_chat_limit must be 1 to {} or empty, not \"{s}\"", vocab.max_chat),
-                );
-            }
-        }
-        if let Some(s) = scalar(m.get("max_chat_limit_enabled")) {
-            if !matches!(s.as_str(), "" | "0" | "1") {
-                scheme_error(
-                    &mut errors,
-                    Some(r),
-                    "max_chat_limit_enabled",
-                    format!("max_chat_limit_enabled must be 0, 1 or empty, not \"{s}\""),
-                );
-            }
-        }
-        for (field, known) in [("roles", &vocab.roles), ("teams", &vocab.teams)] {
-            match m.get(field) {
-                None | Some(Value::Null) => {}
-                Some(Value::Array(list)) => {
-                    for entry in list {
-                        let name = scalar(entry.get("name")).unwrap_or_default();
-                        if name.is_empty() {
-                            scheme_error(&mut errors, Some(r), field, format!("{field} entries need a name"));
-                            continue;
-                        }
-                        if Vocabulary::canonical(known, &name).is_none() {
-                            let what = if field == "roles" { "role" } else { "team" };
-                            scheme_error(&mut errors, Some(r), field, format!("{what} \"{name}\" does not exist"));
-                        }
-                        let value = scalar(entry.get("value")).unwrap_or_default();
-                        if !matches!(value.as_str(), "" | "0" | "1") {
-                            scheme_error(
-                                &mut errors,
-                                Some(r),
-                                field,
-                                format!("{field} \"{name}\" value must be 0, 1 or empty"),
-                            );
-                        }
-                    }
-                }
-                Some(_) => scheme_error(&mut errors, Some(r), field, format!("{field} must be a list of {{name, value}}")),
-            }
-        }
+        check_row(&m, r, vocab, &mut emails, &mut new_emails, &mut errors);
         rows.push(m);
     }
     (rows, errors)
+}
+
+/// The scheme errors of row `r` (from 1); `emails` and `new_emails` collect the file's
+/// addresses so far (lowercase), for the duplicate checks.
+fn check_row(
+    m: &Map<String, Value>,
+    r: usize,
+    vocab: &Vocabulary,
+    emails: &mut HashSet<String>,
+    new_emails: &mut HashSet<String>,
+    errors: &mut Vec<Value>,
+) {
+    match scalar(m.get("email")) {
+        Some(e) if valid_email(&e) => {
+            if !emails.insert(e.to_ascii_lowercase()) {
+                scheme_error(errors, Some(r), "email", format!("email {e} is duplicated in the file"));
+            }
+        }
+        Some(e) if !e.is_empty() => scheme_error(errors, Some(r), "email", format!("email {e} is not a valid email")),
+        _ => scheme_error(errors, Some(r), "email", "email is required".into()),
+    }
+    if let Some(e) = scalar(m.get("new_email")).filter(|s| !s.is_empty()) {
+        if !valid_email(&e) {
+            scheme_error(errors, Some(r), "new_email", format!("new_email {e} is not a valid email"));
+        } else if !new_emails.insert(e.to_ascii_lowercase()) {
+            scheme_error(errors, Some(r), "new_email", format!("new_email {e} is duplicated in the file"));
+        }
+    }
+    if let Some(v) = m.get("agent_number") {
+        if !matches!(v, Value::Null | Value::String(_) | Value::Number(_)) {
+            scheme_error(errors, Some(r), "agent_number", "agent_number must be a string".into());
+        }
+    }
+    for f in ["first_name", "last_name"] {
+        if scalar(m.get(f)).is_none_or(|s| s.is_empty()) {
+            scheme_error(errors, Some(r), f, format!("{f} must be a non-empty string"));
+        }
+    }
+    if let Some(s) = scalar(m.get("status")) {
+        if !matches!(s.as_str(), "" | "Active" | "Inactive") {
+            scheme_error(
+                errors,
+                Some(r),
+                "status",
+                format!("status must be \"Active\", \"Inactive\" or empty, not \"{s}\""),
+            );
+        }
+    }
+    if let Some(l) = scalar(m.get("location")) {
+        if !l.is_empty() && !l.eq_ignore_ascii_case("null") && Vocabulary::canonical(&vocab.locations, &l).is_none() {
+            scheme_error(errors, Some(r), "location", format!("location \"{l}\" does not exist"));
+        }
+    }
+    if let Some(s) = scalar(m.get("max_chat_limit")).filter(|s| !s.is_empty()) {
+        if !s.parse::<i64>().is_ok_and(|n| (1..=vocab.max_chat).contains(&n)) {
+            scheme_error(
+                errors,
+                Some(r),
+                "max_chat_limit",
+                format!("max_chat_limit must be 1 to {} or empty, not \"{s}\"", vocab.max_chat),
+            );
+        }
+    }
+    if let Some(s) = scalar(m.get("max_chat_limit_enabled")) {
+        if !matches!(s.as_str(), "" | "0" | "1") {
+            scheme_error(
+                errors,
+                Some(r),
+                "max_chat_limit_enabled",
+                format!("max_chat_limit_enabled must be 0, 1 or empty, not \"{s}\""),
+            );
+        }
+    }
+    for (field, known) in [("roles", &vocab.roles), ("teams", &vocab.teams)] {
+        check_entries(m.get(field), field, known, r, errors);
+    }
+}
+
+/// The scheme errors of a row's `roles` or `teams`: a list of `{name, value}` with known
+/// names and values 0, 1 or empty.
+fn check_entries(v: Option<&Value>, field: &str, known: &[String], r: usize, errors: &mut Vec<Value>) {
+    let list = match v {
+        None | Some(Value::Null) => return,
+        Some(Value::Array(list)) => list,
+        Some(_) => return scheme_error(errors, Some(r), field, format!("{field} must be a list of {{name, value}}")),
+    };
+    for entry in list {
+        let name = scalar(entry.get("name")).unwrap_or_default();
+        if name.is_empty() {
+            scheme_error(errors, Some(r), field, format!("{field} entries need a name"));
+            continue;
+        }
+        if Vocabulary::canonical(known, &name).is_none() {
+            let what = if field == "roles" { "role" } else { "team" };
+            scheme_error(errors, Some(r), field, format!("{what} \"{name}\" does not exist"));
+        }
+        let value = scalar(entry.get("value")).unwrap_or_default();
+        if !matches!(value.as_str(), "" | "0" | "1") {
+            scheme_error(errors, Some(r), field, format!("{field} \"{name}\" value must be 0, 1 or empty"));
+        }
+    }
 }
 
 fn list_names(attrs: &Value, key: &str) -> Vec<String> {
