@@ -256,17 +256,7 @@ async fn run(ctx: &JobCtx) -> Result<JobOutcome, DomainError> {
     let numbers = tenant_numbers(&ctx.state, tenant)
         .await
         .map_err(|_| DomainError::Internal("numbers".into()))?;
-    let mut sp = if p.total == 0 {
-        Splitter::new()
-    } else {
-        Splitter::resume(p.offset)
-    };
-    let mut n = (p.offset / CHUNK as u64) as i32;
-    let mut skip = (p.offset % CHUNK as u64) as usize;
-    if p.total == 0 {
-        n = 0;
-        skip = 0;
-    }
+    let (mut sp, mut n, mut skip) = resume_point(&p);
     let mut pending: Vec<Element> = Vec::with_capacity(BATCH);
     let mut out = Vec::new();
     let mut malformed = None;
@@ -298,17 +288,35 @@ async fn run(ctx: &JobCtx) -> Result<JobOutcome, DomainError> {
         }
     }
     if let Some(e) = malformed {
-        p.error_details = Some("JSON::ParserError".into());
-        p.error_message = Some(format!("Malformed JSON: {e}"));
-        return Ok(JobOutcome::Failed {
-            error: "JSON::ParserError".into(),
-            result: serde_json::to_value(&p).ok(),
-            state: None,
-        });
+        return Ok(malformed_json(p, e));
     }
     // The file is no longer needed once every contact is in.
     let _ = blobs::delete(&ctx.state.db, tenant, blob).await;
     Ok(finished(p))
+}
+
+/// Where a run starts reading: the splitter, the chunk and the bytes of it to skip (the
+/// start of the file, or the checkpoint's offset).
+fn resume_point(p: &Progress) -> (Splitter, i32, usize) {
+    if p.total == 0 {
+        return (Splitter::new(), 0, 0);
+    }
+    (
+        Splitter::resume(p.offset),
+        (p.offset / CHUNK as u64) as i32,
+        (p.offset % CHUNK as u64) as usize,
+    )
+}
+
+/// The outcome of an import whose file is not a JSON array of objects.
+fn malformed_json(mut p: Progress, e: impl std::fmt::Display) -> JobOutcome {
+    p.error_details = Some("JSON::ParserError".into());
+    p.error_message = Some(format!("Malformed JSON: {e}"));
+    JobOutcome::Failed {
+        error: "JSON::ParserError".into(),
+        result: serde_json::to_value(&p).ok(),
+        state: None,
+    }
 }
 
 /// The outcome of an import that read its whole file.
@@ -340,6 +348,29 @@ fn note_invalid(p: &mut Progress, index: u64, errs: &[ContactError]) {
     }
 }
 
+/// A parsed element of the file: its index and the contact (or why it is invalid).
+type ParsedElement = (u64, Result<wire::Parsed, Vec<ContactError>>);
+
+/// The progress after a batch: `outcomes` are those of the valid contacts of `parsed`, in order.
+fn tally(p: &Progress, parsed: &[ParsedElement], outcomes: &[AddOutcome], pending: &[Element]) -> Progress {
+    let mut next = p.clone();
+    let mut outcomes = outcomes.iter();
+    for (index, r) in parsed {
+        match r.as_ref().map(|_| outcomes.next()) {
+            Err(errs) => note_invalid(&mut next, *index, errs),
+            Ok(Some(AddOutcome::Added { .. })) => next.imported += 1,
+            Ok(Some(AddOutcome::Suppressed { .. })) => {
+                next.imported += 1;
+                next.do_not_call += 1;
+            }
+            Ok(_) => note_invalid(&mut next, *index, &[ContactError::duplicate()]),
+        }
+    }
+    next.total += pending.len() as u64;
+    next.offset = pending.last().map(|e| e.end).unwrap_or(next.offset);
+    next
+}
+
 /// Validates and inserts one batch, checkpointing in the same transaction.
 async fn flush(
     ctx: &JobCtx,
@@ -351,7 +382,7 @@ async fn flush(
     p: &mut Progress,
 ) -> Result<Step, DomainError> {
     let now = ctx.state.now(t);
-    let parsed: Vec<_> = pending
+    let parsed: Vec<ParsedElement> = pending
         .iter()
         .enumerate()
         .map(|(i, el)| {
@@ -368,21 +399,7 @@ async fn flush(
         .collect();
     let mut after = None;
     let progress = |outcomes: &[AddOutcome]| {
-        let mut next = p.clone();
-        let mut outcomes = outcomes.iter();
-        for (index, r) in &parsed {
-            match r.as_ref().map(|_| outcomes.next()) {
-                Err(errs) => note_invalid(&mut next, *index, errs),
-                Ok(Some(AddOutcome::Added { .. })) => next.imported += 1,
-                Ok(Some(AddOutcome::Suppressed { .. })) => {
-                    next.imported += 1;
-                    next.do_not_call += 1;
-                }
-                Ok(_) => note_invalid(&mut next, *index, &[ContactError::duplicate()]),
-            }
-        }
-        next.total += pending.len() as u64;
-        next.offset = pending.last().map(|e| e.end).unwrap_or(next.offset);
+        let next = tally(p, &parsed, outcomes, pending);
         let v = serde_json::to_value(&next).map_err(|e| DomainError::Internal(e.to_string()));
         after = Some(next);
         v

@@ -91,6 +91,17 @@ struct Tally {
     errors: Vec<Value>,
 }
 
+impl Tally {
+    /// The tally a checkpoint recorded (zero at the start).
+    fn of(p: &Value) -> Tally {
+        Tally {
+            affected: p.get("affected").and_then(Value::as_i64).unwrap_or(0),
+            failed: p.get("failed").and_then(Value::as_i64).unwrap_or(0),
+            errors: p.get("update_errors").and_then(Value::as_array).cloned().unwrap_or_default(),
+        }
+    }
+}
+
 async fn apply(ctx: &JobCtx) -> DomainResult<JobOutcome> {
     let t = ctx.job.tenant();
     let db = &ctx.state.db;
@@ -105,13 +116,8 @@ async fn apply(ctx: &JobCtx) -> DomainResult<JobOutcome> {
     let file = read_file(ctx).await?;
     let vocab = Vocabulary::load(&ctx.state, &tenant).await?;
     let (rows, scheme) = validate(&file, &vocab);
-    let p = &ctx.job.progress;
-    let mut next = p.get("next").and_then(Value::as_u64).unwrap_or(0) as usize;
-    let mut tally = Tally {
-        affected: p.get("affected").and_then(Value::as_i64).unwrap_or(0),
-        failed: p.get("failed").and_then(Value::as_i64).unwrap_or(0),
-        errors: p.get("update_errors").and_then(Value::as_array).cloned().unwrap_or_default(),
-    };
+    let mut next = ctx.job.progress.get("next").and_then(Value::as_u64).unwrap_or(0) as usize;
+    let mut tally = Tally::of(&ctx.job.progress);
     if !scheme.is_empty() && next == 0 {
         // Roles, teams or locations changed since validation: report, apply the valid rows.
         for e in &scheme {
