@@ -9,6 +9,7 @@ pub mod domain;
 pub mod engine;
 pub mod http;
 pub mod state;
+pub mod token;
 
 use std::future::Future;
 
@@ -30,15 +31,15 @@ pub fn app(state: AppState) -> Router {
     http::layers(routes, &state).with_state(state)
 }
 
-/// Serves `app(state)` on every listener and runs the engine until `shutdown` resolves,
-/// then drains in-flight requests and stops the engine.
+/// Serves `app(state)` on every listener and runs the engine (with every dialect's job
+/// handlers) until `shutdown` resolves, then drains in-flight requests and stops the engine.
 pub async fn launch(
     state: AppState,
     listeners: Vec<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (tx, rx) = watch::channel(false);
-    let engine = engine::spawn(state.clone(), rx.clone());
+    let engine = engine::spawn(state.clone(), dialects::job_handlers(), rx.clone());
     let app = app(state);
     let mut servers = Vec::new();
     for l in listeners {

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use switchboard::db::{self, Database};
 use switchboard::domain::directory::{NewAgent, NewMenu, NewNumber};
-use switchboard::domain::tenants::{self, NewTenant, Provisioned};
+use switchboard::domain::tenants::{self, NewTenant, Provisioned, Provisioner};
 use switchboard::domain::{campaigns, credits, directory, DomainError};
 use switchboard::{AppState, Config};
 use tokio::net::TcpListener;
@@ -168,7 +168,7 @@ fn admin_token(config: &Config) -> String {
             return t;
         }
     }
-    let t = switchboard::domain::secrets::random_token(40);
+    let t = switchboard::token::random_token(40);
     if std::fs::create_dir_all(&config.data_dir).is_ok() && write_private(&file, &t).is_ok() {
         tracing::info!(file = %file.display(), "admin token generated and saved");
     }
@@ -227,28 +227,29 @@ async fn serve(config: Config) -> Result<(), String> {
 async fn tenant_command(d: &Database, cmd: TenantCommand) -> Result<(), String> {
     match cmd {
         TenantCommand::Create(a) => {
-            let p = tenants::create(
-                &d.pool,
-                NewTenant {
-                    slug: a.slug,
-                    name: a.name,
-                    onc_account_id: a.onc_account_id,
-                    onc_username: a.onc_username,
-                    onc_password: a.onc_password,
-                    leads_account_id: a.leads_account_id,
-                    leads_username: a.leads_username,
-                    leads_password: a.leads_password,
-                    cm_account_sid: a.cm_account_sid,
-                    cm_auth_token: a.cm_auth_token,
-                    apps_token: a.apps_token,
-                },
-            )
-            .await
-            .map_err(|e| e.to_string())?;
+            let registry = switchboard::dialects::tenant_registry();
+            let req = new_tenant(
+                a.slug,
+                a.name,
+                [
+                    ("onc_account_id", a.onc_account_id),
+                    ("onc_username", a.onc_username),
+                    ("onc_password", a.onc_password),
+                    ("leads_account_id", a.leads_account_id),
+                    ("leads_username", a.leads_username),
+                    ("leads_password", a.leads_password),
+                    ("cm_account_sid", a.cm_account_sid),
+                    ("cm_auth_token", a.cm_auth_token),
+                    ("apps_token", a.apps_token),
+                ],
+            );
+            let p = tenants::create(&d.pool, &registry.provisioners, req)
+                .await
+                .map_err(|e| e.to_string())?;
             if a.json {
                 println!("{}", serde_json::to_string(&p).map_err(|e| e.to_string())?);
             } else {
-                print_credentials(&p);
+                print_credentials(&registry.provisioners, &p);
             }
             Ok(())
         }
@@ -273,47 +274,55 @@ async fn tenant_command(d: &Database, cmd: TenantCommand) -> Result<(), String> 
     }
 }
 
-fn print_credentials(p: &Provisioned) {
+/// A tenant creation request with the provisioners' fields that were given.
+fn new_tenant<const N: usize>(slug: String, name: Option<String>, fields: [(&str, Option<String>); N]) -> NewTenant {
+    NewTenant {
+        slug,
+        name,
+        fields: fields
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k.to_string(), serde_json::Value::String(v))))
+            .collect(),
+    }
+}
+
+fn print_credentials(provisioners: &[&dyn Provisioner], p: &Provisioned) {
     println!("tenant            {} ({}), id {}", p.tenant.slug, p.tenant.name, p.tenant.id);
-    println!(
-        "ONC               accountId {}  username {}  password {}",
-        p.onc.account_id, p.onc.username, p.onc.password
-    );
-    println!(
-        "Leads             domain {}  account_id {}  username {}  password {}",
-        p.leads.domain, p.leads.account_id, p.leads.username, p.leads.password
-    );
-    println!(
-        "Campaign Manager  account SID {}  auth token {}  enterprise SID {}",
-        p.campaign_manager.account_sid, p.campaign_manager.auth_token, p.campaign_manager.enterprise_sid
-    );
-    println!("Apps              subdomain {}  token {}", p.apps.subdomain, p.apps.token);
+    for prov in provisioners {
+        if let Some(a) = p.credentials.get(prov.name()) {
+            println!("{}", prov.describe(a));
+        }
+    }
 }
 
 /// Fixed credentials of the demo tenant, so `demo` can print them on every run.
 fn demo_tenant() -> NewTenant {
-    NewTenant {
-        slug: "demo".into(),
-        name: Some("Demo".into()),
-        onc_account_id: Some("demo".into()),
-        onc_username: Some("demo".into()),
-        onc_password: Some("demo-onc-password".into()),
-        leads_account_id: Some("0d0e0f0a0b0c4d5e8f9a0b1c2d3e4f50".into()),
-        leads_username: Some("admin".into()),
-        leads_password: Some("demo-leads-password".into()),
-        cm_account_sid: Some("AC0d0e0f0a0b0c4d5e8f9a0b1c2d3e4f50".into()),
-        cm_auth_token: Some("demo-cm-auth-token".into()),
-        apps_token: Some("demo-apps-token".into()),
-    }
+    let s = |v: &str| Some(v.to_string());
+    new_tenant(
+        "demo".into(),
+        s("Demo"),
+        [
+            ("onc_account_id", s("demo")),
+            ("onc_username", s("demo")),
+            ("onc_password", s("demo-onc-password")),
+            ("leads_account_id", s("0d0e0f0a0b0c4d5e8f9a0b1c2d3e4f50")),
+            ("leads_username", s("admin")),
+            ("leads_password", s("demo-leads-password")),
+            ("cm_account_sid", s("AC0d0e0f0a0b0c4d5e8f9a0b1c2d3e4f50")),
+            ("cm_auth_token", s("demo-cm-auth-token")),
+            ("apps_token", s("demo-apps-token")),
+        ],
+    )
 }
 
 async fn demo(d: &Database, config: &Config) -> Result<(), String> {
     let e = |e: DomainError| e.to_string();
     let req = demo_tenant();
+    let registry = switchboard::dialects::tenant_registry();
     let tenant = match tenants::by_slug(&d.pool, "demo").await {
         Ok(t) => t,
         Err(DomainError::NotFound(_)) => {
-            tenants::create(&d.pool, req.clone()).await.map_err(e)?;
+            tenants::create(&d.pool, &registry.provisioners, req.clone()).await.map_err(e)?;
             let t = tenants::by_slug(&d.pool, "demo").await.map_err(e)?;
             let now = chrono::Utc::now();
             for (email, first, last, num) in [
@@ -400,34 +409,15 @@ async fn demo(d: &Database, config: &Config) -> Result<(), String> {
         Some(a) => format!("http://{a}"),
         None => "http://127.0.0.1:8080".into(),
     };
-    let p = Provisioned {
-        tenant: tenants::TenantSummary {
-            id: tenant.id.0,
-            slug: tenant.slug.clone(),
-            name: tenant.name.clone(),
-        },
-        onc: tenants::OncCreds {
-            account_id: "demo".into(),
-            username: "demo".into(),
-            password: "demo-onc-password".into(),
-        },
-        leads: tenants::LeadsCreds {
-            domain: "demo".into(),
-            account_id: req.leads_account_id.clone().unwrap_or_default(),
-            username: "admin".into(),
-            password: "demo-leads-password".into(),
-        },
-        campaign_manager: tenants::CmCreds {
-            account_sid: req.cm_account_sid.clone().unwrap_or_default(),
-            auth_token: "demo-cm-auth-token".into(),
-            enterprise_sid: switchboard::domain::sid("EN", tenant.id.0),
-        },
-        apps: tenants::AppsCreds {
-            subdomain: "demo".into(),
-            token: "demo-apps-token".into(),
-        },
+    // The demo credentials are fixed, so the provisioners give the same answer again.
+    let (_, all) = tenants::plan(&registry.provisioners, tenant.id.0, &req).map_err(e)?;
+    let summary = tenants::TenantSummary {
+        id: tenant.id.0,
+        slug: tenant.slug.clone(),
+        name: tenant.name.clone(),
     };
-    print_credentials(&p);
+    let p = tenants::answer(&registry.provisioners, summary, &all);
+    print_credentials(&registry.provisioners, &p);
     let campaign_seq = campaign.map(|c| c.seq).unwrap_or(1);
     println!();
     println!("Start the server (`cargo run --release`), then try:");
@@ -439,7 +429,7 @@ async fn demo(d: &Database, config: &Config) -> Result<(), String> {
     );
     println!(
         "curl -s -u {}:demo-cm-auth-token '{base}/campaignmanager/credits/search?page=0&pageSize=10'",
-        p.campaign_manager.account_sid
+        p.credentials["campaign_manager"]["account_sid"].as_str().unwrap_or_default()
     );
     println!("curl -s -u demo:demo-apps-token '{base}/apps/api/v1/outbound_dialer/dnc/check?phone_number=%2B17608675309'");
     println!("curl -s -u demo:demo-apps-token {base}/apps/api/v1/outbound_dialer/campaigns/{campaign_seq}/contacts");

@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::domain::clock::{Clock, SystemClock};
 use crate::domain::credentials::CredentialCache;
 use crate::domain::ratelimit::RateLimiter;
-use crate::domain::tenants::Tenant;
+use crate::domain::tenants::{Registry, Tenant};
 
 /// Shared state: the pool, config, clock and in-process caches. Nothing here must be
 /// shared between replicas; everything that must lives in Postgres.
@@ -28,6 +28,8 @@ pub struct AppState {
     /// Serialises scheduler passes of this process (the loop and passes driven by tests or
     /// the admin clock), so a pass never races another one of the same process.
     pub scheduler_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The dialects' credential provisioners and settings keys.
+    pub tenants: Arc<Registry>,
 }
 
 impl AppState {
@@ -46,6 +48,7 @@ impl AppState {
             limiter: Arc::new(RateLimiter::default()),
             jwt_secret: jwt.into_bytes().into(),
             scheduler_lock: Arc::new(tokio::sync::Mutex::new(())),
+            tenants: Arc::new(crate::dialects::tenant_registry()),
             worker_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()).into(),
         })
     }
@@ -64,7 +67,7 @@ impl AppState {
 
 /// A secret generated once and shared through the database by every replica.
 async fn shared_secret(db: &PgPool, name: &str) -> Result<String, sqlx::Error> {
-    let fresh = crate::domain::secrets::random_token(48);
+    let fresh = crate::token::random_token(48);
     sqlx::query("INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
         .bind(name)
         .bind(&fresh)

@@ -9,6 +9,9 @@ use chrono::{DateTime, Duration, Utc};
 use common::{status_json, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
+use switchboard::dialects::apps::tenant::AppsSettings;
+use switchboard::dialects::leads::tenant::LeadsSettings;
+use switchboard::dialects::onc::tenant::OncSettings;
 use switchboard::domain::{credentials, jobs, optlists, secrets, tenants, TenantId};
 use uuid::Uuid;
 
@@ -221,6 +224,7 @@ async fn every_endpoint_requires_the_token() {
         ("POST", "/admin/v1/tenants/acme/credits".into()),
         ("GET", "/admin/v1/tenants/acme/campaigns".into()),
         ("POST", "/admin/v1/tenants/acme/campaigns".into()),
+        ("POST", format!("/admin/v1/tenants/acme/campaigns/{id}/events")),
         ("GET", "/admin/v1/tenants/acme/outbox".into()),
         ("GET", "/admin/v1/tenants/acme/opt-outs".into()),
         ("POST", "/admin/v1/tenants/acme/opt-outs".into()),
@@ -525,12 +529,12 @@ async fn tenant_settings_patch() {
     assert_eq!(t["settings"]["leads_access_token_ttl_seconds"], 600);
     // What dialects read on their next request (the row, loaded per request).
     let row = tenants::by_slug(&app.db, "acme").await.unwrap();
-    assert_eq!(row.settings.apps_rate_limit, Some(5));
-    assert_eq!(row.settings.apps_rate_burst, Some(20));
-    assert_eq!(row.settings.sms_enabled, Some(false));
-    assert_eq!(row.settings.outbound_sms_enabled, Some(true));
-    assert_eq!(row.settings.leads_access_token_ttl_seconds, Some(600));
-    assert_eq!(row.settings.onc_session_idle_seconds, Some(300));
+    assert_eq!(AppsSettings::of(&row).apps_rate_limit, Some(5));
+    assert_eq!(AppsSettings::of(&row).apps_rate_burst, Some(20));
+    assert_eq!(AppsSettings::of(&row).sms_enabled, Some(false));
+    assert_eq!(AppsSettings::of(&row).outbound_sms_enabled, Some(true));
+    assert_eq!(LeadsSettings::of(&row).leads_access_token_ttl_seconds, Some(600));
+    assert_eq!(OncSettings::of(&row).onc_session_idle_seconds, Some(300));
     assert_eq!(row.name, "Acme Corp");
 
     // Partial: only what is given changes; null returns one setting to the default.
@@ -557,7 +561,7 @@ async fn tenant_settings_patch() {
 
     // The other tenant is untouched.
     let other = tenants::by_slug(&app.db, "other").await.unwrap();
-    assert_eq!(other.settings, tenants::TenantSettings::default());
+    assert_eq!(other.settings, tenants::Settings::default());
 
     // Bad input names the field.
     for (body, field, status) in [
@@ -602,8 +606,8 @@ async fn tenant_settings_patch() {
     assert_eq!(s, 404);
     // Nothing of the refused patches was stored.
     let row = tenants::by_slug(&app.db, "acme").await.unwrap();
-    assert_eq!(row.settings.apps_rate_burst, Some(20));
-    assert_eq!(row.settings.sms_enabled, Some(true));
+    assert_eq!(AppsSettings::of(&row).apps_rate_burst, Some(20));
+    assert_eq!(AppsSettings::of(&row).sms_enabled, Some(true));
 }
 
 // ---------------------------------------------------------------------------------------

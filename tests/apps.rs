@@ -3,46 +3,13 @@
 
 mod common;
 
-use common::{status_json, TestApp};
-use reqwest::{Method, RequestBuilder};
+use common::{status_json, AppsClient, TestApp};
+use reqwest::Method;
 use serde_json::{json, Value};
-
-/// Apps credentials of a tenant.
-#[derive(Clone)]
-struct Creds {
-    slug: String,
-    token: String,
-}
-
-async fn tenant(app: &TestApp, slug: &str) -> Creds {
-    let v = app.tenant(slug).await;
-    Creds {
-        slug: v["apps"]["subdomain"].as_str().unwrap().to_string(),
-        token: v["apps"]["token"].as_str().unwrap().to_string(),
-    }
-}
-
-fn req(app: &TestApp, c: &Creds, m: Method, path: &str) -> RequestBuilder {
-    app.client.request(m, app.url(path)).basic_auth(&c.slug, Some(&c.token))
-}
-
-async fn post(app: &TestApp, c: &Creds, path: &str, body: Value) -> (u16, Value) {
-    status_json(req(app, c, Method::POST, path).json(&body).send().await.unwrap()).await
-}
-
-async fn get(app: &TestApp, c: &Creds, path: &str) -> (u16, Value) {
-    status_json(req(app, c, Method::GET, path).send().await.unwrap()).await
-}
-
-async fn admin(app: &TestApp, slug: &str, what: &str, body: Value) -> Value {
-    let (s, v) = app.admin_post(&format!("/admin/v1/tenants/{slug}/{what}"), body).await;
-    assert_eq!(s, 201, "{what}: {v}");
-    v
-}
 
 /// The doc's world: agents, numbers and menus.
 struct World {
-    c: Creds,
+    c: AppsClient,
     lock_star: i64,
     mobile: i64,
     web: i64,
@@ -51,64 +18,64 @@ struct World {
 }
 
 async fn world(app: &TestApp, slug: &str) -> World {
-    let c = tenant(app, slug).await;
-    admin(
-        app,
+    let c = app.tenant_apps(slug).await;
+    app.admin_create(
         slug,
         "agents",
         json!({"email": "admin@somedomain.com", "first_name": "Admin", "last_name": "UJET"}),
     )
     .await;
-    admin(
-        app,
+    app.admin_create(
         slug,
         "agents",
         json!({"email": "agent@somedomain.com", "first_name": "Busy", "last_name": "Agent", "status": "unavailable"}),
     )
     .await;
-    admin(
-        app,
+    app.admin_create(
         slug,
         "agents",
         json!({"email": "allen@somedomain.com", "first_name": "Allen", "last_name": "NoCalls", "can_call": false}),
     )
     .await;
-    admin(
-        app,
+    app.admin_create(
         slug,
         "phone-numbers",
         json!({"number": "+1 339-219-5276", "default_outbound": true}),
     )
     .await;
-    admin(app, slug, "phone-numbers", json!({"number": "+1 628-555-0199"})).await;
+    app.admin_create(slug, "phone-numbers", json!({"number": "+1 628-555-0199"})).await;
     let m = |name: &str, t: &str| json!({"name": name, "menu_type": t, "channels": ["voice_call", "chat"], "wait_seconds": 10});
-    let lock_star = admin(
-        app,
-        slug,
-        "menus",
-        json!({"name": "Lock Star", "menu_type": "ivr_menu", "wait_seconds": 10}),
-    )
-    .await["id"]
+    let lock_star = app
+        .admin_create(
+            slug,
+            "menus",
+            json!({"name": "Lock Star", "menu_type": "ivr_menu", "wait_seconds": 10}),
+        )
+        .await["id"]
         .as_i64()
         .unwrap();
-    let mobile = admin(app, slug, "menus", m("Laptop", "mobile_menu")).await["id"].as_i64().unwrap();
-    let web = admin(app, slug, "menus", m("Web App", "web_menu")).await["id"].as_i64().unwrap();
-    let after_hours = admin(
-        app,
-        slug,
-        "menus",
-        json!({"name": "Closed", "menu_type": "ivr_menu", "state": "after_hours"}),
-    )
-    .await["id"]
+    let mobile = app.admin_create(slug, "menus", m("Laptop", "mobile_menu")).await["id"]
         .as_i64()
         .unwrap();
-    let redirect = admin(
-        app,
-        slug,
-        "menus",
-        json!({"name": "Redirected", "menu_type": "web_menu", "state": "manual_redirection"}),
-    )
-    .await["id"]
+    let web = app.admin_create(slug, "menus", m("Web App", "web_menu")).await["id"]
+        .as_i64()
+        .unwrap();
+    let after_hours = app
+        .admin_create(
+            slug,
+            "menus",
+            json!({"name": "Closed", "menu_type": "ivr_menu", "state": "after_hours"}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let redirect = app
+        .admin_create(
+            slug,
+            "menus",
+            json!({"name": "Redirected", "menu_type": "web_menu", "state": "manual_redirection"}),
+        )
+        .await["id"]
         .as_i64()
         .unwrap();
     World {
@@ -121,35 +88,21 @@ async fn world(app: &TestApp, slug: &str) -> World {
     }
 }
 
-async fn admin_patch(app: &TestApp, slug: &str, body: Value) -> (u16, Value) {
-    status_json(
-        app.admin(Method::PATCH, &format!("/admin/v1/tenants/{slug}"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
-
-async fn err(app: &TestApp, c: &Creds, path: &str, body: Value, status: u16, message: &str) {
-    let (s, v) = post(app, c, path, body.clone()).await;
+async fn err(c: &AppsClient, path: &str, body: Value, status: u16, message: &str) {
+    let (s, v) = c.post(path, body.clone()).await;
     assert_eq!((s, v["message"].as_str()), (status, Some(message)), "{body} → {v}");
 }
 
 #[tokio::test]
 async fn auth_host_check_and_unknown_paths() {
     let app = TestApp::spawn().await;
-    let c = tenant(&app, "acme").await;
+    let c = app.tenant_apps("acme").await;
     let (s, v) = status_json(app.client.get(app.url("/apps/api/v1/wait_times?lang=en")).send().await.unwrap()).await;
     assert_eq!((s, v["message"].as_str()), (401, Some("Unauthorized")));
-    let bad = Creds {
-        slug: "acme".into(),
-        token: "wrong".into(),
-    };
-    assert_eq!(get(&app, &bad, "/apps/api/v1/wait_times?lang=en").await.0, 401);
+    let bad = AppsClient::with(&app, "acme", "wrong");
+    assert_eq!(bad.get("/apps/api/v1/wait_times?lang=en").await.0, 401);
     let (s, _) = status_json(
-        req(&app, &c, Method::GET, "/apps/api/v1/wait_times?lang=en")
+        c.req(Method::GET, "/apps/api/v1/wait_times?lang=en")
             .header("host", "other.example.com")
             .send()
             .await
@@ -158,7 +111,7 @@ async fn auth_host_check_and_unknown_paths() {
     .await;
     assert_eq!(s, 401, "a Host naming another subdomain is refused");
     let (s, _) = status_json(
-        req(&app, &c, Method::GET, "/apps/api/v1/wait_times?lang=en")
+        c.req(Method::GET, "/apps/api/v1/wait_times?lang=en")
             .header("host", "acme.example.com")
             .send()
             .await
@@ -166,7 +119,7 @@ async fn auth_host_check_and_unknown_paths() {
     )
     .await;
     assert_eq!(s, 200);
-    let (s, v) = get(&app, &c, "/apps/api/v1/nothing_here").await;
+    let (s, v) = c.get("/apps/api/v1/nothing_here").await;
     assert_eq!((s, v["message"].as_str()), (404, Some("Not Found")));
     // A known path with another method: the vendor's 404 shape, not an empty 405.
     for (m, p) in [
@@ -176,11 +129,11 @@ async fn auth_host_check_and_unknown_paths() {
         (Method::GET, "/apps/api/v1/outbound_dialer/dnc"),
         (Method::DELETE, "/manager/api/v1/calls/1"),
     ] {
-        let (s, v) = status_json(req(&app, &c, m.clone(), p).send().await.unwrap()).await;
+        let (s, v) = status_json(c.req(m.clone(), p).send().await.unwrap()).await;
         assert_eq!((s, v["message"].as_str()), (404, Some("Not Found")), "{m} {p}");
     }
     let (s, v) = status_json(
-        req(&app, &c, Method::POST, "/apps/api/v1/calls")
+        c.req(Method::POST, "/apps/api/v1/calls")
             .header("content-type", "application/json")
             .body("{not json")
             .send()
@@ -198,14 +151,13 @@ async fn outbound_calls_doc_examples() {
     let w = world(&app, "acme").await;
     let c = &w.c;
     // II. Create an outbound call with end_user_number.
-    let (s, v) = post(
-        &app,
-        c,
-        "/apps/api/v1/calls",
-        json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com",
+    let (s, v) = c
+        .post(
+            "/apps/api/v1/calls",
+            json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com",
                "end_user_number": "+1 859-657-9625", "outbound_number": "+1 339-219-5276", "lang": "en"}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["status"], "assigned");
     assert_eq!(v["call_type"], "Voice Outbound (API)");
@@ -240,13 +192,12 @@ async fn outbound_calls_doc_examples() {
         .unwrap();
     assert_eq!(stored, ("call".into(), "assigned".into(), Some("+18596579625".into())));
     // Deprecated name and the default outbound number.
-    let (s, v) = post(
-        &app,
-        c,
-        "/apps/api/v1/calls",
-        json!({"call_type": "OutboundCall", "agent_email": "admin@somedomain.com", "end_user_number": "+1 859-657-9625"}),
-    )
-    .await;
+    let (s, v) = c
+        .post(
+            "/apps/api/v1/calls",
+            json!({"call_type": "OutboundCall", "agent_email": "admin@somedomain.com", "end_user_number": "+1 859-657-9625"}),
+        )
+        .await;
     assert_eq!(s, 201, "{v}");
     // The default number is shown as the doc's call objects show it.
     assert_eq!(v["outbound_number"], "+1 339-219-5276");
@@ -255,7 +206,6 @@ async fn outbound_calls_doc_examples() {
     let path = "/apps/api/v1/calls";
     // XI / IV. Invalid call type.
     err(
-        &app,
         c,
         path,
         json!({"call_type": "ScheduledCal", "agent_email": "admin@somedomain.com"}),
@@ -263,20 +213,10 @@ async fn outbound_calls_doc_examples() {
         "Invalid call type",
     )
     .await;
-    err(
-        &app,
-        c,
-        path,
-        json!({"agent_email": "admin@somedomain.com"}),
-        400,
-        "Invalid call type",
-    )
-    .await;
+    err(c, path, json!({"agent_email": "admin@somedomain.com"}), 400, "Invalid call type").await;
     // The doc's ticket_id section IV sends "ScheduledCall" (the deprecated scheduled type, per
     // its Scheduled Call section): it is a scheduled call missing its menu (module doc).
-    err(
-        &app,
-        c,
+    err(c,
         path,
         json!({"call_type": "ScheduledCall", "agent_email": "allen@somedomain.com", "outbound_number": "+1 760-410-8538", "end_user_number": "123123", "lang": "en"}),
         400,
@@ -285,7 +225,6 @@ async fn outbound_calls_doc_examples() {
     .await;
     // VI. Agent email required.
     err(
-        &app,
         c,
         path,
         json!({"call_type": "Voice Outbound (API)", "end_user_number": "+1 205-123-4567", "lang": "en"}),
@@ -295,7 +234,6 @@ async fn outbound_calls_doc_examples() {
     .await;
     // V. Not a valid agent email.
     err(
-        &app,
         c,
         path,
         json!({"call_type": "Voice Outbound (API)", "agent_email": "nobody@somedomain.com", "end_user_number": "+1 205-123-4567"}),
@@ -305,7 +243,6 @@ async fn outbound_calls_doc_examples() {
     .await;
     // VII. Agent does not have access to make calls.
     err(
-        &app,
         c,
         path,
         json!({"call_type": "Voice Outbound (API)", "agent_email": "allen@somedomain.com", "end_user_number": "+1 205-123-4567"}),
@@ -314,10 +251,9 @@ async fn outbound_calls_doc_examples() {
     )
     .await;
     // I. Agent is not available to take this call.
-    err(&app, c, path, json!({"call_type": "Voice Outbound (API)", "agent_email": "agent@somedomain.com", "end_user_number": "+1 205-123-4567", "lang": "en"}), 400, "Agent is not available to take this call").await;
+    err(c, path, json!({"call_type": "Voice Outbound (API)", "agent_email": "agent@somedomain.com", "end_user_number": "+1 205-123-4567", "lang": "en"}), 400, "Agent is not available to take this call").await;
     // IV. ticket_id or end_user_number required.
     err(
-        &app,
         c,
         path,
         json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "lang": "en"}),
@@ -326,25 +262,19 @@ async fn outbound_calls_doc_examples() {
     )
     .await;
     // VIII. end_user_number is not well-formed.
-    err(&app, c, path, json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "outbound_number": "+1 339-219-5276", "end_user_number": "123123"}), 400, "end_user_number is not well-formed").await;
+    err(c, path, json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "outbound_number": "+1 339-219-5276", "end_user_number": "123123"}), 400, "end_user_number is not well-formed").await;
     // IX. Contact not found.
-    err(&app, c, path, json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "outbound_number": "+1 339-219-5276", "ticket_id": 1}), 400, "Contact not found").await;
+    err(c, path, json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "outbound_number": "+1 339-219-5276", "ticket_id": 1}), 400, "Contact not found").await;
     // An outbound number that is not the tenant's.
-    err(&app, c, path, json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "outbound_number": "+1 760-410-8538", "end_user_number": "+1 205-123-4567"}), 400, "outbound_number is not found").await;
+    err(c, path, json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "outbound_number": "+1 760-410-8538", "end_user_number": "+1 205-123-4567"}), 400, "outbound_number is not found").await;
 
     // III. Create an outbound call with ticket_id (the ticket's contact comes from CRM data).
-    let (s, _) = post(
-        &app,
-        c,
-        "/apps/api/v1/crm/contact_data",
+    let (s, _) = c.post("/apps/api/v1/crm/contact_data",
         json!({"call_id": "71450", "agent_id": "1", "contact": {"first_name": "Alex", "crm_id": "381630957514", "phone_number": "+1 859-657-9625"}}),
     )
     .await;
     assert_eq!(s, 201);
-    let (s, v) = post(
-        &app,
-        c,
-        path,
+    let (s, v) = c.post(path,
         json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "ticket_id": "71450", "outbound_number": "+1 339-219-5276", "lang": "en"}),
     )
     .await;
@@ -358,21 +288,19 @@ async fn outbound_calls_doc_examples() {
 #[tokio::test]
 async fn outbound_call_needs_number_choice_with_several_numbers() {
     let app = TestApp::spawn().await;
-    let c = tenant(&app, "multi").await;
-    admin(
-        &app,
+    let c = app.tenant_apps("multi").await;
+    app.admin_create(
         "multi",
         "agents",
         json!({"email": "admin@somedomain.com", "first_name": "Admin", "last_name": "UJET"}),
     )
     .await;
-    admin(&app, "multi", "phone-numbers", json!({"number": "+1 339-219-5276"})).await;
-    admin(&app, "multi", "phone-numbers", json!({"number": "+1 760-410-8538"})).await;
+    app.admin_create("multi", "phone-numbers", json!({"number": "+1 339-219-5276"}))
+        .await;
+    app.admin_create("multi", "phone-numbers", json!({"number": "+1 760-410-8538"}))
+        .await;
     // X / XII. Several numbers, no default: 202.
-    let (s, v) = post(
-        &app,
-        &c,
-        "/apps/api/v1/calls",
+    let (s, v) = c.post("/apps/api/v1/calls",
         json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "end_user_number": "+1 859-657-9625", "lang": "en"}),
     )
     .await;
@@ -385,28 +313,28 @@ async fn outbound_call_needs_number_choice_with_several_numbers() {
     assert_eq!(n, 0, "nothing created");
     // XIII. Accepted: agent must make an outbound call with ticket id.
     // The setting goes through the admin API (typed and validated there).
-    let (st, t) = admin_patch(&app, "multi", json!({"settings": {"apps_outbound_requires_ticket": "yes"}})).await;
+    let (st, t) = app
+        .patch_tenant("multi", json!({"settings": {"apps_outbound_requires_ticket": "yes"}}))
+        .await;
     assert_eq!(st, 422, "{t}");
     assert!(t["error"].as_str().unwrap().contains("apps_outbound_requires_ticket"), "{t}");
-    let (st, t) = admin_patch(&app, "multi", json!({"settings": {"apps_outbound_requires_ticket": true}})).await;
+    let (st, t) = app
+        .patch_tenant("multi", json!({"settings": {"apps_outbound_requires_ticket": true}}))
+        .await;
     assert_eq!(st, 200, "{t}");
     assert_eq!(t["settings"]["apps_outbound_requires_ticket"], true);
-    let (s, v) = post(
-        &app,
-        &c,
-        "/apps/api/v1/calls",
+    let (s, v) = c.post("/apps/api/v1/calls",
         json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "end_user_number": "+1 205-123-4567", "outbound_number": "+1 339-219-5276"}),
     )
     .await;
     assert_eq!((s, v["message"].as_str()), (202, Some("accepted")));
     // null returns the setting to its default (false): the same call is created.
-    let (st, t) = admin_patch(&app, "multi", json!({"settings": {"apps_outbound_requires_ticket": null}})).await;
+    let (st, t) = app
+        .patch_tenant("multi", json!({"settings": {"apps_outbound_requires_ticket": null}}))
+        .await;
     assert_eq!(st, 200, "{t}");
     assert!(t["settings"].get("apps_outbound_requires_ticket").is_none(), "{t}");
-    let (s, v) = post(
-        &app,
-        &c,
-        "/apps/api/v1/calls",
+    let (s, v) = c.post("/apps/api/v1/calls",
         json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "end_user_number": "+1 205-123-4567", "outbound_number": "+1 339-219-5276"}),
     )
     .await;
@@ -420,10 +348,7 @@ async fn incoming_and_scheduled_calls() {
     let c = &w.c;
     let path = "/apps/api/v1/calls";
     // VI. Create an incoming call with end_user_number.
-    let (s, v) = post(
-        &app,
-        c,
-        path,
+    let (s, v) = c.post(path,
         json!({"call_type": "Voice Inbound (API)", "lang": "en", "menu_id": w.lock_star, "end_user_number": "+82-10-6861-2345", "recording_permission": "recording_permission_granted"}),
     )
     .await;
@@ -445,13 +370,12 @@ async fn incoming_and_scheduled_calls() {
     assert_eq!(v["recording_permission"], "not_asked");
     let parent = v["id"].as_i64().unwrap();
     // The same consumer gets the same end user id.
-    let (_, v2) = post(
-        &app,
-        c,
-        path,
-        json!({"call_type": "IncomingCall", "menu_id": w.web, "end_user_number": "+82 10 6861 2345"}),
-    )
-    .await;
+    let (_, v2) = c
+        .post(
+            path,
+            json!({"call_type": "IncomingCall", "menu_id": w.web, "end_user_number": "+82 10 6861 2345"}),
+        )
+        .await;
     assert_eq!(v2["end_user"]["id"], v["end_user"]["id"]);
 
     let inb = |extra: Value| {
@@ -466,7 +390,6 @@ async fn incoming_and_scheduled_calls() {
         b
     };
     err(
-        &app,
         c,
         path,
         inb(json!({"end_user_number": "+1 999-657-12"})),
@@ -475,7 +398,6 @@ async fn incoming_and_scheduled_calls() {
     )
     .await;
     err(
-        &app,
         c,
         path,
         inb(json!({"menu_id": w.redirect})),
@@ -483,18 +405,9 @@ async fn incoming_and_scheduled_calls() {
         "Menu is in 'manual redirection' state, can't accept calls",
     )
     .await;
+    err(c, path, inb(json!({"call_type": "InvalidCallType"})), 400, "Invalid call type").await;
+    err(c, path, inb(json!({"menu_id": null})), 400, "menu_id is required").await;
     err(
-        &app,
-        c,
-        path,
-        inb(json!({"call_type": "InvalidCallType"})),
-        400,
-        "Invalid call type",
-    )
-    .await;
-    err(&app, c, path, inb(json!({"menu_id": null})), 400, "menu_id is required").await;
-    err(
-        &app,
         c,
         path,
         inb(json!({"menu_id": w.mobile})),
@@ -503,7 +416,6 @@ async fn incoming_and_scheduled_calls() {
     )
     .await;
     err(
-        &app,
         c,
         path,
         inb(json!({"menu_id": w.after_hours})),
@@ -511,29 +423,12 @@ async fn incoming_and_scheduled_calls() {
         "Menu is in 'after hours' state, can't accept incoming calls",
     )
     .await;
-    err(&app, c, path, inb(json!({"lang": "fr"})), 400, "Language 'fr' is not available").await;
-    err(&app, c, path, inb(json!({"lang": "xy"})), 400, "Language 'xy' is not found").await;
-    err(&app, c, path, inb(json!({"menu_id": 9999})), 400, "menu_id 9999 is not found").await;
+    err(c, path, inb(json!({"lang": "fr"})), 400, "Language 'fr' is not available").await;
+    err(c, path, inb(json!({"lang": "xy"})), 400, "Language 'xy' is not found").await;
+    err(c, path, inb(json!({"menu_id": 9999})), 400, "menu_id 9999 is not found").await;
+    err(c, path, inb(json!({"menu_id": "menu_999"})), 400, "menu_id is not well formed").await;
+    err(c, path, inb(json!({"end_user_number": null})), 400, "end_user_number is required").await;
     err(
-        &app,
-        c,
-        path,
-        inb(json!({"menu_id": "menu_999"})),
-        400,
-        "menu_id is not well formed",
-    )
-    .await;
-    err(
-        &app,
-        c,
-        path,
-        inb(json!({"end_user_number": null})),
-        400,
-        "end_user_number is required",
-    )
-    .await;
-    err(
-        &app,
         c,
         path,
         inb(json!({"recording_permission": "maybe"})),
@@ -542,7 +437,7 @@ async fn incoming_and_scheduled_calls() {
     )
     .await;
     // IX. With a ticket.
-    let (s, v) = post(&app, c, path, inb(json!({"ticket_id": "76517"}))).await;
+    let (s, v) = c.post(path, inb(json!({"ticket_id": "76517"}))).await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["out_ticket_id"], "76517");
 
@@ -559,18 +454,17 @@ async fn incoming_and_scheduled_calls() {
         }
         b
     };
-    let (s, v) = post(&app, c, path, sch(json!({}))).await;
+    let (s, v) = c.post(path, sch(json!({}))).await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["status"], "scheduled");
     assert_eq!(v["call_type"], "Voice Scheduled (API)");
     assert!(v["scheduled_at"].is_string());
     assert!(v["queued_at"].is_null());
     // VII. With call_id (the parent lends its menu... only when it is mobile/web).
-    let (s, v) = post(&app, c, path, sch(json!({"menu_id": null, "call_id": v["id"]}))).await;
+    let (s, v) = c.post(path, sch(json!({"menu_id": null, "call_id": v["id"]}))).await;
     assert_eq!(s, 201, "{v}");
     assert!(v["parent_id"].is_i64());
     err(
-        &app,
         c,
         path,
         sch(json!({"menu_id": null, "call_id": parent})),
@@ -579,7 +473,6 @@ async fn incoming_and_scheduled_calls() {
     )
     .await;
     err(
-        &app,
         c,
         path,
         sch(json!({"menu_id": null, "call_id": 99999})),
@@ -588,7 +481,6 @@ async fn incoming_and_scheduled_calls() {
     )
     .await;
     err(
-        &app,
         c,
         path,
         sch(json!({"end_user_number": "+1 999-657-12"})),
@@ -597,7 +489,6 @@ async fn incoming_and_scheduled_calls() {
     )
     .await;
     err(
-        &app,
         c,
         path,
         sch(json!({"menu_id": w.redirect})),
@@ -605,18 +496,9 @@ async fn incoming_and_scheduled_calls() {
         "Menu is in 'manual redirection' state, can't accept calls",
     )
     .await;
+    err(c, path, sch(json!({"call_type": "InvalidCallType"})), 400, "Invalid call type").await;
+    err(c, path, sch(json!({"menu_id": null})), 400, "menu_id is required").await;
     err(
-        &app,
-        c,
-        path,
-        sch(json!({"call_type": "InvalidCallType"})),
-        400,
-        "Invalid call type",
-    )
-    .await;
-    err(&app, c, path, sch(json!({"menu_id": null})), 400, "menu_id is required").await;
-    err(
-        &app,
         c,
         path,
         sch(json!({"menu_id": w.lock_star})),
@@ -624,30 +506,13 @@ async fn incoming_and_scheduled_calls() {
         "Only mobile and web menu IDs are permitted",
     )
     .await;
-    err(&app, c, path, sch(json!({"lang": "fr"})), 400, "Language 'fr' is not available").await;
-    err(&app, c, path, sch(json!({"lang": "xy"})), 400, "Language 'xy' is not found").await;
-    err(&app, c, path, sch(json!({"menu_id": 9999})), 400, "menu_id 9999 is not found").await;
+    err(c, path, sch(json!({"lang": "fr"})), 400, "Language 'fr' is not available").await;
+    err(c, path, sch(json!({"lang": "xy"})), 400, "Language 'xy' is not found").await;
+    err(c, path, sch(json!({"menu_id": 9999})), 400, "menu_id 9999 is not found").await;
+    err(c, path, sch(json!({"menu_id": "menu_999"})), 400, "menu_id is not well formed").await;
+    err(c, path, sch(json!({"end_user_number": null})), 400, "end_user_number is required").await;
+    err(c, path, sch(json!({"scheduled_at": null})), 400, "scheduled_at is required").await;
     err(
-        &app,
-        c,
-        path,
-        sch(json!({"menu_id": "menu_999"})),
-        400,
-        "menu_id is not well formed",
-    )
-    .await;
-    err(
-        &app,
-        c,
-        path,
-        sch(json!({"end_user_number": null})),
-        400,
-        "end_user_number is required",
-    )
-    .await;
-    err(&app, c, path, sch(json!({"scheduled_at": null})), 400, "scheduled_at is required").await;
-    err(
-        &app,
         c,
         path,
         sch(json!({"scheduled_at": "2019-09-15T00:19:14.421Z"})),
@@ -656,7 +521,6 @@ async fn incoming_and_scheduled_calls() {
     )
     .await;
     err(
-        &app,
         c,
         path,
         sch(json!({"scheduled_at": "next tuesday"})),
@@ -665,16 +529,15 @@ async fn incoming_and_scheduled_calls() {
     )
     .await;
     // After hours for scheduled calls too.
-    let closed = admin(
-        &app,
-        "acme",
-        "menus",
-        json!({"name": "Closed web", "menu_type": "web_menu", "state": "after_hours"}),
-    )
-    .await["id"]
+    let closed = app
+        .admin_create(
+            "acme",
+            "menus",
+            json!({"name": "Closed web", "menu_type": "web_menu", "state": "after_hours"}),
+        )
+        .await["id"]
         .clone();
     err(
-        &app,
         c,
         path,
         sch(json!({"menu_id": closed})),
@@ -689,34 +552,33 @@ async fn company_dnc_doc_example_and_blocking() {
     let app = TestApp::spawn().await;
     let w = world(&app, "acme").await;
     let c = &w.c;
-    // The doc's example is dated October 2022: freeze the tenant's clock there.
+    // The doc's example is dated October 2022: freeze the tenant's clock there. The admin
+    // API never moves a clock backwards, so this one instant in the past is set in storage.
     sqlx::query("UPDATE tenants SET clock_frozen_at = '2022-10-28T00:00:00Z' WHERE slug = 'acme'")
         .execute(&app.db)
         .await
         .unwrap();
-    let (s, _) = post(
-        &app,
-        c,
-        "/apps/api/v1/outbound_dialer/dnc",
-        json!({"contacts": [{"phone_number": "+1-4151113333"}, {"phone_number": "+1-4151115555"}]}),
-    )
-    .await;
+    let (s, _) = c
+        .post(
+            "/apps/api/v1/outbound_dialer/dnc",
+            json!({"contacts": [{"phone_number": "+1-4151113333"}, {"phone_number": "+1-4151115555"}]}),
+        )
+        .await;
     assert_eq!(s, 200);
-    let (s, v) = post(
-        &app,
-        c,
-        "/apps/api/v1/outbound_dialer/dnc",
-        json!({"contacts": [
-            {"phone_number": "+1-7187309219", "expires_at": "2022-10-29 00:00:00 UTC"},
-            {"phone_number": "+1-(358)-213-1634"},
-            {"phone_number": "+1-4151113333", "expires_at": "2022-10-30 00:00:00 UTC"},
-            {"phone_number": "+1-4151115555"},
-            {"phone_number": "+1-7187309219", "expires_at": "2022-10-27 00:00:00 UTC"},
-            {"phone_number": "sssssss"},
-            {"phone_number": "911", "expires_at": "2023-02-05 00:00:00 UTC"}
-        ]}),
-    )
-    .await;
+    let (s, v) = c
+        .post(
+            "/apps/api/v1/outbound_dialer/dnc",
+            json!({"contacts": [
+                {"phone_number": "+1-7187309219", "expires_at": "2022-10-29 00:00:00 UTC"},
+                {"phone_number": "+1-(358)-213-1634"},
+                {"phone_number": "+1-4151113333", "expires_at": "2022-10-30 00:00:00 UTC"},
+                {"phone_number": "+1-4151115555"},
+                {"phone_number": "+1-7187309219", "expires_at": "2022-10-27 00:00:00 UTC"},
+                {"phone_number": "sssssss"},
+                {"phone_number": "911", "expires_at": "2023-02-05 00:00:00 UTC"}
+            ]}),
+        )
+        .await;
     assert_eq!(s, 200);
     assert_eq!(
         v,
@@ -738,18 +600,18 @@ async fn company_dnc_doc_example_and_blocking() {
     assert!(stored.iter().all(|(l, _)| l == "dnc"));
 
     // Check.
-    let (s, v) = get(&app, c, "/apps/api/v1/outbound_dialer/dnc/check?phone_number=1-718-730-9219").await;
+    let (s, v) = c.get("/apps/api/v1/outbound_dialer/dnc/check?phone_number=1-718-730-9219").await;
     assert_eq!(s, 200);
     assert_eq!(v["phone_number"], "1-718-730-9219");
     assert_eq!(v["do_not_call"], true);
     assert_eq!(v["expired_at"], "2022-10-29 00:00:00.000000 +0000");
-    let (_, v) = get(&app, c, "/apps/api/v1/outbound_dialer/dnc/check?phone_number=%2B1-4151115555").await;
+    let (_, v) = c.get("/apps/api/v1/outbound_dialer/dnc/check?phone_number=%2B1-4151115555").await;
     assert_eq!((v["do_not_call"].as_bool(), v["expired_at"].is_null()), (Some(true), true));
-    let (s, v) = get(&app, c, "/apps/api/v1/outbound_dialer/dnc/check").await;
+    let (s, v) = c.get("/apps/api/v1/outbound_dialer/dnc/check").await;
     assert_eq!((s, v["message"].as_str()), (400, Some("phone_number is required")));
-    let (s, v) = get(&app, c, "/apps/api/v1/outbound_dialer/dnc/check?phone_number=abc").await;
+    let (s, v) = c.get("/apps/api/v1/outbound_dialer/dnc/check?phone_number=abc").await;
     assert_eq!((s, v["message"].as_str()), (400, Some("phone_number is invalid")));
-    let (s, v) = get(&app, c, "/apps/api/v1/outbound_dialer/dnc/check?phone_number=1&phone_number=2").await;
+    let (s, v) = c.get("/apps/api/v1/outbound_dialer/dnc/check?phone_number=1&phone_number=2").await;
     assert_eq!(
         (s, v["message"].as_str()),
         (400, Some("phone_number is invalid")),
@@ -759,7 +621,6 @@ async fn company_dnc_doc_example_and_blocking() {
     // A listed number blocks outbound and scheduled calls (and SMS).
     let call = json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "end_user_number": "+1 718-730-9219"});
     err(
-        &app,
         c,
         "/apps/api/v1/calls",
         call.clone(),
@@ -769,7 +630,6 @@ async fn company_dnc_doc_example_and_blocking() {
     .await;
     let sched = json!({"call_type": "Voice Scheduled (API)", "menu_id": w.mobile, "end_user_number": "+1 718-730-9219", "scheduled_at": "2022-11-15T00:00:00Z"});
     err(
-        &app,
         c,
         "/apps/api/v1/calls",
         sched.clone(),
@@ -779,7 +639,6 @@ async fn company_dnc_doc_example_and_blocking() {
     .await;
     let sms = json!({"chat_type": "Messaging (SMS)", "end_user_number": "+1 718-730-9219", "outbound_number": "+1 628-555-0199", "message": "hi"});
     err(
-        &app,
         c,
         "/apps/api/v1/sms",
         sms.clone(),
@@ -789,43 +648,32 @@ async fn company_dnc_doc_example_and_blocking() {
     .await;
 
     // Once expired, it no longer blocks.
-    sqlx::query("UPDATE tenants SET clock_frozen_at = '2022-10-29T00:00:01Z' WHERE slug = 'acme'")
-        .execute(&app.db)
-        .await
-        .unwrap();
-    let (s, v) = post(&app, c, "/apps/api/v1/calls", call.clone()).await;
+    app.clock("acme", json!({"set": "2022-10-29T00:00:01Z"})).await;
+    let (s, v) = c.post("/apps/api/v1/calls", call.clone()).await;
     assert_eq!(s, 201, "{v}");
-    let (_, v) = get(&app, c, "/apps/api/v1/outbound_dialer/dnc/check?phone_number=1-718-730-9219").await;
+    let (_, v) = c.get("/apps/api/v1/outbound_dialer/dnc/check?phone_number=1-718-730-9219").await;
     assert_eq!(v["do_not_call"], false);
 
     // Remove.
-    let (s, v) = post(
-        &app,
-        c,
-        "/apps/api/v1/outbound_dialer/dnc/remove",
-        json!({"phone_numbers": ["1-415-111-3333", "1-415-222-2222", "1-415-333-333-3333"]}),
-    )
-    .await;
+    let (s, v) = c
+        .post(
+            "/apps/api/v1/outbound_dialer/dnc/remove",
+            json!({"phone_numbers": ["1-415-111-3333", "1-415-222-2222", "1-415-333-333-3333"]}),
+        )
+        .await;
     assert_eq!(s, 200);
     assert_eq!(v[0], json!({"phone_number": "1-415-111-3333", "status": "removed"}));
     assert_eq!(v[1], json!({"phone_number": "1-415-222-2222", "status": "not_found"}));
     assert_eq!(v[2]["status"], "failed");
-    let (_, v) = get(&app, c, "/apps/api/v1/outbound_dialer/dnc/check?phone_number=1-415-111-3333").await;
+    let (_, v) = c.get("/apps/api/v1/outbound_dialer/dnc/check?phone_number=1-415-111-3333").await;
     assert_eq!(v["do_not_call"], false);
-    let (s, v) = post(&app, c, "/apps/api/v1/outbound_dialer/dnc", json!({})).await;
+    let (s, v) = c.post("/apps/api/v1/outbound_dialer/dnc", json!({})).await;
     assert_eq!((s, v["message"].as_str()), (400, Some("contacts is required")));
 
     // An SMS opt-out (shared list) blocks SMS too.
-    sqlx::query(
-        "INSERT INTO suppressions (id, tenant_id, list, number, channels, created_at, updated_at)
-         SELECT gen_random_uuid(), id, 'opt_out', '+14155550100', '{sms}', now(), now() FROM tenants WHERE slug = 'acme'",
-    )
-    .execute(&app.db)
-    .await
-    .unwrap();
-    err(
-        &app,
-        c,
+    app.admin_create("acme", "opt-outs", json!({"number": "+14155550100", "channels": ["sms"]}))
+        .await;
+    err(c,
         "/apps/api/v1/sms",
         json!({"chat_type": "Messaging (SMS)", "end_user_number": "+1 415-555-0100", "outbound_number": "+1 628-555-0199", "message": "hi"}),
         400,
@@ -851,17 +699,8 @@ async fn sms_doc_examples() {
         }
         b
     };
+    err(c, path, body(json!({"chat_type": null})), 400, "chat_type needs to be provided").await;
     err(
-        &app,
-        c,
-        path,
-        body(json!({"chat_type": null})),
-        400,
-        "chat_type needs to be provided",
-    )
-    .await;
-    err(
-        &app,
         c,
         path,
         body(json!({"chat_type": "In-app"})),
@@ -869,17 +708,8 @@ async fn sms_doc_examples() {
         "valid chat type needs to be provided",
     )
     .await;
+    err(c, path, body(json!({"end_user_number": null})), 400, "end_user_number is required").await;
     err(
-        &app,
-        c,
-        path,
-        body(json!({"end_user_number": null})),
-        400,
-        "end_user_number is required",
-    )
-    .await;
-    err(
-        &app,
         c,
         path,
         body(json!({"end_user_number": "12345"})),
@@ -888,7 +718,6 @@ async fn sms_doc_examples() {
     )
     .await;
     err(
-        &app,
         c,
         path,
         body(json!({"outbound_number": "+82 000-000-0000"})),
@@ -896,17 +725,8 @@ async fn sms_doc_examples() {
         "Non-US phone number not allowed",
     )
     .await;
+    err(c, path, body(json!({"outbound_number": null})), 400, "outbound_number is required").await;
     err(
-        &app,
-        c,
-        path,
-        body(json!({"outbound_number": null})),
-        400,
-        "outbound_number is required",
-    )
-    .await;
-    err(
-        &app,
         c,
         path,
         body(json!({"outbound_number": "12345"})),
@@ -915,7 +735,6 @@ async fn sms_doc_examples() {
     )
     .await;
     err(
-        &app,
         c,
         path,
         body(json!({"outbound_number": "+1 628-555-0111"})),
@@ -923,10 +742,10 @@ async fn sms_doc_examples() {
         "outbound_number is not found",
     )
     .await;
-    err(&app, c, path, body(json!({"message": ""})), 400, "message is required").await;
+    err(c, path, body(json!({"message": ""})), 400, "message is required").await;
 
     // I. Create an outbound SMS chat.
-    let (s, v) = post(&app, c, path, body(json!({}))).await;
+    let (s, v) = c.post(path, body(json!({}))).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["chat_type"], "Messaging (SMS)");
     assert_eq!(v["status"], "selecting");
@@ -943,7 +762,6 @@ async fn sms_doc_examples() {
     assert_eq!(out[0]["body"], "lorem ipsum");
     // XIV. One active session per consumer.
     err(
-        &app,
         c,
         path,
         body(json!({})),
@@ -952,67 +770,54 @@ async fn sms_doc_examples() {
     )
     .await;
     // Deprecated "SMS" chat type, another consumer.
-    let (s, v) = post(
-        &app,
-        c,
-        path,
-        body(json!({"chat_type": "SMS", "end_user_number": "+1 415-555-0101"})),
-    )
-    .await;
+    let (s, v) = c
+        .post(path, body(json!({"chat_type": "SMS", "end_user_number": "+1 415-555-0101"})))
+        .await;
     assert_eq!((s, v["chat_type"].as_str()), (200, Some("Messaging (SMS)")));
 
     // V / VI. Tenant settings.
     assert_eq!(
-        admin_patch(&app, "acme", json!({"settings": {"outbound_sms_enabled": false}}))
+        app.patch_tenant("acme", json!({"settings": {"outbound_sms_enabled": false}}))
             .await
             .0,
         200
     );
-    err(&app, c, path, body(json!({})), 400, "Outbound SMS is not enabled").await;
+    err(c, path, body(json!({})), 400, "Outbound SMS is not enabled").await;
     assert_eq!(
-        admin_patch(
-            &app,
-            "acme",
-            json!({"settings": {"sms_enabled": false, "outbound_sms_enabled": true}})
-        )
-        .await
-        .0,
+        app.patch_tenant("acme", json!({"settings": {"sms_enabled": false, "outbound_sms_enabled": true}}))
+            .await
+            .0,
         200
     );
-    err(&app, c, path, body(json!({})), 400, "SMS is not enabled").await;
+    err(c, path, body(json!({})), 400, "SMS is not enabled").await;
 }
 
 #[tokio::test]
 async fn wait_times_doc_examples() {
     let app = TestApp::spawn().await;
-    let c = tenant(&app, "acme").await;
+    let c = app.tenant_apps("acme").await;
     let m = |name: &str, t: &str, ch: Value, parent: Option<i64>| json!({"name": name, "menu_type": t, "channels": ch, "wait_seconds": 10, "parent_id": parent});
-    let web = admin(&app, "acme", "menus", m("Web App", "web_menu", json!(["voice_call", "chat"]), None)).await["id"]
+    let web = app
+        .admin_create("acme", "menus", m("Web App", "web_menu", json!(["voice_call", "chat"]), None))
+        .await["id"]
         .as_i64()
         .unwrap();
-    let death = admin(&app, "acme", "menus", m("Death Star", "ivr_menu", json!(["voice_call"]), None)).await["id"]
+    let death = app
+        .admin_create("acme", "menus", m("Death Star", "ivr_menu", json!(["voice_call"]), None))
+        .await["id"]
         .as_i64()
         .unwrap();
-    let laptop = admin(
-        &app,
-        "acme",
-        "menus",
-        m("Laptop", "mobile_menu", json!(["voice_call", "chat"]), None),
-    )
-    .await["id"]
+    let laptop = app
+        .admin_create("acme", "menus", m("Laptop", "mobile_menu", json!(["voice_call", "chat"]), None))
+        .await["id"]
         .as_i64()
         .unwrap();
-    let child = admin(
-        &app,
-        "acme",
-        "menus",
-        m("Lock Star", "ivr_menu", json!(["voice_call"]), Some(death)),
-    )
-    .await["id"]
+    let child = app
+        .admin_create("acme", "menus", m("Lock Star", "ivr_menu", json!(["voice_call"]), Some(death)))
+        .await["id"]
         .as_i64()
         .unwrap();
-    admin(
-        &app,
+    app.admin_create(
         "acme",
         "menus",
         json!({"name": "French", "menu_type": "ivr_menu", "languages": ["fr"], "wait_seconds": 30}),
@@ -1020,7 +825,7 @@ async fn wait_times_doc_examples() {
     .await;
 
     // VI. English queues.
-    let (s, v) = get(&app, &c, "/apps/api/v1/wait_times?lang=en").await;
+    let (s, v) = c.get("/apps/api/v1/wait_times?lang=en").await;
     assert_eq!(s, 200);
     assert_eq!(
         v,
@@ -1032,66 +837,56 @@ async fn wait_times_doc_examples() {
         ])
     );
     // I. Mobile queues.
-    let (_, v) = get(&app, &c, "/apps/api/v1/wait_times?lang=en&menu_type=mobile_menu").await;
+    let (_, v) = c.get("/apps/api/v1/wait_times?lang=en&menu_type=mobile_menu").await;
     assert_eq!(
         v,
         json!([{"menu_id": laptop, "menu_type": "mobile_menu", "chat": 10, "voice_call": 10, "materialized_path": "Laptop"}])
     );
     // III. Voice call, mobile, wait > 5.
-    let (_, v) = get(
-        &app,
-        &c,
-        "/apps/api/v1/wait_times?lang=en&menu_type=mobile_menu&channel_type=voice_call&wait%5Bfrom%5D=5",
-    )
-    .await;
+    let (_, v) = c
+        .get("/apps/api/v1/wait_times?lang=en&menu_type=mobile_menu&channel_type=voice_call&wait%5Bfrom%5D=5")
+        .await;
     assert_eq!(
         v,
         json!([{"menu_id": laptop, "menu_type": "mobile_menu", "voice_call": 10, "materialized_path": "Laptop"}])
     );
     // IV. A menu's subtree.
-    let (_, v) = get(&app, &c, &format!("/apps/api/v1/wait_times?lang=en&menu_id={death}")).await;
+    let (_, v) = c.get(&format!("/apps/api/v1/wait_times?lang=en&menu_id={death}")).await;
     assert_eq!(v.as_array().unwrap().len(), 2);
     // II. wait[from]..wait[to].
-    let (_, v) = get(&app, &c, "/apps/api/v1/wait_times?lang=en&wait[from]=5&wait[to]=15").await;
+    let (_, v) = c.get("/apps/api/v1/wait_times?lang=en&wait[from]=5&wait[to]=15").await;
     assert_eq!(v.as_array().unwrap().len(), 4);
-    let (_, v) = get(&app, &c, "/apps/api/v1/wait_times?lang=en&wait[from]=10").await;
+    let (_, v) = c.get("/apps/api/v1/wait_times?lang=en&wait[from]=10").await;
     assert_eq!(v, json!([]));
     // V. channel_type only.
-    let (_, v) = get(&app, &c, "/apps/api/v1/wait_times?lang=en&channel_type=chat").await;
+    let (_, v) = c.get("/apps/api/v1/wait_times?lang=en&channel_type=chat").await;
     assert_eq!(v.as_array().unwrap().len(), 2);
     assert!(v.as_array().unwrap().iter().all(|r| r.get("voice_call").is_none()));
-    let (_, v) = get(&app, &c, "/apps/api/v1/wait_times?lang=fr").await;
+    let (_, v) = c.get("/apps/api/v1/wait_times?lang=fr").await;
     assert_eq!(v[0]["voice_call"], 30);
     // Errors.
-    let (s, v) = get(&app, &c, "/apps/api/v1/wait_times").await;
+    let (s, v) = c.get("/apps/api/v1/wait_times").await;
     assert_eq!((s, v["message"].as_str()), (400, Some("lang is required")));
-    let (s, _) = get(&app, &c, "/apps/api/v1/wait_times?lang=en&menu_type=car").await;
+    let (s, _) = c.get("/apps/api/v1/wait_times?lang=en&menu_type=car").await;
     assert_eq!(s, 400);
-    let (s, v) = get(&app, &c, "/apps/api/v1/wait_times?lang=en&menu_id=9999").await;
+    let (s, v) = c.get("/apps/api/v1/wait_times?lang=en&menu_id=9999").await;
     assert_eq!((s, v["message"].as_str()), (400, Some("menu_id 9999 is not found")));
     // The live queue: a waiting incoming call makes the wait at least its age.
-    sqlx::query("UPDATE tenants SET clock_offset_seconds = 0 WHERE slug = 'acme'")
-        .execute(&app.db)
-        .await
-        .unwrap();
-    let (s, _) = post(
-        &app,
-        &c,
-        "/apps/api/v1/calls",
-        json!({"call_type": "Voice Inbound (API)", "menu_id": death, "end_user_number": "+1 859-657-9625"}),
-    )
-    .await;
+    app.clock("acme", json!({"reset": true})).await;
+    let (s, _) = c
+        .post(
+            "/apps/api/v1/calls",
+            json!({"call_type": "Voice Inbound (API)", "menu_id": death, "end_user_number": "+1 859-657-9625"}),
+        )
+        .await;
     assert_eq!(s, 201);
     sqlx::query("UPDATE interactions SET created_at = created_at - interval '42 seconds'")
         .execute(&app.db)
         .await
         .unwrap();
-    let (_, v) = get(
-        &app,
-        &c,
-        &format!("/apps/api/v1/wait_times?lang=en&menu_id={death}&channel_type=voice_call"),
-    )
-    .await;
+    let (_, v) = c
+        .get(&format!("/apps/api/v1/wait_times?lang=en&menu_id={death}&channel_type=voice_call"))
+        .await;
     let w = v[0]["voice_call"].as_i64().unwrap();
     assert!((42..50).contains(&w), "{v}");
 }
@@ -1099,14 +894,14 @@ async fn wait_times_doc_examples() {
 #[tokio::test]
 async fn crm_contact_data_is_stored() {
     let app = TestApp::spawn().await;
-    let c = tenant(&app, "acme").await;
+    let c = app.tenant_apps("acme").await;
     let body = json!({
         "call_id": "1917", "agent_id": "1", "lcm_key": "2922|1|2|39|2|0|1", "dnis": "8001992999", "org_id": "tenant1",
         "contact": {"first_name": "Alex", "last_name": "Phil", "account_no": "10002-2989", "crm_id": "220-39307-92",
                     "address": "", "city": "", "loan_type": "", "due_date": ""},
         "pacing_mode": "Predictive", "call_type": "OB_Regular"
     });
-    let (s, v) = post(&app, &c, "/apps/api/v1/crm/contact_data", body.clone()).await;
+    let (s, v) = c.post("/apps/api/v1/crm/contact_data", body.clone()).await;
     assert_eq!(s, 201, "{v}");
     assert!(v["id"].is_i64());
     assert_eq!(v["contact"], body["contact"]);
@@ -1117,24 +912,25 @@ async fn crm_contact_data_is_stored() {
         .unwrap();
     assert_eq!(call_ref.as_deref(), Some("1917"));
     assert_eq!(data, body);
-    let (s, _) = post(&app, &c, "/apps/api/v1/crm/contact_data", json!({"contact": "x"})).await;
+    let (s, _) = c.post("/apps/api/v1/crm/contact_data", json!({"contact": "x"})).await;
     assert_eq!(s, 400);
     // Posted for one of the tenant's calls: the call is linked to the record.
-    let menu = admin(&app, "acme", "menus", json!({"name": "Lock Star", "menu_type": "ivr_menu"})).await["id"].clone();
-    let (_, call) = post(
-        &app,
-        &c,
-        "/apps/api/v1/calls",
-        json!({"call_type": "Voice Inbound (API)", "menu_id": menu, "end_user_number": "+1 859-657-9625"}),
-    )
-    .await;
-    let (s, rec) = post(
-        &app,
-        &c,
-        "/apps/api/v1/crm/contact_data",
-        json!({"call_id": call["id"].to_string(), "contact": {"crm_id": "9"}}),
-    )
-    .await;
+    let menu = app
+        .admin_create("acme", "menus", json!({"name": "Lock Star", "menu_type": "ivr_menu"}))
+        .await["id"]
+        .clone();
+    let (_, call) = c
+        .post(
+            "/apps/api/v1/calls",
+            json!({"call_type": "Voice Inbound (API)", "menu_id": menu, "end_user_number": "+1 859-657-9625"}),
+        )
+        .await;
+    let (s, rec) = c
+        .post(
+            "/apps/api/v1/crm/contact_data",
+            json!({"call_id": call["id"].to_string(), "contact": {"crm_id": "9"}}),
+        )
+        .await;
     assert_eq!(s, 201);
     let linked: Value = sqlx::query_scalar("SELECT attrs->'crm_record_id' FROM interactions WHERE seq = $1")
         .bind(call["id"].as_i64().unwrap())
@@ -1148,23 +944,19 @@ async fn crm_contact_data_is_stored() {
 async fn manager_calls_read_side_and_cross_tenant() {
     let app = TestApp::spawn().await;
     let w = world(&app, "acme").await;
-    let other = tenant(&app, "other").await;
+    let other = app.tenant_apps("other").await;
     let mut ids = Vec::new();
     for i in 0..3 {
-        let (s, v) = post(
-            &app,
-            &w.c,
-            "/apps/api/v1/calls",
-            json!({"call_type": "Voice Inbound (API)", "menu_id": w.lock_star, "end_user_number": format!("+1 859-657-962{i}")}),
-        )
-        .await;
+        let (s, v) =
+            w.c.post(
+                "/apps/api/v1/calls",
+                json!({"call_type": "Voice Inbound (API)", "menu_id": w.lock_star, "end_user_number": format!("+1 859-657-962{i}")}),
+            )
+            .await;
         assert_eq!(s, 201);
         ids.push(v["id"].as_i64().unwrap());
     }
-    let r = req(&app, &w.c, Method::GET, "/manager/api/v1/calls?per_page=2")
-        .send()
-        .await
-        .unwrap();
+    let r = w.c.req(Method::GET, "/manager/api/v1/calls?per_page=2").send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["total"], "3");
     assert_eq!(r.headers()["per-page"], "2");
@@ -1186,143 +978,131 @@ async fn manager_calls_read_side_and_cross_tenant() {
     let r2 = app.client.get(&next).basic_auth(&w.c.slug, Some(&w.c.token)).send().await.unwrap();
     let page2: Value = r2.json().await.unwrap();
     assert_eq!(page2[0]["id"], ids[0]);
-    let r3 = req(&app, &w.c, Method::GET, "/manager/api/v1/calls?per_page=2")
-        .header("host", "acme.example.com")
-        .send()
-        .await
-        .unwrap();
+    let r3 =
+        w.c.req(Method::GET, "/manager/api/v1/calls?per_page=2")
+            .header("host", "acme.example.com")
+            .send()
+            .await
+            .unwrap();
     let link3 = r3.headers()["link"].to_str().unwrap();
     assert!(
         link3.contains("<https://acme.example.com/manager/api/v1/calls?page=2&per_page=2>; rel=\"next\""),
         "{link3}"
     );
     // A repeated paging parameter is the vendor's 400 shape.
-    let (s, v2) = get(&app, &w.c, "/manager/api/v1/calls?page=1&page=2").await;
+    let (s, v2) = w.c.get("/manager/api/v1/calls?page=1&page=2").await;
     assert_eq!(s, 400);
     assert!(v2["message"].is_string(), "{v2}");
     assert_eq!(v.as_array().unwrap().len(), 2);
     assert_eq!(v[0]["id"], ids[2], "newest first");
-    let (_, v) = get(&app, &w.c, "/manager/api/v1/calls?page=2&per_page=2").await;
+    let (_, v) = w.c.get("/manager/api/v1/calls?page=2&per_page=2").await;
     assert_eq!(v[0]["id"], ids[0]);
-    let (s, v) = get(&app, &w.c, &format!("/manager/api/v1/calls/{}", ids[1])).await;
+    let (s, v) = w.c.get(&format!("/manager/api/v1/calls/{}", ids[1])).await;
     assert_eq!((s, v["id"].as_i64()), (200, Some(ids[1])));
     assert_eq!(v["selected_menu"]["name"], "Lock Star");
     // Another tenant sees none of it.
-    let (s, v) = get(&app, &other, &format!("/manager/api/v1/calls/{}", ids[1])).await;
+    let (s, v) = other.get(&format!("/manager/api/v1/calls/{}", ids[1])).await;
     assert_eq!((s, v["message"].as_str()), (404, Some("Not Found")));
-    let (s, v) = get(&app, &other, "/manager/api/v1/calls").await;
+    let (s, v) = other.get("/manager/api/v1/calls").await;
     assert_eq!((s, v), (200, json!([])));
-    let (s, _) = get(&app, &w.c, "/manager/api/v1/calls/abc").await;
+    let (s, _) = w.c.get("/manager/api/v1/calls/abc").await;
     assert_eq!(s, 404);
     // …nor its agents, menus, numbers or DNC list.
-    let (s, v) = post(
-        &app,
-        &other,
-        "/apps/api/v1/calls",
-        json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "end_user_number": "+1 859-657-9625"}),
-    )
-    .await;
+    let (s, v) = other
+        .post(
+            "/apps/api/v1/calls",
+            json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "end_user_number": "+1 859-657-9625"}),
+        )
+        .await;
     assert_eq!((s, v["message"].as_str()), (400, Some("Not a valid agent email")));
-    let (_, v) = post(
-        &app,
-        &other,
-        "/apps/api/v1/calls",
-        json!({"call_type": "Voice Inbound (API)", "menu_id": w.lock_star, "end_user_number": "+1 859-657-9625"}),
-    )
-    .await;
+    let (_, v) = other
+        .post(
+            "/apps/api/v1/calls",
+            json!({"call_type": "Voice Inbound (API)", "menu_id": w.lock_star, "end_user_number": "+1 859-657-9625"}),
+        )
+        .await;
     assert_eq!(v["message"], format!("menu_id {} is not found", w.lock_star));
-    post(
-        &app,
-        &w.c,
+    w.c.post(
         "/apps/api/v1/outbound_dialer/dnc",
         json!({"contacts": [{"phone_number": "+1 205-123-4567"}]}),
     )
     .await;
-    let (_, v) = get(&app, &other, "/apps/api/v1/outbound_dialer/dnc/check?phone_number=%2B12051234567").await;
+    let (_, v) = other
+        .get("/apps/api/v1/outbound_dialer/dnc/check?phone_number=%2B12051234567")
+        .await;
     assert_eq!(v["do_not_call"], false);
-    let (_, v) = get(&app, &w.c, "/apps/api/v1/outbound_dialer/dnc/check?phone_number=%2B12051234567").await;
+    let (_, v) = w.c.get("/apps/api/v1/outbound_dialer/dnc/check?phone_number=%2B12051234567").await;
     assert_eq!(v["do_not_call"], true);
     // Another tenant's removal does not touch this tenant's entry.
-    let (_, v) = post(
-        &app,
-        &other,
-        "/apps/api/v1/outbound_dialer/dnc/remove",
-        json!({"phone_numbers": ["+1 205-123-4567"]}),
-    )
-    .await;
+    let (_, v) = other
+        .post(
+            "/apps/api/v1/outbound_dialer/dnc/remove",
+            json!({"phone_numbers": ["+1 205-123-4567"]}),
+        )
+        .await;
     assert_eq!(v[0]["status"], "not_found");
-    let (_, v) = get(&app, &w.c, "/apps/api/v1/outbound_dialer/dnc/check?phone_number=%2B12051234567").await;
+    let (_, v) = w.c.get("/apps/api/v1/outbound_dialer/dnc/check?phone_number=%2B12051234567").await;
     assert_eq!(v["do_not_call"], true);
     // CRM tickets, parent calls, SMS numbers and menus of this tenant mean nothing to another.
-    post(
-        &app,
-        &w.c,
+    w.c.post(
         "/apps/api/v1/crm/contact_data",
         json!({"call_id": "555", "contact": {"crm_id": "T-1", "phone_number": "+1 859-657-9625"}}),
     )
     .await;
-    admin(
-        &app,
+    app.admin_create(
         "other",
         "agents",
         json!({"email": "admin@somedomain.com", "first_name": "Other", "last_name": "Admin"}),
     )
     .await;
-    admin(
-        &app,
+    app.admin_create(
         "other",
         "phone-numbers",
         json!({"number": "+1 415-555-0199", "default_outbound": true}),
     )
     .await;
-    let (_, v) = post(
-        &app,
-        &other,
-        "/apps/api/v1/calls",
-        json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "ticket_id": "T-1"}),
-    )
-    .await;
+    let (_, v) = other
+        .post(
+            "/apps/api/v1/calls",
+            json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "ticket_id": "T-1"}),
+        )
+        .await;
     assert_eq!(v["message"], "Contact not found");
-    let (_, v) = post(
-        &app,
-        &w.c,
-        "/apps/api/v1/calls",
-        json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "ticket_id": "T-1"}),
-    )
-    .await;
+    let (_, v) =
+        w.c.post(
+            "/apps/api/v1/calls",
+            json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "ticket_id": "T-1"}),
+        )
+        .await;
     assert_eq!(v["out_ticket_id"], "T-1", "the owner resolves its ticket: {v}");
-    let (_, v) = post(
-        &app,
-        &other,
-        "/apps/api/v1/calls",
+    let (_, v) = other.post("/apps/api/v1/calls",
         json!({"call_type": "Voice Scheduled (API)", "call_id": ids[0], "end_user_number": "+1 859-657-9625", "scheduled_at": "2999-01-01T00:00:00Z"}),
     )
     .await;
     assert_eq!(v["message"], format!("call_id {} is not found", ids[0]));
-    let (_, v) = post(
-        &app,
-        &other,
-        "/apps/api/v1/sms",
+    let (_, v) = other.post("/apps/api/v1/sms",
         json!({"chat_type": "Messaging (SMS)", "end_user_number": "+1 415-555-0100", "outbound_number": "+1 628-555-0199", "message": "hi"}),
     )
     .await;
     assert_eq!(v["message"], "outbound_number is not found");
-    let (s, v) = get(&app, &other, "/apps/api/v1/wait_times?lang=en").await;
+    let (s, v) = other.get("/apps/api/v1/wait_times?lang=en").await;
     assert_eq!((s, v), (200, json!([])));
-    let (_, v) = get(&app, &other, &format!("/apps/api/v1/wait_times?lang=en&menu_id={}", w.lock_star)).await;
+    let (_, v) = other.get(&format!("/apps/api/v1/wait_times?lang=en&menu_id={}", w.lock_star)).await;
     assert_eq!(v["message"], format!("menu_id {} is not found", w.lock_star));
 }
 
 #[tokio::test]
 async fn rate_limit_per_tenant() {
     let app = TestApp::spawn().await;
-    let a = tenant(&app, "flood").await;
-    let b = tenant(&app, "calm").await;
-    let (st, t) = admin_patch(&app, "flood", json!({"settings": {"apps_rate_limit": 1, "apps_rate_burst": 2}})).await;
+    let a = app.tenant_apps("flood").await;
+    let b = app.tenant_apps("calm").await;
+    let (st, t) = app
+        .patch_tenant("flood", json!({"settings": {"apps_rate_limit": 1, "apps_rate_burst": 2}}))
+        .await;
     assert_eq!(st, 200, "{t}");
     let mut limited = None;
     for _ in 0..6 {
-        let r = req(&app, &a, Method::GET, "/apps/api/v1/wait_times?lang=en").send().await.unwrap();
+        let r = a.req(Method::GET, "/apps/api/v1/wait_times?lang=en").send().await.unwrap();
         if r.status() == 429 {
             limited = Some(r);
             break;
@@ -1335,7 +1115,7 @@ async fn rate_limit_per_tenant() {
     assert_eq!(v["message"], "Too Many Requests");
     // The other tenant is not slowed.
     for _ in 0..10 {
-        assert_eq!(get(&app, &b, "/apps/api/v1/wait_times?lang=en").await.0, 200);
+        assert_eq!(b.get("/apps/api/v1/wait_times?lang=en").await.0, 200);
     }
 }
 
@@ -1347,16 +1127,16 @@ async fn rate_limit_from_config() {
         ..c
     })
     .await;
-    let a = tenant(&app, "acme").await;
-    assert_eq!(get(&app, &a, "/apps/api/v1/wait_times?lang=en").await.0, 200);
-    let (s, v) = get(&app, &a, "/apps/api/v1/wait_times?lang=en").await;
+    let a = app.tenant_apps("acme").await;
+    assert_eq!(a.get("/apps/api/v1/wait_times?lang=en").await.0, 200);
+    let (s, v) = a.get("/apps/api/v1/wait_times?lang=en").await;
     assert_eq!((s, v["message"].as_str()), (429, Some("Too Many Requests")));
     // A tenant's own 0 (set through the admin API) switches the global limit off for it alone.
-    let b = tenant(&app, "bulk").await;
-    let (st, t) = admin_patch(&app, "bulk", json!({"settings": {"apps_rate_limit": 0}})).await;
+    let b = app.tenant_apps("bulk").await;
+    let (st, t) = app.patch_tenant("bulk", json!({"settings": {"apps_rate_limit": 0}})).await;
     assert_eq!(st, 200, "{t}");
     for _ in 0..5 {
-        assert_eq!(get(&app, &b, "/apps/api/v1/wait_times?lang=en").await.0, 200);
+        assert_eq!(b.get("/apps/api/v1/wait_times?lang=en").await.0, 200);
     }
 }
 
@@ -1379,7 +1159,7 @@ fn spec_paths(file: &str) -> Vec<(String, Vec<&'static str>)> {
 #[tokio::test]
 async fn openapi_files_describe_what_is_served() {
     let app = TestApp::spawn().await;
-    tenant(&app, "acme").await;
+    app.tenant_apps("acme").await;
     // Every Apps path of apps.yaml is routed: 401 without credentials (not 404/405).
     let apps = spec_paths("apps.yaml");
     assert_eq!(apps.len(), 16, "{apps:?}");
@@ -1430,9 +1210,8 @@ async fn openapi_files_describe_what_is_served() {
 #[tokio::test]
 async fn outbound_call_number_errors() {
     let app = TestApp::spawn().await;
-    let c = tenant(&app, "bare").await;
-    admin(
-        &app,
+    let c = app.tenant_apps("bare").await;
+    app.admin_create(
         "bare",
         "agents",
         json!({"email": "admin@somedomain.com", "first_name": "Admin", "last_name": "UJET"}),
@@ -1447,11 +1226,11 @@ async fn outbound_call_number_errors() {
         b
     };
     // No voice number at all and none given.
-    err(&app, &c, "/apps/api/v1/calls", call(json!({})), 400, "outbound_number is required").await;
-    admin(&app, "bare", "phone-numbers", json!({"number": "+1 339-219-5276", "voice": true})).await;
+    err(&c, "/apps/api/v1/calls", call(json!({})), 400, "outbound_number is required").await;
+    app.admin_create("bare", "phone-numbers", json!({"number": "+1 339-219-5276", "voice": true}))
+        .await;
     // A given number that is not a phone number / not the tenant's.
     err(
-        &app,
         &c,
         "/apps/api/v1/calls",
         call(json!({"outbound_number": "12"})),
@@ -1460,7 +1239,6 @@ async fn outbound_call_number_errors() {
     )
     .await;
     err(
-        &app,
         &c,
         "/apps/api/v1/calls",
         call(json!({"outbound_number": "+1 760-410-8538"})),
@@ -1469,39 +1247,35 @@ async fn outbound_call_number_errors() {
     )
     .await;
     // The only number is used (no default needed), shown as the doc shows numbers.
-    let (s, v) = post(&app, &c, "/apps/api/v1/calls", call(json!({}))).await;
+    let (s, v) = c.post("/apps/api/v1/calls", call(json!({}))).await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["outbound_number"], "+1 339-219-5276");
     // Incoming calls use a voice number too: an SMS-only default is skipped.
-    admin(
-        &app,
+    app.admin_create(
         "bare",
         "phone-numbers",
         json!({"number": "+1 628-555-0199", "voice": false, "default_outbound": true}),
     )
     .await;
-    let menu = admin(&app, "bare", "menus", json!({"name": "Main", "menu_type": "ivr_menu"})).await["id"]
+    let menu = app
+        .admin_create("bare", "menus", json!({"name": "Main", "menu_type": "ivr_menu"}))
+        .await["id"]
         .as_i64()
         .unwrap();
-    let (s, v) = post(
-        &app,
-        &c,
-        "/apps/api/v1/calls",
+    let (s, v) = c.post("/apps/api/v1/calls",
         json!({"call_type": "Voice Inbound (API)", "menu_id": menu, "end_user_number": "+1 859-657-9625", "outbound_number": "+1 628-555-0199"}),
     )
     .await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["outbound_number"], "+1 339-219-5276");
     // A user made Inactive (bulk user management's status) is not a valid agent.
-    admin(
-        &app,
+    app.admin_create(
         "bare",
         "agents",
         json!({"email": "gone@somedomain.com", "first_name": "Gone", "attrs": {"user_status": "Inactive"}}),
     )
     .await;
     err(
-        &app,
         &c,
         "/apps/api/v1/calls",
         call(json!({"agent_email": "gone@somedomain.com"})),
@@ -1579,10 +1353,7 @@ async fn responses_have_the_doc_examples_shape() {
         "offer_type": null, "offer_events": [], "answer_type": "manual", "outbound_number": "+1 339-219-5276"}"#,
     )
     .unwrap();
-    let (s, v) = post(
-        &app,
-        c,
-        "/apps/api/v1/calls",
+    let (s, v) = c.post("/apps/api/v1/calls",
         json!({"call_type": "Voice Outbound (API)", "agent_email": "admin@somedomain.com", "end_user_number": "+1 859-657-9625", "outbound_number": "+1 339-219-5276", "lang": "en"}),
     )
     .await;
@@ -1620,10 +1391,7 @@ async fn responses_have_the_doc_examples_shape() {
         "answer_type": "manual", "outbound_number": "+1 339-219-5276"}"#,
     )
     .unwrap();
-    let (s, v) = post(
-        &app,
-        c,
-        "/apps/api/v1/calls",
+    let (s, v) = c.post("/apps/api/v1/calls",
         json!({"call_type": "Voice Inbound (API)", "lang": "en", "menu_id": w.lock_star, "end_user_number": "+82-10-6861-2345", "recording_permission": "recording_permission_granted"}),
     )
     .await;
@@ -1648,10 +1416,7 @@ async fn responses_have_the_doc_examples_shape() {
         "offer_type": null, "offer_events": [], "answer_type": "manual", "outbound_number": "+16285550199"}"#,
     )
     .unwrap();
-    let (s, v) = post(
-        &app,
-        c,
-        "/apps/api/v1/sms",
+    let (s, v) = c.post("/apps/api/v1/sms",
         json!({"chat_type": "Messaging (SMS)", "end_user_number": "+1 415-555-0100", "outbound_number": "+1 628-555-0199", "message": "lorem ipsum", "ticket_id": "5006x00000XXxxxXXX"}),
     )
     .await;

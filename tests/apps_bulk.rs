@@ -3,32 +3,10 @@
 
 mod common;
 
-use common::{status_json, TestApp};
+use common::{status_json, AppsClient, TestApp};
 use reqwest::multipart::{Form, Part};
-use reqwest::{Method, RequestBuilder};
+use reqwest::Method;
 use serde_json::{json, Value};
-
-#[derive(Clone)]
-struct Creds {
-    slug: String,
-    token: String,
-}
-
-async fn tenant(app: &TestApp, slug: &str) -> Creds {
-    let v = app.tenant(slug).await;
-    Creds {
-        slug: v["apps"]["subdomain"].as_str().unwrap().to_string(),
-        token: v["apps"]["token"].as_str().unwrap().to_string(),
-    }
-}
-
-fn req(app: &TestApp, c: &Creds, m: Method, path: &str) -> RequestBuilder {
-    app.client.request(m, app.url(path)).basic_auth(&c.slug, Some(&c.token))
-}
-
-async fn get(app: &TestApp, c: &Creds, path: &str) -> (u16, Value) {
-    status_json(req(app, c, Method::GET, path).send().await.unwrap()).await
-}
 
 fn file_part(rows: &Value, name: &str) -> Part {
     Part::bytes(serde_json::to_vec(rows).unwrap())
@@ -37,10 +15,10 @@ fn file_part(rows: &Value, name: &str) -> Part {
         .unwrap()
 }
 
-async fn upload(app: &TestApp, c: &Creds, rows: &Value) -> (u16, Value) {
+async fn upload(c: &AppsClient, rows: &Value) -> (u16, Value) {
     let form = Form::new().part("file", file_part(rows, "users.json"));
     status_json(
-        req(app, c, Method::POST, "/apps/api/v1/bulk/users/upload")
+        c.req(Method::POST, "/apps/api/v1/bulk/users/upload")
             .multipart(form)
             .send()
             .await
@@ -49,12 +27,12 @@ async fn upload(app: &TestApp, c: &Creds, rows: &Value) -> (u16, Value) {
     .await
 }
 
-async fn replace(app: &TestApp, c: &Creds, id: i64, rows: &Value) -> (u16, Value) {
+async fn replace(c: &AppsClient, id: i64, rows: &Value) -> (u16, Value) {
     let form = Form::new()
         .text("id", id.to_string())
         .part("file", file_part(rows, "users_new.json"));
     status_json(
-        req(app, c, Method::PUT, "/apps/api/v1/bulk/users/upload")
+        c.req(Method::PUT, "/apps/api/v1/bulk/users/upload")
             .multipart(form)
             .send()
             .await
@@ -63,10 +41,10 @@ async fn replace(app: &TestApp, c: &Creds, id: i64, rows: &Value) -> (u16, Value
     .await
 }
 
-async fn proceed(app: &TestApp, c: &Creds, id: i64) -> (u16, Value) {
+async fn proceed(c: &AppsClient, id: i64) -> (u16, Value) {
     let form = Form::new().text("id", id.to_string());
     status_json(
-        req(app, c, Method::POST, "/apps/api/v1/bulk/users/proceed")
+        c.req(Method::POST, "/apps/api/v1/bulk/users/proceed")
             .multipart(form)
             .send()
             .await
@@ -76,9 +54,9 @@ async fn proceed(app: &TestApp, c: &Creds, id: i64) -> (u16, Value) {
 }
 
 /// Waits until the job's status is one of `want`.
-async fn wait_status(app: &TestApp, c: &Creds, id: i64, want: &[&str], secs: u64) -> Value {
+async fn wait_status(app: &TestApp, c: &AppsClient, id: i64, want: &[&str], secs: u64) -> Value {
     app.eventually(secs, || async {
-        let (s, v) = get(app, c, &format!("/apps/api/v1/bulk/users/jobs/{id}")).await;
+        let (s, v) = c.get(&format!("/apps/api/v1/bulk/users/jobs/{id}")).await;
         (s == 200 && want.iter().any(|w| v["status"] == *w)).then_some(v)
     })
     .await
@@ -107,7 +85,7 @@ fn user(email: &str, first: &str) -> Value {
 #[tokio::test]
 async fn template_has_tenant_roles_and_teams() {
     let app = TestApp::spawn().await;
-    let c = tenant(&app, "acme").await;
+    let c = app.tenant_apps("acme").await;
     org(&app, "acme", "team", "test team_1").await;
     org(&app, "acme", "team", "test Team 2").await;
     org(&app, "acme", "role", "Supervisor").await;
@@ -125,7 +103,7 @@ async fn template_has_tenant_roles_and_teams() {
     assert_eq!(s, 422);
     let (s, v) = app.admin_get("/admin/v1/tenants/acme/apps/org-items").await;
     assert_eq!((s, v.as_array().map(Vec::len)), (200, Some(4)));
-    let (s, v) = get(&app, &c, "/apps/api/v1/bulk/users/template").await;
+    let (s, v) = c.get("/apps/api/v1/bulk/users/template").await;
     assert_eq!(s, 200);
     let rows = v.as_array().unwrap();
     assert_eq!(rows.len(), 3);
@@ -156,7 +134,7 @@ async fn template_has_tenant_roles_and_teams() {
         json!([{"name": "test team_1", "value": 0}, {"name": "test Team 2", "value": 0}])
     );
     // The template itself validates for this tenant.
-    let (s, v) = upload(&app, &c, &v).await;
+    let (s, v) = upload(&c, &v).await;
     assert_eq!(s, 200, "{v}");
     let job = wait_status(&app, &c, v["id"].as_i64().unwrap(), &["valid_scheme", "invalid_scheme"], 20).await;
     assert_eq!(job["status"], "valid_scheme", "{job}");
@@ -165,7 +143,7 @@ async fn template_has_tenant_roles_and_teams() {
 #[tokio::test]
 async fn bulk_users_end_to_end() {
     let app = TestApp::spawn().await;
-    let c = tenant(&app, "acme").await;
+    let c = app.tenant_apps("acme").await;
     org(&app, "acme", "team", "test team_1").await;
     org(&app, "acme", "location", "Mexico").await;
     let (s, _) = app
@@ -180,7 +158,7 @@ async fn bulk_users_end_to_end() {
     let mut rename = user("old@somedomain.com", "Renamed");
     rename["new_email"] = json!("new@somedomain.com");
     let rows = json!([user("user1@somedomain.com", "James"), rename, user("user2@somedomain.com", "John")]);
-    let (s, v) = upload(&app, &c, &rows).await;
+    let (s, v) = upload(&c, &rows).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["status"], "created");
     let id = v["id"].as_i64().unwrap();
@@ -192,11 +170,11 @@ async fn bulk_users_end_to_end() {
     assert_eq!(job["filename"], "users.json");
     assert_eq!(job["uploaded_api_user_name"], "acme");
     assert_eq!(job["process_requested_at"], Value::Null);
-    let (s, v) = get(&app, &c, &format!("/apps/api/v1/bulk/users/errors/scheme/{id}")).await;
+    let (s, v) = c.get(&format!("/apps/api/v1/bulk/users/errors/scheme/{id}")).await;
     assert_eq!((s, v), (200, json!([])));
 
     // Proceed → finished; users created and updated.
-    let (s, v) = proceed(&app, &c, id).await;
+    let (s, v) = proceed(&c, id).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["id"], id);
     assert_eq!(v["status"], "valid_scheme");
@@ -205,7 +183,7 @@ async fn bulk_users_end_to_end() {
     assert_eq!(job["failed_rows"], 0);
     assert_eq!(job["proceed_api_user_name"], "acme");
     assert!(job["process_requested_at"].is_string());
-    let (s, v) = get(&app, &c, &format!("/apps/api/v1/bulk/users/errors/update/{id}")).await;
+    let (s, v) = c.get(&format!("/apps/api/v1/bulk/users/errors/update/{id}")).await;
     assert_eq!((s, v), (200, json!([])));
     let agents: Vec<(String, String, Value)> = sqlx::query_as("SELECT email, first_name, attrs FROM agents ORDER BY email")
         .fetch_all(&app.db)
@@ -221,9 +199,9 @@ async fn bulk_users_end_to_end() {
     assert_eq!(agents[1].2["max_chat_limit"], 2);
 
     // Finished: no more replacing, no more proceeding.
-    let (s, v) = replace(&app, &c, id, &rows).await;
+    let (s, v) = replace(&c, id, &rows).await;
     assert_eq!((s, v["message"].as_str()), (404, Some("Can't update JSON. job status: finished")));
-    let (s, v) = proceed(&app, &c, id).await;
+    let (s, v) = proceed(&c, id).await;
     assert_eq!(
         (s, v["message"].as_str()),
         (400, Some("This job cannot proceed update. status: finished"))
@@ -234,10 +212,10 @@ async fn bulk_users_end_to_end() {
     clash["new_email"] = json!("user2@somedomain.com");
     let mut fresh = user("brand@somedomain.com", "Brand");
     fresh["new_email"] = json!("other@somedomain.com");
-    let (_, v) = upload(&app, &c, &json!([clash, fresh])).await;
+    let (_, v) = upload(&c, &json!([clash, fresh])).await;
     let id2 = v["id"].as_i64().unwrap();
     wait_status(&app, &c, id2, &["valid_scheme"], 20).await;
-    proceed(&app, &c, id2).await;
+    proceed(&c, id2).await;
     let job = wait_status(&app, &c, id2, &["finished"], 30).await;
     assert_eq!(
         (job["affected_rows"].as_i64(), job["failed_rows"].as_i64()),
@@ -245,7 +223,7 @@ async fn bulk_users_end_to_end() {
         "{job}"
     );
     assert_eq!(job["update_errors"].as_array().unwrap().len(), 2);
-    let (_, v) = get(&app, &c, &format!("/apps/api/v1/bulk/users/errors/update/{id2}")).await;
+    let (_, v) = c.get(&format!("/apps/api/v1/bulk/users/errors/update/{id2}")).await;
     assert_eq!(v[0]["row"], 1);
     assert_eq!(v[0]["column"], 2);
     assert_eq!(v[0]["error_type"], "error");
@@ -253,10 +231,7 @@ async fn bulk_users_end_to_end() {
     assert_eq!(v[1]["error_type"], "warning");
 
     // Jobs list: newest first, paged.
-    let r = req(&app, &c, Method::GET, "/apps/api/v1/bulk/users/jobs?per_page=1")
-        .send()
-        .await
-        .unwrap();
+    let r = c.req(Method::GET, "/apps/api/v1/bulk/users/jobs?per_page=1").send().await.unwrap();
     assert_eq!(r.headers()["total"], "2");
     assert_eq!(r.headers()["per-page"], "1");
     let link = r.headers()["link"].to_str().unwrap().to_string();
@@ -270,32 +245,32 @@ async fn bulk_users_end_to_end() {
     );
     let v: Value = r.json().await.unwrap();
     assert_eq!(v[0]["id"], id2);
-    let (_, v) = get(&app, &c, "/apps/api/v1/bulk/users/jobs").await;
+    let (_, v) = c.get("/apps/api/v1/bulk/users/jobs").await;
     assert_eq!(v.as_array().unwrap().len(), 2);
 
     // Unknown and other tenants' jobs: 404 Not Found.
-    let other = tenant(&app, "other").await;
+    let other = app.tenant_apps("other").await;
     for path in [
         format!("/apps/api/v1/bulk/users/jobs/{id}"),
         "/apps/api/v1/bulk/users/jobs/9999".to_string(),
         format!("/apps/api/v1/bulk/users/errors/scheme/{id}"),
         format!("/apps/api/v1/bulk/users/errors/update/{id}"),
     ] {
-        let (s, v) = get(&app, &other, &path).await;
+        let (s, v) = other.get(&path).await;
         assert_eq!((s, v["message"].as_str()), (404, Some("Not Found")), "{path}");
     }
-    let (s, v) = proceed(&app, &other, id).await;
+    let (s, v) = proceed(&other, id).await;
     assert_eq!((s, v["message"].as_str()), (404, Some("Not Found")));
-    let (s, v) = replace(&app, &other, id, &rows).await;
+    let (s, v) = replace(&other, id, &rows).await;
     assert_eq!((s, v["message"].as_str()), (404, Some("Not Found")));
-    let (_, v) = get(&app, &other, "/apps/api/v1/bulk/users/jobs").await;
+    let (_, v) = other.get("/apps/api/v1/bulk/users/jobs").await;
     assert_eq!(v, json!([]));
 }
 
 #[tokio::test]
 async fn invalid_scheme_replace_and_proceed_states() {
     let app = TestApp::spawn().await;
-    let c = tenant(&app, "acme").await;
+    let c = app.tenant_apps("acme").await;
     org(&app, "acme", "team", "test team_1").await;
     org(&app, "acme", "location", "Mexico").await;
     let mut bad = user("not-an-email", "");
@@ -316,11 +291,11 @@ async fn invalid_scheme_replace_and_proceed_states() {
         dup_new,
         dup_new2
     ]);
-    let (_, v) = upload(&app, &c, &rows).await;
+    let (_, v) = upload(&c, &rows).await;
     let id = v["id"].as_i64().unwrap();
     let job = wait_status(&app, &c, id, &["valid_scheme", "invalid_scheme"], 20).await;
     assert_eq!(job["status"], "invalid_scheme", "{job}");
-    let (_, errs) = get(&app, &c, &format!("/apps/api/v1/bulk/users/errors/scheme/{id}")).await;
+    let (_, errs) = c.get(&format!("/apps/api/v1/bulk/users/errors/scheme/{id}")).await;
     let errs = errs.as_array().unwrap().clone();
     let on = |row: i64, col: i64| errs.iter().any(|e| e["row"] == row && e["column"] == col);
     assert!(on(2, 1), "invalid email: {errs:?}");
@@ -337,13 +312,13 @@ async fn invalid_scheme_replace_and_proceed_states() {
     assert!(job["scheme_errors"][0].as_str().unwrap().starts_with("Row 2: "));
 
     // Proceed refused while invalid.
-    let (s, v) = proceed(&app, &c, id).await;
+    let (s, v) = proceed(&c, id).await;
     assert_eq!(
         (s, v["message"].as_str()),
         (400, Some("This job cannot proceed update. status: invalid_scheme"))
     );
     // Replace the file → created → valid.
-    let (s, v) = replace(&app, &c, id, &json!([user("a@somedomain.com", "A")])).await;
+    let (s, v) = replace(&c, id, &json!([user("a@somedomain.com", "A")])).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!((v["id"].as_i64(), v["status"].as_str()), (Some(id), Some("created")));
     let job = wait_status(&app, &c, id, &["valid_scheme", "invalid_scheme"], 20).await;
@@ -356,7 +331,7 @@ async fn invalid_scheme_replace_and_proceed_states() {
         .execute(&app.db)
         .await
         .unwrap();
-    let (s, v) = proceed(&app, &c, id).await;
+    let (s, v) = proceed(&c, id).await;
     assert_eq!(
         (s, v["message"].as_str()),
         (400, Some("This job cannot proceed update. status: created"))
@@ -370,27 +345,27 @@ async fn invalid_scheme_replace_and_proceed_states() {
         .execute(&app.db)
         .await
         .unwrap();
-    let (s, _) = proceed(&app, &c, id).await;
+    let (s, _) = proceed(&c, id).await;
     assert_eq!(s, 200);
     sqlx::query("UPDATE jobs SET run_at = now() + interval '1 hour'")
         .execute(&app.db)
         .await
         .unwrap();
-    let (s, v) = proceed(&app, &c, id).await;
+    let (s, v) = proceed(&c, id).await;
     assert_eq!((s, v["message"].as_str()), (400, Some("Update is already in progress.")));
-    let (s, v) = replace(&app, &c, id, &json!([user("a@somedomain.com", "A")])).await;
+    let (s, v) = replace(&c, id, &json!([user("a@somedomain.com", "A")])).await;
     assert_eq!(
         (s, v["message"].as_str()),
         (404, Some("Can't update JSON. job status: in_progress"))
     );
     sqlx::query("UPDATE jobs SET state = 'in_progress'").execute(&app.db).await.unwrap();
-    let (s, v) = proceed(&app, &c, id).await;
+    let (s, v) = proceed(&c, id).await;
     assert_eq!((s, v["message"].as_str()), (400, Some("Update is already in progress.")));
 
     // Not a JSON array / no file.
     let form = Form::new().part("file", Part::bytes(b"not json".to_vec()).file_name("x.json"));
     let (s, v) = status_json(
-        req(&app, &c, Method::POST, "/apps/api/v1/bulk/users/upload")
+        c.req(Method::POST, "/apps/api/v1/bulk/users/upload")
             .multipart(form)
             .send()
             .await
@@ -402,7 +377,7 @@ async fn invalid_scheme_replace_and_proceed_states() {
     assert_eq!(job["status"], "invalid_scheme");
     let form = Form::new().text("other", "x");
     let (s, v) = status_json(
-        req(&app, &c, Method::POST, "/apps/api/v1/bulk/users/upload")
+        c.req(Method::POST, "/apps/api/v1/bulk/users/upload")
             .multipart(form)
             .send()
             .await
@@ -412,7 +387,7 @@ async fn invalid_scheme_replace_and_proceed_states() {
     assert_eq!((s, v["message"].as_str()), (400, Some("file is required")));
     // Proceed also takes an urlencoded form.
     let (s, v) = status_json(
-        req(&app, &c, Method::POST, "/apps/api/v1/bulk/users/proceed")
+        c.req(Method::POST, "/apps/api/v1/bulk/users/proceed")
             .header("content-type", "application/x-www-form-urlencoded")
             .body("id=9999")
             .send()
@@ -426,24 +401,24 @@ async fn invalid_scheme_replace_and_proceed_states() {
 #[tokio::test]
 async fn jobs_survive_a_restart_and_ten_thousand_rows_finish() {
     let app = TestApp::spawn().await;
-    let c = tenant(&app, "acme").await;
+    let c = app.tenant_apps("acme").await;
     org(&app, "acme", "team", "test team_1").await;
     org(&app, "acme", "location", "Mexico").await;
     let rows: Vec<Value> = (0..10_000)
         .map(|i| user(&format!("user{i}@somedomain.com"), &format!("U{i}")))
         .collect();
-    let (s, v) = upload(&app, &c, &Value::Array(rows)).await;
+    let (s, v) = upload(&c, &Value::Array(rows)).await;
     assert_eq!(s, 200, "{v}");
     let id = v["id"].as_i64().unwrap();
     let app = app.restart().await;
     let job = wait_status(&app, &c, id, &["valid_scheme", "invalid_scheme"], 60).await;
     assert_eq!(job["status"], "valid_scheme");
     assert_eq!(job["total_rows"], 10_000);
-    let (s, _) = proceed(&app, &c, id).await;
+    let (s, _) = proceed(&c, id).await;
     assert_eq!(s, 200);
     // Restart while the update may be running: it resumes from its last checkpoint.
     app.eventually(60, || async {
-        let (_, v) = get(&app, &c, &format!("/apps/api/v1/bulk/users/jobs/{id}")).await;
+        let (_, v) = c.get(&format!("/apps/api/v1/bulk/users/jobs/{id}")).await;
         (v["status"] == "in_progress" || v["status"] == "finished").then_some(())
     })
     .await;
@@ -455,45 +430,34 @@ async fn jobs_survive_a_restart_and_ten_thousand_rows_finish() {
     assert_eq!(n, 10_000, "every row applied exactly once");
 }
 
-async fn admin_patch(app: &TestApp, slug: &str, body: Value) -> (u16, Value) {
-    status_json(
-        app.admin(Method::PATCH, &format!("/admin/v1/tenants/{slug}"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn max_chat_limit_bound_is_a_tenant_setting() {
     let app = TestApp::spawn().await;
-    let c = tenant(&app, "acme").await;
+    let c = app.tenant_apps("acme").await;
     org(&app, "acme", "team", "test team_1").await;
     org(&app, "acme", "location", "Mexico").await;
     let mut row = user("a@somedomain.com", "A");
     row["max_chat_limit"] = json!("12");
     // Default X = 10: 12 is out of range.
-    let (_, v) = upload(&app, &c, &json!([row.clone()])).await;
+    let (_, v) = upload(&c, &json!([row.clone()])).await;
     let job = wait_status(&app, &c, v["id"].as_i64().unwrap(), &["valid_scheme", "invalid_scheme"], 20).await;
     assert_eq!(job["status"], "invalid_scheme", "{job}");
     assert!(job["scheme_errors"][0].as_str().unwrap().contains("1 to 10"), "{job}");
     // The admin API validates the setting…
     for bad in [json!(0), json!(1001), json!("12"), json!(-1)] {
-        let (s, t) = admin_patch(&app, "acme", json!({"settings": {"apps_max_chat_limit": bad}})).await;
+        let (s, t) = app.patch_tenant("acme", json!({"settings": {"apps_max_chat_limit": bad}})).await;
         assert_eq!(s, 422, "{bad} → {t}");
         assert!(t["error"].as_str().unwrap().contains("apps_max_chat_limit"), "{t}");
     }
     // …and X = 12 makes the same file valid.
-    let (s, t) = admin_patch(&app, "acme", json!({"settings": {"apps_max_chat_limit": 12}})).await;
+    let (s, t) = app.patch_tenant("acme", json!({"settings": {"apps_max_chat_limit": 12}})).await;
     assert_eq!(s, 200, "{t}");
     assert_eq!(t["settings"]["apps_max_chat_limit"], 12);
-    let (_, v) = upload(&app, &c, &json!([row.clone()])).await;
+    let (_, v) = upload(&c, &json!([row.clone()])).await;
     let job = wait_status(&app, &c, v["id"].as_i64().unwrap(), &["valid_scheme", "invalid_scheme"], 20).await;
     assert_eq!(job["status"], "valid_scheme", "{job}");
     row["max_chat_limit"] = json!("13");
-    let (_, v) = upload(&app, &c, &json!([row])).await;
+    let (_, v) = upload(&c, &json!([row])).await;
     let job = wait_status(&app, &c, v["id"].as_i64().unwrap(), &["valid_scheme", "invalid_scheme"], 20).await;
     assert_eq!(job["status"], "invalid_scheme", "{job}");
     assert!(job["scheme_errors"][0].as_str().unwrap().contains("1 to 12"), "{job}");
@@ -503,17 +467,17 @@ async fn max_chat_limit_bound_is_a_tenant_setting() {
 async fn created_job_shows_its_row_count() {
     // A worker that never polls again: jobs stay `created`.
     let app = TestApp::spawn_config(|c| switchboard::config::Config { tick_ms: 3_600_000, ..c }).await;
-    let c = tenant(&app, "acme").await;
+    let c = app.tenant_apps("acme").await;
     let rows = json!([
         user("a@somedomain.com", "A"),
         user("b@somedomain.com", "B"),
         user("c@somedomain.com", "C")
     ]);
-    let (s, v) = upload(&app, &c, &rows).await;
+    let (s, v) = upload(&c, &rows).await;
     assert_eq!((s, v["status"].as_str()), (200, Some("created")), "{v}");
     let id = v["id"].as_i64().unwrap();
     // The doc's "Job created": total_rows is the file's count before validation.
-    let (s, job) = get(&app, &c, &format!("/apps/api/v1/bulk/users/jobs/{id}")).await;
+    let (s, job) = c.get(&format!("/apps/api/v1/bulk/users/jobs/{id}")).await;
     assert_eq!(s, 200);
     assert_eq!(
         (job["status"].as_str(), job["total_rows"].as_i64()),
@@ -538,20 +502,20 @@ async fn created_job_shows_its_row_count() {
     assert_eq!((job["affected_rows"].as_i64(), job["failed_rows"].as_i64()), (Some(0), Some(0)));
     assert!(job["created_at"].as_str().unwrap().ends_with('Z'));
     // Replacing the file counts the new one.
-    let (s, _) = replace(&app, &c, id, &json!([user("a@somedomain.com", "A")])).await;
+    let (s, _) = replace(&c, id, &json!([user("a@somedomain.com", "A")])).await;
     assert_eq!(s, 200);
-    let (_, job) = get(&app, &c, &format!("/apps/api/v1/bulk/users/jobs/{id}")).await;
+    let (_, job) = c.get(&format!("/apps/api/v1/bulk/users/jobs/{id}")).await;
     assert_eq!(
         (job["status"].as_str(), job["total_rows"].as_i64()),
         (Some("created"), Some(1)),
         "{job}"
     );
-    let (_, list) = get(&app, &c, "/apps/api/v1/bulk/users/jobs").await;
+    let (_, list) = c.get("/apps/api/v1/bulk/users/jobs").await;
     assert_eq!(list[0]["total_rows"], 1);
     // A file that is not a JSON array counts 0 (validation will say why).
     let form = Form::new().part("file", Part::bytes(b"not json".to_vec()).file_name("x.json"));
     let (s, v) = status_json(
-        req(&app, &c, Method::POST, "/apps/api/v1/bulk/users/upload")
+        c.req(Method::POST, "/apps/api/v1/bulk/users/upload")
             .multipart(form)
             .send()
             .await
@@ -559,6 +523,6 @@ async fn created_job_shows_its_row_count() {
     )
     .await;
     assert_eq!(s, 200);
-    let (_, job) = get(&app, &c, &format!("/apps/api/v1/bulk/users/jobs/{}", v["id"])).await;
+    let (_, job) = c.get(&format!("/apps/api/v1/bulk/users/jobs/{}", v["id"])).await;
     assert_eq!(job["total_rows"], 0, "{job}");
 }

@@ -1082,10 +1082,7 @@ async fn scheduled_campaign_runs_when_the_tenant_clock_reaches_start_time() {
     assert_eq!(v["data"]["status"], "scheduled");
     assert!(deliveries(&app, &sid).await.is_empty());
     // Two days later on this tenant's clock.
-    sqlx::query("UPDATE tenants SET clock_offset_seconds = 172800 WHERE slug = 'acme'")
-        .execute(&app.db)
-        .await
-        .unwrap();
+    app.clock("acme", json!({"advance_seconds": 172800})).await;
     app.eventually(20, || async {
         let (_, v) = cm.get(&format!("/campaignmanager/campaigns/search/{sid}")).await;
         (v["data"]["status"] == "Completed").then_some(())
@@ -1122,10 +1119,7 @@ async fn opt_out_made_after_scheduling_is_honoured_at_send_time() {
         )
         .await;
     assert_eq!(s, 200);
-    sqlx::query("UPDATE tenants SET clock_offset_seconds = 172800 WHERE slug = 'acme'")
-        .execute(&app.db)
-        .await
-        .unwrap();
+    app.clock("acme", json!({"advance_seconds": 172800})).await;
     app.eventually(20, || async {
         let (_, v) = cm.get(&format!("/campaignmanager/campaigns/search/{sid}")).await;
         (v["data"]["status"] == "Completed").then_some(())
@@ -1221,10 +1215,7 @@ async fn scheduled_campaign_survives_a_restart() {
     let (token, csid) = (cm.token.clone(), cm.sid.clone());
     drop(cm);
     let app = app.restart().await;
-    sqlx::query("UPDATE tenants SET clock_offset_seconds = 172800 WHERE slug = 'acme'")
-        .execute(&app.db)
-        .await
-        .unwrap();
+    app.clock("acme", json!({"advance_seconds": 172800})).await;
     let path = format!("/campaignmanager/campaigns/search/{sid}");
     app.eventually(20, || async {
         let r = app.client.get(app.url(&path)).basic_auth(&csid, Some(&token)).send().await.unwrap();
@@ -1461,11 +1452,7 @@ async fn status_follows_the_admin_clock_through_in_progress_to_completed() {
     // A campaign the engine marked failed reads Failed.
     let (_, v) = cm.sms("f", "Hello", "+14155550101", &[("startTime", &future(5))]).await;
     let fsid = v["data"]["sid"].as_str().unwrap().to_string();
-    sqlx::query("UPDATE campaigns SET status = 'failed' WHERE id = $1")
-        .bind(uuid::Uuid::parse_str(&fsid[2..]).unwrap())
-        .execute(&app.db)
-        .await
-        .unwrap();
+    app.campaign_events("acme", &fsid[2..], &["start", "fail"]).await;
     let (_, v) = cm.get(&format!("/campaignmanager/campaigns/search/{fsid}")).await;
     assert_eq!(v["data"]["status"], "Failed");
     let (_, v) = cm.get("/campaignmanager/campaigns/search?status=Failed").await;

@@ -76,12 +76,7 @@ fn tenant_id(prov: &Value) -> TenantId {
 }
 
 async fn set_offset(app: &TestApp, slug: &str, secs: i64) {
-    sqlx::query("UPDATE tenants SET clock_offset_seconds = $1 WHERE slug = $2")
-        .bind(secs)
-        .bind(slug)
-        .execute(&app.db)
-        .await
-        .unwrap();
+    app.clock_offset(slug, secs).await;
 }
 
 fn claims(token: &str) -> Value {
@@ -267,10 +262,7 @@ async fn token_checks_missing_forged_expired_account_header() {
     assert!(v["message"].as_str().unwrap().contains("expired"));
     // the tenant's own lifetime setting
     set_offset(&app, "acme", 0).await;
-    sqlx::query("UPDATE tenants SET settings = '{\"leads_access_token_ttl_seconds\": 60}' WHERE slug = 'acme'")
-        .execute(&app.db)
-        .await
-        .unwrap();
+    app.settings("acme", json!({"leads_access_token_ttl_seconds": 60})).await;
     let (short, _, _) = login(&app, &prov).await;
     assert_eq!(get(&app, &short, path).await.0, 200);
     set_offset(&app, "acme", 61).await;
@@ -520,24 +512,13 @@ async fn add_lead_doc_example_validation_and_dnc() {
     let (s, _) = add_lead(&app, &token, "xyz", json!({"number": "+12135550102"})).await;
     assert_eq!(s, 400);
     // a number on the DNC / opt-out list: accepted with status dnc, never dialled
-    let t = tenant_id(&prov);
-    for (list, number) in [("dnc", "+12135550199"), ("opt_out", "+12135550198")] {
-        sqlx::query("INSERT INTO suppressions (id, tenant_id, list, number, created_at, updated_at) VALUES ($1, $2, $3, $4, now(), now())")
-            .bind(Uuid::new_v4())
-            .bind(t.0)
-            .bind(list)
-            .bind(number)
-            .execute(&app.db)
-            .await
-            .unwrap();
+    for (list, number) in [("dnc", "+12135550199"), ("opt-outs", "+12135550198")] {
+        app.admin_create("acme", list, json!({ "number": number })).await;
         let (s, v) = add_lead(&app, &token, &camp, json!({"number": number})).await;
         assert_eq!(s, 200, "{v}");
         assert_eq!(v["status"], "dnc");
     }
-    sqlx::query("UPDATE campaigns SET status = 'running'")
-        .execute(&app.db)
-        .await
-        .unwrap();
+    app.campaign_events("acme", &camp, &["schedule", "start"]).await;
     app.tick().await;
     let sent: Vec<String> = sqlx::query_scalar("SELECT to_address FROM deliveries WHERE status = 'sent'")
         .fetch_all(&app.db)
@@ -609,10 +590,7 @@ async fn campaigns_and_status_report() {
     assert_eq!(v.as_object().unwrap().len(), 2);
     // a paused shared campaign shows as paused (not 'running': the scheduler would complete
     // an empty running campaign at once)
-    sqlx::query("UPDATE campaigns SET status = 'paused' WHERE name = 'campaign_2'")
-        .execute(&app.db)
-        .await
-        .unwrap();
+    app.campaign_events("acme", &b, &["schedule", "pause"]).await;
     let (_, v) = get(&app, &token, "/api/v2/reports/campaigns/leads/status").await;
     assert_eq!(v[&b]["status"], "paused");
 }
@@ -1235,10 +1213,7 @@ async fn history_window_paging_and_spellings() {
     assert_eq!(v["data"][0]["lead_name"], "Raven Shields");
     // dial attempts of the shared scheduler show as campaign dials with the Leads status
     let (_, lead) = add_lead(&app, &token, &camp, json!({"number": "+12195011919", "first_name": "Ada"})).await;
-    sqlx::query("UPDATE campaigns SET status = 'running'")
-        .execute(&app.db)
-        .await
-        .unwrap();
+    app.campaign_events("acme", &camp, &["schedule", "start"]).await;
     app.tick().await;
     let (_, v) = get(&app, &token, "/api/v2/reports/campaigns/leads/history?pageSize=1").await;
     let d = &v["data"][0];
@@ -1340,9 +1315,7 @@ async fn page_read_waits_for_an_in_flight_add() {
     // an add in flight: it holds the campaign's lead lock and has taken its sequence number
     let camp_id = Uuid::parse_str(&camp).unwrap();
     let mut tx = app.db.begin().await.unwrap();
-    switchboard::dialects::leads::lock_campaign_leads(&mut tx, camp_id, true)
-        .await
-        .unwrap();
+    switchboard::domain::contacts::lock_campaign(&mut tx, camp_id, true).await.unwrap();
     let pending = Uuid::new_v4();
     sqlx::query(
         "INSERT INTO contacts (id, tenant_id, campaign_id, number, status, created_at, updated_at)

@@ -152,16 +152,7 @@ async fn sessions_expire_after_twenty_idle_minutes_on_the_tenant_clock() {
     let other = app.tenant("other").await;
     let sid = open(&app, &t).await;
     let other_sid = open(&app, &other).await;
-    let set_offset = |secs: i64| {
-        let db = app.db.clone();
-        async move {
-            sqlx::query("UPDATE tenants SET clock_offset_seconds = $1 WHERE slug = 'acme'")
-                .bind(secs)
-                .execute(&db)
-                .await
-                .unwrap();
-        }
-    };
+    let set_offset = |secs: i64| app.clock_offset("acme", secs);
     // 19 minutes idle: accepted, and the use slides the expiry
     set_offset(19 * 60).await;
     assert_eq!(call(&app, "GetCampaignListing", json!({"sessionId": sid})).await, json!([]));
@@ -182,10 +173,8 @@ async fn sessions_expire_after_twenty_idle_minutes_on_the_tenant_clock() {
     assert_eq!(call(&app, "CloseAPISession", json!({"sessionId": sid2})).await["ErrorCode"], 1);
 
     // the tenant's own idle setting wins over the default
-    sqlx::query("UPDATE tenants SET settings = '{\"onc_session_idle_seconds\": 60}', clock_offset_seconds = 0 WHERE slug = 'acme'")
-        .execute(&app.db)
-        .await
-        .unwrap();
+    app.settings("acme", json!({"onc_session_idle_seconds": 60})).await;
+    set_offset(0).await;
     let sid3 = open(&app, &t).await;
     set_offset(61).await;
     assert_eq!(call(&app, "GetCampaignListing", json!({"sessionId": sid3})).await, Value::Null);
@@ -1740,16 +1729,7 @@ async fn sms_short_code_senders_and_normalised_caller_ids() {
 async fn deliveries_wait_for_the_daily_window() {
     let app = TestApp::spawn().await;
     let t = app.tenant("acme").await;
-    let freeze = |at: &'static str| {
-        let db = app.db.clone();
-        async move {
-            sqlx::query("UPDATE tenants SET clock_frozen_at = $1::timestamptz WHERE slug = 'acme'")
-                .bind(at)
-                .execute(&db)
-                .await
-                .unwrap();
-        }
-    };
+    let freeze = |at: &'static str| app.freeze_clock_at("acme", at);
     let deliveries = || {
         let db = app.db.clone();
         async move {

@@ -25,7 +25,11 @@
 //!   settings, clock and credentials (Leads API keys too) stay. The table list is
 //!   [`crate::domain::tenant_ops::RESET_TABLES`].
 //! - Leads API keys: 64 lowercase hex characters; the list shows keys that are not revoked.
+//! - Campaign events (`POST …/campaigns/{id}/events`): `{"event": "start"}` or
+//!   `{"events": ["schedule", "start"]}` (in order, in one transaction) through the one
+//!   campaign state machine; an illegal move → 409 and nothing changes.
 
+mod campaign_events;
 mod clock;
 mod error;
 mod fixtures;
@@ -79,6 +83,7 @@ pub fn router() -> Router<AppState> {
         .merge(leads_keys::router())
         .merge(org_items::router())
         .merge(clock::router())
+        .merge(campaign_events::router())
 }
 
 /// The tenant of a path's `{slug}` (404 when there is none).

@@ -24,7 +24,7 @@ pub fn render(state: &AppState, t: &Tenant) -> Value {
         "id": t.id.0,
         "slug": t.slug,
         "name": t.name,
-        "settings": t.settings,
+        "settings": tenants::settings_view(&state.tenants.settings, &t.settings),
         "now": state.now(t),
         "clock": super::clock::render(state, t),
         "created_at": t.created_at,
@@ -36,7 +36,7 @@ async fn create(
     _: AdminAuth,
     AdminJson(req): AdminJson<NewTenant>,
 ) -> Result<(StatusCode, Json<Value>), AdminError> {
-    let p = tenants::create(&st.db, req).await?;
+    let p = tenants::create(&st.db, &st.tenants.provisioners, req).await?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::to_value(p).map_err(|_| AdminError::Internal)?),
@@ -60,7 +60,7 @@ struct TenantPatch {
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
-    settings: Option<SettingsPatch>,
+    settings: Option<serde_json::Map<String, Value>>,
 }
 
 async fn update(
@@ -70,7 +70,8 @@ async fn update(
     AdminJson(p): AdminJson<TenantPatch>,
 ) -> Result<Json<Value>, AdminError> {
     let t = tenants::by_slug(&st.db, &slug).await?;
-    let t = tenant_ops::update(&st.db, t.id, p.name.as_deref(), &p.settings.unwrap_or_default()).await?;
+    let settings = SettingsPatch::new(&st.tenants.settings, &p.settings.unwrap_or_default())?;
+    let t = tenant_ops::update(&st.db, t.id, p.name.as_deref(), &settings).await?;
     Ok(Json(render(&st, &t)))
 }
 

@@ -149,7 +149,7 @@ fn password(data_dir: &Path) -> Result<String, EmbeddedError> {
             return Ok(p);
         }
     }
-    let p = crate::domain::secrets::random_token(32);
+    let p = crate::token::random_token(32);
     let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).open(&file)?;
     f.set_permissions(fs::Permissions::from_mode(0o600))?;
     f.write_all(p.as_bytes())?;

@@ -8,7 +8,8 @@ pub mod outbound_dialer;
 
 use axum::Router;
 
-use crate::engine::jobs::JobHandler;
+use crate::domain::jobs::JobHandler;
+use crate::domain::tenants::{Provisioner, Registry};
 use crate::state::AppState;
 
 /// Every dialect's routes (their path prefixes do not collide).
@@ -30,4 +31,18 @@ pub fn job_handlers() -> Vec<(&'static str, JobHandler)> {
     all.extend(apps::job_handlers());
     all.extend(outbound_dialer::job_handlers());
     all
+}
+
+/// What the dialects add to a tenant: their credentials' provisioners (in the order of the
+/// provisioning answer; the outbound dialer shares the Apps credential) and the settings
+/// keys they own (in the order an operator sees them).
+pub fn tenant_registry() -> Registry {
+    let provisioners: Vec<&'static dyn Provisioner> = vec![
+        &onc::tenant::OncProvisioner,
+        &leads::tenant::LeadsProvisioner,
+        &campaign_manager::tenant::CmProvisioner,
+        &apps::tenant::AppsProvisioner,
+    ];
+    let settings = [apps::tenant::SETTINGS, leads::tenant::SETTINGS, onc::tenant::SETTINGS].concat();
+    Registry { provisioners, settings }
 }

@@ -160,7 +160,8 @@ pub struct Upload<'a, S> {
     pub max: usize,
 }
 
-/// Deletes a blob of the tenant (and its chunks); deleting one that is gone is no error.
+/// Deletes a blob of the tenant and its chunks (no error when it is already gone). Runs
+/// in the caller's transaction when given one, so the blob goes with what referred to it.
 pub async fn delete<'e>(db: impl PgExecutor<'e>, tenant: TenantId, id: Uuid) -> DomainResult<()> {
     sqlx::query("DELETE FROM blobs WHERE tenant_id = $1 AND id = $2")
         .bind(tenant.0)

@@ -302,6 +302,37 @@ pub async fn contact_counts<'e>(db: impl PgExecutor<'e>, tenant: TenantId, id: U
     .await?)
 }
 
+impl Event {
+    /// The event named `s` (`schedule`, `start`, `pause`, `resume`, `complete`, `fail`,
+    /// `cancel`, `reopen`).
+    pub fn parse(s: &str) -> Option<Event> {
+        Some(match s {
+            "schedule" => Event::Schedule,
+            "start" => Event::Start,
+            "pause" => Event::Pause,
+            "resume" => Event::Resume,
+            "complete" => Event::Complete,
+            "fail" => Event::Fail,
+            "cancel" => Event::Cancel,
+            "reopen" => Event::Reopen,
+            _ => return None,
+        })
+    }
+}
+
+/// Applies `events` in order to a campaign, in one transaction (see [`transition`]): all of
+/// them or, when one is illegal, none.
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
+pub async fn apply_events(db: &sqlx::PgPool, tenant: TenantId, id: Uuid, events: &[Event], now: DateTime<Utc>) -> DomainResult<Campaign> {
+    let mut tx = db.begin().await?;
+    let mut c = get(&mut *tx, tenant, id).await?;
+    for e in events {
+        c = transition(&mut tx, tenant, id, *e, None, now).await?;
+    }
+    tx.commit().await?;
+    Ok(c)
+}
+
 #[cfg(test)]
 mod state_machine_tests {
     use super::{Event, Status};

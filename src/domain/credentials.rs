@@ -12,7 +12,7 @@ use sqlx::{PgExecutor, Row};
 use uuid::Uuid;
 
 use super::secrets;
-use super::{DomainError, DomainResult, TenantId};
+use super::{DomainError, DomainResult, ResultExt, TenantId};
 
 /// Credential kinds (`credentials.kind`).
 pub mod kind {
@@ -86,7 +86,6 @@ pub async fn insert<'e>(db: impl PgExecutor<'e>, tenant: TenantId, c: NewCredent
     let row = sqlx::query(
         "INSERT INTO credentials (id, tenant_id, kind, login_key, username, account_id, secret_hash, name)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (kind, login_key) DO NOTHING
          RETURNING id, tenant_id, kind, login_key, username, account_id, secret_hash, name, attrs, created_at, revoked_at",
     )
     .bind(Uuid::new_v4())
@@ -97,15 +96,12 @@ pub async fn insert<'e>(db: impl PgExecutor<'e>, tenant: TenantId, c: NewCredent
     .bind(&c.account_id)
     .bind(&hash)
     .bind(&c.name)
-    .fetch_optional(db)
-    .await?;
-    match row {
-        Some(r) => Ok(from_row(&r)?),
-        None => Err(DomainError::Conflict(format!(
-            "{} credential {} already exists",
-            c.kind, c.login_key
-        ))),
-    }
+    .fetch_one(db)
+    .await
+    .on_constraint("credentials_kind_login_key_key", || {
+        DomainError::Conflict(format!("{} credential {} already exists", c.kind, c.login_key))
+    })?;
+    Ok(from_row(&row)?)
 }
 
 /// The credential `(kind, login_key)` if its secret matches and it is not revoked.
@@ -171,4 +167,30 @@ pub async fn revoke<'e>(db: impl PgExecutor<'e>, tenant: TenantId, kind: &str, i
         return Err(DomainError::NotFound("credential"));
     }
     Ok(())
+}
+
+/// One active (not revoked) credential of the tenant of `kind`; NotFound otherwise.
+pub async fn get_active<'e>(db: impl PgExecutor<'e>, tenant: TenantId, kind: &str, id: Uuid) -> DomainResult<Credential> {
+    let sql = format!("SELECT {COLS} FROM credentials WHERE tenant_id = $1 AND id = $2 AND kind = $3 AND revoked_at IS NULL");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.0)
+        .bind(id)
+        .bind(kind)
+        .fetch_optional(db)
+        .await?
+        .ok_or(DomainError::NotFound("credential"))?;
+    Ok(from_row(&row)?)
+}
+
+/// The account id of the tenant's oldest active credential of `kind` that has one, else
+/// of its oldest revoked one; None when no credential of `kind` has one.
+pub async fn first_account_id<'e>(db: impl PgExecutor<'e>, tenant: TenantId, kind: &str) -> DomainResult<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT account_id FROM credentials WHERE tenant_id = $1 AND kind = $2 AND account_id IS NOT NULL
+          ORDER BY (revoked_at IS NOT NULL), created_at, id LIMIT 1",
+    )
+    .bind(tenant.0)
+    .bind(kind)
+    .fetch_optional(db)
+    .await?)
 }

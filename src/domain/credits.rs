@@ -95,3 +95,92 @@ pub async fn list<'e>(db: impl PgExecutor<'e>, tenant: TenantId) -> DomainResult
         .fetch_all(db)
         .await?)
 }
+
+/// Locks the tenant's ledger (the tenant row, `FOR UPDATE`) until the end of `tx`, as
+/// [`debit`] does. A use-case that inserts rows referring to the tenant before debiting
+/// takes it first: their foreign keys would otherwise take a KEY SHARE lock on the tenant
+/// row, and two concurrent use-cases would deadlock upgrading it.
+pub async fn lock_ledger(tx: &mut PgConnection, tenant: TenantId) -> DomainResult<()> {
+    sqlx::query("SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE")
+        .bind(tenant.0)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// What a campaign spent net (debits minus refunds), inside the caller's transaction.
+pub async fn campaign_net_spent(tx: &mut PgConnection, tenant: TenantId, campaign: Uuid) -> DomainResult<i64> {
+    Ok(sqlx::query_scalar::<_, i64>(
+        "SELECT COALESCE(-sum(amount), 0)::bigint FROM credit_ledger WHERE tenant_id = $1 AND campaign_id = $2",
+    )
+    .bind(tenant.0)
+    .bind(campaign)
+    .fetch_one(&mut *tx)
+    .await?)
+}
+
+/// A ledger row with the attributes of the campaign it belongs to (if any), so a
+/// dialect can show who made the campaign.
+#[derive(Debug, Clone, FromRow)]
+pub struct LedgerRow {
+    #[sqlx(flatten)]
+    pub entry: CreditEntry,
+    pub campaign_attrs: Option<serde_json::Value>,
+}
+
+/// Filters and page of [`search`].
+#[derive(Debug, Clone, Default)]
+pub struct LedgerFilter {
+    /// Created at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Created at or before.
+    pub to: Option<DateTime<Utc>>,
+    /// `credit` or `debit`.
+    pub kind: Option<String>,
+    pub newest_first: bool,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+const LEDGER_ROW: &str = "SELECT l.id, l.seq, l.tenant_id, l.amount, l.kind, l.description, l.campaign_id, l.created_at,
+       c.attrs AS campaign_attrs
+  FROM credit_ledger l LEFT JOIN campaigns c ON c.id = l.campaign_id AND c.tenant_id = l.tenant_id
+ WHERE l.tenant_id = ";
+
+/// A page of the tenant's ledger and the number of rows matching the filter.
+pub async fn search(db: &sqlx::PgPool, tenant: TenantId, f: &LedgerFilter) -> DomainResult<(i64, Vec<LedgerRow>)> {
+    let filters = |b: &mut sqlx::QueryBuilder<sqlx::Postgres>| {
+        b.push_bind(tenant.0);
+        if let Some(from) = f.from {
+            b.push(" AND l.created_at >= ").push_bind(from);
+        }
+        if let Some(to) = f.to {
+            b.push(" AND l.created_at <= ").push_bind(to);
+        }
+        if let Some(k) = &f.kind {
+            b.push(" AND l.kind = ").push_bind(k.clone());
+        }
+    };
+    let mut count = sqlx::QueryBuilder::new("SELECT count(*) FROM credit_ledger l WHERE l.tenant_id = ");
+    filters(&mut count);
+    let total: i64 = count.build_query_scalar().fetch_one(db).await?;
+    let mut b = sqlx::QueryBuilder::new(LEDGER_ROW);
+    filters(&mut b);
+    let dir = if f.newest_first { "DESC" } else { "ASC" };
+    b.push(format!(" ORDER BY l.created_at {dir}, l.seq {dir} LIMIT "))
+        .push_bind(f.limit)
+        .push(" OFFSET ")
+        .push_bind(f.offset);
+    let rows = b.build_query_as::<LedgerRow>().fetch_all(db).await?;
+    Ok((total, rows))
+}
+
+/// One ledger row of the tenant with its campaign's attributes.
+pub async fn get_row(db: &sqlx::PgPool, tenant: TenantId, id: Uuid) -> DomainResult<LedgerRow> {
+    let mut b = sqlx::QueryBuilder::new(LEDGER_ROW);
+    b.push_bind(tenant.0).push(" AND l.id = ").push_bind(id);
+    b.build_query_as::<LedgerRow>()
+        .fetch_optional(db)
+        .await?
+        .ok_or(DomainError::NotFound("credit"))
+}

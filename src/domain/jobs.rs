@@ -6,6 +6,10 @@
 //! data record their progress with [`checkpoint`] in the same transaction as the data, so
 //! a resumed job continues where the last commit left it and never applies a row twice.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgConnection, PgExecutor};
@@ -56,6 +60,38 @@ impl Job {
 
 /// Columns of [`Job`].
 pub const COLS: &str = "id, seq, tenant_id, kind, status, state, epoch, payload, progress, result, error, blob_id, campaign_id, attempts, run_at, locked_by, locked_until, created_at, updated_at";
+
+/// What a handler decides about its job.
+#[derive(Debug)]
+pub enum JobOutcome {
+    /// Done: status `completed`, with a result and an optional dialect state.
+    Completed { result: serde_json::Value, state: Option<String> },
+    /// Failed for good: status `failed`.
+    Failed {
+        error: String,
+        result: Option<serde_json::Value>,
+        state: Option<String>,
+    },
+    /// Parked: the job waits for a user action (status `queued` would run it again, so it
+    /// is set to `completed` at the worker level and the dialect state carries the meaning).
+    Parked { state: String, result: Option<serde_json::Value> },
+    /// The job is no longer ours (tenant reset, lease lost): write nothing more.
+    Abandoned,
+}
+
+/// A running job's context: the state, the job and this worker's id (for checkpoints).
+#[derive(Clone)]
+pub struct JobCtx {
+    pub state: crate::state::AppState,
+    pub job: Job,
+    pub worker: Arc<str>,
+}
+
+/// What a job handler returns.
+pub type JobFuture = Pin<Box<dyn Future<Output = JobOutcome> + Send>>;
+/// A job handler function. Dialects register theirs by job kind; the entry point
+/// (`lib.rs`) hands them to the engine, which imports no dialect.
+pub type JobHandler = Arc<dyn Fn(JobCtx) -> JobFuture + Send + Sync>;
 
 /// Fields of a new job.
 #[derive(Debug, Clone, Default)]

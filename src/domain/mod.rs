@@ -1,27 +1,51 @@
 //! The business, independent of HTTP and of every vendor's names.
 //!
-//! Every function that touches tenant data takes a [`TenantId`] first and every query has
-//! the tenant in its WHERE clause. Errors are [`DomainError`]; each dialect maps it to its
-//! own wire format.
+//! Where code lives: the **domain** (here) holds the use-cases and all SQL; the
+//! **dialects** (`src/dialects/<vendor>`) are thin adapters (parse the wire → one
+//! domain call → render) and own everything vendor-specific, including their tenant
+//! credentials and settings (see [`tenants::Provisioner`] and [`tenants::Setting`]); the
+//! **engine** (`src/engine`) makes time pass (scheduler, job worker) over domain
+//! functions and its own claim queries; the **admin** API (`src/admin`) is the
+//! operator's adapter over the same functions. The domain imports no dialect, and `db/`
+//! imports nothing from it.
+//!
+//! Rules of the functions here: every function that touches tenant data takes a
+//! [`TenantId`] first and every query has the tenant in its WHERE clause; a use-case that
+//! changes several rows opens its one transaction itself; the time is a `now` parameter
+//! (the tenant clock), never the process clock. Errors are [`DomainError`], and each
+//! dialect maps it to its own wire format; a constraint violation becomes a domain error
+//! in one place, [`ResultExt::on_constraint`]. A campaign's status is written only by
+//! [`campaigns::transition`]. Async work goes through [`jobs`]: handlers are
+//! [`jobs::JobHandler`]s that the dialects register and the entry point hands to the engine.
 
+pub mod announcements;
 pub mod blobs;
 pub mod bulk_users;
+pub mod campaign_contacts;
+pub mod campaign_launch;
+pub mod campaign_ops;
+pub mod campaign_search;
 pub mod campaigns;
 pub mod clock;
 pub mod contact_batches;
+pub mod contact_ops;
 pub mod contacts;
 pub mod credentials;
 pub mod credits;
 pub mod crm;
 pub mod directory;
+pub mod dispositions;
 pub mod events;
+pub mod history;
 pub mod interactions;
 pub mod jobs;
 pub mod optlists;
 pub mod outbox;
 pub mod phone;
 pub mod ratelimit;
+pub mod reports;
 pub mod secrets;
+pub mod sessions;
 pub mod tenant_ops;
 pub mod tenants;
 
@@ -92,6 +116,39 @@ impl From<sqlx::Error> for DomainError {
 
 /// Result of domain functions.
 pub type DomainResult<T> = Result<T, DomainError>;
+
+/// SQLSTATE codes the domain reacts to.
+pub mod sqlstate {
+    pub const UNIQUE_VIOLATION: &str = "23505";
+    pub const FOREIGN_KEY_VIOLATION: &str = "23503";
+    pub const SERIALIZATION_FAILURE: &str = "40001";
+    pub const DEADLOCK_DETECTED: &str = "40P01";
+}
+
+/// The SQLSTATE of a database error.
+pub fn sqlstate_of(e: &sqlx::Error) -> Option<String> {
+    match e {
+        sqlx::Error::Database(d) => d.code().map(|c| c.into_owned()),
+        _ => None,
+    }
+}
+
+/// The one place where constraint violations become domain errors (as realworld-axum-sqlx's
+/// `on_constraint`): `query.execute(db).await.on_constraint("tenants_slug_key", || …)?`.
+pub trait ResultExt<T> {
+    /// A violation of the constraint (or unique index) `name` → `f()`; any other error as
+    /// [`DomainError::from`].
+    fn on_constraint(self, name: &str, f: impl FnOnce() -> DomainError) -> DomainResult<T>;
+}
+
+impl<T> ResultExt<T> for Result<T, sqlx::Error> {
+    fn on_constraint(self, name: &str, f: impl FnOnce() -> DomainError) -> DomainResult<T> {
+        self.map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.constraint() == Some(name) => f(),
+            _ => DomainError::from(e),
+        })
+    }
+}
 
 /// Renders a uuid as 32 lowercase hex (Leads ids, SID suffixes).
 pub fn hex_id(id: Uuid) -> String {

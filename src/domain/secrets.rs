@@ -1,23 +1,13 @@
-//! Random tokens, argon2id hashing and SHA-256 digests.
+//! argon2id hashing and SHA-256 digests (random tokens are in [`crate::token`], re-exported
+//! here).
 
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use rand::Rng;
 use sha2::{Digest, Sha256};
 
 use super::{DomainError, DomainResult};
 
-/// A random alphanumeric token of `len` characters.
-pub fn random_token(len: usize) -> String {
-    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::thread_rng();
-    (0..len).map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char).collect()
-}
-
-/// 32 random lowercase hex characters.
-pub fn random_hex32() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
-}
+pub use crate::token::{random_hex32, random_token};
 
 /// SHA-256 of `s`, hex.
 pub fn digest(s: &str) -> String {

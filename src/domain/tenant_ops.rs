@@ -8,112 +8,45 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 
 use super::clock::{Clock, TenantClock};
-use super::tenants::{from_row, Tenant, TENANT_COLS};
+use super::tenants::{from_row, Setting, Tenant, TENANT_COLS};
 use super::{DomainError, DomainResult, TenantId};
 
 // ---------------------------------------------------------------------------------------
 // Settings
 
-/// A partial change of [`super::tenants::TenantSettings`]: a field left out is unchanged,
-/// `Some(None)` (JSON `null`) returns it to the global default, `Some(Some(v))` sets it.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A checked, partial change of a tenant's [`super::tenants::Settings`]: keys to set and
+/// keys to remove (back to the global default); keys left out are unchanged.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SettingsPatch {
-    #[serde(default, deserialize_with = "present")]
-    pub apps_rate_limit: Option<Option<u32>>,
-    #[serde(default, deserialize_with = "present")]
-    pub apps_rate_burst: Option<Option<u32>>,
-    #[serde(default, deserialize_with = "present")]
-    pub sms_enabled: Option<Option<bool>>,
-    #[serde(default, deserialize_with = "present")]
-    pub outbound_sms_enabled: Option<Option<bool>>,
-    #[serde(default, deserialize_with = "present")]
-    pub leads_access_token_ttl_seconds: Option<Option<i64>>,
-    #[serde(default, deserialize_with = "present")]
-    pub onc_session_idle_seconds: Option<Option<i64>>,
-    #[serde(default, deserialize_with = "present")]
-    pub apps_outbound_requires_ticket: Option<Option<bool>>,
-    #[serde(default, deserialize_with = "present")]
-    pub apps_max_chat_limit: Option<Option<u32>>,
-}
-
-/// Largest accepted `apps_max_chat_limit`.
-pub const MAX_APPS_CHAT_LIMIT: u32 = 1000;
-
-/// A field that is present (possibly `null`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
+    set: serde_json::Map<String, serde_json::Value>,
+    unset: Vec<String>,
 }
 
 /// Longest accepted duration setting: ten years.
 pub const MAX_SETTING_SECONDS: i64 = 10 * 365 * 24 * 3600;
 
 impl SettingsPatch {
-    /// Checks ranges and splits the patch into keys to set and keys to remove.
-    fn split(&self) -> DomainResult<(serde_json::Map<String, serde_json::Value>, Vec<String>)> {
-        fn put<T: Serialize>(
-            set: &mut serde_json::Map<String, serde_json::Value>,
-            unset: &mut Vec<String>,
-            key: &str,
-            v: &Option<Option<T>>,
-        ) {
-            match v {
-                None => {}
-                Some(None) => unset.push(key.to_string()),
-                Some(Some(x)) => {
-                    set.insert(key.to_string(), serde_json::to_value(x).unwrap_or(serde_json::Value::Null));
-                }
+    /// Checks `patch` against the settings the dialects own (`known`): an unknown key or a
+    /// value that does not fit → a validation error naming `settings.<key>`; `null`
+    /// removes the key.
+    pub fn new(known: &[Setting], patch: &serde_json::Map<String, serde_json::Value>) -> DomainResult<Self> {
+        let mut out = SettingsPatch::default();
+        for (key, v) in patch {
+            let Some(setting) = known.iter().find(|s| s.key == key) else {
+                return Err(DomainError::validation(format!("settings.{key}"), "unknown setting"));
+            };
+            if v.is_null() {
+                out.unset.push(key.clone());
+            } else {
+                setting.check(v)?;
+                out.set.insert(key.clone(), v.clone());
             }
         }
-        if let Some(Some(0)) = self.apps_rate_burst {
-            return Err(DomainError::validation("settings.apps_rate_burst", "must be at least 1"));
-        }
-        for (key, v) in [
-            ("settings.leads_access_token_ttl_seconds", self.leads_access_token_ttl_seconds),
-            ("settings.onc_session_idle_seconds", self.onc_session_idle_seconds),
-        ] {
-            if let Some(Some(n)) = v {
-                if !(1..=MAX_SETTING_SECONDS).contains(&n) {
-                    return Err(DomainError::validation(
-                        key,
-                        format!("must be between 1 and {MAX_SETTING_SECONDS} seconds"),
-                    ));
-                }
-            }
-        }
-        if let Some(Some(n)) = self.apps_max_chat_limit {
-            if !(1..=MAX_APPS_CHAT_LIMIT).contains(&n) {
-                return Err(DomainError::validation(
-                    "settings.apps_max_chat_limit",
-                    format!("must be between 1 and {MAX_APPS_CHAT_LIMIT}"),
-                ));
-            }
-        }
-        let mut set = serde_json::Map::new();
-        let mut unset = Vec::new();
-        put(&mut set, &mut unset, "apps_rate_limit", &self.apps_rate_limit);
-        put(&mut set, &mut unset, "apps_rate_burst", &self.apps_rate_burst);
-        put(&mut set, &mut unset, "sms_enabled", &self.sms_enabled);
-        put(&mut set, &mut unset, "outbound_sms_enabled", &self.outbound_sms_enabled);
-        put(
-            &mut set,
-            &mut unset,
-            "leads_access_token_ttl_seconds",
-            &self.leads_access_token_ttl_seconds,
-        );
-        put(&mut set, &mut unset, "onc_session_idle_seconds", &self.onc_session_idle_seconds);
-        put(
-            &mut set,
-            &mut unset,
-            "apps_outbound_requires_ticket",
-            &self.apps_outbound_requires_ticket,
-        );
-        put(&mut set, &mut unset, "apps_max_chat_limit", &self.apps_max_chat_limit);
-        Ok((set, unset))
+        Ok(out)
     }
 }
 
@@ -126,7 +59,7 @@ pub async fn update(db: &PgPool, id: TenantId, name: Option<&str>, patch: &Setti
         Some(n) => Some(n.trim().to_string()),
         None => None,
     };
-    let (set, unset) = patch.split()?;
+    let (set, unset) = (patch.set.clone(), patch.unset.clone());
     let sql = format!(
         "UPDATE tenants SET name = COALESCE($2, name), settings = (settings || $3::jsonb) - $4::text[], updated_at = now()
           WHERE id = $1 RETURNING {TENANT_COLS}"
@@ -343,12 +276,10 @@ enum ResetError {
 
 impl From<sqlx::Error> for ResetError {
     fn from(e: sqlx::Error) -> Self {
-        if let sqlx::Error::Database(d) = &e {
-            if matches!(d.code().as_deref(), Some("40P01") | Some("40001")) {
-                return ResetError::Retry;
-            }
+        match super::sqlstate_of(&e).as_deref() {
+            Some(super::sqlstate::DEADLOCK_DETECTED | super::sqlstate::SERIALIZATION_FAILURE) => ResetError::Retry,
+            _ => ResetError::Domain(e.into()),
         }
-        ResetError::Domain(e.into())
     }
 }
 
@@ -392,7 +323,7 @@ async fn reset_in(tx: &mut PgConnection, id: TenantId, keep_directory: bool) -> 
                     deleted.insert(table, n);
                 }
                 Err(e) => {
-                    let retry = matches!(&e, sqlx::Error::Database(d) if d.code().as_deref() == Some("23503"));
+                    let retry = super::sqlstate_of(&e).as_deref() == Some(super::sqlstate::FOREIGN_KEY_VIOLATION);
                     if !retry {
                         return Err(e.into());
                     }

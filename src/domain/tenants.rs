@@ -1,38 +1,105 @@
-//! Tenants: provisioning (with one credential per dialect), lookup, settings, clock.
+//! Tenants: provisioning, lookup, settings, clock.
+//!
+//! The domain knows no vendor here. A new tenant gets one credential per dialect from the
+//! dialects' [`Provisioner`]s (handed in by the caller, e.g. the admin API or the CLI);
+//! each decides its credential's kind, login key and defaults, and the answer it shows
+//! once. Settings are a JSON object per tenant ([`Settings`]); every dialect declares the
+//! keys it owns ([`Setting`], checked on change by `tenant_ops`) and parses them into its
+//! own struct with [`Settings::parse`].
 
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use sqlx::{PgExecutor, PgPool, Row};
 use uuid::Uuid;
 
 use super::clock::TenantClock;
-use super::credentials::{self, kind, NewCredential};
-use super::secrets;
-use super::{DomainError, DomainResult, TenantId};
+use super::credentials::{self, NewCredential};
+use super::{DomainError, DomainResult, ResultExt, TenantId};
 
-/// Per-tenant settings; `None` means "the global default".
+/// A tenant's settings: a JSON object of keys the dialects own. A key that is absent
+/// means "the global default".
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct TenantSettings {
-    #[serde(default)]
-    pub apps_rate_limit: Option<u32>,
-    #[serde(default)]
-    pub apps_rate_burst: Option<u32>,
-    #[serde(default)]
-    pub sms_enabled: Option<bool>,
-    #[serde(default)]
-    pub outbound_sms_enabled: Option<bool>,
-    #[serde(default)]
-    pub leads_access_token_ttl_seconds: Option<i64>,
-    #[serde(default)]
-    pub onc_session_idle_seconds: Option<i64>,
-    /// Apps API: outbound calls must name a CRM `ticket_id` (without one → the vendor's 202).
-    /// Default false. Shown only when set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub apps_outbound_requires_ticket: Option<bool>,
-    /// Apps API bulk users: the upper bound X of `max_chat_limit` (1..=X). Default 10.
-    /// Shown only when set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub apps_max_chat_limit: Option<u32>,
+#[serde(transparent)]
+pub struct Settings(pub Map<String, Value>);
+
+impl Settings {
+    /// The value of `key`, if set and of type `T`.
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+        self.0.get(key).and_then(|v| T::deserialize(v).ok())
+    }
+
+    /// The settings as a dialect's own struct (keys it does not know are ignored; a store
+    /// that does not fit gives the struct's default).
+    pub fn parse<T: DeserializeOwned + Default>(&self) -> T {
+        T::deserialize(&Value::Object(self.0.clone())).unwrap_or_default()
+    }
+}
+
+/// The type and range of a setting's value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SettingKind {
+    Bool,
+    /// An integer in `min..=max`, `unit` appended to the range in messages (e.g. " seconds").
+    Int {
+        min: i64,
+        max: i64,
+        unit: &'static str,
+    },
+}
+
+/// One settings key a dialect owns.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Setting {
+    pub key: &'static str,
+    pub kind: SettingKind,
+    /// Listed (as `null`) in a tenant's view even when unset; otherwise shown only when set.
+    pub listed: bool,
+}
+
+impl Setting {
+    /// Checks a (non-null) value; the message is for the field `settings.<key>`.
+    pub fn check(&self, v: &Value) -> DomainResult<()> {
+        let field = || format!("settings.{}", self.key);
+        match self.kind {
+            SettingKind::Bool if v.is_boolean() => Ok(()),
+            SettingKind::Bool => Err(DomainError::validation(field(), "must be true or false")),
+            SettingKind::Int { min, max, unit } => match v.as_i64() {
+                Some(n) if (min..=max).contains(&n) => Ok(()),
+                _ if max >= i64::from(u32::MAX) => Err(DomainError::validation(
+                    field(),
+                    format!("must be an integer of at least {min}{unit}"),
+                )),
+                _ => Err(DomainError::validation(field(), format!("must be between {min} and {max}{unit}"))),
+            },
+        }
+    }
+}
+
+/// What the dialects register about tenants, handed to the domain by the caller (the
+/// entry point puts it in the application state).
+#[derive(Clone, Default)]
+pub struct Registry {
+    /// One per credential, in the order of the provisioning answer.
+    pub provisioners: Vec<&'static dyn Provisioner>,
+    /// Every settings key, in the order an operator sees them.
+    pub settings: Vec<Setting>,
+}
+
+/// A tenant's settings as shown to an operator: every `listed` key of `all` (in order,
+/// `null` when unset), then the other keys of `all` that are set.
+pub fn settings_view(all: &[Setting], s: &Settings) -> Map<String, Value> {
+    let mut out = Map::new();
+    for k in all.iter().filter(|k| k.listed) {
+        out.insert(k.key.to_string(), s.0.get(k.key).cloned().unwrap_or(Value::Null));
+    }
+    for k in all.iter().filter(|k| !k.listed) {
+        if let Some(v) = s.0.get(k.key) {
+            out.insert(k.key.to_string(), v.clone());
+        }
+    }
+    out
 }
 
 /// A tenant as every dialect sees it after authentication.
@@ -42,7 +109,7 @@ pub struct Tenant {
     pub seq: i64,
     pub slug: String,
     pub name: String,
-    pub settings: TenantSettings,
+    pub settings: Settings,
     #[serde(skip)]
     pub clock: TenantClock,
     #[serde(skip)]
@@ -82,65 +149,60 @@ pub struct NewTenant {
     pub slug: String,
     #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
-    pub onc_account_id: Option<String>,
-    #[serde(default)]
-    pub onc_username: Option<String>,
-    #[serde(default)]
-    pub onc_password: Option<String>,
-    #[serde(default)]
-    pub leads_account_id: Option<String>,
-    #[serde(default)]
-    pub leads_username: Option<String>,
-    #[serde(default)]
-    pub leads_password: Option<String>,
-    #[serde(default)]
-    pub cm_account_sid: Option<String>,
-    #[serde(default)]
-    pub cm_auth_token: Option<String>,
-    #[serde(default)]
-    pub apps_token: Option<String>,
+    /// Values for the provisioners (e.g. a credential kept from an existing integration),
+    /// by the field names they declare; other fields are ignored.
+    #[serde(flatten)]
+    pub fields: Map<String, Value>,
 }
 
-/// The provisioning result, shown once (it carries the secrets).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Provisioned {
-    pub tenant: TenantSummary,
-    pub onc: OncCreds,
-    pub leads: LeadsCreds,
-    pub campaign_manager: CmCreds,
-    pub apps: AppsCreds,
+impl NewTenant {
+    /// The string given for `field` (absent or `null` → `None`).
+    pub fn field(&self, field: &str) -> DomainResult<Option<String>> {
+        match self.fields.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(DomainError::validation(field, "must be a string")),
+        }
+    }
 }
 
+/// The new tenant as provisioners see it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TenantSummary {
     pub id: Uuid,
     pub slug: String,
     pub name: String,
 }
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct OncCreds {
-    pub account_id: String,
-    pub username: String,
-    pub password: String,
+
+/// One dialect's credential of a new tenant.
+#[derive(Debug, Clone)]
+pub struct Provision {
+    pub credential: NewCredential,
+    /// The request field a clash with another tenant's credential is reported on.
+    pub conflict_field: &'static str,
+    /// What the operator is shown once (it carries the secret).
+    pub answer: Value,
 }
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LeadsCreds {
-    pub domain: String,
-    pub account_id: String,
-    pub username: String,
-    pub password: String,
+
+/// Provisions one dialect's credential for a new tenant (registered by each dialect).
+pub trait Provisioner: Send + Sync {
+    /// The key of its part of the provisioning answer.
+    fn name(&self) -> &'static str;
+    /// The request fields it reads, in the order they are checked.
+    fn fields(&self) -> &'static [&'static str];
+    /// Its credential: what the request gives, the rest generated. Pure (stores nothing).
+    fn provision(&self, tenant: &TenantSummary, req: &NewTenant) -> DomainResult<Provision>;
+    /// One line describing `answer` for a terminal.
+    fn describe(&self, answer: &Value) -> String;
 }
+
+/// The provisioning result, shown once (it carries the secrets): the tenant, then each
+/// provisioner's answer under its name.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CmCreds {
-    pub account_sid: String,
-    pub auth_token: String,
-    pub enterprise_sid: String,
-}
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AppsCreds {
-    pub subdomain: String,
-    pub token: String,
+pub struct Provisioned {
+    pub tenant: TenantSummary,
+    #[serde(flatten)]
+    pub credentials: Map<String, Value>,
 }
 
 fn non_empty(field: &str, v: &Option<String>) -> DomainResult<()> {
@@ -150,37 +212,21 @@ fn non_empty(field: &str, v: &Option<String>) -> DomainResult<()> {
     }
 }
 
-/// Creates a tenant and its four dialect credentials in one transaction.
-pub async fn create(db: &PgPool, req: NewTenant) -> DomainResult<Provisioned> {
+/// Checks a creation request and lets every provisioner make its credential, storing
+/// nothing (the CLI's `demo` shows the answer of an existing tenant this way).
+pub fn plan(provisioners: &[&dyn Provisioner], id: Uuid, req: &NewTenant) -> DomainResult<(TenantSummary, Vec<Provision>)> {
     if !valid_slug(&req.slug) {
         return Err(DomainError::validation(
             "slug",
             "must be a DNS label: lowercase letters, digits and '-', 1-63 characters, not starting or ending with '-'",
         ));
     }
-    for (f, v) in [
-        ("name", &req.name),
-        ("onc_account_id", &req.onc_account_id),
-        ("onc_username", &req.onc_username),
-        ("onc_password", &req.onc_password),
-        ("leads_account_id", &req.leads_account_id),
-        ("leads_username", &req.leads_username),
-        ("leads_password", &req.leads_password),
-        ("cm_account_sid", &req.cm_account_sid),
-        ("cm_auth_token", &req.cm_auth_token),
-        ("apps_token", &req.apps_token),
-    ] {
-        non_empty(f, v)?;
-    }
-    if let Some(sid) = &req.cm_account_sid {
-        if super::parse_sid("AC", sid).is_none() {
-            return Err(DomainError::validation(
-                "cm_account_sid",
-                "must be AC followed by 32 hex characters",
-            ));
+    non_empty("name", &req.name)?;
+    for p in provisioners {
+        for f in p.fields() {
+            non_empty(f, &req.field(f)?)?;
         }
     }
-    let id = Uuid::new_v4();
     let name = req.name.clone().unwrap_or_else(|| {
         let mut c = req.slug.chars();
         match c.next() {
@@ -188,96 +234,52 @@ pub async fn create(db: &PgPool, req: NewTenant) -> DomainResult<Provisioned> {
             None => String::new(),
         }
     });
-    let onc = OncCreds {
-        account_id: req.onc_account_id.clone().unwrap_or_else(|| id.to_string()),
-        username: req.onc_username.clone().unwrap_or_else(|| "onc-api".into()),
-        password: req.onc_password.clone().unwrap_or_else(|| secrets::random_token(24)),
+    let summary = TenantSummary {
+        id,
+        slug: req.slug.clone(),
+        name,
     };
-    let leads = LeadsCreds {
-        domain: req.slug.clone(),
-        account_id: req.leads_account_id.clone().unwrap_or_else(|| super::hex_id(id)),
-        username: req.leads_username.clone().unwrap_or_else(|| "admin".into()),
-        password: req.leads_password.clone().unwrap_or_else(|| secrets::random_token(24)),
-    };
-    let cm = CmCreds {
-        account_sid: req
-            .cm_account_sid
-            .clone()
-            .unwrap_or_else(|| format!("AC{}", secrets::random_hex32())),
-        auth_token: req.cm_auth_token.clone().unwrap_or_else(secrets::random_hex32),
-        enterprise_sid: super::sid("EN", id),
-    };
-    let apps = AppsCreds {
-        subdomain: req.slug.clone(),
-        token: req.apps_token.clone().unwrap_or_else(|| secrets::random_token(40)),
-    };
+    let all = provisioners
+        .iter()
+        .map(|p| p.provision(&summary, req))
+        .collect::<DomainResult<Vec<_>>>()?;
+    Ok((summary, all))
+}
 
+/// The answer of [`plan`] or [`create`].
+pub fn answer(provisioners: &[&dyn Provisioner], tenant: TenantSummary, all: &[Provision]) -> Provisioned {
+    let credentials = provisioners
+        .iter()
+        .zip(all)
+        .map(|(p, c)| (p.name().to_string(), c.answer.clone()))
+        .collect();
+    Provisioned { tenant, credentials }
+}
+
+/// Creates a tenant and every provisioner's credential in one transaction.
+pub async fn create(db: &PgPool, provisioners: &[&dyn Provisioner], req: NewTenant) -> DomainResult<Provisioned> {
+    let id = Uuid::new_v4();
+    let (summary, all) = plan(provisioners, id, &req)?;
     let mut tx = db.begin().await?;
-    let inserted = sqlx::query("INSERT INTO tenants (id, slug, name) VALUES ($1, $2, $3) ON CONFLICT (slug) DO NOTHING")
+    sqlx::query("INSERT INTO tenants (id, slug, name) VALUES ($1, $2, $3)")
         .bind(id)
-        .bind(&req.slug)
-        .bind(&name)
+        .bind(&summary.slug)
+        .bind(&summary.name)
         .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if inserted == 0 {
-        return Err(DomainError::Conflict(format!("tenant {} already exists", req.slug)));
-    }
+        .await
+        .on_constraint("tenants_slug_key", || {
+            DomainError::Conflict(format!("tenant {} already exists", req.slug))
+        })?;
     let t = TenantId(id);
-    let creds = [
-        NewCredential {
-            kind: kind::ONC,
-            login_key: format!("{}/{}", onc.account_id, onc.username),
-            username: Some(onc.username.clone()),
-            account_id: Some(onc.account_id.clone()),
-            secret: onc.password.clone(),
-            name: None,
-        },
-        NewCredential {
-            kind: kind::LEADS,
-            login_key: format!("{}/{}", leads.domain, leads.username),
-            username: Some(leads.username.clone()),
-            account_id: Some(leads.account_id.clone()),
-            secret: leads.password.clone(),
-            name: None,
-        },
-        NewCredential {
-            kind: kind::CAMPAIGN_MANAGER,
-            login_key: cm.account_sid.clone(),
-            username: None,
-            account_id: Some(cm.enterprise_sid.clone()),
-            secret: cm.auth_token.clone(),
-            name: None,
-        },
-        NewCredential {
-            kind: kind::APPS,
-            login_key: apps.subdomain.clone(),
-            username: Some(apps.subdomain.clone()),
-            account_id: None,
-            secret: apps.token.clone(),
-            name: None,
-        },
-    ];
-    for c in creds {
-        let field = match c.kind {
-            kind::ONC => "onc_account_id",
-            kind::CAMPAIGN_MANAGER => "cm_account_sid",
-            _ => "slug",
-        };
-        credentials::insert(&mut *tx, t, c).await.map_err(|e| match e {
-            DomainError::Conflict(m) => DomainError::validation(field, m),
+    for p in &all {
+        credentials::insert(&mut *tx, t, p.credential.clone()).await.map_err(|e| match e {
+            DomainError::Conflict(m) => DomainError::validation(p.conflict_field, m),
             other => other,
         })?;
     }
     tx.commit().await?;
     tracing::info!(tenant = %req.slug, "tenant created");
-    Ok(Provisioned {
-        tenant: TenantSummary { id, slug: req.slug, name },
-        onc,
-        leads,
-        campaign_manager: cm,
-        apps,
-    })
+    Ok(answer(provisioners, summary, &all))
 }
 
 /// All tenants in creation order.

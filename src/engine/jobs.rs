@@ -1,56 +1,25 @@
-//! The job worker: claims due jobs of the kinds that dialects registered and runs them.
+//! The job worker: claims due jobs of the kinds it was handed and runs them.
+//!
+//! The handlers (and their types, [`JobHandler`] and friends, from `domain::jobs`) come
+//! from the entry point (`lib.rs` passes every dialect's); the engine imports no dialect.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{watch, Semaphore};
 
-use crate::domain::jobs::{self as djobs, Job};
+use crate::domain::jobs as djobs;
 use crate::state::AppState;
 
-/// What a handler decides about its job.
-#[derive(Debug)]
-pub enum JobOutcome {
-    /// Done: status `completed`, with a result and an optional dialect state.
-    Completed { result: serde_json::Value, state: Option<String> },
-    /// Failed for good: status `failed`.
-    Failed {
-        error: String,
-        result: Option<serde_json::Value>,
-        state: Option<String>,
-    },
-    /// Parked: the job waits for a user action (status `queued` would run it again, so it
-    /// is set to `completed` at the worker level and the dialect state carries the meaning).
-    Parked { state: String, result: Option<serde_json::Value> },
-    /// The job is no longer ours (tenant reset, lease lost): write nothing more.
-    Abandoned,
-}
-
-/// A running job's context: the state, the job and this worker's id (for checkpoints).
-#[derive(Clone)]
-pub struct JobCtx {
-    pub state: AppState,
-    pub job: Job,
-    pub worker: Arc<str>,
-}
-
-/// A job handler.
-pub type JobFuture = Pin<Box<dyn Future<Output = JobOutcome> + Send>>;
-/// A job handler function.
-pub type JobHandler = Arc<dyn Fn(JobCtx) -> JobFuture + Send + Sync>;
+pub use crate::domain::jobs::{JobCtx, JobFuture, JobHandler, JobOutcome};
 
 /// Lease of a claimed job, renewed every third of it while the handler runs.
 pub const LEASE_SECS: i64 = 30;
 
-/// Every dialect's job handlers by kind.
-pub fn registry() -> HashMap<String, JobHandler> {
-    crate::dialects::job_handlers()
-        .into_iter()
-        .map(|(k, h)| (k.to_string(), h))
-        .collect()
+/// Job handlers by kind, as the entry point hands them over (e.g. every dialect's).
+pub fn registry(handlers: impl IntoIterator<Item = (&'static str, JobHandler)>) -> HashMap<String, JobHandler> {
+    handlers.into_iter().map(|(k, h)| (k.to_string(), h)).collect()
 }
 
 /// The worker loop (at most 2 jobs at a time per process).

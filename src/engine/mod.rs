@@ -9,11 +9,17 @@ pub mod scheduler;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::domain::jobs::JobHandler;
 use crate::state::AppState;
 
-/// Starts the engine loops; they stop when `shutdown` turns true.
-pub fn spawn(state: AppState, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
-    let handlers = jobs::registry();
+/// Starts the engine loops with the given job handlers (by kind); they stop when
+/// `shutdown` turns true.
+pub fn spawn(
+    state: AppState,
+    handlers: impl IntoIterator<Item = (&'static str, JobHandler)>,
+    shutdown: watch::Receiver<bool>,
+) -> Vec<JoinHandle<()>> {
+    let handlers = jobs::registry(handlers);
     vec![
         tokio::spawn(scheduler::run(state.clone(), shutdown.clone())),
         tokio::spawn(jobs::run(state, handlers, shutdown)),

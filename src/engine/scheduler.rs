@@ -10,7 +10,9 @@
 //!    everything was suppressed;
 //! 3. a `running` campaign with no pending contact left becomes `completed`.
 //!
-//! Campaigns are taken with `FOR UPDATE SKIP LOCKED`, so replicas share the work.
+//! Campaigns are taken with `FOR UPDATE SKIP LOCKED`, so replicas share the work. Their
+//! status changes only through `domain::campaigns::transition` (events `Start` and
+//! `Complete`); the scheduler writes no status itself.
 
 use std::time::Duration;
 
@@ -20,6 +22,7 @@ use sqlx::Row;
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use crate::domain::campaigns::{self, Event};
 use crate::domain::contacts::status as cst;
 use crate::domain::outbox::{self, NewDelivery};
 use crate::domain::{events, optlists, DomainResult, TenantId};
@@ -49,19 +52,22 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
 pub async fn tick_once(state: &AppState) -> DomainResult<()> {
     let _pass = state.scheduler_lock.lock().await;
     let base = state.clock.now();
-    // 1. start due campaigns
+    // 1. start due campaigns (claimed with SKIP LOCKED, started through the state machine)
+    let mut tx = state.db.begin().await?;
     let sql = format!(
-        "UPDATE campaigns c SET status = 'running', updated_at = {TENANT_NOW}
-           FROM tenants t
-          WHERE t.id = c.tenant_id AND c.status = 'scheduled' AND c.deleted_at IS NULL
+        "SELECT c.id, c.tenant_id, {TENANT_NOW} AS now FROM campaigns c JOIN tenants t ON t.id = c.tenant_id
+          WHERE c.status = 'scheduled' AND c.deleted_at IS NULL
             AND c.starts_at IS NOT NULL AND c.starts_at <= {TENANT_NOW}
-          RETURNING c.id, c.tenant_id"
+          ORDER BY c.starts_at FOR UPDATE OF c SKIP LOCKED"
     );
-    let started = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(base).fetch_all(&state.db).await?;
-    for r in started {
-        let (id, tenant): (Uuid, Uuid) = (r.try_get("id")?, r.try_get("tenant_id")?);
-        tracing::info!(campaign = %id, tenant = %tenant, "campaign started");
+    let due: Vec<(Uuid, Uuid, DateTime<Utc>)> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(base).fetch_all(&mut *tx).await?;
+    for (id, tenant, now) in due {
+        match campaigns::transition(&mut tx, TenantId(tenant), id, Event::Start, None, now).await {
+            Ok(_) => tracing::info!(campaign = %id, tenant = %tenant, "campaign started"),
+            Err(e) => tracing::warn!(campaign = %id, error = %e, "campaign could not start"),
+        }
     }
+    tx.commit().await?;
     // 2./3. work running campaigns
     let running: Vec<(Uuid, Uuid)> =
         sqlx::query_as("SELECT id, tenant_id FROM campaigns WHERE status = 'running' AND deleted_at IS NULL ORDER BY updated_at LIMIT 50")
@@ -187,12 +193,7 @@ async fn work_campaign(state: &AppState, tenant: TenantId, campaign: Uuid, base:
         .fetch_one(&mut *tx)
         .await?;
         if !left {
-            sqlx::query("UPDATE campaigns SET status = 'completed', updated_at = $3 WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant.0)
-                .bind(campaign)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            campaigns::transition(&mut tx, tenant, campaign, Event::Complete, None, now).await?;
             tracing::info!(campaign = %campaign, "campaign completed");
         }
     }

@@ -221,3 +221,258 @@ pub async fn status_json(r: Response) -> (u16, Value) {
 pub fn method(m: &str) -> Method {
     Method::from_bytes(m.as_bytes()).expect("method")
 }
+
+// ---------------------------------------------------------------------------------------
+// The admin API beyond `admin_post` / `admin_get`
+
+impl TestApp {
+    /// `PATCH /admin/v1/tenants/{slug}` (name, settings).
+    pub async fn patch_tenant(&self, slug: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .admin(Method::PATCH, &format!("/admin/v1/tenants/{slug}"))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        status_json(r).await
+    }
+
+    /// Sets some of a tenant's settings (`null` returns one to the default); asserts 200.
+    pub async fn settings(&self, slug: &str, settings: Value) -> Value {
+        let (s, v) = self.patch_tenant(slug, json!({ "settings": settings })).await;
+        assert_eq!(s, 200, "settings of {slug}: {v}");
+        v
+    }
+
+    /// Changes a tenant's virtual clock (`{"advance_seconds": n}`, `{"set": "…"}`,
+    /// `{"freeze": bool}`, `{"reset": true}`); asserts 200 and returns the clock.
+    pub async fn clock(&self, slug: &str, change: Value) -> Value {
+        let (s, v) = self.admin_post(&format!("/admin/v1/tenants/{slug}/clock"), change.clone()).await;
+        assert_eq!(s, 200, "clock of {slug}, {change}: {v}");
+        v
+    }
+
+    /// Freezes a tenant's clock at `at` (RFC 3339, not before the tenant's now: the admin
+    /// API never moves a clock backwards).
+    pub async fn freeze_clock_at(&self, slug: &str, at: &str) {
+        self.clock(slug, json!({"freeze": true})).await;
+        self.clock(slug, json!({"set": at})).await;
+    }
+
+    /// Puts a tenant's clock `secs` ahead of real time (running): a reset, then an advance.
+    pub async fn clock_offset(&self, slug: &str, secs: i64) {
+        self.clock(slug, json!({"reset": true})).await;
+        if secs != 0 {
+            self.clock(slug, json!({ "advance_seconds": secs })).await;
+        }
+    }
+
+    /// Moves a campaign (uuid, any form) through its state machine: `events` in order, in one
+    /// transaction; asserts 200 and returns the campaign.
+    pub async fn campaign_events(&self, slug: &str, id: &str, events: &[&str]) -> Value {
+        let (s, v) = self
+            .admin_post(
+                &format!("/admin/v1/tenants/{slug}/campaigns/{id}/events"),
+                json!({ "events": events }),
+            )
+            .await;
+        assert_eq!(s, 200, "campaign {id} {events:?}: {v}");
+        v
+    }
+
+    /// Creates a fixture under `/admin/v1/tenants/{slug}/{what}`; asserts 201.
+    pub async fn admin_create(&self, slug: &str, what: &str, body: Value) -> Value {
+        let (s, v) = self.admin_post(&format!("/admin/v1/tenants/{slug}/{what}"), body).await;
+        assert_eq!(s, 201, "{what}: {v}");
+        v
+    }
+
+    /// A new tenant and its Apps API client.
+    pub async fn tenant_apps(&self, slug: &str) -> AppsClient {
+        let p = self.tenant(slug).await;
+        AppsClient::new(self, &p)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// One small client per dialect, made from a tenant's provisioning answer
+
+async fn send(rb: RequestBuilder, body: Option<Value>) -> (u16, Value) {
+    let rb = match body {
+        Some(b) => rb.json(&b),
+        None => rb,
+    };
+    status_json(rb.send().await.expect("request")).await
+}
+
+/// Apps API and outbound dialer: HTTP Basic `subdomain : API token`.
+#[derive(Clone)]
+pub struct AppsClient {
+    http: reqwest::Client,
+    base: String,
+    pub slug: String,
+    pub token: String,
+}
+
+impl AppsClient {
+    pub fn new(app: &TestApp, p: &Value) -> Self {
+        Self::with(
+            app,
+            p["apps"]["subdomain"].as_str().expect("apps.subdomain"),
+            p["apps"]["token"].as_str().expect("apps.token"),
+        )
+    }
+
+    /// A client with any credentials (e.g. wrong ones).
+    pub fn with(app: &TestApp, slug: &str, token: &str) -> Self {
+        AppsClient {
+            http: app.client.clone(),
+            base: app.base.clone(),
+            slug: slug.into(),
+            token: token.into(),
+        }
+    }
+
+    pub fn req(&self, m: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(m, format!("{}{}", self.base, path))
+            .basic_auth(&self.slug, Some(&self.token))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        send(self.req(Method::GET, path), None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        send(self.req(Method::POST, path), Some(body)).await
+    }
+
+    pub async fn send(&self, m: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        send(self.req(m, path), body).await
+    }
+}
+
+/// Campaign Manager: HTTP Basic `account SID : auth token`.
+#[derive(Clone)]
+pub struct CmClient {
+    http: reqwest::Client,
+    base: String,
+    pub account_sid: String,
+    pub auth_token: String,
+    pub enterprise_sid: String,
+}
+
+impl CmClient {
+    pub fn new(app: &TestApp, p: &Value) -> Self {
+        let cm = &p["campaign_manager"];
+        let s = |k: &str| cm[k].as_str().unwrap_or_else(|| panic!("campaign_manager.{k}")).to_string();
+        CmClient {
+            http: app.client.clone(),
+            base: app.base.clone(),
+            account_sid: s("account_sid"),
+            auth_token: s("auth_token"),
+            enterprise_sid: s("enterprise_sid"),
+        }
+    }
+
+    pub fn req(&self, m: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(m, format!("{}{}", self.base, path))
+            .basic_auth(&self.account_sid, Some(&self.auth_token))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        send(self.req(Method::GET, path), None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        send(self.req(Method::POST, path), Some(body)).await
+    }
+
+    pub async fn send(&self, m: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        send(self.req(m, path), body).await
+    }
+}
+
+/// Leads: a bearer access token from `POST /api/v2/login`.
+#[derive(Clone)]
+pub struct LeadsClient {
+    http: reqwest::Client,
+    base: String,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+impl LeadsClient {
+    /// Logs in with the tenant's Leads credentials; asserts 200.
+    pub async fn login(app: &TestApp, p: &Value) -> Self {
+        let l = &p["leads"];
+        let body = json!({"username": l["username"], "password": l["password"], "domain": l["domain"]});
+        let (s, v) = send(app.client.post(app.url("/api/v2/login")), Some(body)).await;
+        assert_eq!(s, 200, "leads login: {v}");
+        LeadsClient {
+            http: app.client.clone(),
+            base: app.base.clone(),
+            access_token: v["access_token"].as_str().expect("access_token").to_string(),
+            refresh_token: v["refresh_token"].as_str().unwrap_or_default().to_string(),
+        }
+    }
+
+    pub fn req(&self, m: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(m, format!("{}{}", self.base, path))
+            .bearer_auth(&self.access_token)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        send(self.req(Method::GET, path), None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        send(self.req(Method::POST, path), Some(body)).await
+    }
+
+    pub async fn send(&self, m: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        send(self.req(m, path), body).await
+    }
+}
+
+/// ONC over its JSON binding (`POST /onc/json/{Method}`), with a session once opened.
+#[derive(Clone)]
+pub struct OncClient {
+    http: reqwest::Client,
+    base: String,
+    pub session: String,
+}
+
+impl OncClient {
+    /// Opens a session with the tenant's ONC credentials.
+    pub async fn open(app: &TestApp, p: &Value) -> Self {
+        let mut c = OncClient {
+            http: app.client.clone(),
+            base: app.base.clone(),
+            session: String::new(),
+        };
+        let o = &p["onc"];
+        let v = c
+            .call(
+                "OpenAPISession",
+                json!({"accountId": o["account_id"], "username": o["username"], "password": o["password"]}),
+            )
+            .await;
+        c.session = v["SessionId"].as_str().unwrap_or_else(|| panic!("OpenAPISession: {v}")).to_string();
+        c
+    }
+
+    /// Calls `method` with `body` as it is; asserts 200 and returns the JSON answer.
+    pub async fn call(&self, method: &str, body: Value) -> Value {
+        let (s, v) = self.call_status(method, body).await;
+        assert_eq!(s, 200, "{method}: {v}");
+        v
+    }
+
+    /// Calls `method` with `body` as it is; status and JSON answer.
+    pub async fn call_status(&self, method: &str, body: Value) -> (u16, Value) {
+        send(self.http.post(format!("{}/onc/json/{method}", self.base)), Some(body)).await
+    }
+}

@@ -70,8 +70,9 @@ impl FromRequestParts<AppState> for AppsAuth {
                 return Err(AppsError::unauthorized());
             }
         }
-        let rate = tenant.settings.apps_rate_limit.unwrap_or(state.config.apps_rate_limit);
-        let burst = tenant.settings.apps_rate_burst.unwrap_or(state.config.apps_rate_burst);
+        let settings = super::tenant::AppsSettings::of(&tenant);
+        let rate = settings.apps_rate_limit.unwrap_or(state.config.apps_rate_limit);
+        let burst = settings.apps_rate_burst.unwrap_or(state.config.apps_rate_burst);
         state.limiter.check(tenant.id, rate, burst).map_err(AppsError::too_many)?;
         Ok(AppsAuth { tenant })
     }

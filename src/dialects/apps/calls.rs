@@ -202,7 +202,7 @@ async fn outbound(st: &AppState, auth: &AppsAuth, m: &Map<String, Value>, call_t
     let ticket_id = text(m, "ticket_id");
     // Tenant setting `apps_outbound_requires_ticket` (default false): outbound calls must
     // name a CRM ticket; without one the vendor answers 202 (the agent completes it in the widget).
-    if ticket_id.is_none() && auth.tenant.settings.apps_outbound_requires_ticket == Some(true) {
+    if ticket_id.is_none() && super::tenant::AppsSettings::of(&auth.tenant).apps_outbound_requires_ticket == Some(true) {
         // The doc's "Accepted: Agent must make an outbound call with ticket id".
         return Ok(accepted());
     }

@@ -47,7 +47,7 @@ pub async fn add(State(st): State<AppState>, auth: AppsAuth, body: Bytes) -> Res
             expires_at: *expires_at,
         })
         .collect();
-    let mut created = optlists::upsert_many(&st.db, t, entries, now).await?.into_iter();
+    let mut created = optlists::upsert_entries(&st.db, t, entries, now).await?.into_iter();
     let out = parsed
         .into_iter()
         .map(|(mut row, p)| {

@@ -17,7 +17,7 @@
 //! - In the domain (`src/domain`), never here: every SQL statement and transaction. Calls
 //!   and SMS sessions with their end users and outbox message are
 //!   `interactions::{create, create_for_end_user, start_session}`; CRM records
-//!   `crm::{record, find}`; the company DNC list `optlists::{upsert_many, remove_numbers,
+//!   `crm::{record, find}`; the company DNC list `optlists::{upsert_entries, remove_numbers,
 //!   find, is_suppressed}`; suppression decides there (`DomainError::Suppressed`); agents,
 //!   menus, numbers and custom roles/teams/locations are `directory`; bulk user files are
 //!   `blobs`, `jobs` (requeue, state, listing, on the tenant clock) and
@@ -113,6 +113,7 @@ pub mod error;
 pub mod paging;
 pub mod render;
 pub mod sms;
+pub mod tenant;
 pub mod wait_times;
 pub mod wire;
 
@@ -120,7 +121,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::engine::jobs::JobHandler;
+use crate::domain::jobs::JobHandler;
 use crate::state::AppState;
 
 /// Shared interaction status → the vendor's call/chat `status` (one table for the dialect).

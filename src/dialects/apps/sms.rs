@@ -64,10 +64,10 @@ pub async fn create(State(st): State<AppState>, auth: AppsAuth, body: Bytes) -> 
     let t = auth.tenant.id;
     let ct = text(&m, "chat_type").ok_or_else(|| AppsError::bad_request("chat_type needs to be provided"))?;
     let chat_type = chat_type(&ct).ok_or_else(|| AppsError::bad_request("valid chat type needs to be provided"))?;
-    if auth.tenant.settings.sms_enabled == Some(false) {
+    if super::tenant::AppsSettings::of(&auth.tenant).sms_enabled == Some(false) {
         return Err(AppsError::bad_request("SMS is not enabled"));
     }
-    if auth.tenant.settings.outbound_sms_enabled == Some(false) {
+    if super::tenant::AppsSettings::of(&auth.tenant).outbound_sms_enabled == Some(false) {
         return Err(AppsError::bad_request("Outbound SMS is not enabled"));
     }
     let (to, from) = sms_numbers(&m)?;

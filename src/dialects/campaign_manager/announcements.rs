@@ -1,20 +1,20 @@
 //! Announcements: text-to-speech ("say") or an uploaded WAV ("play"), used by voice campaigns.
 
 use axum::body::Body as HttpBody;
-use axum::extract::{Path, State};
+use axum::extract::{Multipart, Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 use serde_json::{json, Map, Value};
-use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
 use super::campaigns::drain;
 use super::wire::{
     end_time_param, fmt_time, json_text, nested_page, ok, sort_param, time_param, Body, Cm, CmError, CmResult, JsonObj, Paging, Query,
 };
+use crate::domain::announcements::{self as da, kind as ak, Announcement, AnnouncementUpdate, Content, NewAnnouncement};
 use crate::domain::{blobs, parse_sid, sid, DomainError, TenantId};
 use crate::state::AppState;
 
@@ -42,32 +42,12 @@ pub fn supported_language(lang: &str) -> bool {
         .any(|l| l.eq_ignore_ascii_case(lang) || l.split('-').next().is_some_and(|p| p.eq_ignore_ascii_case(lang)))
 }
 
-/// An announcement row.
-#[derive(Debug, Clone, FromRow)]
-pub struct Announcement {
-    pub id: Uuid,
-    pub name: String,
-    pub description: Option<String>,
-    pub kind: String,
-    pub body: Option<String>,
-    pub language: Option<String>,
-    pub voice: Option<String>,
-    pub blob_id: Option<Uuid>,
-    pub file_name: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-const COLS: &str = "id, name, description, kind, body, language, voice, blob_id, file_name, created_at, updated_at";
-
-impl Announcement {
-    /// What a call plays: the TTS text, or the file URI.
-    pub fn say_or_play(&self) -> String {
-        match (&self.kind[..], &self.body, &self.file_name) {
-            ("say", Some(b), _) => b.clone(),
-            (_, _, Some(f)) => format!("{FILE_PATH}/{f}"),
-            _ => String::new(),
-        }
+/// What a call plays: the TTS text, or the file URI.
+pub fn say_or_play(a: &Announcement) -> String {
+    match (&a.kind[..], &a.body, &a.file_name) {
+        (ak::SAY, Some(b), _) => b.clone(),
+        (_, _, Some(f)) => format!("{FILE_PATH}/{f}"),
+        _ => String::new(),
     }
 }
 
@@ -77,17 +57,23 @@ pub async fn find(st: &AppState, tenant: TenantId, asid: &str) -> CmResult<Optio
     let Some(id) = parse_sid("AN", asid.trim()).or_else(|| parse_sid("AAE", asid.trim())) else {
         return Ok(None);
     };
-    let sql = format!("SELECT {COLS} FROM announcements WHERE tenant_id = $1 AND id = $2");
-    Ok(sqlx::query_as::<_, Announcement>(sqlx::AssertSqlSafe(sql))
-        .bind(tenant.0)
-        .bind(id)
-        .fetch_optional(&st.db)
-        .await
-        .map_err(DomainError::from)?)
+    match da::get(&st.db, tenant, id).await {
+        Ok(a) => Ok(Some(a)),
+        Err(DomainError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn not_found(asid: &str) -> CmError {
     CmError::vendor_ec(500, "Announcement not found", json!({"sid": asid}))
+}
+
+/// Maps a domain error of an announcement call: NotFound is the vendor's 500.
+fn or_not_found(asid: &str) -> impl FnOnce(DomainError) -> CmError + '_ {
+    move |e| match e {
+        DomainError::NotFound(_) => not_found(asid),
+        other => other.into(),
+    }
 }
 
 fn render(a: &Announcement, cm: &Cm) -> Value {
@@ -103,13 +89,13 @@ fn render(a: &Announcement, cm: &Cm) -> Value {
         m.insert("description".into(), json!(d));
     }
     if let Some(f) = &a.file_name {
-        if a.kind == "play" || a.blob_id.is_some() {
+        if a.kind == ak::PLAY || a.blob_id.is_some() {
             m.insert("fileUri".into(), json!(format!("{FILE_PATH}/{f}")));
         }
     }
     m.insert("enterpriseSid".into(), json!(cm.enterprise_sid));
     m.insert("type".into(), json!(a.kind));
-    if a.kind == "say" {
+    if a.kind == ak::SAY {
         m.insert("body".into(), json!(a.body));
         m.insert("language".into(), json!(a.language));
         m.insert("voice".into(), json!(a.voice));
@@ -117,26 +103,17 @@ fn render(a: &Announcement, cm: &Cm) -> Value {
     Value::Object(m)
 }
 
-/// The validated say/play fields of a create or update.
-struct Spec {
-    kind: String,
-    body: Option<String>,
-    language: Option<String>,
-    voice: Option<String>,
-}
-
-fn spec(b: &Value, update: bool) -> CmResult<Spec> {
+/// The validated say/play fields of a create or update (`file_name` left to the caller).
+fn spec(b: &Value, update: bool) -> CmResult<Content> {
     let kind = json_text(b, "type")
         .ok_or_else(|| CmError::missing("type").ec())?
         .to_ascii_lowercase();
     match kind.as_str() {
-        "play" => Ok(Spec {
+        ak::PLAY => Ok(Content {
             kind,
-            body: None,
-            language: None,
-            voice: None,
+            ..Content::default()
         }),
-        "say" => {
+        ak::SAY => {
             let body = json_text(b, "body").ok_or_else(|| CmError::missing("body").ec())?;
             let language = json_text(b, "language").ok_or_else(|| CmError::missing("language").ec())?;
             let voice = json_text(b, "voice").ok_or_else(|| CmError::missing("voice").ec())?;
@@ -155,11 +132,12 @@ fn spec(b: &Value, update: bool) -> CmResult<Spec> {
                 };
                 return Err(CmError::vendor_ec(521, msg, json!({"language": language})));
             }
-            Ok(Spec {
+            Ok(Content {
                 kind,
                 body: Some(body),
                 language: Some(language),
                 voice: Some(voice),
+                file_name: None,
             })
         }
         other => Err(CmError::bad_request(format!("type '{other}' must be say or play")).ec()),
@@ -178,29 +156,18 @@ pub async fn create(State(st): State<AppState>, cm: Cm, body: Result<JsonObj, Cm
         return Err(CmError::vendor_ec(467, "Enterprise not found", json!({"sid": ent})));
     }
     let name = json_text(&b, "name").ok_or_else(|| CmError::missing("name").ec())?;
-    let s = spec(&b, false)?;
+    let mut content = spec(&b, false)?;
     let now = st.now(&cm.tenant);
     let id = Uuid::new_v4();
-    let fname = (s.kind == "play").then(|| file_name(id, now));
-    let sql = format!(
-        "INSERT INTO announcements (id, tenant_id, name, description, kind, body, language, voice, file_name, account_sid, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING {COLS}"
-    );
-    let a = sqlx::query_as::<_, Announcement>(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .bind(cm.tenant.id.0)
-        .bind(&name)
-        .bind(json_text(&b, "description"))
-        .bind(&s.kind)
-        .bind(&s.body)
-        .bind(&s.language)
-        .bind(&s.voice)
-        .bind(&fname)
-        .bind(&cm.account_sid)
-        .bind(now)
-        .fetch_one(&st.db)
-        .await
-        .map_err(DomainError::from)?;
+    content.file_name = (content.kind == ak::PLAY).then(|| file_name(id, now));
+    let new = NewAnnouncement {
+        id,
+        name,
+        description: json_text(&b, "description"),
+        content,
+        account: Some(cm.account_sid.clone()),
+    };
+    let a = da::create(&st.db, cm.tenant.id, new, now).await?;
     Ok(ok(render(&a, &cm)))
 }
 
@@ -208,82 +175,33 @@ pub async fn create(State(st): State<AppState>, cm: Cm, body: Result<JsonObj, Cm
 pub async fn update(State(st): State<AppState>, cm: Cm, Path(asid): Path<String>, body: Result<JsonObj, CmError>) -> CmResult<Response> {
     let JsonObj(b) = body.map_err(CmError::ec)?;
     let a = find(&st, cm.tenant.id, &asid).await?.ok_or_else(|| not_found(&asid))?;
-    let s = spec(&b, true)?;
+    let mut content = spec(&b, true)?;
     let now = st.now(&cm.tenant);
-    let fname = if s.kind == "play" {
+    content.file_name = if content.kind == ak::PLAY {
         a.file_name.clone().or_else(|| Some(file_name(a.id, now)))
     } else {
         a.file_name.clone()
     };
-    let sql = format!(
-        "UPDATE announcements SET name = COALESCE($3, name), description = COALESCE($4, description), kind = $5, body = $6,
-                language = $7, voice = $8, file_name = $9, updated_at = $10
-          WHERE tenant_id = $1 AND id = $2 RETURNING {COLS}"
-    );
-    let a = sqlx::query_as::<_, Announcement>(sqlx::AssertSqlSafe(sql))
-        .bind(cm.tenant.id.0)
-        .bind(a.id)
-        .bind(json_text(&b, "name"))
-        .bind(json_text(&b, "description"))
-        .bind(&s.kind)
-        .bind(&s.body)
-        .bind(&s.language)
-        .bind(&s.voice)
-        .bind(&fname)
-        .bind(now)
-        .fetch_optional(&st.db)
-        .await
-        .map_err(DomainError::from)?
-        .ok_or_else(|| not_found(&asid))?;
+    let u = AnnouncementUpdate {
+        name: json_text(&b, "name"),
+        description: json_text(&b, "description"),
+        content,
+    };
+    let a = da::update(&st.db, cm.tenant.id, a.id, u, now).await.map_err(or_not_found(&asid))?;
     Ok(ok(render(&a, &cm)))
 }
 
 /// `DELETE /campaignmanager/announcement/{sid}` (507 while an active campaign uses it).
 pub async fn delete(State(st): State<AppState>, cm: Cm, Path(asid): Path<String>) -> CmResult<Response> {
     let a = find(&st, cm.tenant.id, &asid).await?.ok_or_else(|| not_found(&asid))?;
-    let canonical = sid("AN", a.id);
-    let mut tx = st.db.begin().await.map_err(DomainError::from)?;
-    // Serialises with campaign creation, which holds this row FOR SHARE.
-    let locked: Option<i32> = sqlx::query_scalar("SELECT 1 FROM announcements WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
-        .bind(cm.tenant.id.0)
-        .bind(a.id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(DomainError::from)?;
-    if locked.is_none() {
-        return Err(not_found(&asid));
-    }
-    let used: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM campaigns WHERE tenant_id = $1 AND deleted_at IS NULL
-            AND attrs->'cm'->>'announcementSid' = $2 AND status IN ('draft', 'scheduled', 'running', 'paused'))",
-    )
-    .bind(cm.tenant.id.0)
-    .bind(&canonical)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(DomainError::from)?;
-    if used {
-        return Err(CmError::vendor_ec(
+    let a = da::delete(&st.db, cm.tenant.id, a.id).await.map_err(|e| match e {
+        DomainError::InvalidState(_) => CmError::vendor_ec(
             507,
             "This Announcement cannot be deleted as it is being used in a campaign.",
-            json!({"sid": canonical}),
-        ));
-    }
-    sqlx::query("DELETE FROM announcements WHERE tenant_id = $1 AND id = $2")
-        .bind(cm.tenant.id.0)
-        .bind(a.id)
-        .execute(&mut *tx)
-        .await
-        .map_err(DomainError::from)?;
-    if let Some(b) = a.blob_id {
-        sqlx::query("DELETE FROM blobs WHERE tenant_id = $1 AND id = $2")
-            .bind(cm.tenant.id.0)
-            .bind(b)
-            .execute(&mut *tx)
-            .await
-            .map_err(DomainError::from)?;
-    }
-    tx.commit().await.map_err(DomainError::from)?;
+            json!({"sid": sid("AN", a.id)}),
+        ),
+        other => or_not_found(&asid)(other),
+    })?;
     Ok(ok(render(&a, &cm)))
 }
 
@@ -298,56 +216,30 @@ pub async fn search(State(st): State<AppState>, cm: Cm, q: Query) -> CmResult<Re
     let paging = Paging::from_query(&q).map_err(CmError::ec)?;
     let from = time_param(&q, "startTime").map_err(CmError::ec)?;
     let to = end_time_param(&q).map_err(CmError::ec)?;
-    let sort = sort_param(&q, &["dateCreated", "name"]).map_err(CmError::ec)?;
-    let name = q.text("name");
-    let other_enterprise = q.text("enterpriseSid").is_some_and(|e| e != cm.enterprise_sid);
-    let filters = |b: &mut QueryBuilder<sqlx::Postgres>| {
-        b.push(" WHERE tenant_id = ").push_bind(cm.tenant.id.0);
-        if other_enterprise {
-            b.push(" AND false");
-        }
-        if let Some(n) = &name {
-            let pat = format!("%{}%", n.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-            b.push(" AND name ILIKE ").push_bind(pat);
-        }
-        if let Some(f) = from {
-            b.push(" AND created_at >= ").push_bind(f);
-        }
-        if let Some(t) = to {
-            b.push(" AND created_at <= ").push_bind(t);
-        }
+    let (sort, descending) = match sort_param(&q, &["dateCreated", "name"]).map_err(CmError::ec)? {
+        Some(("name", d)) => (da::Sort::Name, d),
+        Some((_, d)) => (da::Sort::CreatedAt, d),
+        None => (da::Sort::Created, false),
     };
-    let mut count = QueryBuilder::new("SELECT count(*) FROM announcements");
-    filters(&mut count);
-    let total: i64 = count.build_query_scalar().fetch_one(&st.db).await.map_err(DomainError::from)?;
-    let mut b = QueryBuilder::new(format!("SELECT {COLS} FROM announcements"));
-    filters(&mut b);
-    let order = match sort {
-        Some(("name", d)) => format!("lower(name) {}", if d { "DESC" } else { "ASC" }),
-        Some((_, d)) => format!("created_at {}", if d { "DESC" } else { "ASC" }),
-        None => "seq ASC".into(),
+    let filter = da::Filter {
+        name_contains: q.text("name"),
+        from,
+        to,
+        none: q.text("enterpriseSid").is_some_and(|e| e != cm.enterprise_sid),
+        sort,
+        descending,
+        offset: paging.offset(),
+        limit: paging.size,
     };
-    b.push(format!(" ORDER BY {order}, seq LIMIT "))
-        .push_bind(paging.size)
-        .push(" OFFSET ")
-        .push_bind(paging.offset());
-    let rows: Vec<Announcement> = b.build_query_as().fetch_all(&st.db).await.map_err(DomainError::from)?;
+    let (total, rows) = da::search(&st.db, cm.tenant.id, &filter).await?;
     let result = rows.iter().map(|a| render(a, &cm)).collect();
     Ok(nested_page(PATH, &q, paging, total, result))
 }
 
-/// `POST /campaignmanager/internal/file/announcement/{sid}`: multipart `file`, a WAV
-/// (RIFF/WAVE header checked), streamed into the shared blobs table.
-pub async fn upload(State(st): State<AppState>, cm: Cm, Path(asid): Path<String>, body: Result<Body, CmError>) -> CmResult<Response> {
-    let a = find(&st, cm.tenant.id, &asid).await?.ok_or_else(|| not_found(&asid))?;
-    let body = body.map_err(CmError::ec)?;
-    let missing = || CmError::vendor_ec(4000, "Mandatory parameter missing. fileUri need to be passed", json!({"sid": asid}));
-    let bad_wav = || CmError::vendor_ec(504, "Error in uploading audio file", json!({"sid": asid}));
-    let Body::Multipart(mut m) = body else {
-        return Err(missing());
-    };
+/// Streams the multipart `file` part, a WAV (RIFF/WAVE header checked), into a blob
+/// of the tenant; other parts are read and dropped. None without a `file` part.
+async fn store_wav(st: &AppState, cm: &Cm, m: &mut Multipart, bad_wav: &(dyn Fn() -> CmError + Sync)) -> CmResult<Option<blobs::Blob>> {
     let limit = st.config.upload_limit;
-    let mut stored = None;
     let mut skipped = 0usize;
     while let Some(mut field) = m
         .next_field()
@@ -378,36 +270,28 @@ pub async fn upload(State(st): State<AppState>, cm: Cm, Path(asid): Path<String>
                 tracing::warn!(error = %e, "announcement upload failed");
                 bad_wav()
             })?;
-        stored = Some(blob);
-        break;
+        return Ok(Some(blob));
     }
-    let Some(blob) = stored else {
+    Ok(None)
+}
+
+/// `POST /campaignmanager/internal/file/announcement/{sid}`: multipart `file`, a WAV
+/// (RIFF/WAVE header checked), streamed into the shared blobs table.
+pub async fn upload(State(st): State<AppState>, cm: Cm, Path(asid): Path<String>, body: Result<Body, CmError>) -> CmResult<Response> {
+    let a = find(&st, cm.tenant.id, &asid).await?.ok_or_else(|| not_found(&asid))?;
+    let body = body.map_err(CmError::ec)?;
+    let missing = || CmError::vendor_ec(4000, "Mandatory parameter missing. fileUri need to be passed", json!({"sid": asid}));
+    let bad_wav = || CmError::vendor_ec(504, "Error in uploading audio file", json!({"sid": asid}));
+    let Body::Multipart(mut m) = body else {
+        return Err(missing());
+    };
+    let Some(blob) = store_wav(&st, &cm, &mut m, &bad_wav).await? else {
         return Err(missing());
     };
     let now = st.now(&cm.tenant);
-    let fname = file_name(a.id, now);
-    let mut tx = st.db.begin().await.map_err(DomainError::from)?;
-    let sql =
-        format!("UPDATE announcements SET blob_id = $3, file_name = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2 RETURNING {COLS}");
-    let updated = sqlx::query_as::<_, Announcement>(sqlx::AssertSqlSafe(sql))
-        .bind(cm.tenant.id.0)
-        .bind(a.id)
-        .bind(blob.id)
-        .bind(&fname)
-        .bind(now)
-        .fetch_optional(&mut *tx)
+    let updated = da::attach_audio(&st.db, cm.tenant.id, a.id, blob.id, &file_name(a.id, now), now)
         .await
-        .map_err(DomainError::from)?
-        .ok_or_else(|| not_found(&asid))?;
-    if let Some(old) = a.blob_id {
-        sqlx::query("DELETE FROM blobs WHERE tenant_id = $1 AND id = $2")
-            .bind(cm.tenant.id.0)
-            .bind(old)
-            .execute(&mut *tx)
-            .await
-            .map_err(DomainError::from)?;
-    }
-    tx.commit().await.map_err(DomainError::from)?;
+        .map_err(or_not_found(&asid))?;
     Ok(ok(render(&updated, &cm)))
 }
 

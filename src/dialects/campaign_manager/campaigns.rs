@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
-use sqlx::QueryBuilder;
 use uuid::Uuid;
 
 use super::announcements;
@@ -18,9 +17,11 @@ use super::wire::{
     Paging, Query,
 };
 use super::{cm_status, domain_statuses_for};
-use crate::domain::campaigns::{self as dc, status as cs, Campaign, NewCampaign};
+use crate::domain::campaign_launch::{self, LaunchRequest, Senders};
+use crate::domain::campaign_search::{self, Sort};
+use crate::domain::campaigns::{self as dc, Campaign};
 use crate::domain::phone::PhoneNumber;
-use crate::domain::{credits, parse_sid, sid, DomainError, TenantId};
+use crate::domain::{parse_sid, sid, DomainError};
 use crate::state::AppState;
 
 const PATH: &str = "/campaignmanager/campaigns/search";
@@ -237,59 +238,15 @@ fn normalise(lines: &[String]) -> (Vec<PhoneNumber>, Vec<String>) {
     (good, bad)
 }
 
-/// A random source number with the given country prefix (12 digits in all).
-fn random_from(prefix: &str) -> String {
-    let n = Uuid::new_v4().as_u128();
-    let want = 12usize.saturating_sub(prefix.len()).max(6);
-    let digits: String = n.to_string().chars().rev().take(want).collect();
-    format!("+{prefix}{digits}")
-}
-
-/// The numbers of `list` (E.164) that are blocked for `channel` (opt-out / DNC).
-async fn suppressed_among(
-    st: &AppState,
-    tenant: TenantId,
-    numbers: &[String],
-    channel: &str,
-    now: DateTime<Utc>,
-) -> CmResult<HashSet<String>> {
-    let rows: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT number FROM suppressions
-          WHERE tenant_id = $1 AND number = ANY($2)
-            AND ((list = 'opt_out' AND $3 = ANY(channels)) OR list = 'dnc')
-            AND (expires_at IS NULL OR expires_at > $4)",
-    )
-    .bind(tenant.0)
-    .bind(numbers)
-    .bind(channel)
-    .bind(now)
-    .fetch_all(&st.db)
-    .await
-    .map_err(DomainError::from)?;
-    Ok(rows.into_iter().collect())
-}
-
-/// The numbers of `numbers` on the opt-in list `name`.
-async fn opted_in_among(st: &AppState, tenant: TenantId, numbers: &[String], name: &str, now: DateTime<Utc>) -> CmResult<HashSet<String>> {
-    let rows: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT number FROM suppressions
-          WHERE tenant_id = $1 AND list = 'opt_in' AND list_name = $2 AND number = ANY($3)
-            AND (expires_at IS NULL OR expires_at > $4)",
-    )
-    .bind(tenant.0)
-    .bind(name)
-    .bind(numbers)
-    .bind(now)
-    .fetch_all(&st.db)
-    .await
-    .map_err(DomainError::from)?;
-    Ok(rows.into_iter().collect())
-}
-
 // ---------------------------------------------------------------------------- render
 
 fn attr<'a>(c: &'a Campaign, name: &str) -> Option<&'a Value> {
     c.attrs.get("cm").and_then(|m| m.get(name)).filter(|v| !v.is_null())
+}
+
+/// What the domain recorded at launch (`attrs.launch`): `cost`, `recipients`.
+fn launch_attr<'a>(c: &'a Campaign, name: &str) -> Option<&'a Value> {
+    c.attrs.get("launch").and_then(|m| m.get(name)).filter(|v| !v.is_null())
 }
 
 /// The vendor's campaign object. `status` overrides the mapped status (create says
@@ -313,26 +270,140 @@ pub fn render(c: &Campaign, cm: &Cm, status: Option<&str>) -> Value {
     m.insert("name".into(), json!(c.name));
     m.insert("startTime".into(), json!(fmt_time(c.starts_at.unwrap_or(c.created_at))));
     m.insert("enterpriseSid".into(), json!(cm.enterprise_sid));
-    m.insert("total".into(), attr(c, "total").cloned().unwrap_or(json!(0)));
+    let total = attr(c, "total").or_else(|| launch_attr(c, "cost"));
+    m.insert("total".into(), total.cloned().unwrap_or(json!(0)));
     m.insert("status".into(), json!(status.unwrap_or(cm_status(&c.status))));
     m.insert("fromPrefix".into(), attr(c, "fromPrefix").cloned().unwrap_or(json!("")));
     let channel = c.channel.clone().unwrap_or_else(|| c.kind.clone());
     m.insert("channel".into(), json!(channel));
-    for k in ["body", "announcementSid", "rcmlUrl", "dialTimeout", "optOut", "optIn", "recipients"] {
+    for k in ["body", "announcementSid", "rcmlUrl", "dialTimeout", "optOut", "optIn"] {
         if let Some(v) = attr(c, k) {
             m.insert(k.into(), v.clone());
         }
+    }
+    if let Some(v) = attr(c, "recipients").or_else(|| launch_attr(c, "recipients")) {
+        m.insert("recipients".into(), v.clone());
     }
     Value::Object(m)
 }
 
 // ---------------------------------------------------------------------------- create
 
-/// `POST /campaignmanager/campaigns`.
-pub async fn create(State(st): State<AppState>, cm: Cm, body: Body) -> CmResult<Response> {
-    let input = read_input(body, st.config.upload_limit).await?;
-    let tenant = cm.tenant.id;
-    let now = st.now(&cm.tenant);
+/// What a voice or SMS campaign delivers.
+#[derive(Debug, Default)]
+struct Content {
+    /// The SMS text (sms only).
+    body: Option<String>,
+    /// What each delivery says or plays.
+    delivery: Option<String>,
+    announcement: Option<Uuid>,
+    announcement_sid: Option<String>,
+    rcml_url: Option<String>,
+    dial_timeout: Option<String>,
+}
+
+/// `body` (sms); `announcementSid` or `rcmlUrl`, and `dialTimeout` (voice).
+async fn parse_content(st: &AppState, cm: &Cm, input: &Input, channel: &str, echo: &Value) -> CmResult<Content> {
+    let body = input.text("body");
+    if channel == "sms" {
+        return match body {
+            None => Err(CmError::missing("body").with_data(echo.clone())),
+            Some(b) => Ok(Content {
+                delivery: Some(b.clone()),
+                body: Some(b),
+                ..Content::default()
+            }),
+        };
+    }
+    let mut c = Content::default();
+    if let Some(a) = input.text("announcementSid") {
+        let ann = announcements::find(st, cm.tenant.id, &a)
+            .await?
+            .ok_or_else(|| CmError::vendor(500, "Announcement not found", json!({"announcementSid": a})))?;
+        c.delivery = Some(announcements::say_or_play(&ann));
+        c.announcement = Some(ann.id);
+        c.announcement_sid = Some(sid("AN", ann.id));
+    } else if let Some(u) = input.text("rcmlUrl") {
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            return Err(CmError::bad_request("rcmlUrl must be an http(s) URL").with_data(echo.clone()));
+        }
+        c.delivery = Some(u.clone());
+        c.rcml_url = Some(u);
+    } else {
+        return Err(CmError::missing("announcementSid or rcmlUrl").with_data(echo.clone()));
+    }
+    let dt = match input.text("dialTimeout") {
+        None => 30,
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=600).contains(n))
+            .ok_or_else(|| CmError::bad_request(format!("dialTimeout '{v}' must be a number of seconds from 1 to 600")))?,
+    };
+    c.dial_timeout = Some(dt.to_string());
+    Ok(c)
+}
+
+/// `fromFile` numbers (round robin), else `fromPrefix` (random numbers), else none; and
+/// the prefix as the campaign shows it.
+fn parse_senders(input: &Input) -> CmResult<(Senders, String)> {
+    if let Some(lines) = &input.from_lines {
+        let (good, bad) = normalise(lines);
+        if good.is_empty() || !bad.is_empty() {
+            return Err(CmError::bad_request("fromFile must contain only valid phone numbers, one per line")
+                .with_data(json!({"invalidNumbers": bad})));
+        }
+        return Ok((Senders::RoundRobin(good.into_iter().map(|p| p.e164).collect()), String::new()));
+    }
+    let Some(p) = input.text("fromPrefix") else {
+        return Ok((Senders::None, String::new()));
+    };
+    let digits = p.trim_start_matches('+');
+    if digits.is_empty() || digits.len() > 4 || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return Err(CmError::bad_request(format!(
+            "fromPrefix '{p}' must be a country calling code (1 to 4 digits)"
+        )));
+    }
+    let country_code = digits.to_string();
+    Ok((
+        Senders::Random {
+            country_code: country_code.clone(),
+        },
+        country_code,
+    ))
+}
+
+/// The campaign's `attrs.cm`: who made it and the vendor fields its reads show.
+fn vendor_attrs(
+    cm: &Cm,
+    content: &Content,
+    from_prefix: &str,
+    segments: i64,
+    opt_out: Option<String>,
+    opt_in: Option<String>,
+) -> Map<String, Value> {
+    let mut attrs = Map::new();
+    attrs.insert("accountSid".into(), json!(cm.account_sid));
+    attrs.insert("accountEmail".into(), json!(cm.account_email));
+    attrs.insert("fromPrefix".into(), json!(from_prefix));
+    attrs.insert("segments".into(), json!(segments));
+    for (k, v) in [
+        ("body", content.body.clone()),
+        ("announcementSid", content.announcement_sid.clone()),
+        ("rcmlUrl", content.rcml_url.clone()),
+        ("dialTimeout", content.dial_timeout.clone()),
+        ("optOut", opt_out),
+        ("optIn", opt_in),
+    ] {
+        if let Some(v) = v {
+            attrs.insert(k.into(), json!(v));
+        }
+    }
+    attrs
+}
+
+/// A create request read into a launch, with the lines that were not numbers.
+async fn parse_create(st: &AppState, cm: &Cm, input: &Input, now: DateTime<Utc>) -> CmResult<(LaunchRequest, Vec<String>)> {
     let echo = {
         let mut e = input.fields.clone();
         if let Some(t) = input.to_lines.as_ref().filter(|t| t.len() <= MAX_INVALID_SHOWN) {
@@ -340,7 +411,6 @@ pub async fn create(State(st): State<AppState>, cm: Cm, body: Body) -> CmResult<
         }
         Value::Object(e)
     };
-
     let name = input.text("name").ok_or_else(|| CmError::missing("name").with_data(echo.clone()))?;
     let channel = input
         .text("channel")
@@ -359,224 +429,63 @@ pub async fn create(State(st): State<AppState>, cm: Cm, body: Body) -> CmResult<
             at
         }
     };
-    let body = input.text("body");
-    let mut delivery_body = body.clone();
-    let mut announcement_sid = None;
-    let mut announcement_id = None;
-    let mut rcml_url = None;
-    let mut dial_timeout = None;
-    if channel == "sms" {
-        if body.is_none() {
-            return Err(CmError::missing("body").with_data(echo));
-        }
-    } else {
-        if let Some(a) = input.text("announcementSid") {
-            let ann = announcements::find(&st, tenant, &a)
-                .await?
-                .ok_or_else(|| CmError::vendor(500, "Announcement not found", json!({"announcementSid": a})))?;
-            delivery_body = Some(ann.say_or_play());
-            announcement_id = Some(ann.id);
-            announcement_sid = Some(sid("AN", ann.id));
-        } else if let Some(u) = input.text("rcmlUrl") {
-            if !(u.starts_with("http://") || u.starts_with("https://")) {
-                return Err(CmError::bad_request("rcmlUrl must be an http(s) URL").with_data(echo));
-            }
-            delivery_body = Some(u.clone());
-            rcml_url = Some(u);
-        } else {
-            return Err(CmError::missing("announcementSid or rcmlUrl").with_data(echo));
-        }
-        let dt = match input.text("dialTimeout") {
-            None => 30,
-            Some(v) => v
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (1..=600).contains(n))
-                .ok_or_else(|| CmError::bad_request(format!("dialTimeout '{v}' must be a number of seconds from 1 to 600")))?,
-        };
-        dial_timeout = Some(dt.to_string());
-    }
+    let content = parse_content(st, cm, input, &channel, &echo).await?;
     let opt_out = input.text("optOut");
-    if let Some(o) = &opt_out {
-        if !o.eq_ignore_ascii_case("Opt-Out") {
-            return Err(CmError::bad_request(format!("optOut '{o}': the only possible value is \"Opt-Out\"")).with_data(echo));
-        }
+    if let Some(o) = opt_out.as_ref().filter(|o| !o.eq_ignore_ascii_case("Opt-Out")) {
+        return Err(CmError::bad_request(format!("optOut '{o}': the only possible value is \"Opt-Out\"")).with_data(echo));
     }
     let opt_in = input.text("optIn").or_else(|| input.text("optInx"));
-
-    // Sources.
-    let mut from_prefix = String::new();
-    let from_numbers: Vec<String> = match &input.from_lines {
-        Some(lines) => {
-            let (good, bad) = normalise(lines);
-            if good.is_empty() || !bad.is_empty() {
-                return Err(CmError::bad_request("fromFile must contain only valid phone numbers, one per line")
-                    .with_data(json!({"invalidNumbers": bad})));
-            }
-            good.into_iter().map(|p| p.e164).collect()
-        }
-        None => {
-            if let Some(p) = input.text("fromPrefix") {
-                let digits = p.trim_start_matches('+');
-                if digits.is_empty() || digits.len() > 4 || !digits.chars().all(|c| c.is_ascii_digit()) {
-                    return Err(CmError::bad_request(format!(
-                        "fromPrefix '{p}' must be a country calling code (1 to 4 digits)"
-                    )));
-                }
-                from_prefix = digits.to_string();
-            }
-            Vec::new()
-        }
-    };
-
-    // Recipients.
-    let to_lines = input
-        .to_lines
-        .as_ref()
-        .ok_or_else(|| CmError::missing("toFile").with_data(echo.clone()))?;
-    let (numbers, invalid) = normalise(to_lines);
-    if numbers.is_empty() {
+    let (senders, from_prefix) = parse_senders(input)?;
+    let to_lines = input.to_lines.as_ref().ok_or_else(|| CmError::missing("toFile").with_data(echo))?;
+    let (recipients, invalid) = normalise(to_lines);
+    if recipients.is_empty() {
         return Err(CmError::bad_request("toFile has no valid phone number").with_data(json!({"invalidNumbers": invalid})));
     }
-    let e164s: Vec<String> = numbers.iter().map(|p| p.e164.clone()).collect();
-    let blocked = suppressed_among(&st, tenant, &e164s, &channel, now).await?;
-    let allowed = match &opt_in {
-        Some(list) => Some(opted_in_among(&st, tenant, &e164s, list, now).await?),
-        None => None,
+    let per = match &content.body {
+        Some(b) => sms_segments(b),
+        None => 1,
     };
-    let recipients: Vec<&PhoneNumber> = numbers
-        .iter()
-        .filter(|p| !blocked.contains(&p.e164))
-        .filter(|p| allowed.as_ref().map(|a| a.contains(&p.e164)).unwrap_or(true))
-        .collect();
-    let per = if channel == "sms" {
-        sms_segments(body.as_deref().unwrap_or(""))
-    } else {
-        1
+    let attrs = vendor_attrs(cm, &content, &from_prefix, per, opt_out, opt_in.clone());
+    let id = Uuid::new_v4();
+    let req = LaunchRequest {
+        id,
+        name,
+        kind: channel.clone(),
+        channel,
+        starts_at,
+        recipients,
+        senders,
+        body: content.delivery,
+        cost_per_contact: per,
+        opt_in_lists: opt_in.into_iter().collect(),
+        refuse_suppressed: false,
+        announcement: content.announcement,
+        attrs: Map::from_iter([("cm".to_string(), Value::Object(attrs))]),
+        reference: sid("EC", id),
     };
-    let total = per * recipients.len() as i64;
+    Ok((req, invalid))
+}
 
-    let mut cmattrs = Map::new();
-    cmattrs.insert("accountSid".into(), json!(cm.account_sid));
-    cmattrs.insert("accountEmail".into(), json!(cm.account_email));
-    cmattrs.insert("fromPrefix".into(), json!(from_prefix));
-    cmattrs.insert("total".into(), json!(total));
-    cmattrs.insert("recipients".into(), json!(recipients.len()));
-    cmattrs.insert("segments".into(), json!(per));
-    for (k, v) in [
-        ("body", body.clone().filter(|_| channel == "sms")),
-        ("announcementSid", announcement_sid.clone()),
-        ("rcmlUrl", rcml_url),
-        ("dialTimeout", dial_timeout),
-        ("optOut", opt_out),
-        ("optIn", opt_in),
-    ] {
-        if let Some(v) = v {
-            cmattrs.insert(k.into(), json!(v));
+/// `POST /campaignmanager/campaigns`: suppressed numbers (and, with `optIn`, numbers not
+/// on that list) are left out and counted in `filteredCount`.
+pub async fn create(State(st): State<AppState>, cm: Cm, body: Body) -> CmResult<Response> {
+    let input = read_input(body, st.config.upload_limit).await?;
+    let now = st.now(&cm.tenant);
+    let (req, invalid) = parse_create(&st, &cm, &input, now).await?;
+    let name = req.name.clone();
+    let announcement_sid = req.announcement.map(|a| sid("AN", a));
+    let launched = campaign_launch::launch(&st.db, cm.tenant.id, req, now).await.map_err(|e| match e {
+        DomainError::InsufficientCredits { needed, available } => CmError::vendor(
+            488,
+            "Credit is not enough",
+            json!({"name": name, "total": needed, "available": available}),
+        ),
+        DomainError::NotFound("announcement") => {
+            CmError::vendor(500, "Announcement not found", json!({"announcementSid": announcement_sid}))
         }
-    }
-    let attrs = json!({"cm": cmattrs, "body": delivery_body});
-
-    let mut tx = st.db.begin().await.map_err(DomainError::from)?;
-    // Take the tenant row lock the debit takes before inserting anything: the campaign's
-    // foreign key would otherwise hold a KEY SHARE lock on it first and two concurrent
-    // creations would deadlock upgrading it.
-    sqlx::query("SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE")
-        .bind(tenant.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(DomainError::from)?;
-    // Keep the announcement from being deleted until this campaign is committed.
-    if let Some(aid) = announcement_id {
-        let still: Option<i32> = sqlx::query_scalar("SELECT 1 FROM announcements WHERE tenant_id = $1 AND id = $2 FOR SHARE")
-            .bind(tenant.0)
-            .bind(aid)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(DomainError::from)?;
-        if still.is_none() {
-            return Err(CmError::vendor(
-                500,
-                "Announcement not found",
-                json!({"announcementSid": announcement_sid}),
-            ));
-        }
-    }
-    let c = dc::create(
-        &mut *tx,
-        tenant,
-        NewCampaign {
-            id: None,
-            name: name.clone(),
-            kind: channel.clone(),
-            status: Some(cs::SCHEDULED.into()),
-            channel: Some(channel.clone()),
-            starts_at: Some(starts_at),
-            ends_at: None,
-            attrs: Some(attrs),
-        },
-        now,
-    )
-    .await?;
-    if total > 0 {
-        credits::debit(
-            &mut tx,
-            tenant,
-            total,
-            &format!("Campaign {} ({})", c.name, sid("EC", c.id)),
-            Some(c.id),
-            now,
-        )
-        .await
-        .map_err(|e| match e {
-            DomainError::InsufficientCredits { needed, available } => CmError::vendor(
-                488,
-                "Credit is not enough",
-                json!({"name": name, "total": needed, "available": available}),
-            ),
-            other => CmError::from(other),
-        })?;
-    }
-    let tos: Vec<String> = recipients.iter().map(|p| p.e164.clone()).collect();
-    let originals: Vec<String> = recipients.iter().map(|p| p.original.clone()).collect();
-    let froms: Vec<String> = (0..recipients.len())
-        .map(|i| {
-            if from_numbers.is_empty() {
-                if from_prefix.is_empty() {
-                    String::new()
-                } else {
-                    random_from(&from_prefix)
-                }
-            } else {
-                from_numbers[i % from_numbers.len()].clone()
-            }
-        })
-        .collect();
-    sqlx::query(
-        "INSERT INTO contacts (id, tenant_id, campaign_id, number, original_number, outbound_number, status, attrs, created_at, updated_at)
-         SELECT gen_random_uuid(), $1, $2, u.n, u.o, NULLIF(u.f, ''), 'pending',
-                jsonb_build_object('deliveries', jsonb_build_array(
-                    jsonb_build_object('channel', $3::text, 'to', u.n, 'from', NULLIF(u.f, ''), 'body', $4::text))),
-                $5, $5
-           FROM UNNEST($6::text[], $7::text[], $8::text[]) WITH ORDINALITY AS u(n, o, f, i)
-          WHERE EXISTS (SELECT 1 FROM campaigns WHERE tenant_id = $1 AND id = $2)
-          ORDER BY u.i",
-    )
-    .bind(tenant.0)
-    .bind(c.id)
-    .bind(&channel)
-    .bind(delivery_body.as_deref())
-    .bind(now)
-    .bind(&tos)
-    .bind(&originals)
-    .bind(&froms)
-    .execute(&mut *tx)
-    .await
-    .map_err(DomainError::from)?;
-    tx.commit().await.map_err(DomainError::from)?;
-    tracing::info!(tenant = %tenant, campaign = %c.id, recipients = tos.len(), total, "campaign manager campaign scheduled");
-
-    let mut data = render(&c, &cm, Some("initiating"));
+        other => other.into(),
+    })?;
+    let mut data = render(&launched.campaign, &cm, Some("initiating"));
     if let Value::Object(m) = &mut data {
         if !invalid.is_empty() {
             m.insert("invalidCount".into(), json!(invalid.len()));
@@ -585,9 +494,8 @@ pub async fn create(State(st): State<AppState>, cm: Cm, body: Body) -> CmResult<
                 json!(invalid.iter().take(MAX_INVALID_SHOWN).collect::<Vec<_>>()),
             );
         }
-        let removed = numbers.len() - recipients.len();
-        if removed > 0 {
-            m.insert("filteredCount".into(), json!(removed));
+        if launched.filtered() > 0 {
+            m.insert("filteredCount".into(), json!(launched.filtered()));
         }
     }
     Ok((StatusCode::CREATED, Json(json!({"data": data, "code": 200, "message": "OK"}))).into_response())
@@ -609,78 +517,13 @@ const MAX_TO_SHOWN: i64 = 1000;
 /// `render` plus the `to` list of single-campaign answers.
 async fn render_one(st: &AppState, c: &Campaign, cm: &Cm) -> CmResult<Value> {
     let mut v = render(c, cm, None);
-    let numbers: Vec<String> = sqlx::query_scalar(
-        "SELECT COALESCE(NULLIF(trim(original_number), ''), number) FROM contacts
-          WHERE tenant_id = $1 AND campaign_id = $2 AND number IS NOT NULL ORDER BY seq LIMIT $3",
-    )
-    .bind(c.tenant_id)
-    .bind(c.id)
-    .bind(MAX_TO_SHOWN + 1)
-    .fetch_all(&st.db)
-    .await
-    .map_err(DomainError::from)?;
+    let numbers = campaign_search::recipient_numbers(&st.db, cm.tenant.id, c.id, MAX_TO_SHOWN + 1).await?;
     if (numbers.len() as i64) <= MAX_TO_SHOWN {
         if let Value::Object(m) = &mut v {
             m.insert("to".into(), json!(numbers.join(",")));
         }
     }
     Ok(v)
-}
-
-async fn lock_campaign(tx: &mut sqlx::PgConnection, tenant: TenantId, id: Uuid) -> CmResult<Option<Campaign>> {
-    let sql = format!(
-        "SELECT {} FROM campaigns WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL FOR UPDATE",
-        dc::COLS
-    );
-    Ok(sqlx::query_as::<_, Campaign>(sqlx::AssertSqlSafe(sql))
-        .bind(tenant.0)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(DomainError::from)?)
-}
-
-/// Cancels a scheduled campaign in `tx`: status, pending contacts, refund of the net debit.
-async fn cancel_in(tx: &mut sqlx::PgConnection, tenant: TenantId, c: &Campaign, now: DateTime<Utc>, deleted: bool) -> CmResult<Campaign> {
-    let updated = dc::transition(&mut *tx, tenant, c.id, dc::Event::Cancel, None, now).await?;
-    sqlx::query(
-        "UPDATE contacts SET status = 'cancelled', updated_at = $3 WHERE tenant_id = $1 AND campaign_id = $2 AND status = 'pending'",
-    )
-    .bind(tenant.0)
-    .bind(c.id)
-    .bind(now)
-    .execute(&mut *tx)
-    .await
-    .map_err(DomainError::from)?;
-    let spent: i64 =
-        sqlx::query_scalar("SELECT COALESCE(-sum(amount), 0)::bigint FROM credit_ledger WHERE tenant_id = $1 AND campaign_id = $2")
-            .bind(tenant.0)
-            .bind(c.id)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(DomainError::from)?;
-    if spent > 0 {
-        let what = if deleted { "deleted" } else { "cancelled" };
-        credits::add(
-            &mut *tx,
-            tenant,
-            spent,
-            &format!("Refund for {what} campaign {} ({})", c.name, sid("EC", c.id)),
-            Some(c.id),
-            now,
-        )
-        .await?;
-    }
-    if deleted {
-        sqlx::query("UPDATE campaigns SET deleted_at = $3 WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant.0)
-            .bind(c.id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(DomainError::from)?;
-    }
-    Ok(updated)
 }
 
 /// `PUT /campaignmanager/campaigns/{sid}` `{"status": "cancelled"}`.
@@ -702,30 +545,31 @@ pub async fn update(State(st): State<AppState>, cm: Cm, Path(csid): Path<String>
         return Err(CmError::vendor(483, "Campaign status is invalid", data));
     }
     let now = st.now(&cm.tenant);
-    let mut tx = st.db.begin().await.map_err(DomainError::from)?;
-    let c = lock_campaign(&mut tx, cm.tenant.id, id).await?.ok_or_else(not_found)?;
-    if c.status != cs::SCHEDULED {
-        return Err(CmError::vendor(487, "Campaign status cannot be updated", data));
-    }
-    let updated = cancel_in(&mut tx, cm.tenant.id, &c, now, false).await?;
-    tx.commit().await.map_err(DomainError::from)?;
-    Ok(ok(render_one(&st, &updated, &cm).await?))
+    let done = campaign_launch::cancel(&st.db, cm.tenant.id, id, false, &sid("EC", id), now)
+        .await
+        .map_err(|e| match e {
+            DomainError::NotFound(_) => not_found(),
+            DomainError::InvalidState(_) => CmError::vendor(487, "Campaign status cannot be updated", data.clone()),
+            other => other.into(),
+        })?;
+    Ok(ok(render_one(&st, &done.after, &cm).await?))
 }
 
-/// `DELETE /campaignmanager/campaigns/{sid}` (only scheduled campaigns; refunds).
+/// `DELETE /campaignmanager/campaigns/{sid}` (only scheduled campaigns; refunds; answers
+/// the campaign as it was).
 pub async fn delete(State(st): State<AppState>, cm: Cm, Path(csid): Path<String>) -> CmResult<Response> {
     let data = json!({"sid": csid});
     let not_found = || CmError::vendor(463, "Campaign not found", data.clone());
     let id = campaign_id(&csid).ok_or_else(not_found)?;
     let now = st.now(&cm.tenant);
-    let mut tx = st.db.begin().await.map_err(DomainError::from)?;
-    let c = lock_campaign(&mut tx, cm.tenant.id, id).await?.ok_or_else(not_found)?;
-    if c.status != cs::SCHEDULED {
-        return Err(CmError::vendor(464, "Campaign status not \"Scheduled\"", data));
-    }
-    cancel_in(&mut tx, cm.tenant.id, &c, now, true).await?;
-    tx.commit().await.map_err(DomainError::from)?;
-    Ok(ok(render_one(&st, &c, &cm).await?))
+    let done = campaign_launch::cancel(&st.db, cm.tenant.id, id, true, &sid("EC", id), now)
+        .await
+        .map_err(|e| match e {
+            DomainError::NotFound(_) => not_found(),
+            DomainError::InvalidState(_) => CmError::vendor(464, "Campaign status not \"Scheduled\"", data.clone()),
+            other => other.into(),
+        })?;
+    Ok(ok(render_one(&st, &done.before, &cm).await?))
 }
 
 // ---------------------------------------------------------------------------- read
@@ -745,54 +589,30 @@ pub async fn get_one(State(st): State<AppState>, cm: Cm, Path(csid): Path<String
 /// `GET /campaignmanager/campaigns/search`.
 pub async fn search(State(st): State<AppState>, cm: Cm, q: Query) -> CmResult<Response> {
     let paging = Paging::from_query(&q)?;
-    let from = time_param(&q, "startTime")?;
-    let to = end_time_param(&q)?;
+    let created_from = time_param(&q, "startTime")?;
+    let created_to = end_time_param(&q)?;
     let statuses = match q.text("status") {
         None => None,
         Some(s) => Some(domain_statuses_for(&s).ok_or_else(|| CmError::vendor(483, "Campaign status is invalid", json!({"status": s})))?),
     };
-    let channel = q.text("channel").map(|c| c.to_ascii_lowercase());
-    let name = q.text("name");
-    let sort = sort_param(&q, &["startTime", "name", "status"])?;
-    let filters = |b: &mut QueryBuilder<sqlx::Postgres>| {
-        b.push(" WHERE tenant_id = ")
-            .push_bind(cm.tenant.id.0)
-            .push(" AND deleted_at IS NULL");
-        if let Some(n) = &name {
-            let pat = format!("%{}%", n.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-            b.push(" AND name ILIKE ").push_bind(pat);
-        }
-        if let Some(s) = &statuses {
-            b.push(" AND status = ANY(")
-                .push_bind(s.iter().map(|x| x.to_string()).collect::<Vec<_>>())
-                .push(")");
-        }
-        if let Some(ch) = &channel {
-            b.push(" AND COALESCE(channel, kind) = ").push_bind(ch.clone());
-        }
-        if let Some(f) = from {
-            b.push(" AND created_at >= ").push_bind(f);
-        }
-        if let Some(t) = to {
-            b.push(" AND created_at <= ").push_bind(t);
-        }
+    let (sort, descending) = match sort_param(&q, &["startTime", "name", "status"])? {
+        Some(("startTime", d)) => (Sort::StartTime, d),
+        Some(("name", d)) => (Sort::Name, d),
+        Some((_, d)) => (Sort::Status, d),
+        None => (Sort::Created, false),
     };
-    let mut count = QueryBuilder::new("SELECT count(*) FROM campaigns");
-    filters(&mut count);
-    let total: i64 = count.build_query_scalar().fetch_one(&st.db).await.map_err(DomainError::from)?;
-    let mut b = QueryBuilder::new(format!("SELECT {} FROM campaigns", dc::COLS));
-    filters(&mut b);
-    let order = match sort {
-        Some(("startTime", d)) => format!("COALESCE(starts_at, created_at) {}", if d { "DESC" } else { "ASC" }),
-        Some(("name", d)) => format!("lower(name) {}", if d { "DESC" } else { "ASC" }),
-        Some((_, d)) => format!("status {}", if d { "DESC" } else { "ASC" }),
-        None => "seq ASC".to_string(),
+    let filter = campaign_search::Filter {
+        name_contains: q.text("name"),
+        statuses: statuses.map(|s| s.iter().map(|x| x.to_string()).collect()),
+        channel: q.text("channel").map(|c| c.to_ascii_lowercase()),
+        created_from,
+        created_to,
+        sort,
+        descending,
+        offset: paging.offset(),
+        limit: paging.size,
     };
-    b.push(format!(" ORDER BY {order}, seq LIMIT "))
-        .push_bind(paging.size)
-        .push(" OFFSET ")
-        .push_bind(paging.offset());
-    let rows: Vec<Campaign> = b.build_query_as().fetch_all(&st.db).await.map_err(DomainError::from)?;
+    let (total, rows) = campaign_search::search(&st.db, cm.tenant.id, &filter).await?;
     let data = rows.iter().map(|c| render(c, &cm, None)).collect();
     Ok(flat_page(PATH, &q, paging, total, data))
 }

@@ -4,7 +4,6 @@
 use axum::extract::{Path, State};
 use axum::response::Response;
 use serde_json::{json, Value};
-use sqlx::QueryBuilder;
 
 use super::campaigns::{drain, list_value, read_lines, read_text};
 use super::wire::{clean, end_time_param, fmt_time, nested_page, ok, sort_param, time_param, Body, Cm, CmError, CmResult, Paging, Query};
@@ -17,8 +16,6 @@ use crate::state::AppState;
 pub const OPT_OUT_NAME: &str = "Opt-Out";
 /// Default name of an Opt-In list.
 pub const OPT_IN_DEFAULT: &str = "opt-in";
-/// Numbers upserted per statement.
-const BATCH: usize = 1000;
 
 /// Which list an endpoint works on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,8 +66,8 @@ fn render(e: &Entry, cm: &Cm) -> Value {
     })
 }
 
-async fn upload(st: AppState, cm: Cm, body: Result<Body, CmError>, which: Which) -> CmResult<Response> {
-    let body = body.map_err(CmError::ec)?;
+/// The number lines (`file`, or `numbers`/`number` in JSON) and the list `name` of an upload.
+async fn read_upload(body: Body, limit: usize) -> CmResult<(Option<Vec<String>>, Option<String>)> {
     let mut lines: Option<Vec<String>> = None;
     let mut name: Option<String> = None;
     match body {
@@ -83,7 +80,6 @@ async fn upload(st: AppState, cm: Cm, body: Result<Body, CmError>, which: Which)
             name = v.get("name").and_then(Value::as_str).map(clean).filter(|s| !s.is_empty());
         }
         Body::Multipart(mut m) => {
-            let limit = st.config.upload_limit;
             let mut budget = 0usize;
             while let Some(field) = m
                 .next_field()
@@ -103,6 +99,11 @@ async fn upload(st: AppState, cm: Cm, body: Result<Body, CmError>, which: Which)
             }
         }
     }
+    Ok((lines, name))
+}
+
+async fn upload(st: AppState, cm: Cm, body: Result<Body, CmError>, which: Which) -> CmResult<Response> {
+    let (lines, name) = read_upload(body.map_err(CmError::ec)?, st.config.upload_limit).await?;
     let lines = lines.ok_or_else(|| CmError::missing("file").ec())?;
     let mut numbers: Vec<PhoneNumber> = Vec::new();
     let mut invalid = Vec::new();
@@ -124,35 +125,8 @@ async fn upload(st: AppState, cm: Cm, body: Result<Body, CmError>, which: Which)
         Which::OptIn => name.clone().unwrap_or_else(|| OPT_IN_DEFAULT.to_string()),
     };
     let now = st.now(&cm.tenant);
-    // De-duplicate, then upsert in batches (one statement per batch, one transaction):
-    // the same effect as `optlists::upsert` per number (all channels, no expiry).
-    let mut seen = std::collections::HashSet::new();
-    numbers.retain(|p| seen.insert(p.e164.clone()));
-    let channels: Vec<String> = optlists::CHANNELS.iter().map(|c| c.to_string()).collect();
-    let mut tx = st.db.begin().await.map_err(DomainError::from)?;
-    for batch in numbers.chunks(BATCH) {
-        let e164: Vec<String> = batch.iter().map(|p| p.e164.clone()).collect();
-        let original: Vec<String> = batch.iter().map(|p| p.original.trim().to_string()).collect();
-        sqlx::query(
-            "INSERT INTO suppressions (id, tenant_id, list, list_name, number, original, channels, source, expires_at, created_at, updated_at)
-             SELECT gen_random_uuid(), $1, $2, $3, u.n, u.o, $4, 'campaign_manager', NULL, $5, $5
-               FROM UNNEST($6::text[], $7::text[]) WITH ORDINALITY AS u(n, o, i) ORDER BY u.i
-             ON CONFLICT (tenant_id, list, list_name, number)
-             DO UPDATE SET expires_at = NULL, channels = EXCLUDED.channels, updated_at = EXCLUDED.updated_at",
-        )
-        .bind(cm.tenant.id.0)
-        .bind(which.list())
-        .bind(&list_name)
-        .bind(&channels)
-        .bind(now)
-        .bind(&e164)
-        .bind(&original)
-        .execute(&mut *tx)
-        .await
-        .map_err(DomainError::from)?;
-    }
-    tx.commit().await.map_err(DomainError::from)?;
-    tracing::info!(tenant = %cm.tenant.id, list = which.list(), count = numbers.len(), "campaign manager DND list updated");
+    let count = optlists::upsert_many(&st.db, cm.tenant.id, which.list(), &list_name, &numbers, "campaign_manager", now).await?;
+    tracing::info!(tenant = %cm.tenant.id, list = which.list(), count, "campaign manager DND list updated");
     let shown = match which {
         Which::OptOut => OPT_OUT_NAME.to_string(),
         Which::OptIn => list_name,
@@ -162,18 +136,10 @@ async fn upload(st: AppState, cm: Cm, body: Result<Body, CmError>, which: Which)
 
 async fn find(st: &AppState, cm: &Cm, which: Which, s: &str) -> CmResult<Entry> {
     let id = parse_sid("OT", s.trim()).ok_or_else(|| which.not_found(s))?;
-    let sql = format!(
-        "SELECT {} FROM suppressions WHERE tenant_id = $1 AND list = $2 AND id = $3",
-        optlists::COLS
-    );
-    sqlx::query_as::<_, Entry>(sqlx::AssertSqlSafe(sql))
-        .bind(cm.tenant.id.0)
-        .bind(which.list())
-        .bind(id)
-        .fetch_optional(&st.db)
-        .await
-        .map_err(DomainError::from)?
-        .ok_or_else(|| which.not_found(s))
+    optlists::get(&st.db, cm.tenant.id, which.list(), id).await.map_err(|e| match e {
+        DomainError::NotFound(_) => which.not_found(s),
+        other => other.into(),
+    })
 }
 
 async fn remove(st: AppState, cm: Cm, s: String, which: Which) -> CmResult<Response> {
@@ -199,38 +165,17 @@ async fn search(st: AppState, cm: Cm, q: Query, which: Which) -> CmResult<Respon
         .text("phoneNumber")
         .map(|p| p.chars().filter(|c| c.is_ascii_digit()).collect::<String>())
         .filter(|d| !d.is_empty());
-    let name = if which == Which::OptIn { q.text("name") } else { None };
-    let filters = |b: &mut QueryBuilder<sqlx::Postgres>| {
-        b.push(" WHERE tenant_id = ").push_bind(cm.tenant.id.0);
-        b.push(" AND list = ").push_bind(which.list());
-        if let Some(d) = &digits {
-            b.push(" AND (number LIKE ").push_bind(format!("%{d}%"));
-            b.push(" OR original LIKE ").push_bind(format!("%{d}%")).push(")");
-        }
-        if let Some(n) = &name {
-            b.push(" AND list_name = ").push_bind(n.clone());
-        }
-        if let Some(f) = from {
-            b.push(" AND created_at >= ").push_bind(f);
-        }
-        if let Some(t) = to {
-            b.push(" AND created_at <= ").push_bind(t);
-        }
+    let filter = optlists::EntryFilter {
+        list: which.list().to_string(),
+        list_name: if which == Which::OptIn { q.text("name") } else { None },
+        digits,
+        from,
+        to,
+        newest_first: matches!(sort, Some((_, true))),
+        offset: paging.offset(),
+        limit: paging.size,
     };
-    let mut count = QueryBuilder::new("SELECT count(*) FROM suppressions");
-    filters(&mut count);
-    let total: i64 = count.build_query_scalar().fetch_one(&st.db).await.map_err(DomainError::from)?;
-    let mut b = QueryBuilder::new(format!("SELECT {} FROM suppressions", optlists::COLS));
-    filters(&mut b);
-    let dir = match sort {
-        Some((_, true)) => "DESC",
-        _ => "ASC",
-    };
-    b.push(format!(" ORDER BY created_at {dir}, seq {dir} LIMIT "))
-        .push_bind(paging.size)
-        .push(" OFFSET ")
-        .push_bind(paging.offset());
-    let rows: Vec<Entry> = b.build_query_as().fetch_all(&st.db).await.map_err(DomainError::from)?;
+    let (total, rows) = optlists::search(&st.db, cm.tenant.id, &filter).await?;
     let result = rows.iter().map(|e| render(e, &cm)).collect();
     Ok(nested_page(which.path(), &q, paging, total, result))
 }

@@ -6,8 +6,24 @@
 //! (`EN` + its uuid hex). Errors are `{"code", "message", "data"}` with HTTP 409 for every
 //! code the doc lists; 401 for missing/wrong credentials.
 //!
+//! Where each kind of code lives:
+//! - this folder: the vendor's wire only. `wire.rs` holds the error shape (`CmError`, with
+//!   `From<DomainError>` so handlers just use `?`), Basic auth, dates, paging, sorting and
+//!   request bodies; `campaigns.rs`, `announcements.rs`, `dnd.rs` and `credits.rs` hold the
+//!   handlers (parse → one domain call → render), the status table ([`STATUS`]), SIDs and
+//!   the vendor's own rules (SMS segments and thus the cost per recipient, TTS languages,
+//!   WAV check, file names, which error code answers what). No SQL here.
+//! - `domain::campaign_launch`: creating a campaign (`launch`: suppression and opt-in
+//!   screening, ledger lock, debit, campaign and contacts in one transaction) and
+//!   cancel/delete with refund (`cancel`, through `campaigns::transition`).
+//! - `domain::campaign_search`, `domain::announcements`, `domain::optlists`
+//!   (`upsert_many`, `get`, `search`), `domain::credits` (`search`, `get_row`),
+//!   `domain::blobs`: the reads and writes behind the other endpoints.
+//! - the engine: running scheduled campaigns and sending (suppression again at send time).
+//!
 //! Storage: campaigns are shared `campaigns` rows (kind `sms` or `voice`, the vendor fields
-//! in `attrs.cm`), recipients shared `contacts` with their exact delivery in
+//! in `attrs.cm`, what the launch recorded in `attrs.launch`: recipients, cost, the
+//! announcement used), recipients shared `contacts` with their exact delivery in
 //! `attrs.deliveries`, credits the shared ledger, DND the shared suppression lists;
 //! announcements have their own table (migration 0300) with audio in `blobs`.
 //!
@@ -33,8 +49,9 @@
 //! - Invalid from/to numbers are refused at creation (400, nothing stored) rather than
 //!   creating a campaign that goes straight to Failed.
 //! - Create answers HTTP 201 with `"status": "initiating"` (as the doc's example); the
-//!   campaign is then stored `scheduled` (the debit, the campaign and its contacts in one
-//!   transaction, the debit locking the tenant row so concurrent creations never overspend).
+//!   campaign is then stored `scheduled` (`campaign_launch::launch`: the debit, the campaign
+//!   and its contacts in one transaction that locks the tenant's ledger first, so concurrent
+//!   creations never overspend).
 //!   Without `startTime` it starts at once (the tenant's now). Later reads map the domain
 //!   status through [`STATUS`].
 //! - Recipients: `toFile` parts (repeated parts are merged, as the doc's voice example sends
@@ -69,7 +86,8 @@
 //! - Announcements: `enterpriseSid` is mandatory (4000) and must be the caller's (else
 //!   467). TTS languages: `google.<locale>-Standard-A..D` for common Google locales, or a
 //!   bare locale. Delete answers 507 while a draft/scheduled/running/paused campaign uses
-//!   it. The WAV is served (with auth) at its `fileUri`,
+//!   it (campaigns launched before `attrs.launch.announcement_id` existed are not seen as
+//!   using it). The WAV is served (with auth) at its `fileUri`,
 //!   `/campaignmanager/internal/announcement/file/<AN…>_<millis>.wav`. The doc's examples
 //!   that post to `/autoattendant/announcement` and
 //!   `/autoattendant/internal/announcement/file/{sid}` are served as aliases, and so is
@@ -92,6 +110,7 @@ mod announcements;
 mod campaigns;
 mod credits;
 mod dnd;
+pub mod tenant;
 mod wire;
 
 use axum::extract::DefaultBodyLimit;
@@ -99,7 +118,7 @@ use axum::routing::{get, post, put, MethodRouter};
 use axum::Router;
 
 use crate::domain::campaigns::status as cs;
-use crate::engine::jobs::JobHandler;
+use crate::domain::jobs::JobHandler;
 use crate::state::AppState;
 
 pub use campaigns::sms_segments;

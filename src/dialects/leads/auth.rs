@@ -1,5 +1,10 @@
 //! Leads authentication: login, refresh, HS256 access tokens and the request extractor
 //! (bearer token or `X-API-Key`, optional `X-Account-ID`).
+//!
+//! The wire (the login answer, JWT claims and signature) lives here; refresh tokens are
+//! sessions of the domain's one session store (`domain::sessions`, kind [`REFRESH_KIND`]:
+//! `open` at login, `rotate` on refresh) and credentials are looked up through
+//! `domain::credentials`. No SQL here.
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -10,13 +15,12 @@ use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use sqlx::Row;
 use uuid::Uuid;
 
 use super::error::{opt_str, LeadsError, LeadsJson, LeadsResult};
 use crate::domain::credentials::{self, kind};
 use crate::domain::tenants::{self, Tenant};
-use crate::domain::{hex_id, secrets, DomainError};
+use crate::domain::{hex_id, secrets, sessions, DomainError};
 use crate::state::AppState;
 
 /// Lifetime of refresh tokens (on the tenant's clock).
@@ -102,117 +106,55 @@ pub async fn login(State(st): State<AppState>, LeadsJson(body): LeadsJson) -> Le
 /// `POST /api/v2/login/refresh` {refresh_token}: a new pair; the old refresh token is revoked.
 pub async fn refresh(State(st): State<AppState>, LeadsJson(body): LeadsJson) -> LeadsResult<Json<Value>> {
     let token = required_str(&body, "refresh_token")?;
-    let digest = secrets::digest(&token);
-    // Found by digest: the token names its tenant.
-    let owner: Option<Uuid> = sqlx::query_scalar("SELECT tenant_id FROM auth_sessions WHERE kind = $1 AND token_digest = $2")
-        .bind(REFRESH_KIND)
-        .bind(&digest)
-        .fetch_optional(&st.db)
-        .await?;
-    let Some(owner) = owner else {
-        return Err(LeadsError::Unauthorized("invalid refresh token"));
+    let spec = refresh_session(Uuid::nil());
+    let r = sessions::rotate(&st.db, st.clock.as_ref(), spec, kind::LEADS, &token)
+        .await
+        .map_err(|e| match e {
+            DomainError::Unauthorized => LeadsError::Unauthorized("invalid or expired refresh token"),
+            other => other.into(),
+        })?;
+    let cred = &r.credential;
+    let lc = LoginCred {
+        id: cred.id,
+        username: cred.username.clone().unwrap_or_default(),
+        account_id: cred.account_id.clone().unwrap_or_else(|| hex_id(r.tenant.id.0)),
+        attrs: cred.attrs.clone(),
     };
-    let mut tx = st.db.begin().await?;
-    // The tenant row first (shared), then the session: a concurrent tenant reset (which
-    // locks the tenant row, then deletes the sessions) either runs wholly before this
-    // refresh (the session is gone → 401) or wholly after (it deletes the new session).
-    lock_tenant_epoch(&mut tx, crate::domain::TenantId(owner)).await?;
-    let row = sqlx::query(
-        "SELECT id, tenant_id, credential_id, expires_at FROM auth_sessions
-          WHERE tenant_id = $1 AND kind = $2 AND token_digest = $3 AND revoked_at IS NULL FOR UPDATE",
-    )
-    .bind(owner)
-    .bind(REFRESH_KIND)
-    .bind(&digest)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else {
-        return Err(LeadsError::Unauthorized("invalid refresh token"));
-    };
-    let session_id: Uuid = row.try_get("id")?;
-    let tenant_id: Uuid = row.try_get("tenant_id")?;
-    let cred_id: Option<Uuid> = row.try_get("credential_id")?;
-    let expires_at: DateTime<Utc> = row.try_get("expires_at")?;
-    let tenant = tenants::by_id(&mut *tx, crate::domain::TenantId(tenant_id)).await?;
-    let now = st.now(&tenant);
-    if expires_at <= now {
-        return Err(LeadsError::Unauthorized("refresh token expired"));
+    Ok(render_pair(&st, &r.tenant, &lc, r.now, r.opened))
+}
+
+/// A refresh-token session of `credential`.
+fn refresh_session(credential: Uuid) -> sessions::OpenSession {
+    sessions::OpenSession {
+        kind: REFRESH_KIND,
+        credential,
+        token_len: 64,
+        ttl: Duration::days(REFRESH_TTL_DAYS),
+        prune_dead_after: None,
     }
-    sqlx::query("UPDATE auth_sessions SET revoked_at = $3, last_used_at = $3 WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant.id.0)
-        .bind(session_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    let Some(cred_id) = cred_id else {
-        return Err(LeadsError::Unauthorized("invalid refresh token"));
-    };
-    let cred = login_cred(&mut *tx, &tenant, cred_id).await?;
-    let out = issue_pair_in(&mut tx, &st, &tenant, &cred).await?;
-    tx.commit().await?;
-    Ok(out)
-}
-
-async fn login_cred<'e>(db: impl sqlx::PgExecutor<'e>, tenant: &Tenant, id: Uuid) -> LeadsResult<LoginCred> {
-    let row = sqlx::query(
-        "SELECT id, username, account_id, attrs FROM credentials
-          WHERE tenant_id = $1 AND id = $2 AND kind = $3 AND revoked_at IS NULL",
-    )
-    .bind(tenant.id.0)
-    .bind(id)
-    .bind(kind::LEADS)
-    .fetch_optional(db)
-    .await?;
-    let Some(r) = row else {
-        return Err(LeadsError::Unauthorized("credentials revoked"));
-    };
-    Ok(LoginCred {
-        id: r.try_get("id")?,
-        username: r.try_get::<Option<String>, _>("username")?.unwrap_or_default(),
-        account_id: r.try_get::<Option<String>, _>("account_id")?.unwrap_or_else(|| hex_id(tenant.id.0)),
-        attrs: r.try_get("attrs")?,
-    })
-}
-
-/// The tenant's current epoch (bumped by a tenant reset), read with a shared lock on the
-/// tenant row until the end of the transaction, so no reset can commit in between.
-async fn lock_tenant_epoch(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>, tenant: crate::domain::TenantId) -> LeadsResult<i64> {
-    let epoch: Option<i64> = sqlx::query_scalar("SELECT epoch FROM tenants WHERE id = $1 FOR SHARE")
-        .bind(tenant.0)
-        .fetch_optional(&mut **tx)
-        .await?;
-    epoch.ok_or(LeadsError::Unauthorized("invalid credentials"))
 }
 
 async fn issue_pair(st: &AppState, tenant: &Tenant, cred: &LoginCred) -> LeadsResult<Json<Value>> {
-    let mut tx = st.db.begin().await?;
-    let out = issue_pair_in(&mut tx, st, tenant, cred).await?;
-    tx.commit().await?;
-    Ok(out)
+    let now = st.now(tenant);
+    let opened = sessions::open(&st.db, tenant.id, refresh_session(cred.id), now).await?;
+    Ok(render_pair(st, tenant, cred, now, opened))
 }
 
 /// Access-token lifetime of the tenant (its setting, else the server's).
 pub fn access_ttl(st: &AppState, tenant: &Tenant) -> i64 {
-    tenant
-        .settings
+    super::tenant::LeadsSettings::of(tenant)
         .leads_access_token_ttl_seconds
         .filter(|s| *s > 0)
         .unwrap_or(st.config.leads_token_ttl)
 }
 
-async fn issue_pair_in(
-    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
-    st: &AppState,
-    tenant: &Tenant,
-    cred: &LoginCred,
-) -> LeadsResult<Json<Value>> {
-    let now = st.now(tenant);
+/// The login answer: a new access token (carrying the tenant's epoch) and the refresh token.
+fn render_pair(st: &AppState, tenant: &Tenant, cred: &LoginCred, now: DateTime<Utc>, opened: sessions::Opened) -> Json<Value> {
     let ttl = access_ttl(st, tenant);
-    let epoch = lock_tenant_epoch(tx, tenant.id).await?;
     let claims = json!({
         "identity": format!("{}:{}", cred.account_id, tenant.slug),
         "type": "access",
-        "epoch": epoch,
+        "epoch": opened.epoch,
         "sub": hex_id(cred.id),
         "account_id": cred.account_id,
         "domain": tenant.slug,
@@ -222,22 +164,9 @@ async fn issue_pair_in(
         "jti": secrets::random_hex32(),
     });
     let access = jwt_sign(&st.jwt_secret, &claims);
-    let refresh = secrets::random_token(64);
-    sqlx::query(
-        "INSERT INTO auth_sessions (id, tenant_id, kind, token_digest, credential_id, expires_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(Uuid::new_v4())
-    .bind(tenant.id.0)
-    .bind(REFRESH_KIND)
-    .bind(secrets::digest(&refresh))
-    .bind(cred.id)
-    .bind(now + Duration::days(REFRESH_TTL_DAYS))
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
+    let refresh = opened.token;
     let attr = |k: &str| cred.attrs.get(k).and_then(Value::as_str).map(str::to_string);
-    Ok(Json(json!({
+    Json(json!({
         "user": {
             "id": hex_id(cred.id),
             "username": cred.username,
@@ -252,7 +181,7 @@ async fn issue_pair_in(
         "refresh_token": refresh,
         "token_type": "Bearer",
         "expires_in": ttl,
-    })))
+    }))
 }
 
 /// An authenticated Leads request: the tenant, its Leads account id and the tenant's now.
@@ -280,14 +209,7 @@ fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
 /// The tenant's Leads account id (for API keys, which carry none of their own): that of
 /// its oldest active Leads login, else of its oldest revoked one, else the tenant's id.
 async fn tenant_account_id(st: &AppState, tenant: &Tenant) -> LeadsResult<String> {
-    let acc: Option<String> = sqlx::query_scalar(
-        "SELECT account_id FROM credentials WHERE tenant_id = $1 AND kind = $2 AND account_id IS NOT NULL
-          ORDER BY (revoked_at IS NOT NULL), created_at, id LIMIT 1",
-    )
-    .bind(tenant.id.0)
-    .bind(kind::LEADS)
-    .fetch_optional(&st.db)
-    .await?;
+    let acc = credentials::first_account_id(&st.db, tenant.id, kind::LEADS).await?;
     Ok(acc.unwrap_or_else(|| hex_id(tenant.id.0)))
 }
 
@@ -347,7 +269,11 @@ impl FromRequestParts<AppState> for LeadsAuth {
                 return Err(LeadsError::Unauthorized("token expired"));
             }
             // A revoked login credential (or a deleted-and-recreated tenant) ends its tokens.
-            login_cred(&st.db, &tenant, cred_id).await?;
+            match credentials::get_active(&st.db, tenant.id, kind::LEADS, cred_id).await {
+                Ok(_) => {}
+                Err(DomainError::NotFound(_)) => return Err(LeadsError::Unauthorized("credentials revoked")),
+                Err(e) => return Err(e.into()),
+            }
             LeadsAuth {
                 tenant,
                 account_id: account_id.to_string(),

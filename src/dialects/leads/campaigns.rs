@@ -1,21 +1,23 @@
 //! Campaigns and leads: reports, listing, paging, add, status, delete, voicemail disposition.
 
-use std::collections::HashMap;
-
 use axum::extract::{RawQuery, State};
 use axum::Json;
 use serde_json::{json, Value};
-use sqlx::Row;
 use uuid::Uuid;
 
 use super::auth::LeadsAuth;
 use super::error::{opt_int, opt_str, LeadsError, LeadsJson, LeadsPath, LeadsResult};
 use super::{campaign_status, lead_status, parse_query, shared_lead_status, LEAD_STATUSES};
-use crate::domain::campaigns::{self, Campaign};
-use crate::domain::contacts::{self, status as cst, Contact, NewContact};
+use crate::domain::campaign_contacts::{self, AddScreenedRequest, ContactPageRequest, SetStatusRequest};
+use crate::domain::campaigns::Campaign;
+use crate::domain::contacts::{Contact, NewContact};
+use crate::domain::dispositions::{self, Disposition, DispositionRequest};
 use crate::domain::phone::PhoneNumber;
-use crate::domain::{events, hex_id, optlists, parse_hex_id, DomainError, TenantId};
+use crate::domain::{hex_id, parse_hex_id, reports, DomainError};
 use crate::state::AppState;
+
+/// Leads are called: their suppression channel.
+const VOICE: &str = "voice";
 
 /// Largest and default lead page.
 pub const MAX_PAGE: i64 = 1000;
@@ -24,13 +26,6 @@ pub const DEFAULT_PAGE: i64 = 100;
 /// Parses a 32-hex (or any uuid form) id from a path, naming the parameter on failure.
 pub fn parse_id(s: &str, what: &str) -> LeadsResult<Uuid> {
     parse_hex_id(s.trim()).ok_or_else(|| LeadsError::bad(format!("{what}: must be a 32-hex id")))
-}
-
-/// Takes the campaign's contact-sequence lock in `conn`'s transaction: `exclusive` before
-/// adding contacts, shared before reading a page ([`crate::domain::contacts::lock_campaign`],
-/// the one lock every dialect that adds contacts takes).
-pub async fn lock_campaign_leads(conn: &mut sqlx::PgConnection, campaign: Uuid, exclusive: bool) -> Result<(), sqlx::Error> {
-    contacts::lock_campaign(conn, campaign, exclusive).await
 }
 
 fn render_campaign(c: &Campaign, total: i64) -> Value {
@@ -71,42 +66,32 @@ pub fn render_lead(c: &Contact) -> Value {
     v
 }
 
-async fn lead_counts(st: &AppState, t: TenantId) -> LeadsResult<HashMap<Uuid, Vec<(String, i64)>>> {
-    let rows = sqlx::query("SELECT campaign_id, status, count(*) AS n FROM contacts WHERE tenant_id = $1 GROUP BY campaign_id, status")
-        .bind(t.0)
-        .fetch_all(&st.db)
-        .await?;
-    let mut out: HashMap<Uuid, Vec<(String, i64)>> = HashMap::new();
-    for r in rows {
-        out.entry(r.try_get("campaign_id")?)
-            .or_default()
-            .push((r.try_get("status")?, r.try_get("n")?));
+/// `{"<status>": n}` over every Leads status, and the total, from shared-status counts.
+fn leads_by_status(counts: &[(String, i64)]) -> (serde_json::Map<String, Value>, i64) {
+    let mut by_status = serde_json::Map::new();
+    for s in LEAD_STATUSES {
+        by_status.insert(s.to_string(), json!(0));
     }
-    Ok(out)
+    let mut total = 0;
+    for (s, n) in counts {
+        total += n;
+        let key = lead_status(s);
+        let cur = by_status.get(key).and_then(Value::as_i64).unwrap_or(0);
+        by_status.insert(key.to_string(), json!(cur + n));
+    }
+    (by_status, total)
 }
 
 /// `GET /api/v2/reports/campaigns/leads/status`.
 pub async fn status_report(State(st): State<AppState>, auth: LeadsAuth) -> LeadsResult<Json<Value>> {
-    let list = campaigns::list(&st.db, auth.tid()).await?;
-    let counts = lead_counts(&st, auth.tid()).await?;
     let mut out = serde_json::Map::new();
-    for c in &list {
-        let mut by_status = serde_json::Map::new();
-        for s in LEAD_STATUSES {
-            by_status.insert(s.to_string(), json!(0));
-        }
-        let mut total = 0;
-        for (s, n) in counts.get(&c.id).map(Vec::as_slice).unwrap_or(&[]) {
-            total += n;
-            let key = lead_status(s);
-            let cur = by_status.get(key).and_then(Value::as_i64).unwrap_or(0);
-            by_status.insert(key.to_string(), json!(cur + n));
-        }
+    for s in reports::campaign_summaries(&st.db, auth.tid()).await? {
+        let (by_status, total) = leads_by_status(&s.contact_counts);
         out.insert(
-            hex_id(c.id),
+            hex_id(s.campaign.id),
             json!({
-                "name": c.name,
-                "status": campaign_status(&c.status),
+                "name": s.campaign.name,
+                "status": campaign_status(&s.campaign.status),
                 "total_leads": total,
                 "leads_by_status": by_status,
             }),
@@ -117,26 +102,20 @@ pub async fn status_report(State(st): State<AppState>, auth: LeadsAuth) -> Leads
 
 /// `GET /api/v2/config/campaigns`.
 pub async fn list_campaigns(State(st): State<AppState>, auth: LeadsAuth) -> LeadsResult<Json<Value>> {
-    let list = campaigns::list(&st.db, auth.tid()).await?;
-    let counts = lead_counts(&st, auth.tid()).await?;
-    let total = |id: &Uuid| counts.get(id).map(|v| v.iter().map(|(_, n)| n).sum()).unwrap_or(0);
-    Ok(Json(Value::Array(list.iter().map(|c| render_campaign(c, total(&c.id))).collect())))
+    let list = reports::campaign_summaries(&st.db, auth.tid()).await?;
+    Ok(Json(Value::Array(
+        list.iter().map(|s| render_campaign(&s.campaign, s.total_contacts())).collect(),
+    )))
 }
 
 /// `GET /api/v2/config/campaigns/{campaign_id}`.
 pub async fn get_campaign(State(st): State<AppState>, auth: LeadsAuth, LeadsPath(id): LeadsPath<String>) -> LeadsResult<Json<Value>> {
     let id = parse_id(&id, "campaign_id")?;
-    let c = match campaigns::get(&st.db, auth.tid(), id).await {
-        Ok(c) => c,
-        Err(DomainError::NotFound(_)) => return Err(LeadsError::NotFound("campaign not found".into())),
-        Err(e) => return Err(e.into()),
-    };
-    let total: i64 = campaigns::contact_counts(&st.db, auth.tid(), id)
-        .await?
-        .iter()
-        .map(|(_, n)| n)
-        .sum();
-    Ok(Json(render_campaign(&c, total)))
+    match reports::campaign_summary(&st.db, auth.tid(), id).await {
+        Ok(s) => Ok(Json(render_campaign(&s.campaign, s.total_contacts()))),
+        Err(DomainError::NotFound(_)) => Err(LeadsError::NotFound("campaign not found".into())),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn page_key(seq: i64) -> String {
@@ -175,26 +154,19 @@ pub async fn list_leads(
         None => 0,
         Some(k) => parse_page_key(k).ok_or_else(|| LeadsError::bad("next_start_key: not a key this API returned"))?,
     };
-    let mut tx = st.db.begin().await?;
-    lock_campaign_leads(&mut tx, id, false).await?;
-    // Other dialects add contacts without the lock above; each such insert holds a
-    // FOR KEY SHARE lock on the campaign row (its foreign key) until it commits, which
-    // FOR UPDATE waits for: no page is read while one of them is still in flight.
-    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM campaigns WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
-        .bind(auth.tid().0)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if found.is_none() {
-        return Err(LeadsError::bad("campaign not found"));
-    }
-    let mut rows = contacts::page(&mut *tx, auth.tid(), id, after, size + 1).await?;
-    tx.commit().await?;
-    let more = rows.len() as i64 > size;
-    rows.truncate(size as usize);
-    let mut out = json!({"data": rows.iter().map(render_lead).collect::<Vec<_>>()});
-    if more {
-        if let Some(last) = rows.last() {
+    let page = campaign_contacts::page_in_order(
+        &st.db,
+        auth.tid(),
+        ContactPageRequest {
+            campaign: id,
+            after_seq: after,
+            limit: size,
+        },
+    )
+    .await?;
+    let mut out = json!({"data": page.contacts.iter().map(render_lead).collect::<Vec<_>>()});
+    if page.more {
+        if let Some(last) = page.contacts.last() {
             out["next_start_key"] = json!(page_key(last.seq));
         }
     }
@@ -235,53 +207,32 @@ pub async fn add_lead(
     let lead_type = opt_str(&b, "type")?;
     let ticket_id = opt_str(&b, "ticket_id")?;
     let note = opt_str(&b, "note")?;
-    let t = auth.tid();
-    let now = auth.now;
-
-    let mut tx = st.db.begin().await?;
-    lock_campaign_leads(&mut tx, campaign, true).await?;
-    campaigns::get(&mut *tx, t, campaign).await?;
-    let suppressed = optlists::is_suppressed(&mut *tx, t, &number.e164, "voice", now).await?;
     let name = match (&first_name, &last_name) {
         (Some(f), Some(l)) => Some(format!("{f} {l}")),
         (Some(f), None) => Some(f.clone()),
         (None, Some(l)) => Some(l.clone()),
         (None, None) => None,
     };
-    let contact = contacts::insert(
-        &mut *tx,
-        t,
+    let req = AddScreenedRequest {
         campaign,
-        NewContact {
-            number: Some(number.e164.clone()),
-            original_number: Some(number.original.clone()),
+        contact: NewContact {
+            number: Some(number.e164),
+            original_number: Some(number.original),
             name,
             first_name,
             last_name,
             external_id: ticket_id,
-            status: Some(if suppressed { cst::DNC } else { cst::PENDING }.to_string()),
             priority: priority as i32,
             max_retries: retries as i32,
             attrs: json!({"lead": {"type": lead_type, "note": note, "cool_off": cool_off}}),
             ..Default::default()
         },
-        now,
-    )
-    .await?;
-    events::record(
-        &mut *tx,
-        t,
-        "lead_created",
-        Some(campaign),
-        Some(contact.id),
-        None,
-        json!({"status": lead_status(&contact.status), "suppressed": suppressed}),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    tracing::info!(tenant = %auth.tenant.slug, lead = %contact.id, suppressed, "lead added");
-    Ok(Json(render_lead(&contact)))
+        channel: VOICE,
+        now: auth.now,
+    };
+    let added = campaign_contacts::add_screened(&st.db, auth.tid(), req).await?;
+    tracing::info!(tenant = %auth.tenant.slug, lead = %added.contact.id, suppressed = added.suppressed, "lead added");
+    Ok(Json(render_lead(&added.contact)))
 }
 
 /// `POST /api/v2/config/campaigns/leads/{leadID}/status/{status}`.
@@ -293,146 +244,39 @@ pub async fn set_status(
     let lead = parse_id(&lead, "leadID")?;
     let shared =
         shared_lead_status(&status).ok_or_else(|| LeadsError::bad(format!("status: must be one of {}", LEAD_STATUSES.join(", "))))?;
-    let t = auth.tid();
-    let mut tx = st.db.begin().await?;
-    let prev: Option<(String, Uuid)> =
-        sqlx::query_as("SELECT status, campaign_id FROM contacts WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
-            .bind(t.0)
-            .bind(lead)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some((prev, campaign)) = prev else {
-        return Err(LeadsError::bad("lead not found"));
+    let req = SetStatusRequest {
+        contact: lead,
+        status: shared,
+        now: auth.now,
     };
-    sqlx::query(
-        "UPDATE contacts SET status = $3, updated_at = $4,
-                next_attempt_at = CASE WHEN $3 = 'pending' THEN NULL ELSE next_attempt_at END
-          WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(t.0)
-    .bind(lead)
-    .bind(shared)
-    .bind(auth.now)
-    .execute(&mut *tx)
-    .await?;
-    events::record(
-        &mut *tx,
-        t,
-        "lead_status_changed",
-        Some(campaign),
-        Some(lead),
-        None,
-        json!({"from": lead_status(&prev), "status": status}),
-        auth.now,
-    )
-    .await?;
-    tx.commit().await?;
-    let c = contacts::get(&st.db, t, lead).await?;
+    let c = campaign_contacts::set_status(&st.db, auth.tid(), req).await?;
     Ok(Json(render_lead(&c)))
 }
 
 /// `DELETE /api/v2/config/campaigns/leads/{leadID}`.
 pub async fn delete_lead(State(st): State<AppState>, auth: LeadsAuth, LeadsPath(lead): LeadsPath<String>) -> LeadsResult<Json<Value>> {
     let lead = parse_id(&lead, "leadID")?;
-    let t = auth.tid();
-    let mut tx = st.db.begin().await?;
-    let row = sqlx::query("DELETE FROM contacts WHERE tenant_id = $1 AND id = $2 RETURNING campaign_id, number, first_name, last_name")
-        .bind(t.0)
-        .bind(lead)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let Some(row) = row else {
-        return Err(LeadsError::bad("lead not found"));
-    };
-    let campaign: Uuid = row.try_get("campaign_id")?;
-    let number: Option<String> = row.try_get("number")?;
-    let first: Option<String> = row.try_get("first_name")?;
-    let last: Option<String> = row.try_get("last_name")?;
-    let lead_name = format!("{} {}", first.unwrap_or_default(), last.unwrap_or_default())
-        .trim()
-        .to_string();
-    events::record(
-        &mut *tx,
-        t,
-        "lead_deleted",
-        Some(campaign),
-        None,
-        None,
-        json!({"lead_id": hex_id(lead), "lead_name": lead_name, "lead_number": number}),
-        auth.now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Json(json!({"id": hex_id(lead), "deleted": true})))
+    let gone = campaign_contacts::delete_one(&st.db, auth.tid(), lead, auth.now).await?;
+    Ok(Json(json!({"id": hex_id(gone.id), "deleted": true})))
 }
 
 /// `PUT /api/v2/config/campaigns/call/{cdrID}/disposition/voicemail`.
 pub async fn voicemail(State(st): State<AppState>, auth: LeadsAuth, LeadsPath(cdr): LeadsPath<String>) -> LeadsResult<Json<Value>> {
     let cdr = parse_id(&cdr, "cdrID")?;
-    let t = auth.tid();
-    let mut tx = st.db.begin().await?;
-    let row = sqlx::query(
-        "UPDATE interactions SET status = 'voicemail', updated_at = $3,
-                attrs = attrs || jsonb_build_object('disposition', 'voicemail')
-          WHERE tenant_id = $1 AND id = $2 AND kind = 'call'
-          RETURNING campaign_id, contact_id, end_user_number, direction, created_at, ended_at",
-    )
-    .bind(t.0)
-    .bind(cdr)
-    .bind(auth.now)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else {
-        return Err(LeadsError::bad("call not found"));
+    let req = DispositionRequest {
+        call: cdr,
+        disposition: Disposition::Voicemail,
+        now: auth.now,
     };
-    let campaign: Option<Uuid> = row.try_get("campaign_id")?;
-    let contact: Option<Uuid> = row.try_get("contact_id")?;
-    let number: Option<String> = row.try_get("end_user_number")?;
-    let direction: String = row.try_get("direction")?;
-    let created: chrono::DateTime<chrono::Utc> = row.try_get("created_at")?;
-    let mut lead_updated = false;
-    if let Some(c) = contact {
-        lead_updated = sqlx::query("UPDATE contacts SET status = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2")
-            .bind(t.0)
-            .bind(c)
-            .bind(cst::VOICEMAIL)
-            .bind(auth.now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            > 0;
-    }
-    let campaign = match (campaign, contact, lead_updated) {
-        (Some(c), _, _) => Some(c),
-        (None, Some(c), true) => {
-            sqlx::query_scalar("SELECT campaign_id FROM contacts WHERE tenant_id = $1 AND id = $2")
-                .bind(t.0)
-                .bind(c)
-                .fetch_optional(&mut *tx)
-                .await?
-        }
-        _ => None,
-    };
-    events::record(
-        &mut *tx,
-        t,
-        "disposition",
-        campaign,
-        contact.filter(|_| lead_updated),
-        Some(cdr),
-        json!({"disposition": "voicemail"}),
-        auth.now,
-    )
-    .await?;
-    tx.commit().await?;
+    let d = dispositions::record(&st.db, auth.tid(), req).await?;
     Ok(Json(json!({
-        "id": hex_id(cdr),
+        "id": hex_id(d.call),
         "disposition": "voicemail",
         "status": "voicemail",
-        "direction": direction,
-        "number": number,
-        "created": created.timestamp(),
-        "campaign_id": campaign.map(hex_id),
-        "lead_id": contact.filter(|_| lead_updated).map(hex_id),
+        "direction": d.direction,
+        "number": d.end_user_number,
+        "created": d.created_at.timestamp(),
+        "campaign_id": d.campaign_id.map(hex_id),
+        "lead_id": d.contact_id.map(hex_id),
     })))
 }

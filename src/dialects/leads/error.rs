@@ -33,10 +33,19 @@ impl LeadsError {
     }
 }
 
+/// The Leads name of a domain object (`contact` → `lead`); others keep theirs.
+fn object_name(what: &str) -> &str {
+    match what {
+        "contact" => "lead",
+        other => other,
+    }
+}
+
+/// Every domain error in the Leads shape, so handlers use `?` on domain calls.
 impl From<DomainError> for LeadsError {
     fn from(e: DomainError) -> Self {
         match e {
-            DomainError::NotFound(what) => LeadsError::BadRequest(format!("{what} not found")),
+            DomainError::NotFound(what) => LeadsError::BadRequest(format!("{} not found", object_name(what))),
             DomainError::Conflict(m) | DomainError::InvalidState(m) => LeadsError::BadRequest(m),
             DomainError::Validation { field, message } => LeadsError::BadRequest(format!("{field}: {message}")),
             DomainError::InsufficientCredits { .. } => LeadsError::BadRequest("insufficient credits".into()),
@@ -44,12 +53,6 @@ impl From<DomainError> for LeadsError {
             DomainError::Unauthorized => LeadsError::Unauthorized("invalid credentials"),
             DomainError::Internal(_) => LeadsError::Internal,
         }
-    }
-}
-
-impl From<sqlx::Error> for LeadsError {
-    fn from(e: sqlx::Error) -> Self {
-        LeadsError::from(DomainError::from(e))
     }
 }
 

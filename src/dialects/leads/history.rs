@@ -4,14 +4,14 @@ use axum::extract::{RawQuery, State};
 use axum::Json;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{json, Value};
-use sqlx::Row;
-use uuid::Uuid;
 
 use super::auth::LeadsAuth;
 use super::campaigns::page_size;
 use super::error::{LeadsError, LeadsResult};
-use super::{lead_status, parse_query};
-use crate::domain::hex_id;
+use super::{lead_status, parse_query, LEAD_STATUSES};
+use crate::domain::campaign_contacts as cc;
+use crate::domain::history::{self, AgentSnapshot, HistoryEntry, HistoryQuery};
+use crate::domain::{dispositions, hex_id, parse_hex_id};
 use crate::state::AppState;
 
 /// Above this a timestamp is read as milliseconds (10^11 s is the year 5138).
@@ -44,21 +44,125 @@ fn parse_key(s: &str) -> Option<(DateTime<Utc>, i64)> {
     Some((Utc.timestamp_micros(micros).single()?, seq))
 }
 
-/// What the portal calls each shared event kind: (event, type).
+/// What the portal calls each shared event kind: (event, type). The `lead_*` kinds are
+/// the names earlier versions stored.
 fn describe(kind: &str) -> (&str, &str) {
     match kind {
         // the doc's example: a campaign dial rings the agent first ("dial agent")
         "dial_attempt" => ("campaign dial", "dial agent"),
-        "lead_created" => ("lead added", "lead created"),
-        "lead_status_changed" => ("status change", "lead status"),
-        "lead_deleted" => ("lead deleted", "lead deleted"),
-        "disposition" => ("call disposition", "disposition"),
+        cc::event::ADDED | "lead_created" => ("lead added", "lead created"),
+        cc::event::STATUS_CHANGED | "lead_status_changed" => ("status change", "lead status"),
+        cc::event::DELETED | "lead_deleted" => ("lead deleted", "lead deleted"),
+        dispositions::EVENT => ("call disposition", "disposition"),
         other => (other, other),
+    }
+}
+
+/// A status stored in an event as a Leads status: events store shared statuses (earlier
+/// versions stored the Leads name, which is kept).
+fn event_status(s: &str) -> &str {
+    if LEAD_STATUSES.contains(&s) {
+        s
+    } else {
+        lead_status(s)
     }
 }
 
 fn secs_f64(t: DateTime<Utc>) -> f64 {
     t.timestamp_micros() as f64 / 1_000_000.0
+}
+
+/// A string field of an event's data, under its current name or the earlier one.
+fn data_str<'a>(data: &'a Value, name: &str, earlier: &str) -> Option<&'a str> {
+    data.get(name).or_else(|| data.get(earlier)).and_then(Value::as_str)
+}
+
+/// The `agent` object of a history entry.
+fn render_agent(a: &AgentSnapshot) -> Value {
+    let secs = |t: Option<DateTime<Utc>>| t.map(secs_f64).unwrap_or(0.0);
+    json!({
+        "delay": a.attrs.get("delay").and_then(Value::as_i64).unwrap_or(0),
+        "device_endpoints": [],
+        "email": a.email,
+        "endpoint": hex_id(a.id),
+        "ext": a.extension.clone().unwrap_or_default(),
+        "first_name": a.first_name,
+        "last_answered": secs(a.last_answered),
+        "last_attempt": secs(a.last_attempt),
+        "last_hangup": secs(a.last_hangup),
+        "last_name": a.last_name,
+        "status": if a.on_call { "busy" } else if a.status == "available" { "idle" } else { "paused" },
+        "timeout": a.attrs.get("timeout").and_then(Value::as_i64).unwrap_or(15),
+        "total_talk_time": a.talk_seconds.max(0.0).round() as i64,
+        "type": "user",
+    })
+}
+
+/// One history record (one event) in the portal's shape.
+fn render_entry(e: &HistoryEntry) -> Value {
+    let ev = &e.data;
+    let lead_name = match (e.contact_id, &e.contact) {
+        (Some(_), Some(c)) => format!(
+            "{} {}",
+            c.first_name.as_deref().unwrap_or_default(),
+            c.last_name.as_deref().unwrap_or_default()
+        )
+        .trim()
+        .to_string(),
+        (Some(_), None) => String::new(),
+        (None, _) => data_str(ev, "name", "lead_name").unwrap_or_default().to_string(),
+    };
+    let lead_number = e
+        .contact
+        .as_ref()
+        .and_then(|c| c.number.clone())
+        .or_else(|| data_str(ev, "number", "lead_number").map(str::to_string));
+    let lead_id = e
+        .contact_id
+        .or_else(|| ev.get("contact_id").and_then(Value::as_str).and_then(parse_hex_id));
+    let lead_id = lead_id
+        .map(hex_id)
+        .or_else(|| ev.get("lead_id").and_then(Value::as_str).map(str::to_string));
+    let (agent_name, agent_ext) = match &e.agent {
+        Some(a) => (
+            format!("{} {}", a.first_name, a.last_name).trim().to_string(),
+            a.extension.clone().unwrap_or_default(),
+        ),
+        None => (String::new(), String::new()),
+    };
+    let (event, typ) = describe(&e.kind);
+    let mut entry = json!({
+        "event": event,
+        "type": typ,
+        "ext": agent_ext,
+        "last_attempt": secs_f64(e.at),
+        "uuid": e.interaction_id.map(hex_id).unwrap_or_else(|| format!("event-{}", e.seq)),
+    });
+    if let Some(a) = &e.agent {
+        entry["agent"] = render_agent(a);
+    }
+    if let Some(s) = ev.get("status").and_then(Value::as_str) {
+        entry["status"] = json!(event_status(s));
+    }
+    if let Some(f) = ev.get("from").and_then(Value::as_str) {
+        entry["previous_status"] = json!(event_status(f));
+    }
+    if let Some(d) = ev.get("disposition") {
+        entry["disposition"] = d.clone();
+    }
+    json!({
+        "datetime": e.at.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string(),
+        "timestamp": e.at.timestamp(),
+        "campaign_id": hex_id(e.campaign_id),
+        "campaign_name": e.campaign_name,
+        "lead_id": lead_id,
+        "lead_name": lead_name,
+        "lead_number": lead_number,
+        "lead_status": e.contact.as_ref().map(|c| lead_status(&c.status)),
+        "agent_name": agent_name,
+        "agent_extension": agent_ext,
+        "lead_history": [entry],
+    })
 }
 
 /// `GET /api/v2/reports/campaigns/leads/history?startDate=&endDate=&pageSize=&startKey=`.
@@ -79,148 +183,20 @@ pub async fn history(State(st): State<AppState>, auth: LeadsAuth, RawQuery(q): R
         }
     }
     let size = page_size(q.get("pageSize"), "pageSize")?;
-    let after = match nonempty("startKey") {
+    let before = match nonempty("startKey") {
         Some(k) => Some(parse_key(k).ok_or_else(|| LeadsError::bad("startKey: not a key this API returned"))?),
         None => None,
     };
-    let rows = sqlx::query(
-        "SELECT e.seq, e.kind, e.data, e.created_at, e.interaction_id, e.contact_id,
-                c.id AS campaign_id, c.name AS campaign_name,
-                k.first_name, k.last_name, k.number, k.status AS lead_status,
-                a.id AS agent_id, a.first_name AS agent_first, a.last_name AS agent_last, a.email AS agent_email,
-                a.extension AS agent_ext, a.status AS agent_status, a.on_call AS agent_on_call, a.attrs AS agent_attrs,
-                ag.last_attempt AS agent_last_attempt, ag.last_answered AS agent_last_answered,
-                ag.last_hangup AS agent_last_hangup, ag.talk_seconds AS agent_talk_seconds
-           FROM events e
-           JOIN campaigns c ON c.id = e.campaign_id AND c.tenant_id = e.tenant_id
-           LEFT JOIN contacts k ON k.id = e.contact_id AND k.tenant_id = e.tenant_id
-           LEFT JOIN interactions i ON i.id = e.interaction_id AND i.tenant_id = e.tenant_id
-           LEFT JOIN agents a ON a.id = i.agent_id AND a.tenant_id = e.tenant_id
-           -- the agent's calls up to the event, as the portal's agent snapshot shows them
-           LEFT JOIN LATERAL (
-                SELECT max(x.created_at) AS last_attempt,
-                       max(x.created_at) FILTER (WHERE x.status IN ('connected', 'switching', 'finished', 'completed', 'transferred', 'voicemail')) AS last_answered,
-                       max(x.ended_at) AS last_hangup,
-                       coalesce(sum(extract(epoch FROM x.ended_at - x.created_at))
-                           FILTER (WHERE x.ended_at IS NOT NULL AND x.status IN ('connected', 'switching', 'finished', 'completed', 'transferred', 'voicemail')), 0)::float8 AS talk_seconds
-                  FROM interactions x
-                 WHERE x.tenant_id = e.tenant_id AND x.agent_id = a.id AND x.kind = 'call' AND x.created_at <= e.created_at
-           ) ag ON a.id IS NOT NULL
-          WHERE e.tenant_id = $1
-            AND ($2::timestamptz IS NULL OR e.created_at >= $2)
-            AND ($3::timestamptz IS NULL OR e.created_at <= $3)
-            AND ($4::timestamptz IS NULL OR (e.created_at, e.seq) < ($4, $5))
-          ORDER BY e.created_at DESC, e.seq DESC
-          LIMIT $6",
-    )
-    .bind(auth.tid().0)
-    .bind(start)
-    .bind(end)
-    .bind(after.map(|a| a.0))
-    .bind(after.map(|a| a.1).unwrap_or(0))
-    .bind(size + 1)
-    .fetch_all(&st.db)
-    .await?;
-    let more = rows.len() as i64 > size;
-    let mut data = Vec::new();
-    let mut last_key = None;
-    for r in rows.iter().take(size as usize) {
-        let seq: i64 = r.try_get("seq")?;
-        let kind: String = r.try_get("kind")?;
-        let ev: Value = r.try_get("data")?;
-        let at: DateTime<Utc> = r.try_get("created_at")?;
-        let interaction: Option<Uuid> = r.try_get("interaction_id")?;
-        let campaign_id: Uuid = r.try_get("campaign_id")?;
-        let contact_id: Option<Uuid> = r.try_get("contact_id")?;
-        let first: Option<String> = r.try_get("first_name")?;
-        let last: Option<String> = r.try_get("last_name")?;
-        let number: Option<String> = r.try_get("number")?;
-        let lead_st: Option<String> = r.try_get("lead_status")?;
-        let agent_id: Option<Uuid> = r.try_get("agent_id")?;
-        let lead_name = match contact_id {
-            Some(_) => format!("{} {}", first.unwrap_or_default(), last.unwrap_or_default())
-                .trim()
-                .to_string(),
-            None => ev.get("lead_name").and_then(Value::as_str).unwrap_or_default().to_string(),
-        };
-        let lead_number = number.or_else(|| ev.get("lead_number").and_then(Value::as_str).map(str::to_string));
-        let lead_id = contact_id
-            .map(hex_id)
-            .or_else(|| ev.get("lead_id").and_then(Value::as_str).map(str::to_string));
-        let (agent_name, agent_ext, agent) = match agent_id {
-            Some(aid) => {
-                let af: String = r.try_get("agent_first")?;
-                let al: String = r.try_get("agent_last")?;
-                let email: String = r.try_get("agent_email")?;
-                let ext: Option<String> = r.try_get("agent_ext")?;
-                let astatus: String = r.try_get("agent_status")?;
-                let on_call: bool = r.try_get("agent_on_call")?;
-                let aattrs: Value = r.try_get("agent_attrs")?;
-                let at_secs = |col: &str| -> Result<f64, sqlx::Error> {
-                    Ok(r.try_get::<Option<DateTime<Utc>>, _>(col)?.map(secs_f64).unwrap_or(0.0))
-                };
-                let talk: Option<f64> = r.try_get("agent_talk_seconds")?;
-                let name = format!("{af} {al}").trim().to_string();
-                let agent = json!({
-                    "delay": aattrs.get("delay").and_then(Value::as_i64).unwrap_or(0),
-                    "device_endpoints": [],
-                    "email": email,
-                    "endpoint": hex_id(aid),
-                    "ext": ext.clone().unwrap_or_default(),
-                    "first_name": af,
-                    "last_answered": at_secs("agent_last_answered")?,
-                    "last_attempt": at_secs("agent_last_attempt")?,
-                    "last_hangup": at_secs("agent_last_hangup")?,
-                    "last_name": al,
-                    "status": if on_call { "busy" } else if astatus == "available" { "idle" } else { "paused" },
-                    "timeout": aattrs.get("timeout").and_then(Value::as_i64).unwrap_or(15),
-                    "total_talk_time": talk.unwrap_or(0.0).max(0.0).round() as i64,
-                    "type": "user",
-                });
-                (name, ext.unwrap_or_default(), Some(agent))
-            }
-            None => (String::new(), String::new(), None),
-        };
-        let (event, typ) = describe(&kind);
-        let mut entry = json!({
-            "event": event,
-            "type": typ,
-            "ext": agent_ext,
-            "last_attempt": secs_f64(at),
-            "uuid": interaction.map(hex_id).unwrap_or_else(|| format!("event-{seq}")),
-        });
-        if let Some(a) = agent {
-            entry["agent"] = a;
-        }
-        if let Some(s) = ev.get("status").and_then(Value::as_str) {
-            // dial attempts store the shared status; the others store the Leads one already
-            let s = if kind == "dial_attempt" { lead_status(s) } else { s };
-            entry["status"] = json!(s);
-        }
-        if let Some(f) = ev.get("from").and_then(Value::as_str) {
-            entry["previous_status"] = json!(f);
-        }
-        if let Some(d) = ev.get("disposition") {
-            entry["disposition"] = d.clone();
-        }
-        data.push(json!({
-            "datetime": at.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string(),
-            "timestamp": at.timestamp(),
-            "campaign_id": hex_id(campaign_id),
-            "campaign_name": r.try_get::<String, _>("campaign_name")?,
-            "lead_id": lead_id,
-            "lead_name": lead_name,
-            "lead_number": lead_number,
-            "lead_status": lead_st.map(|s| lead_status(&s)),
-            "agent_name": agent_name,
-            "agent_extension": agent_ext,
-            "lead_history": [entry],
-        }));
-        last_key = Some(key(at, seq));
-    }
-    let mut out = json!({"data": data, "page_size": size});
-    if more {
-        out["next_start_key"] = json!(last_key);
+    let query = HistoryQuery {
+        since: start,
+        until: end,
+        before,
+        limit: size,
+    };
+    let page = history::page(&st.db, auth.tid(), query).await?;
+    let mut out = json!({"data": page.entries.iter().map(render_entry).collect::<Vec<_>>(), "page_size": size});
+    if page.more {
+        out["next_start_key"] = json!(page.entries.last().map(|e| key(e.at, e.seq)));
     }
     Ok(Json(out))
 }
@@ -240,5 +216,21 @@ mod tests {
         let k = key(s, 42);
         assert_eq!(parse_key(&k), Some((s, 42)));
         assert_eq!(parse_key("zz"), None);
+    }
+
+    #[test]
+    fn stored_statuses_and_kinds_of_either_version() {
+        // shared names (stored now) and Leads names (stored by earlier versions)
+        assert_eq!(event_status("pending"), "new");
+        assert_eq!(event_status("completed"), "success");
+        assert_eq!(event_status("new"), "new");
+        assert_eq!(event_status("success"), "success");
+        assert_eq!(event_status("dnc"), "dnc");
+        for l in LEAD_STATUSES {
+            assert_eq!(event_status(l), *l);
+        }
+        assert_eq!(describe(cc::event::ADDED), describe("lead_created"));
+        assert_eq!(describe(cc::event::STATUS_CHANGED), describe("lead_status_changed"));
+        assert_eq!(describe(cc::event::DELETED), describe("lead_deleted"));
     }
 }

@@ -10,6 +10,25 @@
 //! `PUT /api/v2/config/campaigns/call/{cdrID}/disposition/voicemail`,
 //! `GET /api/v2/reports/campaigns/leads/history`, `GET /callcenter/queues/status`.
 //!
+//! Where the code lives:
+//! - **This folder** holds only the vendor's wire: routes (below), request parsing and
+//!   validation of the wire fields (`error.rs`: `LeadsJson`, `LeadsPath`, `opt_str`,
+//!   `opt_int`), the error shape (`LeadsError`, with `From<DomainError>` so handlers use
+//!   `?`), the status tables (below), id/key/timestamp formats and rendering. Each handler
+//!   parses the wire into a domain request, makes one domain call and renders the answer:
+//!   `campaigns.rs` (reports, campaigns, leads), `history.rs`, `queues.rs`, and `auth.rs`
+//!   (login, refresh, the `LeadsAuth` extractor).
+//! - **The domain** holds every SQL statement and transaction, and decides the business:
+//!   `domain::campaign_contacts` adds a lead (suppression is decided there: a suppressed
+//!   number is stored as `dnc`), pages a campaign's leads (keyset, under
+//!   `domain::contacts::lock_campaign`), sets a lead's status and deletes a lead;
+//!   `domain::dispositions` records the voicemail disposition; `domain::reports` computes
+//!   the campaign summaries and the queue rosters; `domain::history` reads the events with
+//!   their context. Campaign status is written only by `domain::campaigns::transition`.
+//!   Events store shared names (kinds `contact_added`, `contact_status_changed`,
+//!   `contact_deleted`, `disposition`; shared statuses); `history.rs` maps them, and the
+//!   Leads names earlier versions stored, to the portal's.
+//!
 //! Choices where the vendor doc is silent or contradictory:
 //! - **Auth.** Access tokens are HS256 JWTs (`identity` = `"<account_id>:<domain>"`, `type` =
 //!   `"access"`, `sub` = the login credential's id, `exp`) valid for the tenant's
@@ -81,17 +100,17 @@ mod campaigns;
 mod error;
 mod history;
 mod queues;
+pub mod tenant;
 
 use axum::routing::{delete, get, post, put};
 use axum::Router;
 
 use crate::domain::campaigns::status as cs;
 use crate::domain::contacts::status as cst;
-use crate::engine::jobs::JobHandler;
+use crate::domain::jobs::JobHandler;
 use crate::state::AppState;
 
 pub use auth::{jwt_sign, jwt_verify};
-pub use campaigns::lock_campaign_leads;
 
 /// Lead statuses of the Leads API.
 pub const LEAD_STATUSES: &[&str] = &[

@@ -20,6 +20,23 @@
 //!
 //! Both bindings call [`service::call`].
 //!
+//! # Where the code lives
+//! - **This dialect** (`onc/`): the wire and the vendor's mapping tables only. `soap.rs`
+//!   reads and writes SOAP envelopes, `types.rs` parses and validates the doc's data
+//!   contracts (field names, dates, the daily window: `CampaignInfo::next_window_start`),
+//!   `service.rs` turns one method's parameters into one domain call and its result into a
+//!   [`Reply`], with pure ONC helpers (the `attrs.onc` layout, the planned `deliveries`, the
+//!   StatusCode of a channel); this file holds the routes and the tables ([`STATUS_TABLE`],
+//!   [`DELIVERY_TABLE`], ErrorCodes). No SQL, no transactions.
+//! - **The domain** (`crate::domain`): every query, transaction and rule. Sessions in
+//!   `domain::sessions` (open, touch = check and slide, close); campaigns in
+//!   `domain::campaign_ops` (create reusing a deleted ID, update with the re-planning of
+//!   contacts not attempted yet, delete) and `domain::campaigns` (get; status only through
+//!   `campaigns::transition`); contacts in `domain::contact_ops` (add, update, delete, list):
+//!   the domain screens each phone destination against the suppression lists and calls the
+//!   dialect's pure planner (`service::plan_contact`) with the outcome, inside its transaction.
+//!   Domain errors become ErrorCodes in one place (`From<DomainError> for service::Fail`).
+//!
 //! # Inferred WCF defaults (the vendor publishes no WSDL)
 //! Target namespace `http://tempuri.org/`, contract `IONCService`, SOAPAction
 //! `"http://tempuri.org/IONCService/<Method>"`; data contracts in
@@ -61,7 +78,7 @@
 //! and an empty list when there is nothing.
 //!
 //! # Choices where the doc is silent
-//! - Sessions: `auth_sessions` rows (kind `onc_session`, SHA-256 digest of the SessionId),
+//! - Sessions: `domain::sessions` rows (kind `onc_session`, SHA-256 digest of the SessionId),
 //!   idle expiry `onc_session_idle_seconds` of the tenant, else `--onc-session-idle` /
 //!   `SWITCHBOARD_ONC_SESSION_IDLE` (1200 s),
 //!   on the tenant's clock; every call slides it; `CloseAPISession` revokes it; sessions
@@ -80,7 +97,7 @@
 //!   simulated carrier delivers a campaign's pending contacts within a tick or two). **Active** (GetCampaignListing/GetCampaigns) = not deleted and ActiveToDate
 //!   not before the tenant's today (UTC); every kind of campaign shows, since one store
 //!   serves every dialect (rows from other dialects get ONC defaults). DeleteCampaign
-//!   soft-deletes the row (status `cancelled`) and deletes its contacts; AddCampaign with
+//!   soft-deletes the row (status `cancelled` unless it had already completed or failed) and deletes its contacts; AddCampaign with
 //!   that ID later makes a new campaign in the same row (new CreationDateUtc; delivery
 //!   history keeps pointing at it). An ID in use by another tenant (live or deleted) stays taken (5).
 //!   ActiveFromDate and ActiveToDate are required. Read leniently as well: a date may carry
@@ -115,6 +132,7 @@
 
 mod service;
 mod soap;
+pub mod tenant;
 mod types;
 
 use axum::body::Bytes;
@@ -127,7 +145,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use crate::domain::contacts::status as cst;
-use crate::engine::jobs::JobHandler;
+use crate::domain::jobs::JobHandler;
 use crate::state::AppState;
 
 pub use service::Reply;

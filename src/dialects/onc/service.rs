@@ -1,20 +1,27 @@
 //! The thirteen ONC methods, binding-independent: parameters come in as one JSON-shaped
 //! object (the JSON binding's body, or the SOAP operation element turned into the same
 //! shape), results go out as a [`Reply`] that each binding renders.
+//!
+//! Each method is: check the session, parse the parameters, make one domain call, render.
+//! The SQL and the rules are in the domain (`sessions`, `campaign_ops`, `contact_ops`);
+//! what stays here is pure ONC knowledge (how ONC fields sit in `attrs.onc`, what each
+//! channel delivers, StatusCodes).
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Map, Value};
-use sqlx::Row;
 use uuid::Uuid;
 
 use super::types::{self, CampaignInfo, CommIn, CommInfo, ContactIn, ContactInfo, ValidCampaign, CHANNELS};
-use super::{code, contact_status_for, delivery_code, status_code_for, Method};
+use super::{code, delivery_code, status_code_for, Method};
+use crate::domain::campaign_ops::{self, Replanned, UpdateCampaignRequest};
 use crate::domain::campaigns::{self, kind, status as cs, Campaign, NewCampaign};
-use crate::domain::contacts::{self, status as cst, Contact, NewContact};
+use crate::domain::contact_ops::{self, CampaignContacts, ContactPlan, ContactRequest, Destination, Screened};
+use crate::domain::contacts::{status as cst, Contact, NewContact};
 use crate::domain::credentials;
 use crate::domain::phone::PhoneNumber;
+use crate::domain::sessions;
 use crate::domain::tenants::{self, Tenant};
-use crate::domain::{optlists, secrets, DomainError, TenantId};
+use crate::domain::DomainError;
 use crate::state::AppState;
 
 /// What a method returns, before a binding renders it.
@@ -76,12 +83,6 @@ impl From<DomainError> for Fail {
     }
 }
 
-impl From<sqlx::Error> for Fail {
-    fn from(e: sqlx::Error) -> Self {
-        Fail::from(DomainError::from(e))
-    }
-}
-
 type F<T> = Result<T, Fail>;
 
 fn param<'a>(p: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
@@ -118,9 +119,9 @@ pub async fn call(st: &AppState, method: Method, params: &Map<String, Value>) ->
         AddCampaign => add_campaign(st, params).await.map(ok_code),
         UpdateCampaign => update_campaign(st, params).await.map(ok_code),
         DeleteCampaign => delete_campaign(st, params).await.map(ok_code),
-        GetCampaignContactsListing => list_contacts(st, params)
+        GetCampaignContactsListing => list_contacts(st, params, false)
             .await
-            .map(|(_, cs)| Reply::Guids(Some(cs.iter().map(|c| c.id).collect()), String::new())),
+            .map(|l| Reply::Guids(Some(l.contacts.iter().map(|c| c.id).collect()), String::new())),
         GetCampaignContacts => get_contacts(st, params).await.map(|v| Reply::Contacts(Some(v), String::new())),
         AddCampaignContact => add_contact(st, params).await.map(ok_code),
         UpdateCampaignContact => update_contact(st, params).await.map(ok_code),
@@ -150,10 +151,16 @@ fn ok_code(_: ()) -> Reply {
 
 // ---- sessions ------------------------------------------------------------------------
 
+/// `auth_sessions.kind` of ONC sessions.
 const SESSION_KIND: &str = "onc_session";
 
 fn idle(st: &AppState, t: &Tenant) -> Duration {
-    Duration::seconds(t.settings.onc_session_idle_seconds.unwrap_or(st.config.onc_session_idle).max(1))
+    Duration::seconds(
+        super::tenant::OncSettings::of(t)
+            .onc_session_idle_seconds
+            .unwrap_or(st.config.onc_session_idle)
+            .max(1),
+    )
 }
 
 async fn open_session(st: &AppState, p: &Map<String, Value>) -> Reply {
@@ -181,31 +188,15 @@ async fn open_session(st: &AppState, p: &Map<String, Value>) -> Reply {
     let result: F<String> = async {
         let tenant = tenants::by_id(&st.db, cred.tenant_id).await?;
         let now = st.now(&tenant);
-        let token = secrets::random_token(40);
-        // housekeeping: the tenant's sessions dead for a day go
-        sqlx::query(
-            "DELETE FROM auth_sessions WHERE tenant_id = $1 AND kind = $2
-                AND (expires_at < $3 OR revoked_at < $3)",
-        )
-        .bind(tenant.id.0)
-        .bind(SESSION_KIND)
-        .bind(now - Duration::days(1))
-        .execute(&st.db)
-        .await?;
-        sqlx::query(
-            "INSERT INTO auth_sessions (id, tenant_id, kind, token_digest, credential_id, expires_at, last_used_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
-        )
-        .bind(Uuid::new_v4())
-        .bind(tenant.id.0)
-        .bind(SESSION_KIND)
-        .bind(secrets::digest(&token))
-        .bind(cred.id)
-        .bind(now + idle(st, &tenant))
-        .bind(now)
-        .execute(&st.db)
-        .await?;
-        Ok(token)
+        let spec = sessions::OpenSession {
+            kind: SESSION_KIND,
+            credential: cred.id,
+            token_len: 40,
+            ttl: idle(st, &tenant),
+            // housekeeping: the tenant's sessions dead for a day go
+            prune_dead_after: Some(Duration::days(1)),
+        };
+        Ok(sessions::open(&st.db, tenant.id, spec, now).await?.token)
     }
     .await;
     match result {
@@ -220,47 +211,17 @@ async fn open_session(st: &AppState, p: &Map<String, Value>) -> Reply {
 
 /// The session's tenant and its now; slides the session's expiry.
 async fn session(st: &AppState, p: &Map<String, Value>) -> F<(Tenant, DateTime<Utc>)> {
-    let expired = || Fail(code::INVALID_SESSION, "Invalid or expired session".into());
     let token = types::get_str(p, "sessionId")
         .filter(|s| !s.trim().is_empty())
-        .ok_or_else(expired)?;
-    let row = sqlx::query(
-        "SELECT s.id, s.tenant_id, s.expires_at FROM auth_sessions s
-           JOIN credentials c ON c.id = s.credential_id AND c.tenant_id = s.tenant_id
-          WHERE s.token_digest = $1 AND s.kind = $2 AND s.revoked_at IS NULL AND c.revoked_at IS NULL",
-    )
-    .bind(secrets::digest(token.trim()))
-    .bind(SESSION_KIND)
-    .fetch_optional(&st.db)
-    .await?
-    .ok_or_else(expired)?;
-    let id: Uuid = row.try_get("id")?;
-    let tenant = tenants::by_id(&st.db, TenantId(row.try_get("tenant_id")?)).await?;
-    let expires: DateTime<Utc> = row.try_get("expires_at")?;
-    let now = st.now(&tenant);
-    if expires <= now {
-        return Err(expired());
-    }
-    sqlx::query("UPDATE auth_sessions SET expires_at = $3, last_used_at = $4 WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant.id.0)
-        .bind(id)
-        .bind(now + idle(st, &tenant))
-        .bind(now)
-        .execute(&st.db)
-        .await?;
-    Ok((tenant, now))
+        .ok_or(DomainError::Unauthorized)?;
+    let s = sessions::touch(&st.db, st.clock.as_ref(), SESSION_KIND, token.trim(), |t| idle(st, t)).await?;
+    Ok((s.tenant, s.now))
 }
 
 async fn close_session(st: &AppState, p: &Map<String, Value>) -> F<()> {
     let (tenant, now) = session(st, p).await?;
     let token = types::get_str(p, "sessionId").unwrap_or_default();
-    sqlx::query("UPDATE auth_sessions SET revoked_at = $3 WHERE tenant_id = $1 AND token_digest = $2 AND kind = 'onc_session'")
-        .bind(tenant.id.0)
-        .bind(secrets::digest(token.trim()))
-        .bind(now)
-        .execute(&st.db)
-        .await?;
-    Ok(())
+    Ok(sessions::close(&st.db, tenant.id, SESSION_KIND, token.trim(), now).await?)
 }
 
 // ---- campaigns -----------------------------------------------------------------------
@@ -320,16 +281,7 @@ fn render_campaign(c: &Campaign) -> Value {
 /// tenant's today; campaigns without an end are active.
 async fn list_campaigns(st: &AppState, p: &Map<String, Value>) -> F<Vec<Campaign>> {
     let (tenant, now) = session(st, p).await?;
-    let sql = format!(
-        "SELECT {} FROM campaigns WHERE tenant_id = $1 AND deleted_at IS NULL
-            AND (ends_at IS NULL OR (ends_at AT TIME ZONE 'UTC')::date >= $2::date) ORDER BY seq",
-        campaigns::COLS
-    );
-    Ok(sqlx::query_as::<_, Campaign>(sqlx::AssertSqlSafe(sql))
-        .bind(tenant.id.0)
-        .bind(now.date_naive())
-        .fetch_all(&st.db)
-        .await?)
+    Ok(campaign_ops::list_active(&st.db, tenant.id, now.date_naive()).await?)
 }
 
 async fn get_campaign(st: &AppState, p: &Map<String, Value>) -> F<Campaign> {
@@ -338,15 +290,13 @@ async fn get_campaign(st: &AppState, p: &Map<String, Value>) -> F<Campaign> {
     Ok(campaigns::get(&st.db, tenant.id, id).await?)
 }
 
-fn campaign_attrs(existing: &Value, v: &ValidCampaign) -> Value {
-    let mut attrs = match existing {
-        Value::Object(m) => m.clone(),
-        _ => Map::new(),
-    };
+/// The `attrs` keys ONC sets on a campaign row (`onc`: the campaign info as sent).
+fn campaign_attrs(v: &ValidCampaign) -> Map<String, Value> {
     let mut info = v.info.clone();
     info.creation_date_utc = None;
+    let mut attrs = Map::new();
     attrs.insert("onc".into(), serde_json::to_value(&info).unwrap_or(Value::Null));
-    Value::Object(attrs)
+    attrs
 }
 
 async fn add_campaign(st: &AppState, p: &Map<String, Value>) -> F<()> {
@@ -360,87 +310,34 @@ async fn add_campaign(st: &AppState, p: &Map<String, Value>) -> F<()> {
     if !v.info.is_paused {
         v.starts_at = v.info.next_window_start(now).unwrap_or(v.starts_at);
     }
-    let mut tx = st.db.begin().await?;
-    // The ID of one of this tenant's deleted campaigns is free again: DeleteCampaign
-    // removed it, so the row is reused (a new campaign, new CreationDateUtc, no contacts).
-    let revived = sqlx::query(
-        "UPDATE campaigns SET name = $3, kind = $4, status = $5, channel = $6, starts_at = $7, ends_at = $8,
-                attrs = $9, deleted_at = NULL, created_at = $10, updated_at = $10
-          WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NOT NULL",
-    )
-    .bind(tenant.id.0)
-    .bind(v.info.id)
-    .bind(v.info.short_name.clone().unwrap_or_default())
-    .bind(kind::ONC)
-    .bind(status)
-    .bind(v.channel)
-    .bind(v.starts_at)
-    .bind(v.ends_at)
-    .bind(campaign_attrs(&Value::Null, &v))
-    .bind(now)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if revived == 1 {
-        sqlx::query("DELETE FROM contacts WHERE tenant_id = $1 AND campaign_id = $2")
-            .bind(tenant.id.0)
-            .bind(v.info.id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        return Ok(());
-    }
-    campaigns::create(
-        &mut *tx,
-        tenant.id,
-        NewCampaign {
-            id: Some(v.info.id),
-            name: v.info.short_name.clone().unwrap_or_default(),
-            kind: kind::ONC.into(),
-            status: Some(status.into()),
-            channel: Some(v.channel.into()),
-            starts_at: Some(v.starts_at),
-            ends_at: Some(v.ends_at),
-            attrs: Some(campaign_attrs(&Value::Null, &v)),
-        },
-        now,
-    )
-    .await
-    .map_err(|e| match e {
-        DomainError::Conflict(_) => Fail(
-            code::ALREADY_EXISTS,
-            format!("campaign.ID: a campaign with ID {} already exists", v.info.id),
-        ),
-        other => other.into(),
-    })?;
-    tx.commit().await?;
+    let new = NewCampaign {
+        id: Some(v.info.id),
+        name: v.info.short_name.clone().unwrap_or_default(),
+        kind: kind::ONC.into(),
+        status: Some(status.into()),
+        channel: Some(v.channel.into()),
+        starts_at: Some(v.starts_at),
+        ends_at: Some(v.ends_at),
+        attrs: Some(Value::Object(campaign_attrs(&v))),
+    };
+    // The ID of one of this tenant's deleted campaigns is free again (DeleteCampaign
+    // removed it): the row is reused (a new campaign, new CreationDateUtc, no contacts).
+    campaign_ops::create_reusing_deleted(&st.db, tenant.id, new, now)
+        .await
+        .map_err(|e| match e {
+            DomainError::Conflict(_) => Fail(
+                code::ALREADY_EXISTS,
+                format!("campaign.ID: a campaign with ID {} already exists", v.info.id),
+            ),
+            other => other.into(),
+        })?;
     Ok(())
 }
 
-/// The ONC info of an ONC campaign row (None for another dialect's campaign).
-fn onc_info<'a>(c: &Campaign, info: &'a CampaignInfo) -> Option<&'a CampaignInfo> {
-    c.attrs.get("onc").is_some().then_some(info)
-}
-
-/// Puts a finished campaign with new work back to `scheduled`: an ONC campaign starts at
-/// its next daily window, another dialect's campaign at once (its `starts_at` kept).
-async fn reschedule(tx: &mut sqlx::PgConnection, tenant: TenantId, id: Uuid, info: Option<&CampaignInfo>, now: DateTime<Utc>) -> F<()> {
-    let starts_at = info.map(|i| i.next_window_start(now).unwrap_or(now));
-    campaigns::transition(&mut *tx, tenant, id, campaigns::Event::Reopen, starts_at, now).await?;
-    Ok(())
-}
-
-async fn lock_campaign(tx: &mut sqlx::PgConnection, tenant: TenantId, id: Uuid) -> F<Campaign> {
-    let sql = format!(
-        "SELECT {} FROM campaigns WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL FOR UPDATE",
-        campaigns::COLS
-    );
-    sqlx::query_as::<_, Campaign>(sqlx::AssertSqlSafe(sql))
-        .bind(tenant.0)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| Fail(code::NOT_FOUND, format!("campaign {id} not found")))
+/// The next start of an ONC campaign row (its next daily window, else now); None for
+/// another dialect's campaign (it keeps its `starts_at`).
+fn reopen_at(c: &Campaign, info: &CampaignInfo, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    c.attrs.get("onc").is_some().then(|| info.next_window_start(now).unwrap_or(now))
 }
 
 async fn update_campaign(st: &AppState, p: &Map<String, Value>) -> F<()> {
@@ -449,91 +346,37 @@ async fn update_campaign(st: &AppState, p: &Map<String, Value>) -> F<()> {
     if v.info.id.is_nil() {
         return Err(Fail(code::INVALID_ARGUMENT, "campaign.ID: is required".into()));
     }
-    let mut tx = st.db.begin().await?;
-    let cur = lock_campaign(&mut tx, tenant.id, v.info.id).await?;
-    let status = match (cur.status.as_str(), v.info.is_paused) {
-        (cs::CANCELLED | cs::FAILED, _) => cur.status.as_str(),
-        (_, true) => cs::PAUSED,
-        (cs::PAUSED | cs::DRAFT, false) => cs::SCHEDULED,
-        (other, false) => other,
+    let req = UpdateCampaignRequest {
+        id: v.info.id,
+        name: v.info.short_name.clone().unwrap_or_default(),
+        paused: v.info.is_paused,
+        channel: Some(v.channel.into()),
+        starts_at: Some(v.starts_at),
+        ends_at: Some(v.ends_at),
+        // a campaign waiting to run starts at its next daily window
+        next_start: v.info.next_window_start(now),
+        attrs: campaign_attrs(&v),
     };
-    // a campaign waiting to run starts at its next daily window
-    let starts_at = if status == cs::SCHEDULED {
-        v.info.next_window_start(now).unwrap_or(v.starts_at)
-    } else {
-        v.starts_at
-    };
-    sqlx::query(
-        "UPDATE campaigns SET name = $3, status = $4, channel = $5, starts_at = $6, ends_at = $7, attrs = $8, updated_at = $9
-          WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(tenant.id.0)
-    .bind(cur.id)
-    .bind(v.info.short_name.clone().unwrap_or_default())
-    .bind(status)
-    .bind(v.channel)
-    .bind(starts_at)
-    .bind(v.ends_at)
-    .bind(campaign_attrs(&cur.attrs, &v))
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
     // Contacts not yet attempted deliver with the campaign's new settings.
-    let sql = format!(
-        "SELECT {} FROM contacts WHERE tenant_id = $1 AND campaign_id = $2 AND status IN ('pending', 'skipped', 'dnc')
-            AND attempts = 0 FOR UPDATE",
-        contacts::COLS
-    );
-    let pending = sqlx::query_as::<_, Contact>(sqlx::AssertSqlSafe(sql))
-        .bind(tenant.id.0)
-        .bind(cur.id)
-        .fetch_all(&mut *tx)
-        .await?;
-    let mut runnable = false;
-    for c in pending {
-        let stored = stored_comms(&c, cur.channel.as_deref());
-        let (attrs, initial) = contact_attrs(&c.attrs, &v.info, &stored);
-        runnable |= initial == cst::PENDING;
-        sqlx::query("UPDATE contacts SET attrs = $3, status = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant.id.0)
-            .bind(c.id)
-            .bind(attrs)
-            .bind(initial)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-    }
-    if runnable && status == cs::COMPLETED {
-        reschedule(&mut tx, tenant.id, cur.id, Some(&v.info), now).await?;
-    }
-    tx.commit().await?;
+    let replan = |cur: &Campaign, c: &Contact| {
+        let stored = stored_comms(c, cur.channel.as_deref());
+        let (attrs, status) = contact_attrs(&c.attrs, &v.info, &stored);
+        Replanned {
+            attrs,
+            status: status.into(),
+        }
+    };
+    campaign_ops::update(&st.db, tenant.id, req, replan, now).await?;
     Ok(())
 }
 
 async fn delete_campaign(st: &AppState, p: &Map<String, Value>) -> F<()> {
     let (tenant, now) = session(st, p).await?;
     let id = guid_param(p, "campaignId")?;
-    let mut tx = st.db.begin().await?;
-    let n = sqlx::query(
-        "UPDATE campaigns SET deleted_at = $3, status = 'cancelled', updated_at = $3
-          WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
-    )
-    .bind(tenant.id.0)
-    .bind(id)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if n == 0 {
-        return Err(Fail(code::NOT_FOUND, format!("campaign {id} not found")));
-    }
-    sqlx::query("DELETE FROM contacts WHERE tenant_id = $1 AND campaign_id = $2")
-        .bind(tenant.id.0)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(())
+    campaign_ops::delete(&st.db, tenant.id, id, now).await.map_err(|e| match e {
+        DomainError::NotFound(_) => Fail(code::NOT_FOUND, format!("campaign {id} not found")),
+        other => other.into(),
+    })
 }
 
 // ---- contacts ------------------------------------------------------------------------
@@ -610,25 +453,30 @@ fn contact_attrs(existing: &Value, campaign: &CampaignInfo, comms: &[Option<Stor
         }
         deliveries.push(d);
     }
-    let code = if !deliveries.is_empty() {
-        1
-    } else if any_suppressed {
-        7
-    } else {
-        0
-    };
+    let status = contact_ops::initial_status(!deliveries.is_empty(), any_suppressed);
     attrs.insert("onc".into(), Value::Object(onc));
     attrs.insert("deliveries".into(), Value::Array(deliveries));
-    (Value::Object(attrs), contact_status_for(code))
+    (Value::Object(attrs), status)
 }
 
-async fn store_comms(
-    st: &AppState,
-    tenant: TenantId,
-    c: &ContactIn,
-    campaign: &CampaignInfo,
-    now: DateTime<Utc>,
-) -> F<[Option<StoredComm>; 3]> {
+/// The destinations of a contact as sent, for the domain to screen.
+fn destinations(c: &ContactIn) -> Vec<Destination> {
+    CHANNELS
+        .iter()
+        .zip(&c.comms)
+        .filter_map(|((ch, _), comm)| {
+            let address = comm.as_ref()?.normalized.clone()?;
+            Some(Destination {
+                channel: (*ch).to_string(),
+                address,
+            })
+        })
+        .collect()
+}
+
+/// The contact's channels as stored: as sent (RetryCount defaulting to the campaign's
+/// MaxDeliveryRetries), each marked with the domain's screening.
+fn store_comms(c: &ContactIn, campaign: &CampaignInfo, screened: &[Screened]) -> [Option<StoredComm>; 3] {
     let mut out: [Option<StoredComm>; 3] = [None, None, None];
     for (i, (ch, _)) in CHANNELS.iter().enumerate() {
         let Some(comm) = &c.comms[i] else { continue };
@@ -636,13 +484,10 @@ async fn store_comms(
         if comm.retry_count.is_none() {
             comm.retry_count = Some(campaign.default_retries());
         }
-        let suppressed = match (&comm.normalized, *ch) {
-            (Some(n), "sms" | "voice") => optlists::is_suppressed(&st.db, tenant, n, ch, now).await?,
-            _ => false,
-        };
+        let suppressed = screened.iter().any(|s| s.channel == *ch && s.suppressed);
         out[i] = Some(StoredComm { comm, suppressed });
     }
-    Ok(out)
+    out
 }
 
 fn contact_columns(comms: &[Option<StoredComm>; 3]) -> (Option<String>, Option<String>, Option<String>, i32) {
@@ -656,37 +501,27 @@ fn contact_columns(comms: &[Option<StoredComm>; 3]) -> (Option<String>, Option<S
     (number, original, norm(2), retries as i32)
 }
 
-fn ensure_open(c: &Campaign, now: DateTime<Utc>) -> F<()> {
-    if c.ends_at.is_some_and(|e| e < now) {
-        return Err(Fail(
-            code::NOT_ALLOWED,
-            format!("campaign {} has ended (ActiveToDate is in the past)", c.id),
-        ));
-    }
-    if matches!(c.status.as_str(), cs::CANCELLED | cs::FAILED) {
-        return Err(Fail(code::NOT_ALLOWED, format!("campaign {} is {}", c.id, c.status)));
-    }
-    Ok(())
-}
-
-async fn add_contact(st: &AppState, p: &Map<String, Value>) -> F<()> {
-    let (tenant, now) = session(st, p).await?;
-    let c = types::read_contact(param(p, "contact"))?;
-    let mut tx = st.db.begin().await?;
-    let campaign = lock_campaign(&mut tx, tenant.id, c.campaign_id).await?;
-    ensure_open(&campaign, now)?;
-    let info = campaign_info(&campaign);
-    let comms = store_comms(st, tenant.id, &c, &info, now).await?;
-    let (attrs, status) = contact_attrs(&Value::Null, &info, &comms);
+/// The planner the domain calls for AddCampaignContact and UpdateCampaignContact: the row
+/// of an ONC contact in `campaign`, given the stored contact (on update) and the screening.
+fn plan_contact(
+    campaign: &Campaign,
+    cur: Option<&Contact>,
+    req: &ContactRequest<ContactIn>,
+    screened: &[Screened],
+    now: DateTime<Utc>,
+) -> ContactPlan {
+    let info = campaign_info(campaign);
+    let comms = store_comms(&req.data, &info, screened);
+    let (attrs, status) = contact_attrs(cur.map(|c| &c.attrs).unwrap_or(&Value::Null), &info, &comms);
+    // Destinations changed: the contact starts over.
+    let restart = cur.is_some_and(|cur| {
+        let old = stored_comms(cur, campaign.channel.as_deref());
+        let norm = |c: &Option<StoredComm>| c.as_ref().and_then(|s| s.comm.normalized.clone());
+        (0..3).any(|i| norm(&comms[i]) != norm(&old[i]))
+    });
     let (number, original_number, email, max_retries) = contact_columns(&comms);
-    let id = c.id.unwrap_or_else(Uuid::new_v4);
-    contacts::lock_campaign(&mut tx, campaign.id, true).await?;
-    contacts::insert(
-        &mut *tx,
-        tenant.id,
-        campaign.id,
-        NewContact {
-            id: Some(id),
+    ContactPlan {
+        fields: NewContact {
             number,
             original_number,
             email,
@@ -695,18 +530,29 @@ async fn add_contact(st: &AppState, p: &Map<String, Value>) -> F<()> {
             attrs,
             ..Default::default()
         },
-        now,
-    )
-    .await
-    .map_err(|e| match e {
-        DomainError::Conflict(_) => Fail(code::ALREADY_EXISTS, format!("contact.Id: a contact with Id {id} already exists")),
-        other => other.into(),
-    })?;
-    if campaign.status == cs::COMPLETED && status == cst::PENDING {
-        // A finished campaign with new work runs again (the scheduler starts it).
-        reschedule(&mut tx, tenant.id, campaign.id, onc_info(&campaign, &info), now).await?;
+        restart,
+        reopen_at: reopen_at(campaign, &info, now),
     }
-    tx.commit().await?;
+}
+
+async fn add_contact(st: &AppState, p: &Map<String, Value>) -> F<()> {
+    let (tenant, now) = session(st, p).await?;
+    let c = types::read_contact(param(p, "contact"))?;
+    let id = c.id.unwrap_or_else(Uuid::new_v4);
+    let campaign = c.campaign_id;
+    let req = ContactRequest {
+        id: Some(id),
+        destinations: destinations(&c),
+        data: c,
+    };
+    let plan = |camp: &Campaign, cur: Option<&Contact>, r: &ContactRequest<ContactIn>, s: &[Screened]| plan_contact(camp, cur, r, s, now);
+    contact_ops::add_many(&st.db, tenant.id, campaign, vec![req], plan, now)
+        .await
+        .map_err(|e| match e {
+            DomainError::Conflict(_) => Fail(code::ALREADY_EXISTS, format!("contact.Id: a contact with Id {id} already exists")),
+            DomainError::NotFound(_) => Fail(code::NOT_FOUND, format!("campaign {campaign} not found")),
+            other => other.into(),
+        })?;
     Ok(())
 }
 
@@ -714,55 +560,20 @@ async fn update_contact(st: &AppState, p: &Map<String, Value>) -> F<()> {
     let (tenant, now) = session(st, p).await?;
     let c = types::read_contact(param(p, "contact"))?;
     let id = c.id.ok_or_else(|| Fail(code::INVALID_ARGUMENT, "contact.Id: is required".into()))?;
-    let mut tx = st.db.begin().await?;
-    let campaign = lock_campaign(&mut tx, tenant.id, c.campaign_id).await?;
-    let sql = format!(
-        "SELECT {} FROM contacts WHERE tenant_id = $1 AND campaign_id = $2 AND id = $3 FOR UPDATE",
-        contacts::COLS
-    );
-    let cur = sqlx::query_as::<_, Contact>(sqlx::AssertSqlSafe(sql))
-        .bind(tenant.id.0)
-        .bind(campaign.id)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| Fail(code::NOT_FOUND, format!("contact {id} not found in campaign {}", campaign.id)))?;
-    ensure_open(&campaign, now)?;
-    let info = campaign_info(&campaign);
-    let comms = store_comms(st, tenant.id, &c, &info, now).await?;
-    let old = stored_comms(&cur, campaign.channel.as_deref());
-    let changed = (0..3)
-        .any(|i| comms[i].as_ref().and_then(|s| s.comm.normalized.clone()) != old[i].as_ref().and_then(|s| s.comm.normalized.clone()));
-    let (attrs, initial) = contact_attrs(&cur.attrs, &info, &comms);
-    // Destinations changed (or nothing attempted yet): the contact starts over.
-    let status = if changed || cur.status == cst::PENDING || cur.status == cst::SKIPPED {
-        initial
-    } else {
-        cur.status.as_str()
+    let campaign = c.campaign_id;
+    let req = ContactRequest {
+        id: Some(id),
+        destinations: destinations(&c),
+        data: c,
     };
-    let (number, original_number, email, max_retries) = contact_columns(&comms);
-    sqlx::query(
-        "UPDATE contacts SET number = $3, original_number = $4, email = $5, max_retries = $6, attrs = $7, status = $8, updated_at = $9,
-                attempts = CASE WHEN $10 THEN 0 ELSE attempts END
-          WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(tenant.id.0)
-    .bind(id)
-    .bind(number)
-    .bind(original_number)
-    .bind(email)
-    .bind(max_retries)
-    .bind(attrs)
-    .bind(status)
-    .bind(now)
-    // starting over: a fresh contact (StatusCode 1, the full RetryCount), not a retry (5)
-    .bind(changed)
-    .execute(&mut *tx)
-    .await?;
-    if campaign.status == cs::COMPLETED && status == cst::PENDING {
-        reschedule(&mut tx, tenant.id, campaign.id, onc_info(&campaign, &info), now).await?;
-    }
-    tx.commit().await?;
+    let plan = |camp: &Campaign, cur: Option<&Contact>, r: &ContactRequest<ContactIn>, s: &[Screened]| plan_contact(camp, cur, r, s, now);
+    contact_ops::update(&st.db, tenant.id, campaign, req, plan, now)
+        .await
+        .map_err(|e| match e {
+            DomainError::NotFound("contact") => Fail(code::NOT_FOUND, format!("contact {id} not found in campaign {campaign}")),
+            DomainError::NotFound(_) => Fail(code::NOT_FOUND, format!("campaign {campaign} not found")),
+            other => other.into(),
+        })?;
     Ok(())
 }
 
@@ -770,54 +581,25 @@ async fn delete_contact(st: &AppState, p: &Map<String, Value>) -> F<()> {
     let (tenant, _) = session(st, p).await?;
     let campaign = guid_param(p, "campaignId")?;
     let id = guid_param(p, "contactId")?;
-    let n = sqlx::query(
-        "DELETE FROM contacts WHERE tenant_id = $1 AND campaign_id = $2 AND id = $3
-            AND EXISTS (SELECT 1 FROM campaigns WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL)",
-    )
-    .bind(tenant.id.0)
-    .bind(campaign)
-    .bind(id)
-    .execute(&st.db)
-    .await?
-    .rows_affected();
-    if n == 0 {
-        return Err(Fail(code::NOT_FOUND, format!("contact {id} not found in campaign {campaign}")));
-    }
-    Ok(())
+    contact_ops::delete(&st.db, tenant.id, campaign, id).await.map_err(|e| match e {
+        DomainError::NotFound(_) => Fail(code::NOT_FOUND, format!("contact {id} not found in campaign {campaign}")),
+        other => other.into(),
+    })
 }
 
-async fn list_contacts(st: &AppState, p: &Map<String, Value>) -> F<(Campaign, Vec<Contact>)> {
+async fn list_contacts(st: &AppState, p: &Map<String, Value>, with_deliveries: bool) -> F<CampaignContacts> {
     let (tenant, _) = session(st, p).await?;
     let id = guid_param(p, "campaignId")?;
-    let campaign = campaigns::get(&st.db, tenant.id, id).await?;
-    let sql = format!(
-        "SELECT {} FROM contacts WHERE tenant_id = $1 AND campaign_id = $2 ORDER BY seq",
-        contacts::COLS
-    );
-    let list = sqlx::query_as::<_, Contact>(sqlx::AssertSqlSafe(sql))
-        .bind(tenant.id.0)
-        .bind(id)
-        .fetch_all(&st.db)
-        .await?;
-    Ok((campaign, list))
+    Ok(contact_ops::list(&st.db, tenant.id, id, with_deliveries).await?)
 }
 
 async fn get_contacts(st: &AppState, p: &Map<String, Value>) -> F<Vec<Value>> {
-    let (campaign, list) = list_contacts(st, p).await?;
     // The latest delivery per contact and channel gives the per-channel outcome.
-    let rows = sqlx::query(
-        "SELECT DISTINCT ON (contact_id, channel) contact_id, channel, status FROM deliveries
-          WHERE tenant_id = $1 AND campaign_id = $2 AND contact_id IS NOT NULL
-          ORDER BY contact_id, channel, seq DESC",
-    )
-    .bind(campaign.tenant_id)
-    .bind(campaign.id)
-    .fetch_all(&st.db)
-    .await?;
-    let mut last: std::collections::HashMap<(Uuid, String), String> = Default::default();
-    for r in rows {
-        last.insert((r.try_get("contact_id")?, r.try_get("channel")?), r.try_get("status")?);
-    }
+    let CampaignContacts {
+        campaign,
+        contacts: list,
+        last_delivery: last,
+    } = list_contacts(st, p, true).await?;
     let info = campaign_info(&campaign);
     Ok(list
         .iter()

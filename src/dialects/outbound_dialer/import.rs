@@ -26,8 +26,8 @@ use crate::dialects::apps::error::AppsError;
 use crate::domain::blobs::{self, Blob, Upload, CHUNK};
 use crate::domain::contacts::{self, AddOutcome};
 use crate::domain::jobs::{self, status as jst, NewJob};
+use crate::domain::jobs::{JobCtx, JobOutcome};
 use crate::domain::{contact_batches, tenants, DomainError, TenantId};
-use crate::engine::jobs::{JobCtx, JobOutcome};
 use crate::state::AppState;
 
 /// Job kind of an import.
@@ -210,7 +210,7 @@ pub async fn show(
 }
 
 /// The job handler.
-pub fn handler(ctx: JobCtx) -> crate::engine::jobs::JobFuture {
+pub fn handler(ctx: JobCtx) -> crate::domain::jobs::JobFuture {
     Box::pin(async move {
         match run(&ctx).await {
             Ok(o) => o,

@@ -111,8 +111,8 @@ use axum::Router;
 
 use crate::dialects::apps::error::AppsError;
 use crate::domain::campaigns::{self, Campaign};
+use crate::domain::jobs::JobHandler;
 use crate::domain::{directory, TenantId};
-use crate::engine::jobs::JobHandler;
 use crate::state::AppState;
 
 /// The dialect's routes.

@@ -62,7 +62,10 @@ impl Vocabulary {
                 roles.push(r);
             }
         }
-        let max_chat = t.settings.apps_max_chat_limit.filter(|v| *v >= 1).map_or(10, i64::from);
+        let max_chat = crate::dialects::apps::tenant::AppsSettings::of(t)
+            .apps_max_chat_limit
+            .filter(|v| *v >= 1)
+            .map_or(10, i64::from);
         Ok(Vocabulary {
             roles,
             teams: of("team"),

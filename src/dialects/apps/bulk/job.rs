@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 use super::file::{merge_attrs, scheme_error, update_error, user_change, validate, Vocabulary};
 use crate::domain::bulk_users::{self, UserOutcome};
 use crate::domain::jobs::{self as djobs, Lease};
+use crate::domain::jobs::{JobCtx, JobOutcome};
 use crate::domain::{blobs, tenants, DomainError, DomainResult};
-use crate::engine::jobs::{JobCtx, JobOutcome};
 
 /// Rows applied per transaction.
 const CHUNK_ROWS: usize = 500;

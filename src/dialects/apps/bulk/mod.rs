@@ -38,9 +38,9 @@ use super::auth::AppsAuth;
 use super::error::AppsError;
 use super::paging::{self, PageParams};
 use super::wire::{base_url, ts};
+use crate::domain::jobs::JobHandler;
 use crate::domain::jobs::{self as djobs, Job, NewJob, Requeue};
 use crate::domain::{blobs, DomainError, TenantId};
-use crate::engine::jobs::JobHandler;
 use crate::state::AppState;
 use file::Vocabulary;
 
