@@ -411,6 +411,8 @@ async fn jobs_survive_a_restart_and_ten_thousand_rows_finish() {
     assert_eq!(s, 200, "{v}");
     let id = v["id"].as_i64().unwrap();
     let app = app.restart().await;
+    // The restarted server listens on another port: the same credentials, a new client.
+    let c = AppsClient::with(&app, &c.slug, &c.token);
     let job = wait_status(&app, &c, id, &["valid_scheme", "invalid_scheme"], 60).await;
     assert_eq!(job["status"], "valid_scheme");
     assert_eq!(job["total_rows"], 10_000);
@@ -423,6 +425,7 @@ async fn jobs_survive_a_restart_and_ten_thousand_rows_finish() {
     })
     .await;
     let app = app.restart().await;
+    let c = AppsClient::with(&app, &c.slug, &c.token);
     let job = wait_status(&app, &c, id, &["finished"], 240).await;
     assert_eq!(job["affected_rows"], 10_000, "{job}");
     assert_eq!(job["failed_rows"], 0);
