@@ -36,6 +36,7 @@ mod clock;
 mod error;
 mod fixtures;
 mod leads_keys;
+mod org_items;
 mod snapshots;
 mod suppression;
 mod tenants;
@@ -83,6 +84,7 @@ pub fn router() -> Router<AppState> {
         .merge(fixtures::router())
         .merge(suppression::router())
         .merge(leads_keys::router())
+        .merge(org_items::router())
         .merge(clock::router())
         .merge(campaign_events::router())
         .merge(snapshots::router())

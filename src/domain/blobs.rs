@@ -152,6 +152,14 @@ pub fn stream(db: PgPool, id: Uuid) -> impl Stream<Item = DomainResult<Vec<u8>>>
     })
 }
 
+/// An upload to store: its name, type, bytes and the most bytes accepted.
+pub struct Upload<'a, S> {
+    pub filename: Option<&'a str>,
+    pub content_type: Option<&'a str>,
+    pub stream: S,
+    pub max: usize,
+}
+
 /// Deletes a blob of the tenant and its chunks (no error when it is already gone). Runs
 /// in the caller's transaction when given one, so the blob goes with what referred to it.
 pub async fn delete<'e>(db: impl PgExecutor<'e>, tenant: TenantId, id: Uuid) -> DomainResult<()> {

@@ -180,3 +180,254 @@ pub async fn page<'e>(db: impl PgExecutor<'e>, tenant: TenantId, campaign: Uuid,
         .fetch_all(db)
         .await?)
 }
+
+// ---------------------------------------------------------------------------------------
+// Use-cases: add, update and delete the contacts of a campaign. Each runs in one
+// transaction and takes the campaign's contact lock where it may add a number, so two
+// concurrent writers cannot add one number twice. Suppression (opt-out on the channel,
+// company DNC) is decided here.
+
+/// What became of one contact given to [`add_many`] / [`import_batch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddOutcome {
+    /// Stored as given (status pending unless given).
+    Added { id: Uuid, seq: i64 },
+    /// Stored with status [`status::DNC`]: its number is suppressed on the channel.
+    Suppressed { id: Uuid, seq: i64 },
+    /// Not stored: the campaign has the number already (or an earlier contact of the
+    /// same call had it).
+    Duplicate,
+}
+
+async fn add_many_in(
+    tx: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    campaign: Uuid,
+    contacts: Vec<NewContact>,
+    channel: &str,
+    now: DateTime<Utc>,
+) -> DomainResult<Vec<AddOutcome>> {
+    use super::contact_batches as batches;
+    lock_campaign(&mut *tx, campaign, true).await?;
+    let wanted: Vec<String> = contacts.iter().filter_map(|c| c.number.clone()).collect();
+    let mut seen = batches::existing_numbers(&mut *tx, tenant, campaign, &wanted).await?;
+    let blocked = batches::suppressed_numbers(&mut *tx, tenant, &wanted, channel, now).await?;
+    // (row index or None = duplicate, suppressed)
+    let mut plan = Vec::with_capacity(contacts.len());
+    let mut rows = Vec::with_capacity(contacts.len());
+    for mut c in contacts {
+        let suppressed = match c.number.as_deref() {
+            Some(n) if !seen.insert(n.to_string()) => {
+                plan.push(None);
+                continue;
+            }
+            Some(n) => blocked.contains(n),
+            None => false,
+        };
+        if suppressed {
+            c.status = Some(status::DNC.into());
+        }
+        plan.push(Some(suppressed));
+        rows.push(c);
+    }
+    let mut ids = batches::insert_many(&mut *tx, tenant, campaign, rows, now).await?.into_iter();
+    let mut out = Vec::with_capacity(plan.len());
+    for p in plan {
+        out.push(match (p, p.and_then(|_| ids.next())) {
+            (Some(true), Some((id, seq))) => AddOutcome::Suppressed { id, seq },
+            (Some(false), Some((id, seq))) => AddOutcome::Added { id, seq },
+            _ => AddOutcome::Duplicate,
+        });
+    }
+    Ok(out)
+}
+
+/// Adds contacts to a campaign of the tenant: duplicates of a number the campaign has
+/// are refused, suppressed numbers (on `channel`) stored as [`status::DNC`]. One outcome
+/// per contact, in the order given.
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
+pub async fn add_many(
+    db: &sqlx::PgPool,
+    tenant: TenantId,
+    campaign: Uuid,
+    contacts: Vec<NewContact>,
+    channel: &str,
+    now: DateTime<Utc>,
+) -> DomainResult<Vec<AddOutcome>> {
+    let mut tx = db.begin().await?;
+    let out = add_many_in(&mut tx, tenant, campaign, contacts, channel, now).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// [`add_many`] as one batch of an import job, with the job's checkpoint (`progress`,
+/// from the outcomes) in the same transaction. `None` when the worker no longer holds
+/// the job (nothing was written).
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
+#[allow(clippy::too_many_arguments)]
+pub async fn import_batch(
+    db: &sqlx::PgPool,
+    tenant: TenantId,
+    campaign: Uuid,
+    job: super::jobs::Lease<'_>,
+    contacts: Vec<NewContact>,
+    channel: &str,
+    progress: impl FnOnce(&[AddOutcome]) -> DomainResult<serde_json::Value>,
+    now: DateTime<Utc>,
+) -> DomainResult<Option<Vec<AddOutcome>>> {
+    let mut tx = db.begin().await?;
+    if !super::jobs::lock_owned(&mut tx, job.id, job.worker).await? {
+        return Ok(None);
+    }
+    let out = add_many_in(&mut tx, tenant, campaign, contacts, channel, now).await?;
+    if !super::jobs::checkpoint(&mut tx, job.id, job.worker, &progress(&out)?).await? {
+        return Ok(None);
+    }
+    tx.commit().await?;
+    Ok(Some(out))
+}
+
+/// Which contact of a campaign: every key given must match (at least one is given).
+#[derive(Debug, Clone, Default)]
+pub struct ContactKey {
+    pub seq: Option<i64>,
+    pub external_id: Option<String>,
+    /// E.164.
+    pub number: Option<String>,
+}
+
+async fn find_in(tx: &mut sqlx::PgConnection, tenant: TenantId, campaign: Uuid, key: &ContactKey) -> DomainResult<Contact> {
+    if key.seq.is_none() && key.external_id.is_none() && key.number.is_none() {
+        return Err(DomainError::validation("contact", "a key is required"));
+    }
+    let sql = format!(
+        "SELECT {COLS} FROM contacts WHERE tenant_id = $1 AND campaign_id = $2
+           AND ($3::bigint IS NULL OR seq = $3) AND ($4::text IS NULL OR external_id = $4) AND ($5::text IS NULL OR number = $5)
+         ORDER BY seq LIMIT 1 FOR UPDATE"
+    );
+    sqlx::query_as::<_, Contact>(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.0)
+        .bind(campaign)
+        .bind(key.seq)
+        .bind(&key.external_id)
+        .bind(&key.number)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(DomainError::NotFound("contact"))
+}
+
+/// New values of a contact: every field of `contact` replaces the stored one (attrs
+/// too; `status`, `first_name`, `last_name` and `max_retries` are not used), `status`
+/// is a shared status the client asked for.
+#[derive(Debug, Clone, Default)]
+pub struct ContactEdit {
+    pub contact: NewContact,
+    pub status: Option<&'static str>,
+}
+
+/// What [`update`] did.
+#[derive(Debug, Clone)]
+pub enum UpdateOutcome {
+    Updated(Box<Contact>),
+    /// Nothing changed: another contact of the campaign has the new number.
+    DuplicateNumber,
+}
+
+/// Changes a contact of a campaign: `edit` gives the new values from the current contact
+/// (its error is returned as it is). A suppressed number (on `channel`) turns a pending
+/// contact into [`status::DNC`]; a DNC contact whose number is no longer suppressed is
+/// pending again unless `status` asks for DNC.
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
+pub async fn update(
+    db: &sqlx::PgPool,
+    tenant: TenantId,
+    campaign: Uuid,
+    key: &ContactKey,
+    channel: &str,
+    edit: impl FnOnce(&Contact) -> DomainResult<ContactEdit>,
+    now: DateTime<Utc>,
+) -> DomainResult<UpdateOutcome> {
+    let mut tx = db.begin().await?;
+    lock_campaign(&mut tx, campaign, true).await?;
+    let current = find_in(&mut tx, tenant, campaign, key).await?;
+    let ContactEdit { contact: c, status: asked } = edit(&current)?;
+    if let Some(n) = c.number.as_deref().filter(|n| current.number.as_deref() != Some(*n)) {
+        if super::contact_batches::has_number(&mut *tx, tenant, campaign, n, Some(current.id)).await? {
+            return Ok(UpdateOutcome::DuplicateNumber);
+        }
+    }
+    let suppressed = match c.number.as_deref() {
+        Some(n) => super::optlists::is_suppressed(&mut *tx, tenant, n, channel, now).await?,
+        None => false,
+    };
+    let new_status = match (asked.unwrap_or(current.status.as_str()), suppressed) {
+        (status::PENDING, true) => status::DNC,
+        (status::DNC, false) if asked.is_none() => status::PENDING,
+        (s, _) => s,
+    };
+    let sql = format!(
+        "UPDATE contacts SET number = $3, original_number = $4, email = $5, name = $6, external_id = $7, outbound_number = $8,
+                priority = $9, attrs = $10, status = $11, updated_at = $12
+          WHERE tenant_id = $1 AND id = $2 RETURNING {COLS}"
+    );
+    let row = sqlx::query_as::<_, Contact>(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.0)
+        .bind(current.id)
+        .bind(&c.number)
+        .bind(&c.original_number)
+        .bind(&c.email)
+        .bind(&c.name)
+        .bind(&c.external_id)
+        .bind(&c.outbound_number)
+        .bind(c.priority)
+        .bind(if c.attrs.is_null() { serde_json::json!({}) } else { c.attrs })
+        .bind(new_status)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(UpdateOutcome::Updated(Box::new(row)))
+}
+
+/// Deletes the contact of a campaign that `key` names; returns it as it was.
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
+pub async fn delete(db: &sqlx::PgPool, tenant: TenantId, campaign: Uuid, key: &ContactKey) -> DomainResult<Contact> {
+    let mut tx = db.begin().await?;
+    let c = find_in(&mut tx, tenant, campaign, key).await?;
+    sqlx::query("DELETE FROM contacts WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.0)
+        .bind(c.id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(c)
+}
+
+/// A page of a campaign's contacts in creation order (`limit` from `offset`).
+pub async fn list_page<'e>(
+    db: impl PgExecutor<'e>,
+    tenant: TenantId,
+    campaign: Uuid,
+    limit: i64,
+    offset: i64,
+) -> DomainResult<Vec<Contact>> {
+    let sql = format!("SELECT {COLS} FROM contacts WHERE tenant_id = $1 AND campaign_id = $2 ORDER BY seq LIMIT $3 OFFSET $4");
+    Ok(sqlx::query_as::<_, Contact>(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.0)
+        .bind(campaign)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(db)
+        .await?)
+}
+
+/// How many contacts a campaign of the tenant has.
+pub async fn count_in_campaign<'e>(db: impl PgExecutor<'e>, tenant: TenantId, campaign: Uuid) -> DomainResult<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT count(*) FROM contacts WHERE tenant_id = $1 AND campaign_id = $2")
+            .bind(tenant.0)
+            .bind(campaign)
+            .fetch_one(db)
+            .await?,
+    )
+}

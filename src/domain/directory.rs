@@ -396,3 +396,83 @@ pub async fn list_queues<'e>(db: impl PgExecutor<'e>, tenant: TenantId) -> Domai
         .fetch_all(db)
         .await?)
 }
+
+/// A custom role, team or location of a tenant (the names that user files may give
+/// beside the built-in roles a dialect knows).
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct OrgItem {
+    pub seq: i64,
+    pub kind: String,
+    pub name: String,
+}
+
+/// Kinds of [`OrgItem`].
+pub const ORG_ITEM_KINDS: &[&str] = &["role", "team", "location"];
+
+/// Adds a role, team or location; names are unique per kind, case-insensitively
+/// (a second one is a Conflict).
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
+pub async fn add_org_item<'e>(db: impl PgExecutor<'e>, tenant: TenantId, kind: &str, name: &str) -> DomainResult<OrgItem> {
+    if !ORG_ITEM_KINDS.contains(&kind) {
+        return Err(DomainError::validation("kind", "must be role, team or location"));
+    }
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(DomainError::validation("name", "must not be empty"));
+    }
+    sqlx::query_as::<_, OrgItem>(
+        "INSERT INTO apps_org_items (id, tenant_id, kind, name) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (tenant_id, kind, lower(name)) DO NOTHING RETURNING seq, kind, name",
+    )
+    .bind(Uuid::new_v4())
+    .bind(tenant.0)
+    .bind(kind)
+    .bind(name)
+    .fetch_optional(db)
+    .await?
+    .ok_or_else(|| DomainError::Conflict(format!("name: this {kind} already exists")))
+}
+
+/// The tenant's roles, teams and locations in creation order.
+pub async fn list_org_items<'e>(db: impl PgExecutor<'e>, tenant: TenantId) -> DomainResult<Vec<OrgItem>> {
+    Ok(
+        sqlx::query_as::<_, OrgItem>("SELECT seq, kind, name FROM apps_org_items WHERE tenant_id = $1 ORDER BY seq")
+            .bind(tenant.0)
+            .fetch_all(db)
+            .await?,
+    )
+}
+
+/// New values of an agent's fields (an absent `agent_number` keeps the old one).
+#[derive(Debug, Clone)]
+pub struct AgentChange {
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub agent_number: Option<String>,
+    pub attrs: serde_json::Value,
+}
+
+/// Changes an agent of the tenant.
+pub async fn update_agent<'e>(db: impl PgExecutor<'e>, tenant: TenantId, id: Uuid, c: AgentChange, now: DateTime<Utc>) -> DomainResult<()> {
+    let n = sqlx::query(
+        "UPDATE agents SET email = $3, first_name = $4, last_name = $5, agent_number = COALESCE($6, agent_number),
+                attrs = $7, updated_at = $8
+          WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant.0)
+    .bind(id)
+    .bind(&c.email)
+    .bind(&c.first_name)
+    .bind(&c.last_name)
+    .bind(&c.agent_number)
+    .bind(c.attrs)
+    .bind(now)
+    .execute(db)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(DomainError::NotFound("agent"));
+    }
+    Ok(())
+}

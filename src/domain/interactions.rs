@@ -164,3 +164,94 @@ pub async fn oldest_waiting<'e>(
     .fetch_all(db)
     .await?)
 }
+
+/// The attr that holds an interaction's end-user id ([`end_user_id`]).
+pub const ATTR_END_USER_ID: &str = "end_user_id";
+
+/// The end user (consumer) id of a number, created on first use.
+pub async fn end_user_id<'e>(db: impl PgExecutor<'e>, tenant: TenantId, e164: &str) -> DomainResult<i64> {
+    Ok(sqlx::query_scalar::<_, i64>(
+        "INSERT INTO apps_end_users (id, tenant_id, number) VALUES ($1, $2, $3)
+         ON CONFLICT (tenant_id, number) DO UPDATE SET number = EXCLUDED.number RETURNING seq",
+    )
+    .bind(Uuid::new_v4())
+    .bind(tenant.0)
+    .bind(e164)
+    .fetch_one(db)
+    .await?)
+}
+
+/// Stores a new interaction with its end user: the end user of `end_user_number` is
+/// created on first use and its id kept in attrs ([`ATTR_END_USER_ID`]), in one transaction.
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
+pub async fn create_for_end_user(
+    db: &sqlx::PgPool,
+    tenant: TenantId,
+    mut n: NewInteraction,
+    now: DateTime<Utc>,
+) -> DomainResult<Interaction> {
+    let mut tx = db.begin().await?;
+    with_end_user(&mut tx, tenant, &mut n).await?;
+    let row = create(&mut *tx, tenant, n, now).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+async fn with_end_user(tx: &mut sqlx::PgConnection, tenant: TenantId, n: &mut NewInteraction) -> DomainResult<()> {
+    let Some(number) = n.end_user_number.clone() else { return Ok(()) };
+    let id = end_user_id(&mut *tx, tenant, &number).await?;
+    if !n.attrs.is_object() {
+        n.attrs = serde_json::json!({});
+    }
+    n.attrs[ATTR_END_USER_ID] = serde_json::json!(id);
+    Ok(())
+}
+
+/// What [`start_session`] did.
+#[derive(Debug, Clone)]
+pub enum SessionStart {
+    /// The session and its first message were stored.
+    Started(Box<Interaction>),
+    /// The end user already has a live session of that kind (nothing was stored).
+    Busy,
+}
+
+/// Starts a messaging session with an end user (one live session per end user within
+/// `window`): checks suppression of `end_user_number` on `channel` (→ `Suppressed`),
+/// stores the interaction with its end user and the first message (`message`, built from
+/// the stored interaction) in the outbox, in one transaction.
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
+pub async fn start_session(
+    db: &sqlx::PgPool,
+    tenant: TenantId,
+    channel: &str,
+    window: chrono::Duration,
+    mut n: NewInteraction,
+    message: impl FnOnce(&Interaction) -> super::outbox::NewDelivery,
+    now: DateTime<Utc>,
+) -> DomainResult<SessionStart> {
+    let number = n
+        .end_user_number
+        .clone()
+        .ok_or_else(|| super::DomainError::validation("end_user_number", "is required"))?;
+    if super::optlists::is_suppressed(db, tenant, &number, channel, now).await? {
+        return Err(super::DomainError::Suppressed { number });
+    }
+    let mut tx = db.begin().await?;
+    // Serialise sessions of one end user: a transaction-level advisory lock on the number.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1 || ':' || $2))")
+        .bind(tenant.0.to_string())
+        .bind(&number)
+        .execute(&mut *tx)
+        .await?;
+    if has_active(&mut *tx, tenant, &n.kind, &number, now - window).await? {
+        return Ok(SessionStart::Busy);
+    }
+    with_end_user(&mut tx, tenant, &mut n).await?;
+    let row = create(&mut *tx, tenant, n, now).await?;
+    let mut delivery = message(&row);
+    delivery.interaction_id = Some(row.id);
+    super::outbox::record(&mut *tx, tenant, delivery, now).await?;
+    tx.commit().await?;
+    Ok(SessionStart::Started(Box::new(row)))
+}

@@ -242,3 +242,159 @@ pub async fn finish<'e>(
     .rows_affected()
         == 1)
 }
+
+/// The job, if `worker` still holds it (it was not taken over or deleted meanwhile).
+pub async fn get_owned<'e>(db: impl PgExecutor<'e>, tenant: TenantId, id: Uuid, worker: &str) -> DomainResult<Option<Job>> {
+    let sql = format!("SELECT {COLS} FROM jobs WHERE tenant_id = $1 AND id = $2 AND locked_by = $3");
+    Ok(sqlx::query_as::<_, Job>(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.0)
+        .bind(id)
+        .bind(worker)
+        .fetch_optional(db)
+        .await?)
+}
+
+/// Sets the dialect state of a job that `worker` holds; false when it holds it no more.
+pub async fn set_state<'e>(
+    db: impl PgExecutor<'e>,
+    tenant: TenantId,
+    id: Uuid,
+    worker: &str,
+    state: &str,
+    now: DateTime<Utc>,
+) -> DomainResult<bool> {
+    Ok(
+        sqlx::query("UPDATE jobs SET state = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2 AND locked_by = $3")
+            .bind(tenant.0)
+            .bind(id)
+            .bind(worker)
+            .bind(state)
+            .bind(now)
+            .execute(db)
+            .await?
+            .rows_affected()
+            == 1,
+    )
+}
+
+/// How many jobs of `kind` the tenant has.
+pub async fn count_of_kind<'e>(db: impl PgExecutor<'e>, tenant: TenantId, kind: &str) -> DomainResult<i64> {
+    Ok(sqlx::query_scalar("SELECT count(*) FROM jobs WHERE tenant_id = $1 AND kind = $2")
+        .bind(tenant.0)
+        .bind(kind)
+        .fetch_one(db)
+        .await?)
+}
+
+/// A page of the tenant's jobs of `kind`, newest first.
+pub async fn page_of_kind<'e>(db: impl PgExecutor<'e>, tenant: TenantId, kind: &str, limit: i64, offset: i64) -> DomainResult<Vec<Job>> {
+    let sql = format!("SELECT {COLS} FROM jobs WHERE tenant_id = $1 AND kind = $2 ORDER BY seq DESC LIMIT $3 OFFSET $4");
+    Ok(sqlx::query_as::<_, Job>(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.0)
+        .bind(kind)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(db)
+        .await?)
+}
+
+/// A parked job sent back to the worker (see [`requeue`]).
+#[derive(Debug, Clone, Default)]
+pub struct Requeue<'a> {
+    /// Only if the job's payload does not have `key` = `value` (a step already requested
+    /// by a concurrent call).
+    pub unless_payload: Option<(&'a str, &'a str)>,
+    /// Only if the job has this status and dialect state.
+    pub when_status: Option<&'a str>,
+    pub when_state: Option<&'a str>,
+    /// A new input file: it replaces the old one, which is deleted with the change; when
+    /// the job is not requeued, the new file is deleted instead.
+    pub blob_id: Option<Uuid>,
+    /// A new dialect state.
+    pub state: Option<&'a str>,
+    /// Start over: no result, error or lease.
+    pub reset: bool,
+    /// Merged into the payload.
+    pub payload: serde_json::Value,
+}
+
+/// Queues a job of the tenant to run again from scratch (attempts 0, empty progress), in
+/// one transaction with the file change of [`Requeue::blob_id`]. False when the job did
+/// not meet the conditions (nothing changed).
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
+pub async fn requeue(db: &sqlx::PgPool, tenant: TenantId, id: Uuid, r: Requeue<'_>, now: DateTime<Utc>) -> DomainResult<bool> {
+    let mut tx = db.begin().await?;
+    let old: Option<Option<Uuid>> = sqlx::query_scalar("SELECT blob_id FROM jobs WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
+        .bind(tenant.0)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let (unless_key, unless_value) = r.unless_payload.unzip();
+    let payload = if r.payload.is_null() { serde_json::json!({}) } else { r.payload };
+    // `run_at` is the worker's schedule (real time, as in `enqueue` and `claim`); the
+    // row's `updated_at` is on the tenant clock.
+    let n = sqlx::query(
+        "UPDATE jobs SET status = 'queued', attempts = 0, progress = '{}'::jsonb, run_at = now(), updated_at = $9,
+                blob_id = COALESCE($6, blob_id), state = COALESCE($7, state), payload = payload || $8,
+                result = CASE WHEN $10 THEN NULL ELSE result END, error = CASE WHEN $10 THEN NULL ELSE error END,
+                locked_by = CASE WHEN $10 THEN NULL ELSE locked_by END,
+                locked_until = CASE WHEN $10 THEN NULL ELSE locked_until END
+          WHERE tenant_id = $1 AND id = $2
+            AND ($3::text IS NULL OR payload->>$3 IS DISTINCT FROM $4)
+            AND ($5::text IS NULL OR status = $5) AND ($11::text IS NULL OR state = $11)",
+    )
+    .bind(tenant.0)
+    .bind(id)
+    .bind(unless_key)
+    .bind(unless_value)
+    .bind(r.when_status)
+    .bind(r.blob_id)
+    .bind(r.state)
+    .bind(payload)
+    .bind(now)
+    .bind(r.reset)
+    .bind(r.when_state)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    let drop = match (n, r.blob_id) {
+        (0, new) => new,
+        (_, Some(new)) => old.flatten().filter(|o| *o != new),
+        (_, None) => None,
+    };
+    if let Some(b) = drop {
+        super::blobs::delete(&mut *tx, tenant, b).await?;
+    }
+    tx.commit().await?;
+    Ok(n == 1)
+}
+
+/// Stores an uploaded file and the job that reads it, in one transaction (no file
+/// without a job). `job` builds the job from the stored file.
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
+pub async fn enqueue_with_file<S, E>(
+    db: &sqlx::PgPool,
+    tenant: TenantId,
+    file: super::blobs::Upload<'_, S>,
+    job: impl FnOnce(&super::blobs::Blob) -> NewJob,
+    now: DateTime<Utc>,
+) -> DomainResult<(super::blobs::Blob, Job)>
+where
+    S: futures::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let mut tx = db.begin().await?;
+    let blob = super::blobs::store_in(&mut tx, tenant, file.filename, file.content_type, file.stream, file.max).await?;
+    let mut new = job(&blob);
+    new.blob_id = Some(blob.id);
+    let job = enqueue(&mut *tx, tenant, new, now).await?;
+    tx.commit().await?;
+    Ok((blob, job))
+}
+
+/// A job and the worker that holds it, for writes that checkpoint the job.
+#[derive(Debug, Clone, Copy)]
+pub struct Lease<'a> {
+    pub id: Uuid,
+    pub worker: &'a str,
+}

@@ -20,6 +20,7 @@
 
 pub mod announcements;
 pub mod blobs;
+pub mod bulk_users;
 pub mod campaign_contacts;
 pub mod campaign_launch;
 pub mod campaign_ops;
@@ -31,6 +32,7 @@ pub mod contact_ops;
 pub mod contacts;
 pub mod credentials;
 pub mod credits;
+pub mod crm;
 pub mod directory;
 pub mod dispositions;
 pub mod events;

@@ -305,3 +305,42 @@ pub async fn search(db: &sqlx::PgPool, tenant: TenantId, f: &EntryFilter) -> Dom
     let rows = b.build_query_as::<Entry>().fetch_all(db).await?;
     Ok((total, rows))
 }
+
+/// [`upsert`] of many entries in one transaction; whether each was created (false =
+/// updated), in the order given.
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
+pub async fn upsert_entries(
+    db: &sqlx::PgPool,
+    tenant: TenantId,
+    entries: Vec<NewEntry<'_>>,
+    now: DateTime<Utc>,
+) -> DomainResult<Vec<bool>> {
+    let mut tx = db.begin().await?;
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        let (_, created) = upsert(&mut *tx, tenant, e, now).await?;
+        out.push(created);
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Takes numbers (E.164) off `list` in one transaction; whether each was there (and
+/// is removed), in the order given.
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
+pub async fn remove_numbers(db: &sqlx::PgPool, tenant: TenantId, list: &str, numbers: &[String]) -> DomainResult<Vec<bool>> {
+    let mut tx = db.begin().await?;
+    let mut out = Vec::with_capacity(numbers.len());
+    for n in numbers {
+        let removed = match find(&mut *tx, tenant, list, n).await? {
+            Some(e) => {
+                remove(&mut *tx, tenant, list, e.id).await?;
+                true
+            }
+            None => false,
+        };
+        out.push(removed);
+    }
+    tx.commit().await?;
+    Ok(out)
+}

@@ -6,6 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
 use super::auth::AppsAuth;
@@ -14,9 +15,9 @@ use super::paging::{self, PageParams};
 use super::render;
 use super::wire::{self, int_id, json_object, present, text, MenuTree};
 use crate::domain::directory::{self, Agent, Menu};
-use crate::domain::interactions::{self, kind, NewInteraction};
+use crate::domain::interactions::{self, kind, Interaction, NewInteraction};
 use crate::domain::phone::{self, PhoneNumber};
-use crate::domain::{optlists, TenantId};
+use crate::domain::{crm, optlists, TenantId};
 use crate::state::AppState;
 
 /// ISO 639-1 codes ("Language 'xy' is not found" for anything else).
@@ -67,20 +68,14 @@ struct Ticket {
     out_contact_id: Value,
 }
 
+/// The fields of CRM contact data that hold a ticket id (besides the `call_id` it was posted with).
+const TICKET_PATHS: &[&str] = &["ticket_id", "contact.ticket_id", "contact.crm_id", "contact.account_no"];
+
 /// Finds the CRM record of a ticket id (latest first).
 async fn find_ticket(st: &AppState, tenant: TenantId, ticket: &str) -> Result<Option<Ticket>, AppsError> {
-    let data: Option<(i64, Value)> = sqlx::query_as(
-        "SELECT seq, data FROM crm_records
-          WHERE tenant_id = $1 AND (call_ref = $2 OR data->>'ticket_id' = $2 OR data->'contact'->>'ticket_id' = $2
-                OR data->'contact'->>'crm_id' = $2 OR data->'contact'->>'account_no' = $2)
-          ORDER BY seq DESC LIMIT 1",
-    )
-    .bind(tenant.0)
-    .bind(ticket)
-    .fetch_optional(&st.db)
-    .await
-    .map_err(crate::domain::DomainError::from)?;
-    let Some((seq, data)) = data else { return Ok(None) };
+    let Some(crm::Record { seq, data }) = crm::find(&st.db, tenant, ticket, TICKET_PATHS).await? else {
+        return Ok(None);
+    };
     let contact = data.get("contact").cloned().unwrap_or(Value::Null);
     let keys = ["phone_number", "phone", "mobile", "end_user_number", "ani"];
     let number = keys
@@ -154,8 +149,8 @@ pub async fn create(State(st): State<AppState>, auth: AppsAuth, body: Bytes) -> 
     }
 }
 
-async fn outbound(st: &AppState, auth: &AppsAuth, m: &Map<String, Value>, call_type: &str) -> Result<Response, AppsError> {
-    let t = auth.tenant.id;
+/// The agent of an outbound call (`agent_email`): active, allowed to call, available.
+async fn calling_agent(st: &AppState, t: TenantId, m: &Map<String, Value>) -> Result<Agent, AppsError> {
     let email = text(m, "agent_email").ok_or_else(|| AppsError::bad_request("Agent email required"))?;
     let agent = directory::agent_by_email(&st.db, t, &email)
         .await?
@@ -170,6 +165,39 @@ async fn outbound(st: &AppState, auth: &AppsAuth, m: &Map<String, Value>, call_t
     if agent.status != "available" || !agent.logged_in || agent.on_call {
         return Err(AppsError::bad_request("Agent is not available to take this call"));
     }
+    Ok(agent)
+}
+
+/// Whom an outbound call dials: the ticket's contact (then the end user is known, with
+/// the ticket's contact id) or `end_user_number`.
+async fn outbound_target(
+    st: &AppState,
+    t: TenantId,
+    m: &Map<String, Value>,
+    ticket_id: Option<&str>,
+) -> Result<(PhoneNumber, bool, Value), AppsError> {
+    let not_well_formed = || AppsError::bad_request("end_user_number is not well-formed");
+    if let Some(tk) = ticket_id {
+        let ticket = find_ticket(st, t, tk)
+            .await?
+            .ok_or_else(|| AppsError::bad_request("Contact not found"))?;
+        let number = match (ticket.number, text(m, "end_user_number")) {
+            (Some(n), _) => n,
+            (None, Some(s)) => PhoneNumber::parse(&s).map_err(|_| not_well_formed())?,
+            (None, None) => return Err(AppsError::bad_request("Contact not found")),
+        };
+        return Ok((number, true, ticket.out_contact_id));
+    }
+    match text(m, "end_user_number") {
+        Some(s) if phone::is_emergency(&s) => Err(not_well_formed()),
+        Some(s) => Ok((PhoneNumber::parse(&s).map_err(|_| not_well_formed())?, false, Value::Null)),
+        None => Err(AppsError::bad_request("ticket_id or end_user_number required")),
+    }
+}
+
+async fn outbound(st: &AppState, auth: &AppsAuth, m: &Map<String, Value>, call_type: &str) -> Result<Response, AppsError> {
+    let t = auth.tenant.id;
+    let agent = calling_agent(st, t, m).await?;
     let lang = text(m, "lang").unwrap_or_else(|| "en".into());
     let ticket_id = text(m, "ticket_id");
     // Tenant setting `apps_outbound_requires_ticket` (default false): outbound calls must
@@ -178,92 +206,70 @@ async fn outbound(st: &AppState, auth: &AppsAuth, m: &Map<String, Value>, call_t
         // The doc's "Accepted: Agent must make an outbound call with ticket id".
         return Ok(accepted());
     }
-    let (number, end_user, out_contact_id) = if let Some(tk) = &ticket_id {
-        let ticket = find_ticket(st, t, tk)
-            .await?
-            .ok_or_else(|| AppsError::bad_request("Contact not found"))?;
-        let number = match ticket.number {
-            Some(n) => n,
-            None => match text(m, "end_user_number") {
-                Some(s) => PhoneNumber::parse(&s).map_err(|_| AppsError::bad_request("end_user_number is not well-formed"))?,
-                None => return Err(AppsError::bad_request("Contact not found")),
-            },
-        };
-        (number, true, ticket.out_contact_id)
-    } else if let Some(s) = text(m, "end_user_number") {
-        if phone::is_emergency(&s) {
-            return Err(AppsError::bad_request("end_user_number is not well-formed"));
-        }
-        let n = PhoneNumber::parse(&s).map_err(|_| AppsError::bad_request("end_user_number is not well-formed"))?;
-        (n, false, Value::Null)
-    } else {
-        return Err(AppsError::bad_request("ticket_id or end_user_number required"));
-    };
+    let (number, end_user, out_contact_id) = outbound_target(st, t, m, ticket_id.as_deref()).await?;
     check_dnc(st, auth, &number.e164).await?;
     let Some((out_e164, out_text)) = outbound_number(st, t, text(m, "outbound_number")).await? else {
         return Ok(accepted());
     };
     let now = st.now(&auth.tenant);
-    let mut tx = st.db.begin().await.map_err(crate::domain::DomainError::from)?;
-    let end_user_id = if end_user {
-        json!(wire::end_user_id(&mut *tx, t, &number.e164).await?)
-    } else {
-        Value::Null
+    let call = NewInteraction {
+        kind: kind::CALL.into(),
+        direction: "outbound".into(),
+        status: "assigned".into(),
+        agent_id: Some(agent.id),
+        end_user_number: Some(number.e164.clone()),
+        outbound_number: Some(out_e164),
+        attrs: json!({
+            "call_type": call_type,
+            "lang": lang,
+            "ticket_id": ticket_id,
+            "assigned_at": now.to_rfc3339(),
+            "recording_permission": "not_asked",
+            "end_user_id": Value::Null,
+            "out_contact_id": out_contact_id,
+            "end_user_number_text": number.original,
+            "outbound_number_text": out_text,
+        }),
+        ..Default::default()
     };
-    let row = interactions::create(
-        &mut *tx,
-        t,
-        NewInteraction {
-            kind: kind::CALL.into(),
-            direction: "outbound".into(),
-            status: "assigned".into(),
-            agent_id: Some(agent.id),
-            end_user_number: Some(number.e164.clone()),
-            outbound_number: Some(out_e164),
-            attrs: json!({
-                "call_type": call_type,
-                "lang": lang,
-                "ticket_id": ticket_id,
-                "assigned_at": now.to_rfc3339(),
-                "recording_permission": "not_asked",
-                "end_user_id": end_user_id,
-                "out_contact_id": out_contact_id,
-                "end_user_number_text": number.original,
-                "outbound_number_text": out_text,
-            }),
-            ..Default::default()
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await.map_err(crate::domain::DomainError::from)?;
+    // With a ticket the end user is known: the call gets its end-user id.
+    let row = if end_user {
+        interactions::create_for_end_user(&st.db, t, call, now).await?
+    } else {
+        interactions::create(&st.db, t, call, now).await?
+    };
     let tree = MenuTree::new(Vec::new());
     Ok((StatusCode::CREATED, Json(render::call(&row, Some(&agent), None, &tree))).into_response())
 }
 
-async fn inbound(st: &AppState, auth: &AppsAuth, m: &Map<String, Value>, kind: CallKind, call_type: &str) -> Result<Response, AppsError> {
-    let t = auth.tenant.id;
-    let now = st.now(&auth.tenant);
-    let scheduled = kind == CallKind::Scheduled;
-    // Parent call (scheduled calls only): its menu stands in for a missing menu_id.
-    let parent = if scheduled && present(m, "call_id") {
-        let raw = m.get("call_id").cloned().unwrap_or(Value::Null);
-        let id = int_id(&raw).ok_or_else(|| AppsError::bad_request("call_id is not well formed"))?;
-        Some(
-            interactions::get_by_seq(&st.db, t, kind::CALL, id)
-                .await?
-                .ok_or_else(|| AppsError::bad_request(format!("call_id {id} is not found")))?,
-        )
-    } else {
-        None
-    };
+/// The parent call of a scheduled call (`call_id`), if one is given.
+async fn parent_call(st: &AppState, t: TenantId, m: &Map<String, Value>) -> Result<Option<Interaction>, AppsError> {
+    if !present(m, "call_id") {
+        return Ok(None);
+    }
+    let raw = m.get("call_id").cloned().unwrap_or(Value::Null);
+    let id = int_id(&raw).ok_or_else(|| AppsError::bad_request("call_id is not well formed"))?;
+    let call = interactions::get_by_seq(&st.db, t, kind::CALL, id).await?;
+    call.map(Some)
+        .ok_or_else(|| AppsError::bad_request(format!("call_id {id} is not found")))
+}
+
+/// The menu of an incoming or scheduled call: `menu_id`, else the parent call's; it must
+/// be of a type the call kind accepts and in a state that takes calls.
+async fn call_menu(
+    st: &AppState,
+    t: TenantId,
+    m: &Map<String, Value>,
+    parent: Option<&Interaction>,
+    scheduled: bool,
+) -> Result<Menu, AppsError> {
     let menu = if present(m, "menu_id") {
         let raw = m.get("menu_id").cloned().unwrap_or(Value::Null);
         let id = int_id(&raw).ok_or_else(|| AppsError::bad_request("menu_id is not well formed"))?;
         directory::menu_by_seq(&st.db, t, id)
             .await?
             .ok_or_else(|| AppsError::bad_request(format!("menu_id {id} is not found")))?
-    } else if let Some(mid) = parent.as_ref().and_then(|p| p.menu_id) {
+    } else if let Some(mid) = parent.and_then(|p| p.menu_id) {
         directory::get_menu(&st.db, t, mid).await?
     } else {
         return Err(AppsError::bad_request("menu_id is required"));
@@ -276,100 +282,105 @@ async fn inbound(st: &AppState, auth: &AppsAuth, m: &Map<String, Value>, kind: C
         return Err(AppsError::bad_request("Only IVR and web menu IDs are permitted"));
     }
     match menu.state.as_str() {
-        "after_hours" => {
-            return Err(AppsError::bad_request(
-                "Menu is in 'after hours' state, can't accept incoming calls",
-            ))
-        }
-        "manual_redirection" => return Err(AppsError::bad_request("Menu is in 'manual redirection' state, can't accept calls")),
-        _ => {}
+        "after_hours" => Err(AppsError::bad_request(
+            "Menu is in 'after hours' state, can't accept incoming calls",
+        )),
+        "manual_redirection" => Err(AppsError::bad_request("Menu is in 'manual redirection' state, can't accept calls")),
+        _ => Ok(menu),
     }
+}
+
+/// `lang` (default `en`): an ISO 639-1 code that the menu offers.
+fn call_language(m: &Map<String, Value>, menu: &Menu) -> Result<String, AppsError> {
     let lang = text(m, "lang").unwrap_or_else(|| "en".into());
     if !known_language(&lang) {
         return Err(AppsError::bad_request(format!("Language '{lang}' is not found")));
     }
-    if !menu_has_language(&menu, &lang) {
+    if !menu_has_language(menu, &lang) {
         return Err(AppsError::bad_request(format!("Language '{lang}' is not available")));
     }
-    let ticket_id = text(m, "ticket_id");
-    let ticket = match &ticket_id {
-        Some(tk) => find_ticket(st, t, tk).await?,
-        None => None,
-    };
-    let given = text(m, "end_user_number");
-    let number = match (ticket.as_ref().and_then(|tk| tk.number.clone()), given) {
-        (Some(n), _) => n,
-        (None, Some(s)) => {
-            if phone::is_emergency(&s) {
-                return Err(AppsError::bad_request("end_user_number is not well formed"));
-            }
-            PhoneNumber::parse(&s).map_err(|_| AppsError::bad_request("end_user_number is not well formed"))?
-        }
-        (None, None) => return Err(AppsError::bad_request("end_user_number is required")),
-    };
-    let scheduled_at = if scheduled {
-        let s = text(m, "scheduled_at").ok_or_else(|| AppsError::bad_request("scheduled_at is required"))?;
-        let at = wire::parse_time(&s).ok_or_else(|| AppsError::bad_request("scheduled_at is not well formed"))?;
-        if at <= now {
-            return Err(AppsError::bad_request("scheduled_at must be a future time"));
-        }
-        Some(at)
-    } else {
-        None
-    };
-    let permission = recording_permission(m)?;
-    let shown_permission = if menu.attrs.get("call_recording").and_then(Value::as_str) == Some("ask_user") {
-        permission
-    } else {
-        "not_asked"
-    };
-    if scheduled {
-        check_dnc(st, auth, &number.e164).await?;
+    Ok(lang)
+}
+
+/// The end user's number of an incoming call: the ticket's, else `end_user_number`.
+fn incoming_number(ticket: Option<&Ticket>, m: &Map<String, Value>) -> Result<PhoneNumber, AppsError> {
+    match (ticket.and_then(|tk| tk.number.clone()), text(m, "end_user_number")) {
+        (Some(n), _) => Ok(n),
+        (None, Some(s)) if phone::is_emergency(&s) => Err(AppsError::bad_request("end_user_number is not well formed")),
+        (None, Some(s)) => PhoneNumber::parse(&s).map_err(|_| AppsError::bad_request("end_user_number is not well formed")),
+        (None, None) => Err(AppsError::bad_request("end_user_number is required")),
     }
-    // The outbound number of an incoming call: the given one if it is one of the tenant's
-    // voice numbers, else the default / first voice number (the doc: "used if input is not
-    // passed in or invalid").
+}
+
+/// `scheduled_at` of a scheduled call: required, well formed, in the future.
+fn scheduled_at(m: &Map<String, Value>, now: DateTime<Utc>) -> Result<DateTime<Utc>, AppsError> {
+    let s = text(m, "scheduled_at").ok_or_else(|| AppsError::bad_request("scheduled_at is required"))?;
+    let at = wire::parse_time(&s).ok_or_else(|| AppsError::bad_request("scheduled_at is not well formed"))?;
+    if at <= now {
+        return Err(AppsError::bad_request("scheduled_at must be a future time"));
+    }
+    Ok(at)
+}
+
+/// The outbound number of an incoming call (E.164, as shown): the given one if it is one
+/// of the tenant's voice numbers, else the default / first voice number (the doc: "used
+/// if input is not passed in or invalid").
+async fn incoming_outbound_number(st: &AppState, t: TenantId, m: &Map<String, Value>) -> Result<Option<(String, String)>, AppsError> {
     let numbers: Vec<_> = directory::list_numbers(&st.db, t).await?.into_iter().filter(|n| n.voice).collect();
-    let given_out = text(m, "outbound_number").and_then(|s| PhoneNumber::parse(&s).ok().map(|p| (p.e164, s)));
-    let out = given_out.filter(|(e, _)| numbers.iter().any(|n| &n.number == e)).or_else(|| {
+    let given = text(m, "outbound_number").and_then(|s| PhoneNumber::parse(&s).ok().map(|p| (p.e164, s)));
+    Ok(given.filter(|(e, _)| numbers.iter().any(|n| &n.number == e)).or_else(|| {
         numbers
             .iter()
             .find(|n| n.default_outbound)
             .or_else(|| numbers.first())
             .map(|n| (n.number.clone(), display_number(&n.number)))
-    });
-    let mut tx = st.db.begin().await.map_err(crate::domain::DomainError::from)?;
-    let end_user_id = wire::end_user_id(&mut *tx, t, &number.e164).await?;
-    let row = interactions::create(
-        &mut *tx,
-        t,
-        NewInteraction {
-            kind: kind::CALL.into(),
-            direction: if scheduled { "scheduled" } else { "inbound" }.into(),
-            status: if scheduled { "scheduled" } else { "queued" }.into(),
-            menu_id: Some(menu.id),
-            end_user_number: Some(number.e164.clone()),
-            outbound_number: out.as_ref().map(|o| o.0.clone()),
-            scheduled_at,
-            attrs: json!({
-                "call_type": call_type,
-                "lang": lang,
-                "ticket_id": ticket_id,
-                "queued_at": if scheduled { Value::Null } else { json!(now.to_rfc3339()) },
-                "recording_permission": shown_permission,
-                "recording_permission_requested": permission,
-                "end_user_id": end_user_id,
-                "out_contact_id": ticket.map(|tk| tk.out_contact_id).unwrap_or(Value::Null),
-                "parent_id": parent.as_ref().map(|p| p.seq),
-                "end_user_number_text": number.original,
-                "outbound_number_text": out.map(|o| o.1),
-            }),
-            ..Default::default()
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await.map_err(crate::domain::DomainError::from)?;
+    }))
+}
+
+async fn inbound(st: &AppState, auth: &AppsAuth, m: &Map<String, Value>, kind: CallKind, call_type: &str) -> Result<Response, AppsError> {
+    let t = auth.tenant.id;
+    let now = st.now(&auth.tenant);
+    let scheduled = kind == CallKind::Scheduled;
+    // Parent call (scheduled calls only): its menu stands in for a missing menu_id.
+    let parent = if scheduled { parent_call(st, t, m).await? } else { None };
+    let menu = call_menu(st, t, m, parent.as_ref(), scheduled).await?;
+    let lang = call_language(m, &menu)?;
+    let ticket_id = text(m, "ticket_id");
+    let ticket = match &ticket_id {
+        Some(tk) => find_ticket(st, t, tk).await?,
+        None => None,
+    };
+    let number = incoming_number(ticket.as_ref(), m)?;
+    let scheduled_at = if scheduled { Some(scheduled_at(m, now)?) } else { None };
+    let permission = recording_permission(m)?;
+    let asks = menu.attrs.get("call_recording").and_then(Value::as_str) == Some("ask_user");
+    if scheduled {
+        check_dnc(st, auth, &number.e164).await?;
+    }
+    let out = incoming_outbound_number(st, t, m).await?;
+    let call = NewInteraction {
+        kind: kind::CALL.into(),
+        direction: if scheduled { "scheduled" } else { "inbound" }.into(),
+        status: if scheduled { "scheduled" } else { "queued" }.into(),
+        menu_id: Some(menu.id),
+        end_user_number: Some(number.e164.clone()),
+        outbound_number: out.as_ref().map(|o| o.0.clone()),
+        scheduled_at,
+        attrs: json!({
+            "call_type": call_type,
+            "lang": lang,
+            "ticket_id": ticket_id,
+            "queued_at": if scheduled { Value::Null } else { json!(now.to_rfc3339()) },
+            "recording_permission": if asks { permission } else { "not_asked" },
+            "recording_permission_requested": permission,
+            "out_contact_id": ticket.map(|tk| tk.out_contact_id).unwrap_or(Value::Null),
+            "parent_id": parent.as_ref().map(|p| p.seq),
+            "end_user_number_text": number.original,
+            "outbound_number_text": out.map(|o| o.1),
+        }),
+        ..Default::default()
+    };
+    let row = interactions::create_for_end_user(&st.db, t, call, now).await?;
     let tree = MenuTree::new(directory::list_menus(&st.db, t).await?);
     Ok((StatusCode::CREATED, Json(render::call(&row, None, Some(&menu), &tree))).into_response())
 }

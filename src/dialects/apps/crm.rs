@@ -7,12 +7,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 use super::auth::AppsAuth;
 use super::error::AppsError;
 use super::wire::{json_object, text, ts};
-use crate::domain::DomainError;
+use crate::domain::crm;
 use crate::state::AppState;
 
 /// `POST /apps/api/v1/crm/contact_data` → 201 with the stored record.
@@ -28,33 +27,8 @@ pub async fn create(State(st): State<AppState>, auth: AppsAuth, body: Bytes) -> 
     }
     let call_ref = text(&m, "call_id");
     let now = st.now(&auth.tenant);
-    let data = Value::Object(m.clone());
-    let mut tx = st.db.begin().await.map_err(DomainError::from)?;
-    let (seq,): (i64,) =
-        sqlx::query_as("INSERT INTO crm_records (id, tenant_id, call_ref, data, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING seq")
-            .bind(Uuid::new_v4())
-            .bind(auth.tenant.id.0)
-            .bind(&call_ref)
-            .bind(&data)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(DomainError::from)?;
-    // Link the record to the call it names, when that is one of the tenant's calls.
-    if let Some(call) = call_ref.as_deref().and_then(|c| c.parse::<i64>().ok()) {
-        sqlx::query(
-            "UPDATE interactions SET attrs = attrs || jsonb_build_object('crm_record_id', $3::bigint), updated_at = $4
-              WHERE tenant_id = $1 AND kind = 'call' AND seq = $2",
-        )
-        .bind(auth.tenant.id.0)
-        .bind(call)
-        .bind(seq)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(DomainError::from)?;
-    }
-    tx.commit().await.map_err(DomainError::from)?;
+    let data = Value::Object(m);
+    let seq = crm::record(&st.db, auth.tenant.id, call_ref.as_deref(), &data, now).await?;
     let mut out = json!({ "id": seq });
     if let (Value::Object(o), Value::Object(d)) = (&mut out, data) {
         o.extend(d);

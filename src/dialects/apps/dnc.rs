@@ -4,6 +4,7 @@
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::Json;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -12,7 +13,6 @@ use super::error::AppsError;
 use super::wire::{json_object, parse_time};
 use crate::domain::optlists::{self, list, NewEntry};
 use crate::domain::phone::{self, PhoneNumber};
-use crate::domain::DomainError;
 use crate::state::AppState;
 
 fn raw_text(v: Option<&Value>) -> Option<String> {
@@ -33,64 +33,66 @@ pub async fn add(State(st): State<AppState>, auth: AppsAuth, body: Bytes) -> Res
     };
     let t = auth.tenant.id;
     let now = st.now(&auth.tenant);
-    let mut out = Vec::with_capacity(contacts.len());
-    let mut tx = st.db.begin().await.map_err(DomainError::from)?;
-    for c in &contacts {
-        let empty = Map::new();
-        let c = c.as_object().unwrap_or(&empty);
-        let number_text = raw_text(c.get("phone_number")).unwrap_or_default();
-        let expires_text = raw_text(c.get("expires_at")).filter(|s| !s.trim().is_empty());
-        let mut row = Map::new();
-        row.insert("phone_number".into(), c.get("phone_number").cloned().unwrap_or(Value::Null));
-        if let Some(e) = c.get("expires_at") {
-            row.insert("expires_at".into(), e.clone());
-        }
-        let fail = |mut row: Map<String, Value>, msg: &str| {
-            row.insert("error".into(), json!(msg));
-            row.insert("status".into(), json!("failed"));
+    // Per contact: its answer row, and the number and expiry to store when it is valid.
+    let parsed: Vec<(Map<String, Value>, Checked)> = contacts.iter().map(|c| parse_entry(c, now)).collect();
+    let entries = parsed
+        .iter()
+        .filter_map(|(_, p)| p.as_ref().ok())
+        .map(|(number, expires_at)| NewEntry {
+            list: list::DNC,
+            list_name: "",
+            number,
+            channels: Vec::new(),
+            source: "apps",
+            expires_at: *expires_at,
+        })
+        .collect();
+    let mut created = optlists::upsert_entries(&st.db, t, entries, now).await?.into_iter();
+    let out = parsed
+        .into_iter()
+        .map(|(mut row, p)| {
+            let status = match p {
+                Err(msg) => {
+                    row.insert("error".into(), json!(msg));
+                    "failed"
+                }
+                Ok(_) if created.next() == Some(true) => "created",
+                Ok(_) => "updated",
+            };
+            row.insert("status".into(), json!(status));
             Value::Object(row)
-        };
-        if phone::is_emergency(&number_text) {
-            out.push(fail(row, "emergency phone number is not allowed"));
-            continue;
-        }
-        let Ok(number) = PhoneNumber::parse(&number_text) else {
-            out.push(fail(row, "phone_number is invalid"));
-            continue;
-        };
-        let expires_at = match &expires_text {
-            None => None,
-            Some(s) => match parse_time(s) {
-                None => {
-                    out.push(fail(row, "expires_at is invalid"));
-                    continue;
-                }
-                Some(at) if at <= now => {
-                    out.push(fail(row, "expires_at cannot be past date/time"));
-                    continue;
-                }
-                Some(at) => Some(at),
-            },
-        };
-        let (_, created) = optlists::upsert(
-            &mut *tx,
-            t,
-            NewEntry {
-                list: list::DNC,
-                list_name: "",
-                number: &number,
-                channels: Vec::new(),
-                source: "apps",
-                expires_at,
-            },
-            now,
-        )
-        .await?;
-        row.insert("status".into(), json!(if created { "created" } else { "updated" }));
-        out.push(Value::Object(row));
-    }
-    tx.commit().await.map_err(DomainError::from)?;
+        })
+        .collect();
     Ok(Json(Value::Array(out)))
+}
+
+/// A posted DNC contact's number and expiry, or why it fails.
+type Checked = Result<(PhoneNumber, Option<DateTime<Utc>>), &'static str>;
+
+/// One posted DNC contact: the answer row so far, and the number and expiry (or why not).
+fn parse_entry(c: &Value, now: DateTime<Utc>) -> (Map<String, Value>, Checked) {
+    let empty = Map::new();
+    let c = c.as_object().unwrap_or(&empty);
+    let number_text = raw_text(c.get("phone_number")).unwrap_or_default();
+    let expires_text = raw_text(c.get("expires_at")).filter(|s| !s.trim().is_empty());
+    let mut row = Map::new();
+    row.insert("phone_number".into(), c.get("phone_number").cloned().unwrap_or(Value::Null));
+    if let Some(e) = c.get("expires_at") {
+        row.insert("expires_at".into(), e.clone());
+    }
+    if phone::is_emergency(&number_text) {
+        return (row, Err("emergency phone number is not allowed"));
+    }
+    let Ok(number) = PhoneNumber::parse(&number_text) else {
+        return (row, Err("phone_number is invalid"));
+    };
+    let expires_at = match expires_text.as_deref().map(parse_time) {
+        None => None,
+        Some(None) => return (row, Err("expires_at is invalid")),
+        Some(Some(at)) if at <= now => return (row, Err("expires_at cannot be past date/time")),
+        Some(at) => at,
+    };
+    (row, Ok((number, expires_at)))
 }
 
 /// `POST /apps/api/v1/outbound_dialer/dnc/remove`.
@@ -101,25 +103,23 @@ pub async fn remove(State(st): State<AppState>, auth: AppsAuth, body: Bytes) -> 
         Some(_) => return Err(AppsError::bad_request("phone_numbers must be an array")),
         None => return Err(AppsError::bad_request("phone_numbers is required")),
     };
-    let t = auth.tenant.id;
-    let mut out = Vec::with_capacity(numbers.len());
-    let mut tx = st.db.begin().await.map_err(DomainError::from)?;
-    for n in &numbers {
-        let text = raw_text(Some(n)).unwrap_or_default();
-        let Ok(p) = PhoneNumber::parse(&text) else {
-            out.push(json!({"phone_number": n, "error": "phone_number is invalid", "status": "failed"}));
-            continue;
-        };
-        let status = match optlists::find(&mut *tx, t, list::DNC, &p.e164).await? {
-            Some(e) => {
-                optlists::remove(&mut *tx, t, list::DNC, e.id).await?;
-                "removed"
-            }
-            None => "not_found",
-        };
-        out.push(json!({"phone_number": n, "status": status}));
-    }
-    tx.commit().await.map_err(DomainError::from)?;
+    let parsed: Vec<Option<String>> = numbers
+        .iter()
+        .map(|n| PhoneNumber::parse(&raw_text(Some(n)).unwrap_or_default()).ok().map(|p| p.e164))
+        .collect();
+    let valid: Vec<String> = parsed.iter().flatten().cloned().collect();
+    let mut removed = optlists::remove_numbers(&st.db, auth.tenant.id, list::DNC, &valid)
+        .await?
+        .into_iter();
+    let out = numbers
+        .iter()
+        .zip(parsed)
+        .map(|(n, p)| match p {
+            None => json!({"phone_number": n, "error": "phone_number is invalid", "status": "failed"}),
+            Some(_) if removed.next() == Some(true) => json!({"phone_number": n, "status": "removed"}),
+            Some(_) => json!({"phone_number": n, "status": "not_found"}),
+        })
+        .collect();
     Ok(Json(Value::Array(out)))
 }
 

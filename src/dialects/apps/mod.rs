@@ -4,6 +4,29 @@
 //!
 //! `auth`, `error` and `paging` are shared with the outbound-dialer dialect.
 //!
+//! # Where the code lives
+//!
+//! - Here: the vendor's wire only. `mod.rs` has the routes and the one status table;
+//!   `auth` (HTTP Basic, Host check, rate limit), `error` (`{"message"}`, with
+//!   `From<DomainError>`, so handlers just use `?`), `paging`, `wire` (lenient bodies, field
+//!   access, time formats, menu paths) and `render` (the vendor's objects) are helpers; one
+//!   file per resource (`calls`, `sms`, `wait_times`, `crm`, `dnc`, `bulk/`) holds its
+//!   handlers: parse the wire, make one domain call, render. Checks whose order and
+//!   texts are the vendor's (which field is missing, which number is not well formed)
+//!   stay here as small parse helpers beside the handler.
+//! - In the domain (`src/domain`), never here: every SQL statement and transaction. Calls
+//!   and SMS sessions with their end users and outbox message are
+//!   `interactions::{create, create_for_end_user, start_session}`; CRM records
+//!   `crm::{record, find}`; the company DNC list `optlists::{upsert_entries, remove_numbers,
+//!   find, is_suppressed}`; suppression decides there (`DomainError::Suppressed`); agents,
+//!   menus, numbers and custom roles/teams/locations are `directory`; bulk user files are
+//!   `blobs`, `jobs` (requeue, state, listing, on the tenant clock) and
+//!   `bulk_users::apply_batch`.
+//! - Bulk users: `bulk/mod.rs` (handlers), `bulk/file.rs` (the vendor's file format and
+//!   vocabulary), `bulk/job.rs` (the worker's phases), registered by [`job_handlers`].
+//! - The operator route for custom roles, teams and locations is the admin API's
+//!   (`src/admin/org_items.rs`), not this router.
+//!
 //! # Choices where the vendor doc is silent or contradicts itself
 //!
 //! - **Errors**: `{"message": "…"}` with the doc's exact texts; unknown resources 404
@@ -75,7 +98,7 @@
 //!   `expired_at` its expiry (`2023-08-05 22:02:36.362009 +0000`) or null.
 //! - **Roles, teams, locations** of bulk users: custom ones are rows of `apps_org_items`
 //!   (migration 0400), added by operators with `POST /admin/v1/tenants/{slug}/apps/org-items`
-//!   (`org.rs`); the vendor's seven built-in roles always exist.
+//!   (`src/admin/org_items.rs`); the vendor's seven built-in roles always exist.
 //! - **Manager calls**: `GET /manager/api/v1/calls` (newest first, `page`/`per_page`,
 //!   default 25, max 100, `Link`/`Total`/`Per-Page`; `Link` targets absolute on the host the
 //!   client used, as the vendor's Rails pagination writes them) and `/{id}`, same auth and call
@@ -87,7 +110,6 @@ pub mod calls;
 pub mod crm;
 pub mod dnc;
 pub mod error;
-pub mod org;
 pub mod paging;
 pub mod render;
 pub mod sms;
@@ -144,7 +166,6 @@ pub fn router() -> Router<AppState> {
         // A known path with another method is an unknown resource to the vendor (Rails
         // routing): 404 `{"message": "Not Found"}` rather than an empty 405.
         .method_not_allowed_fallback(crate::http::not_found)
-        .route("/admin/v1/tenants/{slug}/apps/org-items", get(org::list).post(org::create))
 }
 
 /// The dialect's job handlers.

@@ -4,17 +4,16 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::Json;
 use chrono::Duration;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::auth::AppsAuth;
 use super::error::AppsError;
 use super::render;
-use super::wire::{self, json_object, text};
+use super::wire::{json_object, text};
 use crate::domain::directory;
-use crate::domain::interactions::{self, kind, NewInteraction};
-use crate::domain::outbox::{self, NewDelivery};
+use crate::domain::interactions::{self, kind, Interaction, NewInteraction, SessionStart};
+use crate::domain::outbox::NewDelivery;
 use crate::domain::phone::{self, PhoneNumber};
-use crate::domain::{optlists, DomainError};
 use crate::state::AppState;
 
 /// How long an SMS session stays active for the one-session-per-consumer rule.
@@ -44,6 +43,21 @@ fn sms_number(text: &str, field: &str) -> Result<PhoneNumber, AppsError> {
     })
 }
 
+/// `end_user_number` and `outbound_number`: both given, valid and North-American.
+fn sms_numbers(m: &Map<String, Value>) -> Result<(PhoneNumber, PhoneNumber), AppsError> {
+    let to_text = text(m, "end_user_number").ok_or_else(|| AppsError::bad_request("end_user_number is required"))?;
+    if phone::is_emergency(&to_text) {
+        return Err(AppsError::bad_request("end_user_number is invalid"));
+    }
+    let to = sms_number(&to_text, "end_user_number")?;
+    let from_text = text(m, "outbound_number").ok_or_else(|| AppsError::bad_request("outbound_number is required"))?;
+    let from = sms_number(&from_text, "outbound_number")?;
+    if !to.is_nanp() || !from.is_nanp() {
+        return Err(AppsError::bad_request("Non-US phone number not allowed"));
+    }
+    Ok((to, from))
+}
+
 /// `POST /apps/api/v1/sms`.
 pub async fn create(State(st): State<AppState>, auth: AppsAuth, body: Bytes) -> Result<Json<Value>, AppsError> {
     let m = json_object(&body)?;
@@ -56,16 +70,7 @@ pub async fn create(State(st): State<AppState>, auth: AppsAuth, body: Bytes) -> 
     if super::tenant::AppsSettings::of(&auth.tenant).outbound_sms_enabled == Some(false) {
         return Err(AppsError::bad_request("Outbound SMS is not enabled"));
     }
-    let to_text = text(&m, "end_user_number").ok_or_else(|| AppsError::bad_request("end_user_number is required"))?;
-    if phone::is_emergency(&to_text) {
-        return Err(AppsError::bad_request("end_user_number is invalid"));
-    }
-    let to = sms_number(&to_text, "end_user_number")?;
-    let from_text = text(&m, "outbound_number").ok_or_else(|| AppsError::bad_request("outbound_number is required"))?;
-    let from = sms_number(&from_text, "outbound_number")?;
-    if !to.is_nanp() || !from.is_nanp() {
-        return Err(AppsError::bad_request("Non-US phone number not allowed"));
-    }
+    let (to, from) = sms_numbers(&m)?;
     let numbers = directory::list_numbers(&st.db, t).await?;
     if !numbers.iter().any(|n| n.number == from.e164 && n.sms) {
         return Err(AppsError::bad_request("outbound_number is not found"));
@@ -75,61 +80,35 @@ pub async fn create(State(st): State<AppState>, auth: AppsAuth, body: Bytes) -> 
         _ => return Err(AppsError::bad_request("message is required")),
     };
     let now = st.now(&auth.tenant);
-    if optlists::is_suppressed(&st.db, t, &to.e164, "sms", now).await? {
-        return Err(AppsError::bad_request("end_user_number is on the Do Not Call list"));
-    }
-    let mut tx = st.db.begin().await.map_err(DomainError::from)?;
-    // Serialise sessions of one consumer: a transaction-level advisory lock on the number.
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1 || ':' || $2))")
-        .bind(t.0.to_string())
-        .bind(&to.e164)
-        .execute(&mut *tx)
-        .await
-        .map_err(DomainError::from)?;
-    if interactions::has_active(&mut *tx, t, kind::SMS, &to.e164, now - Duration::hours(SESSION_HOURS)).await? {
-        return Err(AppsError::bad_request(
+    let session = NewInteraction {
+        kind: kind::SMS.into(),
+        direction: "outbound".into(),
+        status: "selecting".into(),
+        end_user_number: Some(to.e164.clone()),
+        outbound_number: Some(from.e164.clone()),
+        attrs: json!({
+            "chat_type": chat_type,
+            "lang": text(&m, "lang").unwrap_or_else(|| "en".into()),
+            "ticket_id": text(&m, "ticket_id"),
+            "end_user_number_text": to.original,
+            "outbound_number_text": from.original,
+        }),
+        ..Default::default()
+    };
+    let first = |row: &Interaction| NewDelivery {
+        channel: "sms".into(),
+        to_address: to.e164.clone(),
+        from_address: Some(from.e164.clone()),
+        body: Some(message),
+        status: "sent".into(),
+        attrs: json!({"source": "apps", "chat_id": row.seq}),
+        ..Default::default()
+    };
+    let window = Duration::hours(SESSION_HOURS);
+    match interactions::start_session(&st.db, t, "sms", window, session, first, now).await? {
+        SessionStart::Started(row) => Ok(Json(render::chat(&row))),
+        SessionStart::Busy => Err(AppsError::bad_request(
             "Outbound SMS failed. Consumer is already in an active SMS session.",
-        ));
+        )),
     }
-    let end_user_id = wire::end_user_id(&mut *tx, t, &to.e164).await?;
-    let row = interactions::create(
-        &mut *tx,
-        t,
-        NewInteraction {
-            kind: kind::SMS.into(),
-            direction: "outbound".into(),
-            status: "selecting".into(),
-            end_user_number: Some(to.e164.clone()),
-            outbound_number: Some(from.e164.clone()),
-            attrs: json!({
-                "chat_type": chat_type,
-                "lang": text(&m, "lang").unwrap_or_else(|| "en".into()),
-                "ticket_id": text(&m, "ticket_id"),
-                "end_user_id": end_user_id,
-                "end_user_number_text": to.original,
-                "outbound_number_text": from.original,
-            }),
-            ..Default::default()
-        },
-        now,
-    )
-    .await?;
-    outbox::record(
-        &mut *tx,
-        t,
-        NewDelivery {
-            interaction_id: Some(row.id),
-            channel: "sms".into(),
-            to_address: to.e164.clone(),
-            from_address: Some(from.e164.clone()),
-            body: Some(message),
-            status: "sent".into(),
-            attrs: json!({"source": "apps", "chat_id": row.seq}),
-            ..Default::default()
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await.map_err(DomainError::from)?;
-    Ok(Json(render::chat(&row)))
 }

@@ -19,7 +19,8 @@ use super::auth::AppsAuth;
 use super::calls::menu_has_language;
 use super::error::AppsError;
 use super::wire::MenuTree;
-use crate::domain::{directory, interactions};
+use crate::domain::directory::{self, Menu};
+use crate::domain::interactions;
 use crate::state::AppState;
 
 /// How long a queued interaction counts as waiting.
@@ -35,8 +36,16 @@ fn int_param(q: &HashMap<String, String>, key: &str) -> Result<Option<i64>, Apps
     }
 }
 
-/// `GET /apps/api/v1/wait_times`.
-pub async fn list(State(st): State<AppState>, auth: AppsAuth, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, AppsError> {
+/// The query's filters.
+struct Filters<'a> {
+    lang: String,
+    menu_type: Option<&'a str>,
+    channel_type: Option<&'a str>,
+    from: Option<i64>,
+    to: Option<i64>,
+}
+
+fn filters(q: &HashMap<String, String>) -> Result<Filters<'_>, AppsError> {
     let lang = q
         .get("lang")
         .map(|s| s.trim().to_string())
@@ -54,28 +63,65 @@ pub async fn list(State(st): State<AppState>, auth: AppsAuth, Query(q): Query<Ha
             return Err(AppsError::bad_request("channel_type is invalid"));
         }
     }
-    let from = int_param(&q, "wait[from]")?;
-    let to = int_param(&q, "wait[to]")?;
+    Ok(Filters {
+        lang,
+        menu_type,
+        channel_type,
+        from: int_param(q, "wait[from]")?,
+        to: int_param(q, "wait[to]")?,
+    })
+}
+
+/// The menu the query names (`menu_id`, an integer id), if any.
+fn root_menu(q: &HashMap<String, String>, menus: &[Menu]) -> Result<Option<uuid::Uuid>, AppsError> {
+    let Some(s) = q.get("menu_id").map(|s| s.trim()).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let id = s
+        .parse::<i64>()
+        .ok()
+        .filter(|i| *i > 0)
+        .ok_or_else(|| AppsError::bad_request("menu_id is not well formed"))?;
+    let menu = menus.iter().find(|m| m.seq == id);
+    menu.map(|m| Some(m.id))
+        .ok_or_else(|| AppsError::bad_request(format!("menu_id {id} is not found")))
+}
+
+/// A menu's row, or None when the filters leave it out.
+fn menu_row(m: &Menu, f: &Filters<'_>, waiting: &HashMap<(uuid::Uuid, String), i64>, tree: &MenuTree) -> Option<Value> {
+    if f.menu_type.is_some_and(|mt| mt != m.menu_type) || !menu_has_language(m, &f.lang) {
+        return None;
+    }
+    let mut row = Map::new();
+    row.insert("menu_id".into(), json!(m.seq));
+    row.insert("menu_type".into(), json!(m.menu_type));
+    let mut shown = Vec::new();
+    for (channel, kind) in [("chat", "sms"), ("voice_call", "call")] {
+        if !m.channels.iter().any(|c| c == channel) || f.channel_type.is_some_and(|c| c != channel) {
+            continue;
+        }
+        let wait = waiting
+            .get(&(m.id, kind.to_string()))
+            .copied()
+            .unwrap_or_else(|| i64::from(m.wait_seconds.unwrap_or(0)));
+        row.insert(channel.into(), json!(wait));
+        shown.push(wait);
+    }
+    if shown.is_empty() || f.from.is_some_and(|x| shown.iter().any(|w| *w <= x)) || f.to.is_some_and(|x| shown.iter().any(|w| *w >= x)) {
+        return None;
+    }
+    let path: Vec<String> = tree.path(m.id).iter().map(|p| p.name.clone()).collect();
+    row.insert("materialized_path".into(), json!(path.join(" / ")));
+    Some(Value::Object(row))
+}
+
+/// `GET /apps/api/v1/wait_times`.
+pub async fn list(State(st): State<AppState>, auth: AppsAuth, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, AppsError> {
+    let f = filters(&q)?;
     let t = auth.tenant.id;
     let menus = directory::list_menus(&st.db, t).await?;
     let tree = MenuTree::new(menus.clone());
-    let root = match q.get("menu_id").map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => {
-            let id = s
-                .parse::<i64>()
-                .ok()
-                .filter(|i| *i > 0)
-                .ok_or_else(|| AppsError::bad_request("menu_id is not well formed"))?;
-            Some(
-                menus
-                    .iter()
-                    .find(|m| m.seq == id)
-                    .map(|m| m.id)
-                    .ok_or_else(|| AppsError::bad_request(format!("menu_id {id} is not found")))?,
-            )
-        }
-    };
+    let root = root_menu(&q, &menus)?;
     let now = st.now(&auth.tenant);
     let waiting: HashMap<(uuid::Uuid, String), i64> =
         interactions::oldest_waiting(&st.db, t, now - chrono::Duration::seconds(LIVE_WINDOW_SECS))
@@ -83,38 +129,10 @@ pub async fn list(State(st): State<AppState>, auth: AppsAuth, Query(q): Query<Ha
             .into_iter()
             .map(|(m, k, at)| ((m, k), (now - at).num_seconds().max(0)))
             .collect();
-    let mut out = Vec::new();
-    for m in &menus {
-        if root.is_some_and(|r| !tree.in_subtree(m.id, r)) {
-            continue;
-        }
-        if menu_type.is_some_and(|mt| mt != m.menu_type) || !menu_has_language(m, &lang) {
-            continue;
-        }
-        let mut row = Map::new();
-        row.insert("menu_id".into(), json!(m.seq));
-        row.insert("menu_type".into(), json!(m.menu_type));
-        let mut shown = Vec::new();
-        for (channel, kind) in [("chat", "sms"), ("voice_call", "call")] {
-            if !m.channels.iter().any(|c| c == channel) || channel_type.is_some_and(|c| c != channel) {
-                continue;
-            }
-            let wait = waiting
-                .get(&(m.id, kind.to_string()))
-                .copied()
-                .unwrap_or_else(|| i64::from(m.wait_seconds.unwrap_or(0)));
-            row.insert(channel.into(), json!(wait));
-            shown.push(wait);
-        }
-        if shown.is_empty() {
-            continue;
-        }
-        if from.is_some_and(|f| shown.iter().any(|w| *w <= f)) || to.is_some_and(|t| shown.iter().any(|w| *w >= t)) {
-            continue;
-        }
-        let path: Vec<String> = tree.path(m.id).iter().map(|p| p.name.clone()).collect();
-        row.insert("materialized_path".into(), json!(path.join(" / ")));
-        out.push(Value::Object(row));
-    }
+    let out: Vec<Value> = menus
+        .iter()
+        .filter(|m| root.is_none_or(|r| tree.in_subtree(m.id, r)))
+        .filter_map(|m| menu_row(m, &f, &waiting, &tree))
+        .collect();
     Ok(Json(Value::Array(out)))
 }

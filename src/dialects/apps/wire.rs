@@ -1,5 +1,5 @@
-//! Small wire helpers of the Apps dialect: lenient JSON bodies, field access, time format,
-//! end users and menu paths.
+//! Small wire helpers of the Apps dialect: lenient JSON bodies, field access, time format
+//! and menu paths.
 
 use std::collections::HashMap;
 
@@ -7,12 +7,10 @@ use axum::body::Bytes;
 use axum::http::HeaderMap;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
-use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use super::error::AppsError;
 use crate::domain::directory::Menu;
-use crate::domain::{DomainResult, TenantId};
 
 /// Parses a JSON object body; anything else is a 400 in the vendor's shape.
 pub fn json_object(body: &Bytes) -> Result<serde_json::Map<String, Value>, AppsError> {
@@ -102,19 +100,6 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         return d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
     }
     None
-}
-
-/// The end user (consumer) id of a number, created on first use.
-pub async fn end_user_id<'e>(db: impl PgExecutor<'e>, tenant: TenantId, e164: &str) -> DomainResult<i64> {
-    Ok(sqlx::query_scalar::<_, i64>(
-        "INSERT INTO apps_end_users (id, tenant_id, number) VALUES ($1, $2, $3)
-         ON CONFLICT (tenant_id, number) DO UPDATE SET number = EXCLUDED.number RETURNING seq",
-    )
-    .bind(Uuid::new_v4())
-    .bind(tenant.0)
-    .bind(e164)
-    .fetch_one(db)
-    .await?)
 }
 
 /// The menus of a tenant by uuid, to walk paths.

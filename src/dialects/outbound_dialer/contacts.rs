@@ -9,18 +9,20 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
-use sqlx::PgConnection;
 
+use super::status::contact_state;
 use super::wire::{self, ContactError};
 use super::{body_of, campaign_of, path_of, query_of, tenant_numbers};
 use crate::dialects::apps::auth::AppsAuth;
 use crate::dialects::apps::error::AppsError;
 use crate::dialects::apps::paging::{self, PageParams};
-use crate::domain::campaigns::Campaign;
-use crate::domain::contacts::{status as cst, Contact, COLS};
+use crate::domain::contacts::{self, status as cst, AddOutcome, Contact, ContactEdit, ContactKey, UpdateOutcome};
 use crate::domain::phone::PhoneNumber;
-use crate::domain::{contact_batches, optlists, DomainError, TenantId};
+use crate::domain::{DomainError, DomainResult};
 use crate::state::AppState;
+
+/// The channel whose suppression list the dialer's contacts honour.
+pub const CHANNEL: &str = "voice";
 
 /// Contacts listed without `page`/`per_page`, and the largest `per_page`.
 pub const MAX_PER_PAGE: i64 = 1000;
@@ -57,44 +59,25 @@ pub async fn add(
         _ => return Err(AppsError::bad_request("Body must be a contact object or an array of contacts")),
     };
     let numbers = tenant_numbers(&st, tenant).await?;
-    let now = st.now(&auth.tenant);
-    let mut tx = st.db.begin().await.map_err(DomainError::from)?;
-    contact_batches::lock_campaign(&mut tx, tenant, campaign.id).await?;
     let parsed: Vec<_> = items.iter().map(|v| wire::parse_contact(v, &numbers)).collect();
-    let wanted: Vec<String> = parsed.iter().filter_map(|p| p.as_ref().ok().map(|p| p.e164.clone())).collect();
-    let mut seen = contact_batches::existing_numbers(&mut *tx, tenant, campaign.id, &wanted).await?;
-    let blocked = contact_batches::suppressed_numbers(&mut *tx, tenant, &wanted, "voice", now).await?;
-    // One multi-row insert for the valid contacts; `accepted` remembers which posted item
-    // each row is, and its status.
-    let mut rows = Vec::new();
-    let mut accepted: Vec<(&Value, &'static str)> = Vec::new();
-    let mut invalid = Vec::new();
+    let rows = parsed.iter().filter_map(|p| p.as_ref().ok().map(|p| p.contact.clone())).collect();
+    let now = st.now(&auth.tenant);
+    let mut outcomes = contacts::add_many(&st.db, tenant, campaign.id, rows, CHANNEL, now)
+        .await?
+        .into_iter();
+    let (mut valid, mut invalid) = (Vec::new(), Vec::new());
     for (item, p) in items.iter().zip(parsed) {
-        match p {
+        let added = |seq: i64, status: &str| echo_with(item, &[("id", json!(seq)), ("status", json!(contact_state(status)))]);
+        match p.map(|_| outcomes.next()) {
             Err(errs) => invalid.push(echo_with(
                 item,
                 &[("errors", json!(errs.iter().map(|e| &e.message).collect::<Vec<_>>()))],
             )),
-            Ok(p) => {
-                if !seen.insert(p.e164.clone()) {
-                    invalid.push(echo_with(item, &[("errors", json!([ContactError::duplicate().message]))]));
-                    continue;
-                }
-                let mut c = p.contact;
-                let status = if blocked.contains(&p.e164) { cst::DNC } else { cst::PENDING };
-                c.status = Some(status.into());
-                rows.push(c);
-                accepted.push((item, status));
-            }
+            Ok(Some(AddOutcome::Added { seq, .. })) => valid.push(added(seq, cst::PENDING)),
+            Ok(Some(AddOutcome::Suppressed { seq, .. })) => valid.push(added(seq, cst::DNC)),
+            Ok(_) => invalid.push(echo_with(item, &[("errors", json!([ContactError::duplicate().message]))])),
         }
     }
-    let ids = contact_batches::insert_many(&mut *tx, tenant, campaign.id, rows, now).await?;
-    let valid: Vec<Value> = accepted
-        .into_iter()
-        .zip(ids)
-        .map(|((item, status), (_, seq))| echo_with(item, &[("id", json!(seq)), ("status", json!(super::status::contact_state(status)))]))
-        .collect();
-    tx.commit().await.map_err(DomainError::from)?;
     Ok(Json(json!({"valid_contacts": valid, "invalid_contacts": invalid})).into_response())
 }
 
@@ -110,24 +93,9 @@ pub async fn list(
     let tenant = auth.tenant.id;
     let campaign = campaign_of(&st, tenant, &cid).await?;
     let page = pp.resolve(MAX_PER_PAGE, MAX_PER_PAGE)?;
-    let sql = format!("SELECT {COLS} FROM contacts WHERE tenant_id = $1 AND campaign_id = $2 ORDER BY seq LIMIT $3 OFFSET $4");
-    let rows = sqlx::query_as::<_, Contact>(sqlx::AssertSqlSafe(sql))
-        .bind(tenant.0)
-        .bind(campaign.id)
-        .bind(page.per_page)
-        .bind(page.offset())
-        .fetch_all(&st.db)
-        .await
-        .map_err(DomainError::from)?;
-    let total: Option<i64> = if pp.given() || rows.len() as i64 == page.per_page {
-        Some(
-            sqlx::query_scalar("SELECT count(*) FROM contacts WHERE tenant_id = $1 AND campaign_id = $2")
-                .bind(tenant.0)
-                .bind(campaign.id)
-                .fetch_one(&st.db)
-                .await
-                .map_err(DomainError::from)?,
-        )
+    let rows = contacts::list_page(&st.db, tenant, campaign.id, page.per_page, page.offset()).await?;
+    let total = if pp.given() || rows.len() as i64 == page.per_page {
+        Some(contacts::count_in_campaign(&st.db, tenant, campaign.id).await?)
     } else {
         None
     };
@@ -139,12 +107,13 @@ pub async fn list(
     Ok((headers, Json(body)).into_response())
 }
 
-/// Finds one contact of the campaign by the given keys (all given keys must match).
-async fn find(db: &mut PgConnection, tenant: TenantId, campaign: &Campaign, body: &Value, lock: bool) -> Result<Contact, AppsError> {
+/// The contact a body names (every key given must match): `contact_id`, `phone_number`,
+/// `external_unique_id`.
+fn contact_key(body: &Value) -> Result<ContactKey, AppsError> {
     let obj = body
         .as_object()
         .ok_or_else(|| AppsError::bad_request("Body must be a JSON object"))?;
-    let id = match obj.get("contact_id") {
+    let seq = match obj.get("contact_id") {
         None | Some(Value::Null) => None,
         Some(v) => Some(
             v.as_i64()
@@ -160,57 +129,20 @@ async fn find(db: &mut PgConnection, tenant: TenantId, campaign: &Campaign, body
             Some(_) => Err(AppsError::bad_request(format!("{k} must be a string"))),
         }
     };
-    let external = text("external_unique_id")?;
-    let phone = match text("phone_number")? {
+    let external_id = text("external_unique_id")?;
+    let number = match text("phone_number")? {
         None => None,
         Some(p) => Some(PhoneNumber::parse(&p).map_err(|_| AppsError::not_found())?.e164),
     };
-    if id.is_none() && external.is_none() && phone.is_none() {
+    if seq.is_none() && external_id.is_none() && number.is_none() {
         return Err(AppsError::bad_request("contact_id, phone_number or external_unique_id is required"));
     }
-    let sql = format!(
-        "SELECT {COLS} FROM contacts WHERE tenant_id = $1 AND campaign_id = $2
-           AND ($3::bigint IS NULL OR seq = $3) AND ($4::text IS NULL OR external_id = $4) AND ($5::text IS NULL OR number = $5)
-         ORDER BY {} LIMIT 1{}",
-        "seq",
-        if lock { " FOR UPDATE" } else { "" }
-    );
-    sqlx::query_as::<_, Contact>(sqlx::AssertSqlSafe(sql))
-        .bind(tenant.0)
-        .bind(campaign.id)
-        .bind(id)
-        .bind(external)
-        .bind(phone)
-        .fetch_optional(&mut *db)
-        .await
-        .map_err(DomainError::from)?
-        .ok_or_else(AppsError::not_found)
+    Ok(ContactKey { seq, external_id, number })
 }
 
-/// `PATCH …/campaigns/{campaign_id}/contact` {contact_id, fields to change…}.
-pub async fn edit(
-    State(st): State<AppState>,
-    auth: AppsAuth,
-    cid: Result<Path<String>, PathRejection>,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, AppsError> {
-    let (cid, body) = (path_of(cid)?, body_of(body)?);
-    let tenant = auth.tenant.id;
-    let campaign = campaign_of(&st, tenant, &cid).await?;
-    let body = wire::parse_lenient(&body).map_err(AppsError::bad_request)?;
-    let obj = body
-        .as_object()
-        .ok_or_else(|| AppsError::bad_request("Body must be a JSON object"))?;
-    if obj.get("contact_id").is_none_or(Value::is_null) {
-        return Err(AppsError::bad_request("contact_id is required"));
-    }
-    let now = st.now(&auth.tenant);
-    let numbers = tenant_numbers(&st, tenant).await?;
-    let mut tx = st.db.begin().await.map_err(DomainError::from)?;
-    contact_batches::lock_campaign(&mut tx, tenant, campaign.id).await?;
-    let id_only = json!({"contact_id": obj["contact_id"]});
-    let current = find(&mut tx, tenant, &campaign, &id_only, true).await?;
-    // The contact as it would be posted, with the changes applied, validated as a whole.
+/// The contact `current` with the changes of a PATCH body applied, validated as a whole
+/// as if it were posted (errors joined by ", "), and the vendor state asked for.
+fn edited(current: &Contact, obj: &Map<String, Value>, numbers: &HashSet<String>) -> DomainResult<ContactEdit> {
     let mut merged = Map::new();
     merged.insert("name".into(), json!(current.name));
     merged.insert("email".into(), json!(current.email));
@@ -232,80 +164,70 @@ pub async fn edit(
         current.attrs.get(wire::ATTR_PRIORITY).cloned().unwrap_or(Value::Null),
     );
     if let Some(Value::Object(custom)) = current.attrs.get(wire::ATTR_CUSTOM) {
-        for (k, v) in custom {
-            merged.insert(k.clone(), v.clone());
-        }
+        merged.extend(custom.clone());
     }
     for (k, v) in obj {
         match (k.as_str(), v) {
             ("contact_id", _) => {}
             ("user_custom_metadata", Value::Object(meta)) => {
-                for (mk, mv) in meta {
-                    if !wire::REQUIRED_META.contains(&mk.as_str()) {
-                        merged.insert(mk.clone(), mv.clone());
-                    }
-                }
+                merged.extend(
+                    meta.iter()
+                        .filter(|(mk, _)| !wire::REQUIRED_META.contains(&mk.as_str()))
+                        .map(|(k, v)| (k.clone(), v.clone())),
+                );
             }
             _ => {
                 merged.insert(k.clone(), v.clone());
             }
         }
     }
-    let parsed = wire::parse_contact(&Value::Object(merged), &numbers)
-        .map_err(|errs| AppsError::bad_request(errs.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join(", ")))?;
-    if current.number.as_deref() != Some(parsed.e164.as_str()) {
-        let dup = contact_batches::has_number(&mut *tx, tenant, campaign.id, &parsed.e164, Some(current.id)).await?;
-        if dup {
-            return Err(AppsError::bad_request(ContactError::duplicate().message));
-        }
-    }
-    let asked = match obj.get("status") {
+    let parsed = wire::parse_contact(&Value::Object(merged), numbers)
+        .map_err(|errs| DomainError::validation("contact", errs.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join(", ")))?;
+    let status = match obj.get("status") {
         None | Some(Value::Null) => None,
         Some(v) => Some(
             v.as_str()
                 .and_then(super::status::shared_contact_status)
-                .ok_or_else(|| AppsError::bad_request("Status is invalid"))?,
+                .ok_or_else(|| DomainError::validation("status", "Status is invalid"))?,
         ),
-    };
-    let suppressed = optlists::is_suppressed(&mut *tx, tenant, &parsed.e164, "voice", now).await?;
-    // Suppression wins over "Upcoming"; a contact that was "Do Not Call" because of its
-    // old number becomes "Upcoming" again, unless the client asked for "Do Not Call".
-    let new_status = match (asked.unwrap_or(current.status.as_str()), suppressed) {
-        (cst::PENDING, true) => cst::DNC,
-        (cst::DNC, false) if asked.is_none() => cst::PENDING,
-        (s, _) => s,
     };
     // keep attrs of other dialects, replace this dialect's keys
     let mut attrs = current.attrs.as_object().cloned().unwrap_or_default();
     attrs.remove(wire::ATTR_OUTBOUND_TEXT);
     attrs.remove(wire::ATTR_PRIORITY);
-    let mut c = parsed.contact;
-    if let Value::Object(mine) = std::mem::take(&mut c.attrs) {
+    let mut contact = parsed.contact;
+    if let Value::Object(mine) = std::mem::take(&mut contact.attrs) {
         attrs.extend(mine);
     }
-    let sql = format!(
-        "UPDATE contacts SET number = $3, original_number = $4, email = $5, name = $6, external_id = $7, outbound_number = $8,
-                priority = $9, attrs = $10, status = $11, updated_at = $12
-          WHERE tenant_id = $1 AND id = $2 RETURNING {COLS}"
-    );
-    let row = sqlx::query_as::<_, Contact>(sqlx::AssertSqlSafe(sql))
-        .bind(tenant.0)
-        .bind(current.id)
-        .bind(&c.number)
-        .bind(&c.original_number)
-        .bind(&c.email)
-        .bind(&c.name)
-        .bind(&c.external_id)
-        .bind(&c.outbound_number)
-        .bind(c.priority)
-        .bind(Value::Object(attrs))
-        .bind(new_status)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(DomainError::from)?;
-    tx.commit().await.map_err(DomainError::from)?;
-    Ok(Json(wire::render_contact(&row, campaign.seq)).into_response())
+    contact.attrs = Value::Object(attrs);
+    Ok(ContactEdit { contact, status })
+}
+
+/// `PATCH …/campaigns/{campaign_id}/contact` {contact_id, fields to change…}.
+pub async fn edit(
+    State(st): State<AppState>,
+    auth: AppsAuth,
+    cid: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppsError> {
+    let (cid, body) = (path_of(cid)?, body_of(body)?);
+    let tenant = auth.tenant.id;
+    let campaign = campaign_of(&st, tenant, &cid).await?;
+    let body = wire::parse_lenient(&body).map_err(AppsError::bad_request)?;
+    let obj = body
+        .as_object()
+        .ok_or_else(|| AppsError::bad_request("Body must be a JSON object"))?;
+    if obj.get("contact_id").is_none_or(Value::is_null) {
+        return Err(AppsError::bad_request("contact_id is required"));
+    }
+    let now = st.now(&auth.tenant);
+    let numbers = tenant_numbers(&st, tenant).await?;
+    let key = contact_key(&json!({"contact_id": obj["contact_id"]}))?;
+    let change = |current: &Contact| edited(current, obj, &numbers);
+    match contacts::update(&st.db, tenant, campaign.id, &key, CHANNEL, change, now).await? {
+        UpdateOutcome::Updated(row) => Ok(Json(wire::render_contact(&row, campaign.seq)).into_response()),
+        UpdateOutcome::DuplicateNumber => Err(AppsError::bad_request(ContactError::duplicate().message)),
+    }
 }
 
 /// `DELETE …/campaigns/{campaign_id}/contact` {contact_id | phone_number | external_unique_id}.
@@ -319,15 +241,8 @@ pub async fn remove(
     let tenant = auth.tenant.id;
     let campaign = campaign_of(&st, tenant, &cid).await?;
     let body = wire::parse_lenient(&body).map_err(AppsError::bad_request)?;
-    let mut tx = st.db.begin().await.map_err(DomainError::from)?;
-    let c = find(&mut tx, tenant, &campaign, &body, true).await?;
-    sqlx::query("DELETE FROM contacts WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant.0)
-        .bind(c.id)
-        .execute(&mut *tx)
-        .await
-        .map_err(DomainError::from)?;
-    tx.commit().await.map_err(DomainError::from)?;
+    let key = contact_key(&body)?;
+    let c = contacts::delete(&st.db, tenant, campaign.id, &key).await?;
     Ok(Json(wire::render_contact(&c, campaign.seq)).into_response())
 }
 

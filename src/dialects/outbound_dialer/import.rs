@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
+use axum::extract::multipart::Field;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Multipart, Path, State};
@@ -12,19 +13,21 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
+use futures::Stream;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::contacts::CHANNEL;
 use super::splitter::{Element, Splitter};
 use super::wire::{self, ContactError};
 use super::{campaign_of, tenant_numbers};
 use crate::dialects::apps::auth::AppsAuth;
 use crate::dialects::apps::error::AppsError;
-use crate::domain::blobs::{self, CHUNK};
-use crate::domain::contacts::status as cst;
+use crate::domain::blobs::{self, Blob, Upload, CHUNK};
+use crate::domain::contacts::{self, AddOutcome};
 use crate::domain::jobs::{self, status as jst, NewJob};
+use crate::domain::jobs::{JobCtx, JobOutcome};
 use crate::domain::{contact_batches, tenants, DomainError, TenantId};
-use crate::engine::jobs::{JobCtx, JobOutcome};
 use crate::state::AppState;
 
 /// Job kind of an import.
@@ -43,6 +46,43 @@ fn too_large(limit: usize) -> AppsError {
     AppsError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("File larger than {limit} bytes"))
 }
 
+/// A multipart file field as a stream that checks the JSON while it passes: the splitter
+/// finds each contact, serde_json checks it; the first problem ends the stream with an
+/// error and is kept in `problem` (the store then fails and the request answers it).
+fn checked<'a>(field: Field<'a>, problem: Arc<Mutex<Option<String>>>) -> impl Stream<Item = Result<Bytes, String>> + Unpin + 'a {
+    let state = (Some(field), Splitter::new(), false, problem);
+    Box::pin(futures::stream::unfold(state, |(mut field, mut sp, done, problem)| async move {
+        if done {
+            return None;
+        }
+        let fail = |msg: String| {
+            if let Ok(mut p) = problem.lock() {
+                *p = Some(msg.clone());
+            }
+            Some((Err::<Bytes, String>(msg), (None, Splitter::new(), true, problem.clone())))
+        };
+        match field.as_mut()?.chunk().await {
+            Ok(Some(bytes)) => {
+                let mut out = Vec::new();
+                if let Err(e) = sp.feed(&bytes, &mut out) {
+                    return fail(format!("Malformed JSON: {e}"));
+                }
+                for el in &out {
+                    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&el.bytes) {
+                        return fail(format!("Malformed JSON in the contact ending at byte {}: {e}", el.end));
+                    }
+                }
+                Some((Ok(bytes), (field, sp, false, problem)))
+            }
+            Ok(None) => match sp.finish() {
+                Ok(()) => None,
+                Err(e) => fail(format!("Malformed JSON: {e}")),
+            },
+            Err(e) => fail(format!("Upload failed: {e}")),
+        }
+    }))
+}
+
 /// `POST …/campaigns/{campaign_id}/contacts/import` (multipart, field `file`).
 pub async fn upload(
     State(st): State<AppState>,
@@ -55,85 +95,40 @@ pub async fn upload(
     let campaign = campaign_of(&st, tenant, &cid).await?;
     let mut mp = mp.map_err(|_| AppsError::bad_request("Content-Type must be multipart/form-data with a file"))?;
     let limit = st.config.upload_limit;
-    // The stored file and its job are committed together: no file without a job.
-    let mut tx = st.db.begin().await.map_err(DomainError::from)?;
-    let mut stored = None;
-    loop {
-        let field = match mp.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
+    let field = loop {
+        match mp.next_field().await {
+            // `file` (the issue, the English vendor doc); `fichier`, the name the French
+            // doc's parameter table prints. Other fields are ignored.
+            Ok(Some(f)) if matches!(f.name(), Some("file" | "fichier")) => break f,
+            Ok(Some(_)) => continue,
+            Ok(None) => return Err(AppsError::bad_request("file is required")),
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large(limit)),
             Err(_) => return Err(AppsError::bad_request("Malformed multipart body")),
-        };
-        // `file` (the issue, the English vendor doc); `fichier` is the name the French
-        // doc's parameter table prints.
-        if !matches!(field.name(), Some("file" | "fichier")) || stored.is_some() {
-            continue; // other fields are ignored (drained by next_field)
         }
-        let filename = field.file_name().map(str::to_string);
-        let content_type = field.content_type().map(str::to_string);
-        // Check the JSON while it streams into the blob; an error aborts the store.
-        let problem: Arc<Mutex<Option<String>>> = Arc::default();
-        let state = (Some(field), Splitter::new(), false, problem.clone());
-        let stream = futures::stream::unfold(state, |(mut field, mut sp, done, problem)| async move {
-            if done {
-                return None;
-            }
-            let fail = |msg: String| {
-                if let Ok(mut p) = problem.lock() {
-                    *p = Some(msg.clone());
-                }
-                Some((Err::<Bytes, String>(msg), (None, Splitter::new(), true, problem.clone())))
-            };
-            match field.as_mut()?.chunk().await {
-                Ok(Some(bytes)) => {
-                    let mut out = Vec::new();
-                    if let Err(e) = sp.feed(&bytes, &mut out) {
-                        return fail(format!("Malformed JSON: {e}"));
-                    }
-                    for el in &out {
-                        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&el.bytes) {
-                            return fail(format!("Malformed JSON in the contact ending at byte {}: {e}", el.end));
-                        }
-                    }
-                    Some((Ok(bytes), (field, sp, false, problem)))
-                }
-                Ok(None) => match sp.finish() {
-                    Ok(()) => None,
-                    Err(e) => fail(format!("Malformed JSON: {e}")),
-                },
-                Err(e) => fail(format!("Upload failed: {e}")),
-            }
-        });
-        let stream = Box::pin(stream);
-        match blobs::store_in(&mut tx, tenant, filename.as_deref(), content_type.as_deref(), stream, limit).await {
-            Ok(b) => stored = Some(b),
-            Err(e) => {
-                let mine = problem.lock().ok().and_then(|p| p.clone());
-                return Err(match (mine, e) {
-                    (Some(m), _) if m.contains("length limit") => too_large(limit),
-                    (Some(m), _) => AppsError::bad_request(m),
-                    (None, DomainError::Validation { .. }) => too_large(limit),
-                    (None, other) => other.into(),
-                });
-            }
-        }
-    }
-    let blob = stored.ok_or_else(|| AppsError::bad_request("file is required"))?;
-    let job = jobs::enqueue(
-        &mut *tx,
-        tenant,
-        NewJob {
-            kind: KIND.into(),
-            payload: json!({"campaign_seq": campaign.seq, "filename": blob.filename, "size": blob.size}),
-            blob_id: Some(blob.id),
-            campaign_id: Some(campaign.id),
-            ..Default::default()
-        },
-        st.now(&auth.tenant),
-    )
-    .await?;
-    tx.commit().await.map_err(DomainError::from)?;
+    };
+    let (filename, content_type) = (field.file_name().map(str::to_string), field.content_type().map(str::to_string));
+    let problem: Arc<Mutex<Option<String>>> = Arc::default();
+    let file = Upload {
+        filename: filename.as_deref(),
+        content_type: content_type.as_deref(),
+        stream: checked(field, problem.clone()),
+        max: limit,
+    };
+    let job = |blob: &Blob| NewJob {
+        kind: KIND.into(),
+        payload: json!({"campaign_seq": campaign.seq, "filename": blob.filename, "size": blob.size}),
+        campaign_id: Some(campaign.id),
+        ..Default::default()
+    };
+    // The stored file and its job are committed together: no file without a job.
+    let (_, job) = jobs::enqueue_with_file(&st.db, tenant, file, job, st.now(&auth.tenant))
+        .await
+        .map_err(|e| match (problem.lock().ok().and_then(|p| p.clone()), e) {
+            (Some(m), _) if m.contains("length limit") => too_large(limit),
+            (Some(m), _) => AppsError::bad_request(m),
+            (None, DomainError::Validation { .. }) => too_large(limit),
+            (None, other) => other.into(),
+        })?;
     let location = format!("/apps/api/v1/outbound_dialer/campaigns/{}/contacts/jobs/{}", campaign.seq, job.seq);
     let mut r = (
         StatusCode::ACCEPTED,
@@ -215,7 +210,7 @@ pub async fn show(
 }
 
 /// The job handler.
-pub fn handler(ctx: JobCtx) -> crate::engine::jobs::JobFuture {
+pub fn handler(ctx: JobCtx) -> crate::domain::jobs::JobFuture {
     Box::pin(async move {
         match run(&ctx).await {
             Ok(o) => o,
@@ -261,17 +256,7 @@ async fn run(ctx: &JobCtx) -> Result<JobOutcome, DomainError> {
     let numbers = tenant_numbers(&ctx.state, tenant)
         .await
         .map_err(|_| DomainError::Internal("numbers".into()))?;
-    let mut sp = if p.total == 0 {
-        Splitter::new()
-    } else {
-        Splitter::resume(p.offset)
-    };
-    let mut n = (p.offset / CHUNK as u64) as i32;
-    let mut skip = (p.offset % CHUNK as u64) as usize;
-    if p.total == 0 {
-        n = 0;
-        skip = 0;
-    }
+    let (mut sp, mut n, mut skip) = resume_point(&p);
     let mut pending: Vec<Element> = Vec::with_capacity(BATCH);
     let mut out = Vec::new();
     let mut malformed = None;
@@ -303,21 +288,35 @@ async fn run(ctx: &JobCtx) -> Result<JobOutcome, DomainError> {
         }
     }
     if let Some(e) = malformed {
-        p.error_details = Some("JSON::ParserError".into());
-        p.error_message = Some(format!("Malformed JSON: {e}"));
-        return Ok(JobOutcome::Failed {
-            error: "JSON::ParserError".into(),
-            result: serde_json::to_value(&p).ok(),
-            state: None,
-        });
+        return Ok(malformed_json(p, e));
     }
     // The file is no longer needed once every contact is in.
-    let _ = sqlx::query("DELETE FROM blobs WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant.0)
-        .bind(blob)
-        .execute(&ctx.state.db)
-        .await;
+    let _ = blobs::delete(&ctx.state.db, tenant, blob).await;
     Ok(finished(p))
+}
+
+/// Where a run starts reading: the splitter, the chunk and the bytes of it to skip (the
+/// start of the file, or the checkpoint's offset).
+fn resume_point(p: &Progress) -> (Splitter, i32, usize) {
+    if p.total == 0 {
+        return (Splitter::new(), 0, 0);
+    }
+    (
+        Splitter::resume(p.offset),
+        (p.offset / CHUNK as u64) as i32,
+        (p.offset % CHUNK as u64) as usize,
+    )
+}
+
+/// The outcome of an import whose file is not a JSON array of objects.
+fn malformed_json(mut p: Progress, e: impl std::fmt::Display) -> JobOutcome {
+    p.error_details = Some("JSON::ParserError".into());
+    p.error_message = Some(format!("Malformed JSON: {e}"));
+    JobOutcome::Failed {
+        error: "JSON::ParserError".into(),
+        result: serde_json::to_value(&p).ok(),
+        state: None,
+    }
 }
 
 /// The outcome of an import that read its whole file.
@@ -349,6 +348,29 @@ fn note_invalid(p: &mut Progress, index: u64, errs: &[ContactError]) {
     }
 }
 
+/// A parsed element of the file: its index and the contact (or why it is invalid).
+type ParsedElement = (u64, Result<wire::Parsed, Vec<ContactError>>);
+
+/// The progress after a batch: `outcomes` are those of the valid contacts of `parsed`, in order.
+fn tally(p: &Progress, parsed: &[ParsedElement], outcomes: &[AddOutcome], pending: &[Element]) -> Progress {
+    let mut next = p.clone();
+    let mut outcomes = outcomes.iter();
+    for (index, r) in parsed {
+        match r.as_ref().map(|_| outcomes.next()) {
+            Err(errs) => note_invalid(&mut next, *index, errs),
+            Ok(Some(AddOutcome::Added { .. })) => next.imported += 1,
+            Ok(Some(AddOutcome::Suppressed { .. })) => {
+                next.imported += 1;
+                next.do_not_call += 1;
+            }
+            Ok(_) => note_invalid(&mut next, *index, &[ContactError::duplicate()]),
+        }
+    }
+    next.total += pending.len() as u64;
+    next.offset = pending.last().map(|e| e.end).unwrap_or(next.offset);
+    next
+}
+
 /// Validates and inserts one batch, checkpointing in the same transaction.
 async fn flush(
     ctx: &JobCtx,
@@ -360,51 +382,36 @@ async fn flush(
     p: &mut Progress,
 ) -> Result<Step, DomainError> {
     let now = ctx.state.now(t);
-    let mut next = p.clone();
-    let mut parsed = Vec::with_capacity(pending.len());
-    for (i, el) in pending.iter().enumerate() {
-        let index = p.total + i as u64;
-        let r = match serde_json::from_slice::<Value>(&el.bytes) {
-            Ok(v) => wire::parse_contact(&v, numbers),
-            Err(_) => Err(vec![ContactError::new("InvalidContact", "Malformed JSON")]),
-        };
-        parsed.push((index, r));
-    }
-    let mut tx = ctx.state.db.begin().await?;
-    if !jobs::lock_owned(&mut tx, ctx.job.id, &ctx.worker).await? {
+    let parsed: Vec<ParsedElement> = pending
+        .iter()
+        .enumerate()
+        .map(|(i, el)| {
+            let r = match serde_json::from_slice::<Value>(&el.bytes) {
+                Ok(v) => wire::parse_contact(&v, numbers),
+                Err(_) => Err(vec![ContactError::new("InvalidContact", "Malformed JSON")]),
+            };
+            (p.total + i as u64, r)
+        })
+        .collect();
+    let rows = parsed
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok().map(|c| c.contact.clone()))
+        .collect();
+    let mut after = None;
+    let progress = |outcomes: &[AddOutcome]| {
+        let next = tally(p, &parsed, outcomes, pending);
+        let v = serde_json::to_value(&next).map_err(|e| DomainError::Internal(e.to_string()));
+        after = Some(next);
+        v
+    };
+    let lease = jobs::Lease {
+        id: ctx.job.id,
+        worker: &ctx.worker,
+    };
+    let done = contacts::import_batch(&ctx.state.db, tenant, campaign, lease, rows, CHANNEL, progress, now).await?;
+    let Some(next) = after.filter(|_| done.is_some()) else {
         return Ok(Step::Abandoned);
-    }
-    contact_batches::lock_campaign(&mut tx, tenant, campaign).await?;
-    let wanted: Vec<String> = parsed.iter().filter_map(|(_, r)| r.as_ref().ok().map(|c| c.e164.clone())).collect();
-    let mut seen = contact_batches::existing_numbers(&mut *tx, tenant, campaign, &wanted).await?;
-    let blocked = contact_batches::suppressed_numbers(&mut *tx, tenant, &wanted, "voice", now).await?;
-    let mut rows = Vec::with_capacity(parsed.len());
-    for (index, r) in parsed {
-        match r {
-            Err(errs) => note_invalid(&mut next, index, &errs),
-            Ok(c) => {
-                if !seen.insert(c.e164.clone()) {
-                    note_invalid(&mut next, index, &[ContactError::duplicate()]);
-                    continue;
-                }
-                let mut contact = c.contact;
-                if blocked.contains(&c.e164) {
-                    contact.status = Some(cst::DNC.into());
-                    next.do_not_call += 1;
-                }
-                rows.push(contact);
-            }
-        }
-    }
-    next.imported += rows.len() as u64;
-    contact_batches::insert_many(&mut *tx, tenant, campaign, rows, now).await?;
-    next.total += pending.len() as u64;
-    next.offset = pending.last().map(|e| e.end).unwrap_or(next.offset);
-    let progress = serde_json::to_value(&next).map_err(|e| DomainError::Internal(e.to_string()))?;
-    if !jobs::checkpoint(&mut tx, ctx.job.id, &ctx.worker, &progress).await? {
-        return Ok(Step::Abandoned);
-    }
-    tx.commit().await?;
+    };
     // Keep the planner's statistics in step with a campaign that grows fast (after
     // batches 1, 2, 4, 8, …), so duplicate checks keep probing the number index.
     let batches = next.total.div_ceil(BATCH as u64);

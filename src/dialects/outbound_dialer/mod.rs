@@ -4,6 +4,20 @@
 //! names as printed). Auth, rate limit, error shape (`{"message"}`) and paging are the
 //! Apps API's (`dialects::apps::{auth, error, paging}`), shared, not copied.
 //!
+//! Where the code lives:
+//! - Here: the vendor's wire. `contacts.rs` and `import.rs` hold the handlers (parse the
+//!   wire, one domain call, render) and the import job's reading of the file; `wire.rs`
+//!   a posted contact (validated into a shared `NewContact`) and the rendered one;
+//!   `splitter.rs` the incremental JSON array splitter; `status.rs` the one table of
+//!   contact and campaign states; `manager.rs` the Manager API read side. Errors are the
+//!   Apps API's `AppsError` (`From<DomainError>`, so handlers just use `?`).
+//! - In the domain, never here: SQL and transactions. Contacts are added, changed and
+//!   deleted by `domain::contacts::{add_many, update, delete}` (duplicates, the campaign
+//!   lock and suppression decided there and reported per contact as `AddOutcome` /
+//!   `UpdateOutcome`); an import batch is `contacts::import_batch` (contacts and the job's
+//!   checkpoint in one transaction); the upload is `jobs::enqueue_with_file` (file and job
+//!   in one transaction); listing is `contacts::{list_page, count_in_campaign}`.
+//!
 //! Routes (`{campaign_id}` = `campaigns.seq`; another tenant's or an unknown id → 404
 //! `{"message": "Not Found"}`):
 //! - `POST /apps/api/v1/outbound_dialer/campaigns/{campaign_id}/contacts`
@@ -41,7 +55,8 @@
 //!   before any job exists; a larger file than `upload_limit` → 413. The route has no
 //!   axum body limit (the router is built before the state); `blobs::store_in` enforces
 //!   `upload_limit` instead.
-//!   The stored file and its job are written in one transaction (no file without a job).
+//!   The stored file and its job are written in one transaction (no file without a job);
+//!   parts after the file part are not read.
 //!   202 answers `{"id", "status": "in_progress", "type": "Jobs::Bulk::Campaign::ParentJob"}`
 //!   with a `Location` header to the job.
 //! - The job (kind `outbound_dialer.import`, id `jobs.seq`) reads the blob chunk by
@@ -52,7 +67,7 @@
 //!   (up to 5 attempts, then "failed"). The stored file is deleted once read. The job is
 //!   "completed" when at least one contact was imported (or the file was empty); it is
 //!   "failed" when every contact was invalid, with `error_details`
-//!   "NativePowerDial::ContactService::<first error class>" and `error_message`
+//!   `"NativePowerDial::ContactService::<first error class>"` and `error_message`
 //!   "Internal Error", as the doc's failed example. A failed job renders the type
 //!   "Jobs::Bulk::Campaign::StartImport" as that example does. The job body also has
 //!   `total`, `imported`, `invalid` and `errors` (the first 20 invalid contacts).
