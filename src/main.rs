@@ -198,7 +198,7 @@ async fn serve(config: Config) -> Result<(), String> {
         listeners.push(l);
     }
     let token = admin_token(&config);
-    let state = AppState::new(database.pool.clone(), config, token)
+    let state = AppState::new(database.pool.clone(), config, token, switchboard::dialects::tenant_registry())
         .await
         .map_err(|e| e.to_string())?;
     let shutdown = async {

@@ -32,9 +32,14 @@ pub struct AppState {
     pub tenants: Arc<Registry>,
 }
 
+/// A job's context with this application's state.
+pub type JobCtx = crate::domain::jobs::JobCtx<AppState>;
+/// A job handler over this application's state.
+pub type JobHandler = crate::domain::jobs::JobHandler<AppState>;
+
 impl AppState {
     /// Builds the state; generates and stores the shared secrets on first use.
-    pub async fn new(db: PgPool, config: Config, admin_token: String) -> Result<Self, sqlx::Error> {
+    pub async fn new(db: PgPool, config: Config, admin_token: String, tenants: Registry) -> Result<Self, sqlx::Error> {
         let jwt = match &config.jwt_secret {
             Some(s) => s.clone(),
             None => shared_secret(&db, "leads_jwt").await?,
@@ -48,7 +53,7 @@ impl AppState {
             limiter: Arc::new(RateLimiter::default()),
             jwt_secret: jwt.into_bytes().into(),
             scheduler_lock: Arc::new(tokio::sync::Mutex::new(())),
-            tenants: Arc::new(crate::dialects::tenant_registry()),
+            tenants: Arc::new(tenants),
             worker_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()).into(),
         })
     }

@@ -8,9 +8,9 @@ pub mod outbound_dialer;
 
 use axum::Router;
 
-use crate::domain::jobs::JobHandler;
 use crate::domain::tenants::{Provisioner, Registry};
 use crate::state::AppState;
+use crate::state::JobHandler;
 
 /// Every dialect's routes (their path prefixes do not collide).
 pub fn router() -> Router<AppState> {

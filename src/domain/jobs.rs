@@ -79,10 +79,11 @@ pub enum JobOutcome {
     Abandoned,
 }
 
-/// A running job's context: the state, the job and this worker's id (for checkpoints).
+/// A running job's context: the application state `S` (the entry point's, handed through
+/// the engine), the job and this worker's id (for checkpoints).
 #[derive(Clone)]
-pub struct JobCtx {
-    pub state: crate::state::AppState,
+pub struct JobCtx<S> {
+    pub state: S,
     pub job: Job,
     pub worker: Arc<str>,
 }
@@ -91,7 +92,7 @@ pub struct JobCtx {
 pub type JobFuture = Pin<Box<dyn Future<Output = JobOutcome> + Send>>;
 /// A job handler function. Dialects register theirs by job kind; the entry point
 /// (`lib.rs`) hands them to the engine, which imports no dialect.
-pub type JobHandler = Arc<dyn Fn(JobCtx) -> JobFuture + Send + Sync>;
+pub type JobHandler<S> = Arc<dyn Fn(JobCtx<S>) -> JobFuture + Send + Sync>;
 
 /// Fields of a new job.
 #[derive(Debug, Clone, Default)]

@@ -12,7 +12,8 @@ use tokio::sync::{watch, Semaphore};
 use crate::domain::jobs as djobs;
 use crate::state::AppState;
 
-pub use crate::domain::jobs::{JobCtx, JobFuture, JobHandler, JobOutcome};
+pub use crate::domain::jobs::{JobFuture, JobOutcome};
+pub use crate::state::{JobCtx, JobHandler};
 
 /// Lease of a claimed job, renewed every third of it while the handler runs.
 pub const LEASE_SECS: i64 = 30;

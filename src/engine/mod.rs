@@ -9,8 +9,8 @@ pub mod scheduler;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::domain::jobs::JobHandler;
 use crate::state::AppState;
+use crate::state::JobHandler;
 
 /// Starts the engine loops with the given job handlers (by kind); they stop when
 /// `shutdown` turns true.

@@ -95,7 +95,14 @@ impl TestApp {
     pub async fn spawn_with(db_url: String, f: impl FnOnce(Config) -> Config) -> TestApp {
         let config = f(Config::for_tests(db_url.clone()));
         let db = switchboard::db::pool(&db_url, 10).await.expect("pool");
-        let state = AppState::new(db.clone(), config, ADMIN_TOKEN.to_string()).await.expect("state");
+        let state = AppState::new(
+            db.clone(),
+            config,
+            ADMIN_TOKEN.to_string(),
+            switchboard::dialects::tenant_registry(),
+        )
+        .await
+        .expect("state");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel::<()>();

@@ -121,8 +121,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::domain::jobs::JobHandler;
 use crate::state::AppState;
+use crate::state::JobHandler;
 
 /// Shared interaction status → the vendor's call/chat `status` (one table for the dialect).
 pub const STATUS_MAP: &[(&str, &str)] = &[

@@ -118,8 +118,8 @@ use axum::routing::{get, post, put, MethodRouter};
 use axum::Router;
 
 use crate::domain::campaigns::status as cs;
-use crate::domain::jobs::JobHandler;
 use crate::state::AppState;
+use crate::state::JobHandler;
 
 pub use campaigns::sms_segments;
 

@@ -107,8 +107,8 @@ use axum::Router;
 
 use crate::domain::campaigns::status as cs;
 use crate::domain::contacts::status as cst;
-use crate::domain::jobs::JobHandler;
 use crate::state::AppState;
+use crate::state::JobHandler;
 
 pub use auth::{jwt_sign, jwt_verify};
 

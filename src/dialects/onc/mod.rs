@@ -145,8 +145,8 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use crate::domain::contacts::status as cst;
-use crate::domain::jobs::JobHandler;
 use crate::state::AppState;
+use crate::state::JobHandler;
 
 pub use service::Reply;
 

@@ -25,10 +25,11 @@ use crate::dialects::apps::auth::AppsAuth;
 use crate::dialects::apps::error::AppsError;
 use crate::domain::blobs::{self, Blob, Upload, CHUNK};
 use crate::domain::contacts::{self, AddOutcome};
+use crate::domain::jobs::JobOutcome;
 use crate::domain::jobs::{self, status as jst, NewJob};
-use crate::domain::jobs::{JobCtx, JobOutcome};
 use crate::domain::{contact_batches, tenants, DomainError, TenantId};
 use crate::state::AppState;
+use crate::state::JobCtx;
 
 /// Job kind of an import.
 pub const KIND: &str = "outbound_dialer.import";

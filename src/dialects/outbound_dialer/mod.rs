@@ -111,9 +111,9 @@ use axum::Router;
 
 use crate::dialects::apps::error::AppsError;
 use crate::domain::campaigns::{self, Campaign};
-use crate::domain::jobs::JobHandler;
 use crate::domain::{directory, TenantId};
 use crate::state::AppState;
+use crate::state::JobHandler;
 
 /// The dialect's routes.
 pub fn router() -> Router<AppState> {

@@ -8,9 +8,10 @@ use serde_json::{json, Value};
 
 use super::file::{merge_attrs, scheme_error, update_error, user_change, validate, Vocabulary};
 use crate::domain::bulk_users::{self, UserOutcome};
+use crate::domain::jobs::JobOutcome;
 use crate::domain::jobs::{self as djobs, Lease};
-use crate::domain::jobs::{JobCtx, JobOutcome};
 use crate::domain::{blobs, tenants, DomainError, DomainResult};
+use crate::state::JobCtx;
 
 /// Rows applied per transaction.
 const CHUNK_ROWS: usize = 500;

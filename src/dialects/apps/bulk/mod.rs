@@ -38,10 +38,10 @@ use super::auth::AppsAuth;
 use super::error::AppsError;
 use super::paging::{self, PageParams};
 use super::wire::{base_url, ts};
-use crate::domain::jobs::JobHandler;
 use crate::domain::jobs::{self as djobs, Job, NewJob, Requeue};
 use crate::domain::{blobs, DomainError, TenantId};
 use crate::state::AppState;
+use crate::state::JobHandler;
 use file::Vocabulary;
 
 pub use file::BUILTIN_ROLES;
