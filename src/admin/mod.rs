@@ -32,6 +32,7 @@
 mod campaign_events;
 mod clock;
 mod error;
+mod faults;
 mod fixtures;
 mod leads_keys;
 mod suppression;
@@ -82,6 +83,7 @@ pub fn router() -> Router<AppState> {
         .merge(leads_keys::router())
         .merge(clock::router())
         .merge(campaign_events::router())
+        .merge(faults::router())
 }
 
 /// The tenant of a path's `{slug}` (404 when there is none).

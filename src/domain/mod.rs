@@ -34,6 +34,7 @@ pub mod credits;
 pub mod directory;
 pub mod dispositions;
 pub mod events;
+pub mod faults;
 pub mod history;
 pub mod interactions;
 pub mod jobs;
