@@ -75,7 +75,7 @@ impl FromRequestParts<AppState> for AppsAuth {
         let rate = settings.apps_rate_limit.unwrap_or(state.config.apps_rate_limit);
         let burst = settings.apps_rate_burst.unwrap_or(state.config.apps_rate_burst);
         state.limiter.check(tenant.id, rate, burst).map_err(AppsError::too_many)?;
-        let door = if parts.uri.path().starts_with("/apps/api/v1/outbound_dialer") {
+        let door = if parts.uri.path().contains("/outbound_dialer/") {
             "outbound_dialer"
         } else {
             "apps"
