@@ -79,6 +79,18 @@ async fn status_faults_answer_in_each_dialects_shape() {
         (503, json!({"status": "error", "code": 503, "message": "Service Unavailable"}))
     );
 
+    // … and with an API key
+    let (_, k) = app.admin_post("/admin/v1/tenants/acme/leads-api-keys", json!({"name": "ci"})).await;
+    let r = app
+        .client
+        .get(app.url("/api/v2/config/campaigns"))
+        .header("x-api-key", k["key"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "error");
+
     // every fault is listed, in creation order
     let all = faults_of(&app, "acme").await;
     let dialects: Vec<&str> = all.iter().map(|f| f["dialect"].as_str().unwrap_or("")).collect();

@@ -195,6 +195,7 @@ pub async fn create<'e>(db: impl PgExecutor<'e>, tenant: TenantId, f: NewFault, 
 }
 
 /// The tenant's faults in creation order.
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
 pub async fn list<'e>(db: impl PgExecutor<'e>, tenant: TenantId) -> DomainResult<Vec<Fault>> {
     let sql = format!("SELECT {COLS} FROM faults WHERE tenant_id = $1 ORDER BY seq");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.0).fetch_all(db).await?;
@@ -228,6 +229,7 @@ pub async fn delete_all<'e>(db: impl PgExecutor<'e>, tenant: TenantId) -> Domain
 
 /// Counts one more request matching a seeded fault; returns its n (1 for the first), or
 /// None when the fault is gone.
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
 pub async fn next_match<'e>(db: impl PgExecutor<'e>, tenant: TenantId, id: Uuid) -> DomainResult<Option<i64>> {
     Ok(sqlx::query_scalar(
         "UPDATE faults SET matched = matched + 1
@@ -308,7 +310,7 @@ impl FaultCache {
     }
 
     fn start(self: &Arc<Self>, db: &PgPool) {
-        if self.started.swap(true, Ordering::AcqRel) {
+        if self.started.load(Ordering::Acquire) || self.started.swap(true, Ordering::AcqRel) {
             return;
         }
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
