@@ -419,12 +419,18 @@ async fn another_replica_applies_a_new_fault() {
     let two = TestApp::spawn_with(one.db_url.clone(), |c| c).await;
     let p = one.tenant("acme").await;
     let cm_two = CmClient::new(&two, &p);
+    let (_, t) = one.admin_get("/admin/v1/tenants/acme").await;
+    let tenant = switchboard::domain::TenantId(t["id"].as_str().unwrap().parse().unwrap());
     // replica two has looked at (and cached) the tenant's empty fault list
     assert_eq!(cm_two.get(CM_READ).await.0, 200);
+    two.eventually(5, || async { two.state.faults.is_listening().then_some(()) }).await;
     assert_eq!(cm_two.get(CM_READ).await.0, 200);
+    assert!(two.state.faults.is_cached(tenant));
+    // a change made through replica one reaches replica two's cache through NOTIFY
     add_fault(&one, "acme", json!({"kind": "status", "status": 503})).await;
-    two.eventually(5, || async { (cm_two.get(CM_READ).await.0 == 503).then_some(()) })
+    two.eventually(5, || async { (!two.state.faults.is_cached(tenant)).then_some(()) })
         .await;
+    assert_eq!(cm_two.get(CM_READ).await.0, 503);
     let r = one.admin(Method::DELETE, "/admin/v1/tenants/acme/faults").send().await.unwrap();
     assert_eq!(r.status(), 204);
     two.eventually(5, || async { (cm_two.get(CM_READ).await.0 == 200).then_some(()) })

@@ -298,6 +298,16 @@ impl FaultCache {
         Ok(faults)
     }
 
+    /// Whether the listener is subscribed (entries are kept only then).
+    pub fn is_listening(&self) -> bool {
+        self.listening.load(Ordering::Acquire)
+    }
+
+    /// Whether the tenant's faults are cached (its next lookup costs no query).
+    pub fn is_cached(&self, tenant: TenantId) -> bool {
+        self.map.contains_key(&tenant)
+    }
+
     /// Forgets one tenant's faults (`None`: every tenant's).
     pub fn invalidate(&self, tenant: Option<TenantId>) {
         self.generation.fetch_add(1, Ordering::AcqRel);
