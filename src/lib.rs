@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod controls;
 pub mod db;
 pub mod dialects;
 pub mod domain;
@@ -27,7 +28,8 @@ pub fn app(state: AppState) -> Router {
         .merge(http::router())
         .merge(admin::router())
         .merge(dialects::router())
-        .fallback(http::not_found);
+        .fallback(http::not_found)
+        .layer(axum::middleware::from_fn(controls::faults::middleware));
     http::layers(routes, &state).with_state(state)
 }
 

@@ -34,6 +34,7 @@
 mod campaign_events;
 mod clock;
 mod error;
+mod faults;
 mod fixtures;
 mod leads_keys;
 mod org_items;
@@ -88,6 +89,7 @@ pub fn router() -> Router<AppState> {
         .merge(clock::router())
         .merge(campaign_events::router())
         .merge(snapshots::router())
+        .merge(faults::router())
 }
 
 /// The tenant of a path's `{slug}` (404 when there is none).

@@ -36,6 +36,7 @@ pub mod crm;
 pub mod directory;
 pub mod dispositions;
 pub mod events;
+pub mod faults;
 pub mod history;
 pub mod interactions;
 pub mod jobs;

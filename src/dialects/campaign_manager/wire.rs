@@ -199,6 +199,21 @@ impl FromRequestParts<AppState> for Cm {
             .filter(|e| !e.trim().is_empty())
             .map(str::to_string)
             .unwrap_or_else(|| format!("{}@switchboard.invalid", tenant.slug));
+        if let Some(r) = crate::controls::faults::check(st, tenant.id, "campaign_manager").await {
+            let e = CmError {
+                http: r.status,
+                code: u32::from(r.status.as_u16()),
+                key: CodeKey::Code,
+                message: r.message,
+                data: Value::Null,
+            };
+            let path = parts.uri.path();
+            return Err(if path.contains("/announcement") || path.contains("/dnd/") {
+                e.ec()
+            } else {
+                e
+            });
+        }
         Ok(Cm {
             tenant,
             account_sid: cred.login_key,

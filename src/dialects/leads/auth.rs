@@ -287,6 +287,9 @@ impl FromRequestParts<AppState> for LeadsAuth {
                 return Err(LeadsError::Forbidden);
             }
         }
+        if let Some(r) = crate::controls::faults::check(st, auth.tenant.id, "leads").await {
+            return Err(LeadsError::Fault(r.status, r.message));
+        }
         Ok(auth)
     }
 }

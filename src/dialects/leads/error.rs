@@ -23,6 +23,8 @@ pub enum LeadsError {
     NotFound(String),
     /// 500; details only in the logs.
     Internal,
+    /// An injected fault's status (`crate::controls::faults`).
+    Fault(StatusCode, String),
 }
 
 pub type LeadsResult<T> = Result<T, LeadsError>;
@@ -67,6 +69,7 @@ impl IntoResponse for LeadsError {
             ),
             LeadsError::NotFound(m) => (StatusCode::NOT_FOUND, m),
             LeadsError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "Error due to an internal issue.".to_string()),
+            LeadsError::Fault(status, m) => (status, m),
         };
         (
             status,

@@ -144,6 +144,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use crate::controls::faults;
 use crate::domain::contacts::status as cst;
 use crate::state::AppState;
 use crate::state::JobHandler;
@@ -353,6 +354,14 @@ async fn soap_endpoint(State(st): State<AppState>, headers: HeaderMap, body: Res
         Err(f) => return soap::fault_response(&f),
     };
     let reply = service::call(&st, req.method, &req.params).await;
+    if let Some(r) = faults::status_refusal().filter(faults::Refusal::soap_fault) {
+        let mut resp = soap::fault_response(&soap::Fault {
+            code: "Server",
+            message: r.message,
+        });
+        *resp.status_mut() = r.status;
+        return resp;
+    }
     soap::response(req.method, &reply)
 }
 
@@ -380,6 +389,9 @@ async fn json_endpoint(State(st): State<AppState>, Path(method): Path<String>, b
         }
     };
     let reply = service::call(&st, m, &params).await;
+    if let Some(r) = faults::status_refusal().filter(faults::Refusal::soap_fault) {
+        return (r.status, Json(json!({"ErrorCode": code::INTERNAL, "Description": r.message}))).into_response();
+    }
     let (code, description) = reply.outcome();
     let header = (code != 0 && !description.is_empty()).then(|| {
         let clean: String = description
