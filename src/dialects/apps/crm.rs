@@ -21,6 +21,20 @@ pub async fn create(State(st): State<AppState>, auth: AppsAuth, body: Bytes) -> 
     if m.is_empty() {
         return Err(AppsError::bad_request("contact data is required"));
     }
+    for key in [
+        "call_id",
+        "agent_id",
+        "lcm_key",
+        "dnis",
+        "org_id",
+        "pacing_mode",
+        "call_type",
+        "ticket_id",
+    ] {
+        if !matches!(m.get(key), None | Some(Value::Null | Value::String(_) | Value::Number(_))) {
+            return Err(AppsError::bad_request(format!("{key} must be a string")));
+        }
+    }
     if let Some(c) = m.get("contact") {
         if !c.is_object() && !c.is_null() {
             return Err(AppsError::bad_request("contact must be an object"));

@@ -23,6 +23,23 @@ fn raw_text(v: Option<&Value>) -> Option<String> {
     }
 }
 
+/// The spec's types, checked before anything is written: each contact an object whose
+/// `phone_number` and `expires_at` are strings (a number is read as its digits; null as
+/// absent). Another type is a 400 naming the element, never echoed back.
+fn check_contacts(contacts: &[Value]) -> Result<(), AppsError> {
+    for (i, c) in contacts.iter().enumerate() {
+        let Some(c) = c.as_object() else {
+            return Err(AppsError::bad_request(format!("contacts[{i}] must be an object")));
+        };
+        for key in ["phone_number", "expires_at"] {
+            if !matches!(c.get(key), None | Some(Value::Null | Value::String(_) | Value::Number(_))) {
+                return Err(AppsError::bad_request(format!("contacts[{i}].{key} must be a string")));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `POST /apps/api/v1/outbound_dialer/dnc`.
 pub async fn add(State(st): State<AppState>, auth: AppsAuth, body: Bytes) -> Result<Json<Value>, AppsError> {
     let m = json_object(&body)?;
@@ -31,6 +48,7 @@ pub async fn add(State(st): State<AppState>, auth: AppsAuth, body: Bytes) -> Res
         Some(_) => return Err(AppsError::bad_request("contacts must be an array")),
         None => return Err(AppsError::bad_request("contacts is required")),
     };
+    check_contacts(&contacts)?;
     let t = auth.tenant.id;
     let now = st.now(&auth.tenant);
     let mut out = Vec::with_capacity(contacts.len());
@@ -101,6 +119,9 @@ pub async fn remove(State(st): State<AppState>, auth: AppsAuth, body: Bytes) -> 
         Some(_) => return Err(AppsError::bad_request("phone_numbers must be an array")),
         None => return Err(AppsError::bad_request("phone_numbers is required")),
     };
+    if let Some(i) = numbers.iter().position(|n| !matches!(n, Value::String(_) | Value::Number(_))) {
+        return Err(AppsError::bad_request(format!("phone_numbers[{i}] must be a string")));
+    }
     let t = auth.tenant.id;
     let mut out = Vec::with_capacity(numbers.len());
     let mut tx = st.db.begin().await.map_err(DomainError::from)?;

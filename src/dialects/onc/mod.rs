@@ -354,6 +354,8 @@ async fn json_endpoint(State(st): State<AppState>, Path(method): Path<String>, b
     };
     let params = if body.iter().all(u8::is_ascii_whitespace) {
         serde_json::Map::new()
+    } else if let Some(field) = crate::http::nul_in_json(&body) {
+        return bad_json(&crate::http::nul_message(&field));
     } else {
         match serde_json::from_slice::<Value>(&body) {
             Ok(Value::Object(o)) => o,
