@@ -67,6 +67,60 @@ pub fn nul_message(field: &str) -> String {
     format!("{field}: must not contain NUL characters")
 }
 
+/// The origin (`scheme://host[:port]`) a client used to reach this server, as WCF builds
+/// the addresses of a served WSDL: RFC 7239 `Forwarded` (its first element's `proto` and
+/// `host`) first, then `X-Forwarded-Proto` / `X-Forwarded-Host` (first value each), then the
+/// `Host` header (or the URI's authority), and `localhost` when there is none. The scheme is
+/// `http` unless a proxy says `https`. A value that is not a plain host[:port] is ignored,
+/// so nothing from a header can break out of the document it is written into.
+pub fn request_origin(headers: &axum::http::HeaderMap, uri: &axum::http::Uri) -> String {
+    fn header<'a>(h: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+        h.get(name).and_then(|v| v.to_str().ok())
+    }
+    fn first(v: &str) -> &str {
+        v.split(',').next().unwrap_or("").trim()
+    }
+    fn host_ok(h: &str) -> bool {
+        !h.is_empty()
+            && h.len() <= 255
+            && h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_'))
+    }
+    fn proto_ok(p: &str) -> Option<&'static str> {
+        match p.to_ascii_lowercase().as_str() {
+            "http" => Some("http"),
+            "https" => Some("https"),
+            _ => None,
+        }
+    }
+    let (mut proto, mut host): (Option<&'static str>, Option<String>) = (None, None);
+    if let Some(fwd) = header(headers, "forwarded") {
+        for pair in first(fwd).split(';') {
+            let Some((k, v)) = pair.split_once('=') else { continue };
+            let v = v.trim().trim_matches('"');
+            match k.trim().to_ascii_lowercase().as_str() {
+                "proto" => proto = proto_ok(v),
+                "host" if host_ok(v) => host = Some(v.to_string()),
+                _ => {}
+            }
+        }
+    }
+    if proto.is_none() {
+        proto = header(headers, "x-forwarded-proto").and_then(|v| proto_ok(first(v)));
+    }
+    if host.is_none() {
+        host = header(headers, "x-forwarded-host")
+            .map(first)
+            .filter(|h| host_ok(h))
+            .map(str::to_string);
+    }
+    let host = host
+        .or_else(|| header(headers, "host").map(str::trim).filter(|h| host_ok(h)).map(str::to_string))
+        .or_else(|| uri.authority().map(|a| a.as_str().to_string()).filter(|h| host_ok(h)))
+        .unwrap_or_else(|| "localhost".to_string());
+    format!("{}://{host}", proto.unwrap_or("http"))
+}
+
 /// `GET /healthz`, `GET /readyz`.
 pub fn router() -> Router<AppState> {
     Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
