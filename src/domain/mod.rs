@@ -15,6 +15,7 @@ pub mod directory;
 pub mod events;
 pub mod interactions;
 pub mod jobs;
+pub mod listing;
 pub mod optlists;
 pub mod outbox;
 pub mod phone;
