@@ -32,7 +32,7 @@ pub async fn status(State(st): State<AppState>, auth: LeadsAuth) -> LeadsResult<
             .fetch_all(&st.db)
             .await?;
     let members = sqlx::query(
-        "SELECT qa.queue_id, a.id, a.first_name, a.last_name, a.email, a.extension, a.status, a.logged_in, a.on_call, a.attrs
+        "SELECT qa.queue_id, a.id, a.first_name, a.last_name, a.email, COALESCE(NULLIF(a.extension, ''), a.agent_number) AS extension, a.status, a.logged_in, a.on_call, a.attrs
            FROM queue_agents qa JOIN agents a ON a.id = qa.agent_id AND a.tenant_id = qa.tenant_id
           WHERE qa.tenant_id = $1 ORDER BY a.seq",
     )
