@@ -59,9 +59,12 @@ pub async fn add(State(st): State<AppState>, auth: AppsAuth, body: Bytes) -> Res
         let number_text = raw_text(c.get("phone_number")).unwrap_or_default();
         let expires_text = raw_text(c.get("expires_at")).filter(|s| !s.trim().is_empty());
         let mut row = Map::new();
-        row.insert("phone_number".into(), c.get("phone_number").cloned().unwrap_or(Value::Null));
-        if let Some(e) = c.get("expires_at") {
-            row.insert("expires_at".into(), e.clone());
+        // Echoed as the strings the spec promises (a number as its digits; null left out).
+        if let Some(n) = raw_text(c.get("phone_number")) {
+            row.insert("phone_number".into(), Value::String(n));
+        }
+        if let Some(e) = raw_text(c.get("expires_at")) {
+            row.insert("expires_at".into(), Value::String(e));
         }
         let fail = |mut row: Map<String, Value>, msg: &str| {
             row.insert("error".into(), json!(msg));
@@ -128,7 +131,7 @@ pub async fn remove(State(st): State<AppState>, auth: AppsAuth, body: Bytes) -> 
     for n in &numbers {
         let text = raw_text(Some(n)).unwrap_or_default();
         let Ok(p) = PhoneNumber::parse(&text) else {
-            out.push(json!({"phone_number": n, "error": "phone_number is invalid", "status": "failed"}));
+            out.push(json!({"phone_number": text, "error": "phone_number is invalid", "status": "failed"}));
             continue;
         };
         let status = match optlists::find(&mut *tx, t, list::DNC, &p.e164).await? {
@@ -138,7 +141,7 @@ pub async fn remove(State(st): State<AppState>, auth: AppsAuth, body: Bytes) -> 
             }
             None => "not_found",
         };
-        out.push(json!({"phone_number": n, "status": status}));
+        out.push(json!({"phone_number": text, "status": status}));
     }
     tx.commit().await.map_err(DomainError::from)?;
     Ok(Json(Value::Array(out)))

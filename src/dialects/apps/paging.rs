@@ -29,7 +29,7 @@ pub struct Page {
 impl Page {
     /// Rows to skip.
     pub fn offset(&self) -> i64 {
-        (self.page - 1) * self.per_page
+        (self.page - 1).saturating_mul(self.per_page)
     }
 }
 
