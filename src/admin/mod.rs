@@ -108,6 +108,9 @@ pub(crate) fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
+    if let Some(field) = crate::http::nul_in_json(body) {
+        return Err(AdminError::Unprocessable(crate::http::nul_message(&field)));
+    }
     match axum::Json::<T>::from_bytes(body) {
         Ok(axum::Json(v)) => Ok(v),
         Err(axum::extract::rejection::JsonRejection::JsonDataError(e)) => Err(AdminError::Unprocessable(e.body_text())),

@@ -255,3 +255,26 @@ pub async fn start_session(
     tx.commit().await?;
     Ok(SessionStart::Started(Box::new(row)))
 }
+
+/// One page of the tenant's interactions of `kind`, ordered and windowed by `filter`, and
+/// how many match in all.
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
+pub async fn list_filtered(
+    db: &sqlx::PgPool,
+    tenant: TenantId,
+    kind: &str,
+    filter: &super::listing::ListFilter,
+    limit: i64,
+    offset: i64,
+) -> DomainResult<(i64, Vec<Interaction>)> {
+    let mut count = sqlx::QueryBuilder::<sqlx::Postgres>::new("SELECT count(*) FROM interactions WHERE tenant_id = ");
+    count.push_bind(tenant.0).push(" AND kind = ").push_bind(kind);
+    filter.push_conditions(&mut count);
+    let total: i64 = count.build_query_scalar().fetch_one(db).await?;
+    let mut rows = sqlx::QueryBuilder::<sqlx::Postgres>::new(format!("SELECT {COLS} FROM interactions WHERE tenant_id = "));
+    rows.push_bind(tenant.0).push(" AND kind = ").push_bind(kind);
+    filter.push_conditions(&mut rows);
+    filter.push_order(&mut rows);
+    rows.push(" LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
+    Ok((total, rows.build_query_as::<Interaction>().fetch_all(db).await?))
+}

@@ -536,6 +536,9 @@ impl FromRequest<AppState> for Body {
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return Ok(Body::Json(json!({})));
         }
+        if let Some(field) = crate::http::nul_in_json(&bytes) {
+            return Err(CmError::bad_request(crate::http::nul_message(&field)));
+        }
         let v: Value = serde_json::from_slice(&bytes).map_err(|e| CmError::bad_request(format!("body is not valid JSON: {e}")))?;
         if !v.is_object() {
             return Err(CmError::bad_request("body must be a JSON object"));

@@ -105,6 +105,9 @@ impl<S: Send + Sync> FromRequest<S> for LeadsJson {
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|_| LeadsError::bad("request body could not be read"))?;
+        if let Some(field) = crate::http::nul_in_json(&bytes) {
+            return Err(LeadsError::bad(crate::http::nul_message(&field)));
+        }
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(m)) => Ok(LeadsJson(m)),
             Ok(_) => Err(LeadsError::bad("request body must be a JSON object")),
