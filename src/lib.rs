@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod controls;
 pub mod db;
 pub mod dialects;
 pub mod domain;
@@ -26,7 +27,7 @@ pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .merge(http::router())
         .merge(admin::router())
-        .merge(dialects::router())
+        .merge(controls::journal::wrap(dialects::router(), &state))
         .fallback(http::not_found);
     http::layers(routes, &state).with_state(state)
 }
@@ -40,6 +41,7 @@ pub async fn launch(
 ) -> std::io::Result<()> {
     let (tx, rx) = watch::channel(false);
     let engine = engine::spawn(state.clone(), dialects::job_handlers(), rx.clone());
+    let journal = controls::journal::spawn_writer(&state, rx.clone());
     let app = app(state);
     let mut servers = Vec::new();
     for l in listeners {
@@ -63,6 +65,9 @@ pub async fn launch(
     }
     for e in engine {
         let _ = e.await;
+    }
+    if let Some(j) = journal {
+        let _ = j.await;
     }
     Ok(())
 }

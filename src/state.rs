@@ -30,6 +30,8 @@ pub struct AppState {
     pub scheduler_lock: Arc<tokio::sync::Mutex<()>>,
     /// The dialects' credential provisioners and settings keys.
     pub tenants: Arc<Registry>,
+    /// The request journal's channel to this process's writer.
+    pub journal: crate::controls::journal::Journal,
 }
 
 impl AppState {
@@ -49,6 +51,7 @@ impl AppState {
             jwt_secret: jwt.into_bytes().into(),
             scheduler_lock: Arc::new(tokio::sync::Mutex::new(())),
             tenants: Arc::new(crate::dialects::tenant_registry()),
+            journal: Default::default(),
             worker_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()).into(),
         })
     }

@@ -33,6 +33,7 @@ mod campaign_events;
 mod clock;
 mod error;
 mod fixtures;
+mod journal;
 mod leads_keys;
 mod suppression;
 mod tenants;
@@ -82,6 +83,7 @@ pub fn router() -> Router<AppState> {
         .merge(leads_keys::router())
         .merge(clock::router())
         .merge(campaign_events::router())
+        .merge(journal::router())
 }
 
 /// The tenant of a path's `{slug}` (404 when there is none).

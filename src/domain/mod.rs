@@ -37,6 +37,7 @@ pub mod events;
 pub mod history;
 pub mod interactions;
 pub mod jobs;
+pub mod journal;
 pub mod optlists;
 pub mod outbox;
 pub mod phone;

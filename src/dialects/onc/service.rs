@@ -187,6 +187,7 @@ async fn open_session(st: &AppState, p: &Map<String, Value>) -> Reply {
     };
     let result: F<String> = async {
         let tenant = tenants::by_id(&st.db, cred.tenant_id).await?;
+        crate::controls::journal::note(&tenant);
         let now = st.now(&tenant);
         let spec = sessions::OpenSession {
             kind: SESSION_KIND,
@@ -215,6 +216,7 @@ async fn session(st: &AppState, p: &Map<String, Value>) -> F<(Tenant, DateTime<U
         .filter(|s| !s.trim().is_empty())
         .ok_or(DomainError::Unauthorized)?;
     let s = sessions::touch(&st.db, st.clock.as_ref(), SESSION_KIND, token.trim(), |t| idle(st, t)).await?;
+    crate::controls::journal::note(&s.tenant);
     Ok((s.tenant, s.now))
 }
 

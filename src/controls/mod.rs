@@ -1,0 +1,3 @@
+//! Emulator controls around the dialect routes: the request journal.
+
+pub mod journal;
