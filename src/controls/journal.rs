@@ -360,7 +360,7 @@ pub fn dialect_of(path: &str) -> &'static str {
         "onc"
     } else if under("/api/v2") || under("/callcenter") {
         "leads"
-    } else if under("/apps/api/v1/outbound_dialer") {
+    } else if under("/apps/api/v1/outbound_dialer/campaigns") {
         "outbound_dialer"
     } else if under("/apps") || under("/manager") {
         "apps"
@@ -472,9 +472,13 @@ fn redact_form(text: &str, secrets: &mut Secrets) -> String {
     text.split('&')
         .map(|pair| match pair.split_once('=') {
             Some((k, v)) => {
-                let key = percent_encoding::percent_decode_str(&k.replace('+', " ")).decode_utf8_lossy().to_string();
+                let key = percent_encoding::percent_decode_str(&k.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .to_string();
                 if sensitive(&key) {
-                    let val = percent_encoding::percent_decode_str(&v.replace('+', " ")).decode_utf8_lossy().to_string();
+                    let val = percent_encoding::percent_decode_str(&v.replace('+', " "))
+                        .decode_utf8_lossy()
+                        .to_string();
                     secrets.add(&val);
                     secrets.add(v);
                     format!("{k}={REDACTED}")
@@ -548,7 +552,16 @@ fn redact_loose(text: &str, secrets: &mut Secrets) -> String {
     let lower = text.to_ascii_lowercase();
     let bytes = text.as_bytes();
     let mut spans: Vec<(usize, usize)> = Vec::new();
-    for word in ["password", "passwd", "secret", "token", "apikey", "api_key", "sessionid", "session_id"] {
+    for word in [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "apikey",
+        "api_key",
+        "sessionid",
+        "session_id",
+    ] {
         let mut from = 0;
         while let Some(i) = lower[from..].find(word) {
             let mut j = from + i + word.len();
@@ -729,7 +742,16 @@ mod tests {
 
     #[test]
     fn sensitive_names() {
-        for n in ["password", "Password", "refresh_token", "authToken", "X-API-Key", "SessionId", "sessionId", "cookie"] {
+        for n in [
+            "password",
+            "Password",
+            "refresh_token",
+            "authToken",
+            "X-API-Key",
+            "SessionId",
+            "sessionId",
+            "cookie",
+        ] {
             assert!(sensitive(n), "{n}");
         }
         for n in ["username", "accountId", "phone", "x-request-id", "content-type"] {
@@ -740,13 +762,24 @@ mod tests {
     #[test]
     fn redacts_bodies() {
         let mut s = Secrets::default();
-        let j = redact_body(br#"{"username":"u","password":"hunter22","nested":{"refresh_token":"abcdefgh"}}"#, "application/json", &mut s).unwrap();
-        assert!(!j.contains("hunter22") && !j.contains("abcdefgh") && j.contains("\"username\":\"u\""), "{j}");
+        let j = redact_body(
+            br#"{"username":"u","password":"hunter22","nested":{"refresh_token":"abcdefgh"}}"#,
+            "application/json",
+            &mut s,
+        )
+        .unwrap();
+        assert!(
+            !j.contains("hunter22") && !j.contains("abcdefgh") && j.contains("\"username\":\"u\""),
+            "{j}"
+        );
         let x = redact_xml(
             "<s:Body><OpenAPISession><accountId>a1</accountId><password>hunter22</password><a:SessionId>sess1234</a:SessionId></OpenAPISession></s:Body>",
             &mut s,
         );
-        assert!(!x.contains("hunter22") && !x.contains("sess1234") && x.contains("<accountId>a1</accountId>"), "{x}");
+        assert!(
+            !x.contains("hunter22") && !x.contains("sess1234") && x.contains("<accountId>a1</accountId>"),
+            "{x}"
+        );
         let f = redact_form("user=a&password=hunter22&x=1", &mut s);
         assert_eq!(f, "user=a&password=[REDACTED]&x=1");
         let l = redact_loose(r#"{"password": "hunter22", "x": 1, "tok"#, &mut s);
@@ -771,6 +804,7 @@ mod tests {
         assert_eq!(dialect_of("/api/v2/campaigns"), "leads");
         assert_eq!(dialect_of("/apps/api/v1/outbound_dialer/campaigns/1/contacts"), "outbound_dialer");
         assert_eq!(dialect_of("/apps/api/v1/calls"), "apps");
+        assert_eq!(dialect_of("/apps/api/v1/outbound_dialer/dnc/check"), "apps");
         assert_eq!(dialect_of("/manager/api/v1/calls"), "apps");
         assert_eq!(dialect_of("/campaignmanager/credits"), "campaign_manager");
     }

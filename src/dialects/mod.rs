@@ -43,6 +43,12 @@ pub fn tenant_registry() -> Registry {
         &campaign_manager::tenant::CmProvisioner,
         &apps::tenant::AppsProvisioner,
     ];
-    let settings = [apps::tenant::SETTINGS, leads::tenant::SETTINGS, onc::tenant::SETTINGS, crate::controls::journal::SETTINGS].concat();
+    let settings = [
+        apps::tenant::SETTINGS,
+        leads::tenant::SETTINGS,
+        onc::tenant::SETTINGS,
+        crate::controls::journal::SETTINGS,
+    ]
+    .concat();
     Registry { provisioners, settings }
 }
