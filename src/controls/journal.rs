@@ -19,13 +19,15 @@
 //!   appears in the record (a session id echoed in a response, say).
 //! - **Off the request path**: the middleware hands a small record to a bounded channel
 //!   ([`CHANNEL_CAPACITY`]); one writer task per process redacts and writes batches in one
-//!   multi-row INSERT (`domain::journal::insert_batch`, which also trims each tenant to
-//!   `journal_limit`). When the channel is full the record is dropped and counted
+//!   multi-row INSERT (`domain::journal::insert_batch`), and trims the tenants written to
+//!   to their `journal_limit` (`domain::journal::trim`) at most once a second, and before
+//!   every read. When the channel is full the record is dropped and counted
 //!   ([`dropped_total`]). [`Journal::flush`] waits until everything sent before it is
 //!   written (the admin API calls it before reading, so a client sees its own requests).
 //! - **Settings** ([`SETTINGS`]): `journal_enabled` (default true), `journal_limit`
 //!   (default [`DEFAULT_LIMIT`]).
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -55,6 +57,8 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub const CHANNEL_CAPACITY: usize = 4096;
 /// Records per INSERT at most.
 pub const BATCH: usize = 256;
+/// Retention is enforced at most this often under load (and before every read).
+const TRIM_EVERY: Duration = Duration::from_secs(1);
 /// `journal_limit` when the tenant has none.
 pub const DEFAULT_LIMIT: i64 = 10_000;
 /// What replaces a secret.
@@ -305,6 +309,8 @@ pub fn spawn_writer(state: &AppState, mut shutdown: watch::Receiver<bool>) -> Op
     running.store(true, Ordering::Release);
     let db = state.db.clone();
     Some(tokio::spawn(async move {
+        let mut last_trim = Instant::now();
+        let mut untrimmed: HashSet<TenantId> = HashSet::new();
         loop {
             let first = tokio::select! {
                 m = rx.recv() => m,
@@ -318,19 +324,27 @@ pub fn spawn_writer(state: &AppState, mut shutdown: watch::Receiver<bool>) -> Op
                     Err(_) => break,
                 }
             }
-            write(&db, batch).await;
+            // Retention is enforced at most once a second under load, and always before
+            // a reader (a flush) looks.
+            let trim = last_trim.elapsed() >= TRIM_EVERY || batch.iter().any(|m| matches!(m, Msg::Flush(_)));
+            if trim {
+                last_trim = Instant::now();
+            }
+            write(&db, batch, &mut untrimmed, trim).await;
         }
         // Shutting down: write what is queued.
         let mut rest = Vec::new();
         while let Ok(m) = rx.try_recv() {
             rest.push(m);
         }
-        write(&db, rest).await;
+        write(&db, rest, &mut untrimmed, true).await;
         running.store(false, Ordering::Release);
     }))
 }
 
-async fn write(db: &sqlx::PgPool, batch: Vec<Msg>) {
+/// Writes the batch's records, trims (when `trim`) every tenant written to since the last
+/// trim, then answers the batch's flushes.
+async fn write(db: &sqlx::PgPool, batch: Vec<Msg>, untrimmed: &mut HashSet<TenantId>, trim: bool) {
     let mut records = Vec::with_capacity(batch.len());
     let mut acks = Vec::new();
     for m in batch {
@@ -339,10 +353,17 @@ async fn write(db: &sqlx::PgPool, batch: Vec<Msg>) {
             Msg::Flush(tx) => acks.push(tx),
         }
     }
-    for chunk in records.chunks(BATCH) {
-        if let Err(e) = store::insert_batch(db, chunk, DEFAULT_LIMIT).await {
-            tracing::warn!(error = %e, records = chunk.len(), "request journal batch not written");
-            DROPPED.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+    untrimmed.extend(records.iter().map(|r| r.tenant));
+    if !records.is_empty() {
+        if let Err(e) = store::insert_batch(db, &records).await {
+            tracing::warn!(error = %e, records = records.len(), "request journal batch not written");
+            DROPPED.fetch_add(records.len() as u64, Ordering::Relaxed);
+        }
+    }
+    if trim && !untrimmed.is_empty() {
+        let tenants: Vec<TenantId> = untrimmed.drain().collect();
+        if let Err(e) = store::trim(db, &tenants, DEFAULT_LIMIT).await {
+            tracing::warn!(error = %e, "request journal not trimmed");
         }
     }
     for a in acks {
@@ -625,12 +646,36 @@ fn content_type(h: &HeaderMap) -> String {
         .to_ascii_lowercase()
 }
 
+/// Whether a text names anything [`sensitive`] could match (most bodies do not, and are
+/// then kept as they are without being parsed).
+fn mentions_secret(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    [
+        "pass",
+        "pwd",
+        "secret",
+        "token",
+        "key",
+        "session",
+        "auth",
+        "cookie",
+        "credential",
+        "signature",
+        "jwt",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
+}
+
 /// A body as redacted text (None when empty).
 fn redact_body(raw: &[u8], ctype: &str, secrets: &mut Secrets) -> Option<String> {
     if raw.is_empty() {
         return None;
     }
     let text = String::from_utf8_lossy(raw);
+    if !mentions_secret(&text) {
+        return Some(text.into_owned());
+    }
     let trimmed = text.trim_start();
     if ctype.contains("json") || trimmed.starts_with('{') || trimmed.starts_with('[') {
         if let Ok(mut v) = serde_json::from_str::<Value>(&text) {

@@ -4,9 +4,9 @@
 //! wire formats; the domain does not) and are written in batches by one writer task per
 //! process ([`insert_batch`]). A record is written only while its tenant still has the
 //! epoch the request saw, so a record of a request from before a tenant reset never lands
-//! after the reset; records of deleted tenants are skipped. Retention: after each batch,
-//! every tenant of the batch keeps its newest `journal_limit` records (the tenant's
-//! setting, else the default given), set-based.
+//! after the reset; records of deleted tenants are skipped. Retention ([`trim`]): the
+//! tenants written to keep their newest `journal_limit` records (the tenant's setting,
+//! else the default given), set-based.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -268,12 +268,10 @@ pub async fn clear(db: &PgPool, tenant: TenantId) -> DomainResult<u64> {
         .rows_affected())
 }
 
-/// Writes a batch of records of any tenants in one multi-row INSERT (skipping records
-/// whose tenant is gone or was reset since), then trims every tenant of the batch to its
-/// newest `journal_limit` records (`default_limit` when the tenant has no setting), in one
-/// transaction. Returns the number of records written.
+/// Writes a batch of records of any tenants in one multi-row INSERT, skipping records
+/// whose tenant is gone or was reset since. Returns the number of records written.
 #[tracing::instrument(skip_all, fields(records = records.len()))]
-pub async fn insert_batch(db: &PgPool, records: &[NewRecord], default_limit: i64) -> DomainResult<u64> {
+pub async fn insert_batch(db: &PgPool, records: &[NewRecord]) -> DomainResult<u64> {
     if records.is_empty() {
         return Ok(0);
     }
@@ -317,7 +315,6 @@ pub async fn insert_batch(db: &PgPool, records: &[NewRecord], default_limit: i64
         resp_sizes.push(r.response_body_size);
         durations.push(r.duration_us);
     }
-    let mut tx = db.begin().await?;
     let written = sqlx::query(
         "INSERT INTO request_journal (id, tenant_id, at, dialect, operation, method, path, route, query, request_id,
                 request_headers, request_body, request_body_size, status, response_headers, response_body,
@@ -353,12 +350,18 @@ pub async fn insert_batch(db: &PgPool, records: &[NewRecord], default_limit: i64
     .bind(&resp_bodies)
     .bind(&resp_sizes)
     .bind(&durations)
-    .execute(&mut *tx)
+    .execute(db)
     .await?
     .rows_affected();
-    tenants.sort_unstable();
-    tenants.dedup();
-    sqlx::query(
+    Ok(written)
+}
+
+/// Keeps the newest `journal_limit` records (`default_limit` when the tenant has no
+/// setting) of each of `tenants`, in one set-based DELETE; returns how many went.
+#[tracing::instrument(skip_all, fields(tenants = tenants.len()))]
+pub async fn trim(db: &PgPool, tenants: &[TenantId], default_limit: i64) -> DomainResult<u64> {
+    let ids: Vec<Uuid> = tenants.iter().map(|t| t.0).collect();
+    Ok(sqlx::query(
         "DELETE FROM request_journal j
           USING (SELECT t.id AS tenant_id, c.seq AS cutoff
                    FROM tenants t
@@ -368,12 +371,11 @@ pub async fn insert_batch(db: &PgPool, records: &[NewRecord], default_limit: i64
                   WHERE t.id = ANY($1)) old
           WHERE j.tenant_id = old.tenant_id AND j.seq <= old.cutoff",
     )
-    .bind(&tenants)
+    .bind(&ids)
     .bind(default_limit)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(written)
+    .execute(db)
+    .await?
+    .rows_affected())
 }
 
 #[cfg(test)]
