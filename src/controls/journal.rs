@@ -844,6 +844,37 @@ mod tests {
     }
 
     #[test]
+    fn a_full_channel_drops_and_counts() {
+        let j = Journal::default();
+        let pending = || Pending {
+            tenant: Noted {
+                id: TenantId(Uuid::nil()),
+                epoch: 0,
+                clock: TenantClock::default(),
+                enabled: true,
+            },
+            base_now: Utc::now(),
+            method: Method::GET,
+            uri: Uri::from_static("/apps/api/v1/wait_times"),
+            route: None,
+            headers: HeaderMap::new(),
+            request: Arc::default(),
+            status: 200,
+            response_headers: HeaderMap::new(),
+            response: None,
+            response_size: None,
+            duration: Duration::ZERO,
+        };
+        for _ in 0..CHANNEL_CAPACITY {
+            j.send(pending());
+        }
+        let before = dropped_total();
+        j.send(pending());
+        j.send(pending());
+        assert!(dropped_total() >= before + 2);
+    }
+
+    #[test]
     fn dialects() {
         assert_eq!(dialect_of("/onc/json/X"), "onc");
         assert_eq!(dialect_of("/api/v2/campaigns"), "leads");
