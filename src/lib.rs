@@ -41,7 +41,7 @@ pub async fn launch(
 ) -> std::io::Result<()> {
     let (tx, rx) = watch::channel(false);
     let engine = engine::spawn(state.clone(), dialects::job_handlers(), rx.clone());
-    let journal = controls::journal::spawn_writer(&state, rx.clone());
+    let journal = controls::journal::spawn_writer(&state);
     let app = app(state);
     let mut servers = Vec::new();
     for l in listeners {
@@ -67,7 +67,7 @@ pub async fn launch(
         let _ = e.await;
     }
     if let Some(j) = journal {
-        let _ = j.await;
+        j.stop().await;
     }
     Ok(())
 }

@@ -401,3 +401,16 @@ async fn tenants_are_isolated() {
     assert_eq!(count(&app, "acme", json!({})).await, 2);
     assert_eq!(count(&app, "beta", json!({})).await, 0);
 }
+
+#[tokio::test]
+async fn queued_records_are_written_on_shutdown() {
+    let app = TestApp::spawn().await;
+    let p = app.tenant("acme").await;
+    let apps = AppsClient::new(&app, &p);
+    for _ in 0..3 {
+        assert_eq!(apps.get("/apps/api/v1/wait_times?lang=en").await.0, 200);
+    }
+    // no read (flush) before the restart: the stopping writer writes what is queued
+    let app = app.restart().await;
+    assert_eq!(count(&app, "acme", json!({"dialect": "apps"})).await, 3);
+}

@@ -23,7 +23,9 @@
 //!   to their `journal_limit` (`domain::journal::trim`) at most once a second, and before
 //!   every read. When the channel is full the record is dropped and counted
 //!   ([`dropped_total`]). [`Journal::flush`] waits until everything sent before it is
-//!   written (the admin API calls it before reading, so a client sees its own requests).
+//!   written (the admin API calls it before reading, so a client sees its own requests);
+//!   at shutdown `launch` stops the writer after the listeners ([`Writer::stop`]), which
+//!   writes what is queued.
 //! - **Settings** ([`SETTINGS`]): `journal_enabled` (default true), `journal_limit`
 //!   (default [`DEFAULT_LIMIT`]).
 
@@ -42,7 +44,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde_json::{Map, Value};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::domain::clock::TenantClock;
@@ -133,6 +135,7 @@ pub fn note(tenant: &Tenant) {
 enum Msg {
     Record(Box<Pending>),
     Flush(oneshot::Sender<()>),
+    Stop,
 }
 
 /// The channel to this process's writer.
@@ -301,22 +304,33 @@ async fn capture_request(body: Body, capture: &Arc<Mutex<Capture>>) -> Body {
 // ---------------------------------------------------------------------------------------
 // The writer
 
-/// Starts this process's writer (once; later calls return None). It stops when
-/// `shutdown` turns true, after writing what is queued.
-pub fn spawn_writer(state: &AppState, mut shutdown: watch::Receiver<bool>) -> Option<tokio::task::JoinHandle<()>> {
+/// The running writer of this process.
+pub struct Writer {
+    task: tokio::task::JoinHandle<()>,
+    journal: Journal,
+}
+
+impl Writer {
+    /// Writes what is queued, then stops (call it once the listeners are closed, so the
+    /// records of the last requests are written too).
+    pub async fn stop(self) {
+        let _ = self.journal.tx.send(Msg::Stop).await;
+        let _ = self.task.await;
+    }
+}
+
+/// Starts this process's writer (once; later calls return None).
+pub fn spawn_writer(state: &AppState) -> Option<Writer> {
     let mut rx = state.journal.rx.lock().ok()?.take()?;
     let running = state.journal.running.clone();
     running.store(true, Ordering::Release);
     let db = state.db.clone();
-    Some(tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let mut last_trim = Instant::now();
         let mut untrimmed: HashSet<TenantId> = HashSet::new();
-        loop {
-            let first = tokio::select! {
-                m = rx.recv() => m,
-                _ = shutdown.wait_for(|v| *v) => None,
-            };
-            let Some(first) = first else { break };
+        let mut stopping = false;
+        while !stopping {
+            let Some(first) = rx.recv().await else { break };
             let mut batch = vec![first];
             while batch.len() < BATCH {
                 match rx.try_recv() {
@@ -324,22 +338,21 @@ pub fn spawn_writer(state: &AppState, mut shutdown: watch::Receiver<bool>) -> Op
                     Err(_) => break,
                 }
             }
+            stopping = batch.iter().any(|m| matches!(m, Msg::Stop));
             // Retention is enforced at most once a second under load, and always before
             // a reader (a flush) looks.
-            let trim = last_trim.elapsed() >= TRIM_EVERY || batch.iter().any(|m| matches!(m, Msg::Flush(_)));
+            let trim = stopping || last_trim.elapsed() >= TRIM_EVERY || batch.iter().any(|m| matches!(m, Msg::Flush(_)));
             if trim {
                 last_trim = Instant::now();
             }
             write(&db, batch, &mut untrimmed, trim).await;
         }
-        // Shutting down: write what is queued.
-        let mut rest = Vec::new();
-        while let Ok(m) = rx.try_recv() {
-            rest.push(m);
-        }
-        write(&db, rest, &mut untrimmed, true).await;
         running.store(false, Ordering::Release);
-    }))
+    });
+    Some(Writer {
+        task,
+        journal: state.journal.clone(),
+    })
 }
 
 /// Writes the batch's records, trims (when `trim`) every tenant written to since the last
@@ -351,6 +364,7 @@ async fn write(db: &sqlx::PgPool, batch: Vec<Msg>, untrimmed: &mut HashSet<Tenan
         match m {
             Msg::Record(p) => records.push(redact(*p)),
             Msg::Flush(tx) => acks.push(tx),
+            Msg::Stop => {}
         }
     }
     untrimmed.extend(records.iter().map(|r| r.tenant));
