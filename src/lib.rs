@@ -27,7 +27,7 @@ pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .merge(http::router())
         .merge(admin::router())
-        .merge(dialects::router())
+        .merge(controls::journal::wrap(dialects::router(), &state))
         .fallback(http::not_found)
         .layer(axum::middleware::from_fn(controls::faults::middleware));
     http::layers(routes, &state).with_state(state)
@@ -42,6 +42,7 @@ pub async fn launch(
 ) -> std::io::Result<()> {
     let (tx, rx) = watch::channel(false);
     let engine = engine::spawn(state.clone(), dialects::job_handlers(), rx.clone());
+    let journal = controls::journal::spawn_writer(&state);
     let app = app(state);
     let mut servers = Vec::new();
     for l in listeners {
@@ -65,6 +66,9 @@ pub async fn launch(
     }
     for e in engine {
         let _ = e.await;
+    }
+    if let Some(j) = journal {
+        j.stop().await;
     }
     Ok(())
 }

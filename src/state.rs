@@ -33,6 +33,8 @@ pub struct AppState {
     pub tenants: Arc<Registry>,
     /// Every tenant's injected faults (kept correct through LISTEN/NOTIFY).
     pub faults: Arc<FaultCache>,
+    /// The request journal's channel to this process's writer.
+    pub journal: crate::controls::journal::Journal,
 }
 
 /// A job's context with this application's state.
@@ -58,6 +60,7 @@ impl AppState {
             scheduler_lock: Arc::new(tokio::sync::Mutex::new(())),
             tenants: Arc::new(tenants),
             faults: Arc::new(FaultCache::default()),
+            journal: Default::default(),
             worker_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()).into(),
         })
     }

@@ -36,6 +36,7 @@ mod clock;
 mod error;
 mod faults;
 mod fixtures;
+mod journal;
 mod leads_keys;
 mod org_items;
 mod snapshots;
@@ -90,6 +91,7 @@ pub fn router() -> Router<AppState> {
         .merge(campaign_events::router())
         .merge(snapshots::router())
         .merge(faults::router())
+        .merge(journal::router())
 }
 
 /// The tenant of a path's `{slug}` (404 when there is none).

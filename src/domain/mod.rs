@@ -40,6 +40,7 @@ pub mod faults;
 pub mod history;
 pub mod interactions;
 pub mod jobs;
+pub mod journal;
 pub mod listing;
 pub mod optlists;
 pub mod outbox;

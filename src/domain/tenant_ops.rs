@@ -228,6 +228,7 @@ pub const RESET_TABLES: &[(&str, Scope)] = &[
     ("apps_org_items", Scope::Directory),
     ("announcements", Scope::Data),
     ("faults", Scope::Data),
+    ("request_journal", Scope::Data),
     ("queue_agents", Scope::Directory),
     ("queues", Scope::Directory),
     ("phone_numbers", Scope::Directory),

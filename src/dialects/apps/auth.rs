@@ -61,6 +61,7 @@ impl FromRequestParts<AppState> for AppsAuth {
         let tenant = tenants::by_id(&state.db, cred.tenant_id)
             .await
             .map_err(|_| AppsError::unauthorized())?;
+        crate::controls::journal::note(&tenant);
         let host = parts
             .headers
             .get(header::HOST)

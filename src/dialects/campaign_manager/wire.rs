@@ -191,6 +191,7 @@ impl FromRequestParts<AppState> for Cm {
             DomainError::NotFound(_) => CmError::unauthorized(),
             other => CmError::from(other),
         })?;
+        crate::controls::journal::note(&tenant);
         let enterprise_sid = cred.account_id.clone().unwrap_or_else(|| crate::domain::sid("EN", tenant.id.0));
         let account_email = cred
             .attrs

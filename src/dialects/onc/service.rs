@@ -189,6 +189,7 @@ async fn open_session(st: &AppState, p: &Map<String, Value>) -> Reply {
     };
     let result: F<String> = async {
         let tenant = tenants::by_id(&st.db, cred.tenant_id).await?;
+        crate::controls::journal::note(&tenant);
         if let Some(r) = faults::check(st, tenant.id, "onc").await {
             return Err(Fail(code::INTERNAL, r.message));
         }
@@ -220,6 +221,7 @@ async fn session(st: &AppState, p: &Map<String, Value>) -> F<(Tenant, DateTime<U
         .filter(|s| !s.trim().is_empty())
         .ok_or(DomainError::Unauthorized)?;
     let s = sessions::touch(&st.db, st.clock.as_ref(), SESSION_KIND, token.trim(), |t| idle(st, t)).await?;
+    crate::controls::journal::note(&s.tenant);
     if let Some(r) = faults::check(st, s.tenant.id, "onc").await {
         return Err(Fail(code::INTERNAL, r.message));
     }
