@@ -8,6 +8,7 @@ pub mod dialects;
 pub mod domain;
 pub mod engine;
 pub mod http;
+pub mod observability;
 pub mod state;
 pub mod token;
 
@@ -25,6 +26,7 @@ pub use state::AppState;
 pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .merge(http::router())
+        .merge(observability::router())
         .merge(admin::router())
         .merge(dialects::router())
         .fallback(http::not_found);

@@ -30,6 +30,8 @@ pub struct AppState {
     pub scheduler_lock: Arc<tokio::sync::Mutex<()>>,
     /// The dialects' credential provisioners and settings keys.
     pub tenants: Arc<Registry>,
+    /// This process's metrics (`GET /metrics`).
+    pub metrics: Arc<crate::observability::Metrics>,
 }
 
 impl AppState {
@@ -49,6 +51,7 @@ impl AppState {
             jwt_secret: jwt.into_bytes().into(),
             scheduler_lock: Arc::new(tokio::sync::Mutex::new(())),
             tenants: Arc::new(crate::dialects::tenant_registry()),
+            metrics: crate::observability::Metrics::new(crate::observability::sources()),
             worker_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()).into(),
         })
     }
