@@ -1,8 +1,9 @@
 //! The request layer: times each request into the request histogram and, when traces are
 //! exported, makes an incoming W3C `traceparent` the parent of the request span.
 //!
-//! It goes outside the trace layer in `http::layers`, so the trace layer's span is created
-//! while the remote context is current. Per request it reads the `MatchedPath` set by the
+//! It goes outside the trace layer in `http::layers`: axum calls a route's inner layers
+//! when the route's future is first polled, so the remote context is made current during
+//! that first poll, and the trace layer creates the request span under it. Per request it reads the `MatchedPath` set by the
 //! router, looks up the interned template (no allocation once the route was seen) and, at
 //! the response, records into a cached histogram handle: label values are `&'static str`.
 
