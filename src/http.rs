@@ -180,5 +180,6 @@ pub fn layers(router: Router<AppState>, state: &AppState) -> Router<AppState> {
                 })
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
+        .layer(crate::observability::http::HttpMetricsLayer::new(state.metrics.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }

@@ -9,6 +9,7 @@ pub mod dialects;
 pub mod domain;
 pub mod engine;
 pub mod http;
+pub mod observability;
 pub mod state;
 pub mod token;
 
@@ -26,6 +27,7 @@ pub use state::AppState;
 pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .merge(http::router())
+        .merge(observability::router())
         .merge(admin::router())
         .merge(controls::journal::wrap(dialects::router(), &state))
         .fallback(http::not_found)

@@ -35,6 +35,8 @@ pub struct AppState {
     pub faults: Arc<FaultCache>,
     /// The request journal's channel to this process's writer.
     pub journal: crate::controls::journal::Journal,
+    /// This process's metrics (`GET /metrics`).
+    pub metrics: Arc<crate::observability::Metrics>,
 }
 
 /// A job's context with this application's state.
@@ -61,6 +63,7 @@ impl AppState {
             tenants: Arc::new(tenants),
             faults: Arc::new(FaultCache::default()),
             journal: Default::default(),
+            metrics: crate::observability::Metrics::new(crate::observability::sources()),
             worker_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()).into(),
         })
     }
