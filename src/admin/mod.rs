@@ -31,6 +31,7 @@
 //! - Snapshots (`GET|POST …/snapshot`, and `snapshot` in `POST /tenants`): see
 //!   [`crate::domain::snapshots`]; the restore reads bodies up to the upload limit.
 
+mod call_fixture;
 mod campaign_events;
 mod clock;
 mod error;
@@ -84,6 +85,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(tenants::router())
         .merge(fixtures::router())
+        .merge(call_fixture::router())
         .merge(suppression::router())
         .merge(leads_keys::router())
         .merge(org_items::router())
