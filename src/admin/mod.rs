@@ -28,6 +28,8 @@
 //! - Campaign events (`POST …/campaigns/{id}/events`): `{"event": "start"}` or
 //!   `{"events": ["schedule", "start"]}` (in order, in one transaction) through the one
 //!   campaign state machine; an illegal move → 409 and nothing changes.
+//! - Calls (`POST …/calls`): a call interaction as a fixture with its Leads cdr id and
+//!   Apps call id (`ids`); see `call_fixture.rs`.
 //! - Snapshots (`GET|POST …/snapshot`, and `snapshot` in `POST /tenants`): see
 //!   [`crate::domain::snapshots`]; the restore reads bodies up to the upload limit.
 
