@@ -1,5 +1,5 @@
 """Prepares a fresh tenant for scripts/contract-check: a default outbound number, credits,
-an agent, a menu, a queue and campaigns (through the admin API), and prints per collection
+an agent, a menu, a queue, campaigns and a call (through the admin API), and prints per collection
 the variables newman gets with --env-var, and per OpenAPI file the auth header schemathesis
 sends.
 
@@ -39,7 +39,10 @@ menu = admin("POST", "/menus", {"name": "Support", "menu_type": "mobile_menu", "
 ivr = admin("POST", "/menus", {"name": "Main IVR", "menu_type": "ivr_menu", "languages": ["en"], "channels": ["voice_call"]})
 admin("POST", "/queues", {"name": "Sales", "agents": ["agent@example.com"]})
 dialer = admin("POST", "/campaigns", {"name": "Contract dialer", "kind": "outbound_dialer"})
-admin("POST", "/campaigns", {"name": "Contract leads", "kind": "leads"})
+leads_campaign = admin("POST", "/campaigns", {"name": "Contract leads", "kind": "leads"})
+# A finished call on the Leads campaign: the Leads collection sets its voicemail disposition
+# (no Leads API shows a call's cdr id before that).
+leads_call = admin("POST", "/calls", {"to": "+14155550123", "campaign": leads_campaign["id"], "status": "finished"})
 
 apps_user, apps_token = t["apps"]["subdomain"], t["apps"]["token"]
 cm = t["campaign_manager"]
@@ -58,7 +61,12 @@ out = {
         "outbound_number": "+1 339-219-5276",
     },
     "campaign-manager": {"accountSid": cm["account_sid"], "authToken": cm["auth_token"], "enterpriseSid": cm.get("enterprise_sid", "")},
-    "leads": {"username": leads["username"], "password": leads["password"], "domain": leads["domain"]},
+    "leads": {
+        "username": leads["username"],
+        "password": leads["password"],
+        "domain": leads["domain"],
+        "cdr_id": leads_call["ids"]["leads"],
+    },
     "onc": {"accountId": t["onc"]["account_id"], "username": t["onc"]["username"], "password": t["onc"]["password"]},
     "outbound-dialer": {
         "subdomain": apps_user,

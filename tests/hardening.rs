@@ -126,6 +126,7 @@ fn json_routes(ctx: &Ctx) -> Vec<(Method, String, Auth)> {
         "clock",
         "leads-api-keys",
         "apps/org-items",
+        "calls",
     ] {
         r.push((Method::POST, format!("{t}/{sub}"), Auth::Admin));
     }

@@ -28,9 +28,12 @@
 //! - Campaign events (`POST …/campaigns/{id}/events`): `{"event": "start"}` or
 //!   `{"events": ["schedule", "start"]}` (in order, in one transaction) through the one
 //!   campaign state machine; an illegal move → 409 and nothing changes.
+//! - Calls (`POST …/calls`): a call interaction as a fixture with its Leads cdr id and
+//!   Apps call id (`ids`); see `call_fixture.rs`.
 //! - Snapshots (`GET|POST …/snapshot`, and `snapshot` in `POST /tenants`): see
 //!   [`crate::domain::snapshots`]; the restore reads bodies up to the upload limit.
 
+mod call_fixture;
 mod campaign_events;
 mod clock;
 mod error;
@@ -84,6 +87,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(tenants::router())
         .merge(fixtures::router())
+        .merge(call_fixture::router())
         .merge(suppression::router())
         .merge(leads_keys::router())
         .merge(org_items::router())
