@@ -64,6 +64,8 @@ async fn call_fixture_gets_the_leads_voicemail_disposition() {
     assert_eq!(s, 200, "{shown}");
     assert_eq!(shown["id"], seq);
     assert_eq!(shown["status"], "finished");
+    // a call made by the fixture has the vendor's call type of its direction (the spec: a string)
+    assert_eq!(shown["call_type"], "Voice Outbound (API)");
 
     // the Leads voicemail disposition takes the cdr id
     let (s, v) = leads

@@ -111,7 +111,7 @@ pub fn call(i: &Interaction, agent: Option<&Agent>, menu: Option<&Menu>, tree: &
         "id": i.seq,
         "parent_id": a.get("parent_id").cloned().unwrap_or(Value::Null),
         "lang": a.get("lang").cloned().unwrap_or(json!("en")),
-        "call_type": a.get("call_type").cloned().unwrap_or(Value::Null),
+        "call_type": a.get("call_type").cloned().filter(|v| v.is_string()).unwrap_or_else(|| json!(call_type_of(&i.direction))),
         "status": vendor_status(&i.status),
         "created_at": ts(i.created_at),
         "queued_at": attr_ts(a, "queued_at"),
@@ -204,4 +204,14 @@ pub fn chat(i: &Interaction) -> Value {
         "answer_type": "manual",
         "outbound_number": i.outbound_number,
     })
+}
+
+/// The vendor's call type of a call made elsewhere than through `POST /calls` (an operator's
+/// call fixture, another dialect), from its direction; the spec promises a string.
+fn call_type_of(direction: &str) -> &'static str {
+    match direction {
+        "inbound" => "Voice Inbound (API)",
+        "scheduled" => "Voice Scheduled (API)",
+        _ => "Voice Outbound (API)",
+    }
 }
