@@ -252,16 +252,17 @@ async fn add_many_in(
     let got: Vec<(Uuid, i64, bool)> = sqlx::query_as(
         "WITH lock AS (SELECT pg_advisory_xact_lock_shared(hashtextextended('contacts:' || $2::text, 0))),
          src AS (
-           SELECT u.*, (u.number IS NOT NULL AND EXISTS (
-                    SELECT 1 FROM suppressions s
-                     WHERE s.tenant_id = $1 AND s.number = u.number
-                       AND ((s.list = 'opt_out' AND $17 = ANY(s.channels)) OR s.list = 'dnc')
-                       AND (s.expires_at IS NULL OR s.expires_at > $16))) AS blocked
+           SELECT u.*, b.blocked IS NOT NULL AS blocked
              FROM lock,
                   UNNEST($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
                          $10::text[], $11::text[], $12::text[], $13::int4[], $14::int4[], $15::jsonb[])
                     WITH ORDINALITY AS u(id, number, original, email, name, first_name, last_name, external_id,
                                          outbound, status, priority, max_retries, attrs, ord)
+                  -- one index probe per number (LIMIT 1: never a hashed scan of the tenant's list)
+                  LEFT JOIN LATERAL (SELECT true AS blocked FROM suppressions s
+                                      WHERE s.tenant_id = $1 AND s.number = u.number
+                                        AND ((s.list = 'opt_out' AND $17 = ANY(s.channels)) OR s.list = 'dnc')
+                                        AND (s.expires_at IS NULL OR s.expires_at > $16) LIMIT 1) b ON true
             WHERE EXISTS (SELECT 1 FROM campaigns WHERE tenant_id = $1 AND id = $2)),
          ins AS (
            INSERT INTO contacts (id, tenant_id, campaign_id, number, unique_number, original_number, email, name,
@@ -351,7 +352,7 @@ pub async fn import_batch(
     if !super::jobs::lock_owned(&mut tx, job.id, job.worker).await? {
         return Ok(None);
     }
-    let out = add_many_in(&mut *tx, tenant, campaign, contacts, channel, now).await?;
+    let out = add_many_in(&mut tx, tenant, campaign, contacts, channel, now).await?;
     if !super::jobs::checkpoint(&mut tx, job.id, job.worker, &progress(&out)?).await? {
         return Ok(None);
     }
