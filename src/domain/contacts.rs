@@ -504,3 +504,27 @@ pub async fn count_in_campaign<'e>(db: impl PgExecutor<'e>, tenant: TenantId, ca
             .await?,
     )
 }
+
+/// What an add to a campaign needs before it is planned, in one query: the tenant's
+/// campaign by its sequence number (not deleted) and the tenant's phone numbers (E.164,
+/// in creation order). NotFound("campaign") for an unknown campaign.
+pub async fn add_target<'e>(
+    db: impl PgExecutor<'e>,
+    tenant: TenantId,
+    campaign_seq: i64,
+) -> DomainResult<(super::campaigns::Campaign, Vec<String>)> {
+    use sqlx::Row;
+    let cols = super::campaigns::COLS;
+    let sql = format!(
+        "SELECT {cols}, ARRAY(SELECT p.number FROM phone_numbers p WHERE p.tenant_id = $1 ORDER BY p.seq) AS tenant_numbers
+           FROM campaigns WHERE tenant_id = $1 AND seq = $2 AND deleted_at IS NULL"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.0)
+        .bind(campaign_seq)
+        .fetch_optional(db)
+        .await?
+        .ok_or(DomainError::NotFound("campaign"))?;
+    let numbers: Vec<String> = row.try_get("tenant_numbers")?;
+    Ok((super::campaigns::Campaign::from_row(&row)?, numbers))
+}
