@@ -69,6 +69,10 @@ pub struct Config {
     /// Largest accepted upload (multipart files) in bytes.
     #[arg(long, env = "SWITCHBOARD_UPLOAD_LIMIT", default_value_t = 1024 * 1024 * 1024, global = true)]
     pub upload_limit: usize,
+
+    /// Bearer token that `GET /metrics` requires (open when unset).
+    #[arg(long, env = "SWITCHBOARD_METRICS_TOKEN", global = true, hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 impl Config {
@@ -89,6 +93,7 @@ impl Config {
             tick_ms: 100,
             body_limit: 2 * 1024 * 1024,
             upload_limit: 1024 * 1024 * 1024,
+            metrics_token: None,
         }
     }
 }

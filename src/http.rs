@@ -29,6 +29,98 @@ pub fn basic_credentials(parts: &axum::http::request::Parts) -> Option<(String, 
     Some((u.to_string(), p.to_string()))
 }
 
+/// Where a JSON body holds a NUL character (`\u0000`, in a string or a key), which
+/// PostgreSQL text and jsonb cannot store: the field's path (`attrs.name`, `items[2]`,
+/// `body` for a bare string). The one check every JSON entry point runs (the admin API's
+/// `AdminJson`, each dialect's body parser), so each answers its own 400/422 naming the
+/// field instead of a database error. Cheap: a byte scan first, a parse only on a hit.
+pub fn nul_in_json(body: &[u8]) -> Option<String> {
+    const NEEDLE: &[u8] = b"\\u0000";
+    if !body.windows(NEEDLE.len()).any(|w| w == NEEDLE) {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    nul_path(&v, "")
+}
+
+/// The path of the first string or key in `v` that holds a NUL character (see [`nul_in_json`]).
+pub fn nul_path(v: &serde_json::Value, at: &str) -> Option<String> {
+    use serde_json::Value;
+    let here = || if at.is_empty() { "body".to_string() } else { at.to_string() };
+    match v {
+        Value::String(s) if s.contains('\0') => Some(here()),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, x)| nul_path(x, &format!("{at}[{i}]"))),
+        Value::Object(m) => m.iter().find_map(|(k, x)| {
+            let p = if at.is_empty() { k.clone() } else { format!("{at}.{k}") };
+            if k.contains('\0') {
+                Some(p.replace('\0', "\\u0000"))
+            } else {
+                nul_path(x, &p)
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// The message for a field holding a NUL character.
+pub fn nul_message(field: &str) -> String {
+    format!("{field}: must not contain NUL characters")
+}
+
+/// The origin (`scheme://host[:port]`) a client used to reach this server, as WCF builds
+/// the addresses of a served WSDL: RFC 7239 `Forwarded` (its first element's `proto` and
+/// `host`) first, then `X-Forwarded-Proto` / `X-Forwarded-Host` (first value each), then the
+/// `Host` header (or the URI's authority), and `localhost` when there is none. The scheme is
+/// `http` unless a proxy says `https`. A value that is not a plain host[:port] is ignored,
+/// so nothing from a header can break out of the document it is written into.
+pub fn request_origin(headers: &axum::http::HeaderMap, uri: &axum::http::Uri) -> String {
+    fn header<'a>(h: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+        h.get(name).and_then(|v| v.to_str().ok())
+    }
+    fn first(v: &str) -> &str {
+        v.split(',').next().unwrap_or("").trim()
+    }
+    fn host_ok(h: &str) -> bool {
+        !h.is_empty()
+            && h.len() <= 255
+            && h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_'))
+    }
+    fn proto_ok(p: &str) -> Option<&'static str> {
+        match p.to_ascii_lowercase().as_str() {
+            "http" => Some("http"),
+            "https" => Some("https"),
+            _ => None,
+        }
+    }
+    let (mut proto, mut host): (Option<&'static str>, Option<String>) = (None, None);
+    if let Some(fwd) = header(headers, "forwarded") {
+        for pair in first(fwd).split(';') {
+            let Some((k, v)) = pair.split_once('=') else { continue };
+            let v = v.trim().trim_matches('"');
+            match k.trim().to_ascii_lowercase().as_str() {
+                "proto" => proto = proto_ok(v),
+                "host" if host_ok(v) => host = Some(v.to_string()),
+                _ => {}
+            }
+        }
+    }
+    if proto.is_none() {
+        proto = header(headers, "x-forwarded-proto").and_then(|v| proto_ok(first(v)));
+    }
+    if host.is_none() {
+        host = header(headers, "x-forwarded-host")
+            .map(first)
+            .filter(|h| host_ok(h))
+            .map(str::to_string);
+    }
+    let host = host
+        .or_else(|| header(headers, "host").map(str::trim).filter(|h| host_ok(h)).map(str::to_string))
+        .or_else(|| uri.authority().map(|a| a.as_str().to_string()).filter(|h| host_ok(h)))
+        .unwrap_or_else(|| "localhost".to_string());
+    format!("{}://{host}", proto.unwrap_or("http"))
+}
+
 /// `GET /healthz`, `GET /readyz`.
 pub fn router() -> Router<AppState> {
     Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
@@ -57,6 +149,15 @@ pub async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, Json(json!({"message": "Not Found"}))).into_response()
 }
 
+/// A path holding `%00` names nothing (no id, slug or name can contain NUL): 404, as for
+/// any unknown path, before a handler passes it to the database.
+async fn nul_path_is_not_found(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if req.uri().path().as_bytes().windows(3).any(|w| w.eq_ignore_ascii_case(b"%00")) {
+        return not_found().await;
+    }
+    next.run(req).await
+}
+
 fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
     tracing::error!("handler panicked");
     (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"message": "Internal Server Error"}))).into_response()
@@ -67,6 +168,7 @@ fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
 pub fn layers(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     let request_id = HeaderName::from_static("x-request-id");
     router
+        .layer(axum::middleware::from_fn(nul_path_is_not_found))
         .layer(DefaultBodyLimit::max(state.config.body_limit))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
@@ -78,5 +180,6 @@ pub fn layers(router: Router<AppState>, state: &AppState) -> Router<AppState> {
                 })
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
+        .layer(crate::observability::http::HttpMetricsLayer::new(state.metrics.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }

@@ -3,11 +3,13 @@
 
 pub mod admin;
 pub mod config;
+pub mod controls;
 pub mod db;
 pub mod dialects;
 pub mod domain;
 pub mod engine;
 pub mod http;
+pub mod observability;
 pub mod state;
 pub mod token;
 
@@ -25,9 +27,11 @@ pub use state::AppState;
 pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .merge(http::router())
+        .merge(observability::router())
         .merge(admin::router())
-        .merge(dialects::router())
-        .fallback(http::not_found);
+        .merge(controls::journal::wrap(dialects::router(), &state))
+        .fallback(http::not_found)
+        .layer(axum::middleware::from_fn(controls::faults::middleware));
     http::layers(routes, &state).with_state(state)
 }
 
@@ -40,6 +44,7 @@ pub async fn launch(
 ) -> std::io::Result<()> {
     let (tx, rx) = watch::channel(false);
     let engine = engine::spawn(state.clone(), dialects::job_handlers(), rx.clone());
+    let journal = controls::journal::spawn_writer(&state);
     let app = app(state);
     let mut servers = Vec::new();
     for l in listeners {
@@ -63,6 +68,9 @@ pub async fn launch(
     }
     for e in engine {
         let _ = e.await;
+    }
+    if let Some(j) = journal {
+        j.stop().await;
     }
     Ok(())
 }

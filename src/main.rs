@@ -86,20 +86,33 @@ struct CreateArgs {
     json: bool,
 }
 
-fn init_tracing(format: &str) {
-    use tracing_subscriber::EnvFilter;
+/// Logs to stderr and, when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, traces over OTLP (call
+/// inside the runtime: the span exporter runs on it).
+fn init_tracing(format: &str) -> Option<switchboard::observability::otel::Otel> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer};
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if format == "json" {
-        builder.json().init();
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = if format == "json" {
+        fmt.json().boxed()
     } else {
-        builder.with_ansi(std::io::stderr().is_terminal()).init();
-    }
+        fmt.with_ansi(std::io::stderr().is_terminal()).boxed()
+    };
+    let (layer, otel) = match switchboard::observability::otel::from_env() {
+        Ok(Some((layer, otel))) => (Some(layer), Some(otel)),
+        Ok(None) => (None, None),
+        Err(e) => {
+            eprintln!("switchboard: traces are not exported: {e}");
+            (None, None)
+        }
+    };
+    tracing_subscriber::registry().with(filter).with(fmt).with(layer).init();
+    otel
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_tracing(&cli.config.log_format);
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -107,7 +120,15 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(cli)) {
+    let otel = {
+        let _rt = rt.enter();
+        init_tracing(&cli.config.log_format)
+    };
+    let result = rt.block_on(run(cli));
+    if let Some(otel) = otel {
+        otel.shutdown();
+    }
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("switchboard: {e}");

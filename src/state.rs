@@ -8,6 +8,7 @@ use sqlx::PgPool;
 use crate::config::Config;
 use crate::domain::clock::{Clock, SystemClock};
 use crate::domain::credentials::CredentialCache;
+use crate::domain::faults::FaultCache;
 use crate::domain::ratelimit::RateLimiter;
 use crate::domain::tenants::{Registry, Tenant};
 
@@ -30,6 +31,12 @@ pub struct AppState {
     pub scheduler_lock: Arc<tokio::sync::Mutex<()>>,
     /// The dialects' credential provisioners and settings keys.
     pub tenants: Arc<Registry>,
+    /// Every tenant's injected faults (kept correct through LISTEN/NOTIFY).
+    pub faults: Arc<FaultCache>,
+    /// The request journal's channel to this process's writer.
+    pub journal: crate::controls::journal::Journal,
+    /// This process's metrics (`GET /metrics`).
+    pub metrics: Arc<crate::observability::Metrics>,
 }
 
 /// A job's context with this application's state.
@@ -54,6 +61,9 @@ impl AppState {
             jwt_secret: jwt.into_bytes().into(),
             scheduler_lock: Arc::new(tokio::sync::Mutex::new(())),
             tenants: Arc::new(tenants),
+            faults: Arc::new(FaultCache::default()),
+            journal: Default::default(),
+            metrics: crate::observability::Metrics::new(crate::observability::sources()),
             worker_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()).into(),
         })
     }

@@ -66,7 +66,26 @@ where
     type Rejection = AdminError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
+        let is_json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .is_some_and(|m| m == "application/json" || (m.starts_with("application/") && m.ends_with("+json")));
+        let parsed = if is_json {
+            let bytes = match axum::body::Bytes::from_request(req, state).await {
+                Ok(b) => b,
+                Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(AdminError::TooLarge(e.body_text())),
+                Err(e) => return Err(AdminError::BadRequest(e.body_text())),
+            };
+            if let Some(field) = crate::http::nul_in_json(&bytes) {
+                return Err(AdminError::Unprocessable(crate::http::nul_message(&field)));
+            }
+            Json::<T>::from_bytes(&bytes)
+        } else {
+            Json::<T>::from_request(req, state).await
+        };
+        match parsed {
             Ok(Json(v)) => Ok(AdminJson(v)),
             Err(JsonRejection::JsonDataError(e)) => Err(AdminError::Unprocessable(e.body_text())),
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(AdminError::TooLarge(e.body_text())),

@@ -98,8 +98,7 @@ async fn add_credit(State(st): State<AppState>, _: AdminAuth, Path(slug): Path<S
             "Credit removed by operator".into()
         }
     });
-    let entry = credits::add(&st.db, t.id, c.credit, &desc, None, st.now(&t)).await?;
-    let balance = credits::balance(&st.db, t.id).await?;
+    let (entry, balance) = credits::adjust(&st.db, t.id, c.credit, &desc, st.now(&t)).await?;
     let mut v = to_json(entry)?;
     v["balance"] = json!(balance);
     Ok((StatusCode::CREATED, Json(v)))

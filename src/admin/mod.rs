@@ -28,13 +28,18 @@
 //! - Campaign events (`POST …/campaigns/{id}/events`): `{"event": "start"}` or
 //!   `{"events": ["schedule", "start"]}` (in order, in one transaction) through the one
 //!   campaign state machine; an illegal move → 409 and nothing changes.
+//! - Calls (`POST …/calls`): a call interaction as a fixture with its Leads cdr id and
+//!   Apps call id (`ids`); see `call_fixture.rs`.
 //! - Snapshots (`GET|POST …/snapshot`, and `snapshot` in `POST /tenants`): see
 //!   [`crate::domain::snapshots`]; the restore reads bodies up to the upload limit.
 
+mod call_fixture;
 mod campaign_events;
 mod clock;
 mod error;
+mod faults;
 mod fixtures;
+mod journal;
 mod leads_keys;
 mod org_items;
 mod snapshots;
@@ -82,12 +87,15 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(tenants::router())
         .merge(fixtures::router())
+        .merge(call_fixture::router())
         .merge(suppression::router())
         .merge(leads_keys::router())
         .merge(org_items::router())
         .merge(clock::router())
         .merge(campaign_events::router())
         .merge(snapshots::router())
+        .merge(faults::router())
+        .merge(journal::router())
 }
 
 /// The tenant of a path's `{slug}` (404 when there is none).
@@ -105,6 +113,9 @@ pub(crate) fn path_id(raw: &str, what: &str) -> Result<uuid::Uuid, AdminError> {
 pub(crate) fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, AdminError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
+    }
+    if let Some(field) = crate::http::nul_in_json(body) {
+        return Err(AdminError::Unprocessable(crate::http::nul_message(&field)));
     }
     match axum::Json::<T>::from_bytes(body) {
         Ok(axum::Json(v)) => Ok(v),

@@ -10,6 +10,13 @@
 //! being left behind, and the next start recovers normally. A second switchboard process
 //! on the same data dir (the CLI while a server runs) finds the running postmaster through
 //! `postmaster.pid` and attaches to it instead of starting another.
+//!
+//! It never attaches to a dying cluster: right after a `kill -9` of the process that
+//! started it, the postmaster is still shutting down. The starting process records its pid
+//! in `<data-dir>/pg-owner`; a postmaster whose parent is no longer that process (it was
+//! orphaned, so its parent-death signal is on its way) or whose `postmaster.pid` says
+//! `stopping` is waited for until it has exited (and its pid file is gone or stale), and
+//! then a new one is started on the same data directory, which recovers normally.
 
 use std::fs;
 use std::io::Write;
@@ -136,6 +143,60 @@ pub fn running(cluster: &Path) -> Option<(i32, u16)> {
     Some((pid, port))
 }
 
+/// The file naming the process that started the running postmaster (its parent).
+const OWNER_FILE: &str = "pg-owner";
+
+/// The parent pid of `pid` (from `/proc/<pid>/stat`; the field after the `(comm)`).
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Whether the postmaster `pid` of `cluster` is on its way out: its pid file says
+/// `stopping`, or its parent is not the process recorded as its owner (that process died,
+/// and the parent-death signal makes the postmaster shut down).
+fn dying(data_dir: &Path, cluster: &Path, pid: i32) -> bool {
+    let status = fs::read_to_string(cluster.join("postmaster.pid"))
+        .ok()
+        .and_then(|t| t.lines().nth(7).map(|l| l.trim().to_string()));
+    if status.as_deref() == Some("stopping") {
+        return true;
+    }
+    let owner = fs::read_to_string(data_dir.join(OWNER_FILE))
+        .ok()
+        .and_then(|t| t.trim().parse::<i32>().ok());
+    match (owner, parent_of(pid)) {
+        (Some(owner), Some(parent)) => parent != owner || kill(Pid::from_raw(owner), None).is_err(),
+        _ => false,
+    }
+}
+
+/// Waits (up to 60 s) until the postmaster `pid` has exited; then, if it is still there,
+/// asks it for a fast shutdown and waits another 30 s.
+fn wait_for_exit(cluster: &Path, pid: i32) -> Result<(), EmbeddedError> {
+    let gone = |limit: Duration| {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if kill(Pid::from_raw(pid), None).is_err() || running(cluster).is_none_or(|(p, _)| p != pid) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    };
+    if gone(Duration::from_secs(60)) {
+        return Ok(());
+    }
+    let _ = kill(Pid::from_raw(pid), Signal::SIGINT);
+    if gone(Duration::from_secs(30)) {
+        return Ok(());
+    }
+    Err(EmbeddedError::Other(format!(
+        "the previous embedded PostgreSQL (pid {pid}) does not exit; stop it and start again"
+    )))
+}
+
 fn free_port() -> Result<u16, EmbeddedError> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(l.local_addr()?.port())
@@ -164,6 +225,15 @@ pub fn start(data_dir: &Path, opts: &EmbeddedOptions) -> Result<EmbeddedPg, Embe
     let pw = password(&data_dir)?;
     let url = |port: u16| format!("postgres://{SUPERUSER}:{pw}@127.0.0.1:{port}/postgres");
 
+    if let Some((pid, _)) = running(&cluster) {
+        if dying(&data_dir, &cluster, pid) {
+            tracing::info!(
+                pid,
+                "the embedded PostgreSQL of a process that is gone is shutting down; waiting for it"
+            );
+            wait_for_exit(&cluster, pid)?;
+        }
+    }
     if let Some((pid, port)) = running(&cluster) {
         tracing::info!(pid, port, "attaching to the running embedded PostgreSQL");
         return Ok(EmbeddedPg {
@@ -281,6 +351,7 @@ pub fn start(data_dir: &Path, opts: &EmbeddedOptions) -> Result<EmbeddedPg, Embe
             }
         })?;
     let pid = pid_rx.recv().map_err(|_| EmbeddedError::Other("guardian thread died".into()))??;
+    fs::write(data_dir.join(OWNER_FILE), std::process::id().to_string())?;
 
     // Wait until it accepts TCP connections.
     let deadline = Instant::now() + Duration::from_secs(60);

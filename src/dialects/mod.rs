@@ -43,6 +43,7 @@ pub fn tenant_registry() -> Registry {
         &campaign_manager::tenant::CmProvisioner,
         &apps::tenant::AppsProvisioner,
     ];
-    let settings = [apps::tenant::SETTINGS, leads::tenant::SETTINGS, onc::tenant::SETTINGS].concat();
+    let mut settings = [apps::tenant::SETTINGS, leads::tenant::SETTINGS, onc::tenant::SETTINGS].concat();
+    settings.extend_from_slice(crate::controls::journal::SETTINGS);
     Registry { provisioners, settings }
 }

@@ -333,6 +333,16 @@ pub async fn apply_events(db: &sqlx::PgPool, tenant: TenantId, id: Uuid, events:
     Ok(c)
 }
 
+/// The tenant's campaigns (not deleted), ordered and windowed by `filter`.
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
+pub async fn list_filtered(db: &sqlx::PgPool, tenant: TenantId, filter: &super::listing::ListFilter) -> DomainResult<Vec<Campaign>> {
+    let mut qb = sqlx::QueryBuilder::<sqlx::Postgres>::new(format!("SELECT {COLS} FROM campaigns WHERE tenant_id = "));
+    qb.push_bind(tenant.0).push(" AND deleted_at IS NULL");
+    filter.push_conditions(&mut qb);
+    filter.push_order(&mut qb);
+    Ok(qb.build_query_as::<Campaign>().fetch_all(db).await?)
+}
+
 #[cfg(test)]
 mod state_machine_tests {
     use super::{Event, Status};

@@ -29,12 +29,14 @@ pub const COLS: &str = "id, seq, tenant_id, amount, kind, description, campaign_
 
 /// The tenant's balance.
 pub async fn balance<'e>(db: impl PgExecutor<'e>, tenant: TenantId) -> DomainResult<i64> {
-    Ok(
-        sqlx::query_scalar::<_, i64>("SELECT COALESCE(sum(amount), 0)::bigint FROM credit_ledger WHERE tenant_id = $1")
-            .bind(tenant.0)
-            .fetch_one(db)
-            .await?,
+    Ok(sqlx::query_scalar::<_, i64>(
+        // Clamped, so a ledger written before the bounds of [`adjust`] still reads.
+        "SELECT LEAST(GREATEST(COALESCE(sum(amount), 0), -9223372036854775808), 9223372036854775807)::bigint
+               FROM credit_ledger WHERE tenant_id = $1",
     )
+    .bind(tenant.0)
+    .fetch_one(db)
+    .await?)
 }
 
 /// Adds a row: positive amounts are credits, negative ones debits (no balance check; see [`debit`]).
@@ -183,4 +185,60 @@ pub async fn get_row(db: &sqlx::PgPool, tenant: TenantId, id: Uuid) -> DomainRes
         .fetch_optional(db)
         .await?
         .ok_or(DomainError::NotFound("credit"))
+}
+
+/// The largest credit or debit one ledger row may carry.
+pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
+/// The largest balance a tenant may hold (far from `i64::MAX`, so sums never overflow).
+pub const MAX_BALANCE: i64 = 1_000_000_000_000_000;
+
+/// Checks one amount against [`MAX_AMOUNT`] (either sign; zero is refused).
+pub fn check_amount(amount: i64) -> DomainResult<()> {
+    if amount == 0 {
+        return Err(DomainError::validation("credit", "must not be zero"));
+    }
+    if amount.unsigned_abs() > MAX_AMOUNT.unsigned_abs() {
+        return Err(DomainError::validation(
+            "credit",
+            format!("must be between -{MAX_AMOUNT} and {MAX_AMOUNT}"),
+        ));
+    }
+    Ok(())
+}
+
+/// An operator's top-up (or, negative, removal) in one transaction: the amount is bounded by
+/// [`MAX_AMOUNT`], the resulting balance by [`MAX_BALANCE`]; what would pass a bound is
+/// refused with a validation error on `credit` and writes nothing, so the balance stays
+/// usable. Returns the row and the new balance.
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
+pub async fn adjust(
+    db: &sqlx::PgPool,
+    tenant: TenantId,
+    amount: i64,
+    description: &str,
+    now: DateTime<Utc>,
+) -> DomainResult<(CreditEntry, i64)> {
+    check_amount(amount)?;
+    let mut tx = db.begin().await?;
+    sqlx::query("SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE")
+        .bind(tenant.0)
+        .execute(&mut *tx)
+        .await?;
+    let before = balance(&mut *tx, tenant).await?;
+    let after = before.saturating_add(amount);
+    if after > MAX_BALANCE {
+        return Err(DomainError::validation(
+            "credit",
+            format!("the balance would exceed {MAX_BALANCE} (now {before})"),
+        ));
+    }
+    if after < -MAX_BALANCE {
+        return Err(DomainError::validation(
+            "credit",
+            format!("the balance would fall below -{MAX_BALANCE}"),
+        ));
+    }
+    let entry = add(&mut *tx, tenant, amount, description, None, now).await?;
+    tx.commit().await?;
+    Ok((entry, after))
 }

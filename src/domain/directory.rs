@@ -81,6 +81,9 @@ pub async fn create_agent<'e>(db: impl PgExecutor<'e>, tenant: TenantId, a: NewA
     if !matches!(a.status.as_str(), "available" | "unavailable") {
         return Err(DomainError::validation("status", "must be \"available\" or \"unavailable\""));
     }
+    if a.attrs.as_ref().is_some_and(|v| !v.is_object() && !v.is_null()) {
+        return Err(DomainError::validation("attrs", "must be a JSON object"));
+    }
     let sql = format!(
         "INSERT INTO agents (id, tenant_id, email, first_name, last_name, agent_number, extension, status, can_call, attrs)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)

@@ -255,3 +255,139 @@ pub async fn start_session(
     tx.commit().await?;
     Ok(SessionStart::Started(Box::new(row)))
 }
+
+/// One page of the tenant's interactions of `kind`, ordered and windowed by `filter`, and
+/// how many match in all.
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
+pub async fn list_filtered(
+    db: &sqlx::PgPool,
+    tenant: TenantId,
+    kind: &str,
+    filter: &super::listing::ListFilter,
+    limit: i64,
+    offset: i64,
+) -> DomainResult<(i64, Vec<Interaction>)> {
+    let mut count = sqlx::QueryBuilder::<sqlx::Postgres>::new("SELECT count(*) FROM interactions WHERE tenant_id = ");
+    count.push_bind(tenant.0).push(" AND kind = ").push_bind(kind);
+    filter.push_conditions(&mut count);
+    let total: i64 = count.build_query_scalar().fetch_one(db).await?;
+    let mut rows = sqlx::QueryBuilder::<sqlx::Postgres>::new(format!("SELECT {COLS} FROM interactions WHERE tenant_id = "));
+    rows.push_bind(tenant.0).push(" AND kind = ").push_bind(kind);
+    filter.push_conditions(&mut rows);
+    filter.push_order(&mut rows);
+    rows.push(" LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
+    Ok((total, rows.build_query_as::<Interaction>().fetch_all(db).await?))
+}
+
+/// Shared statuses a call fixture may be created in: the live ones and the ended ones
+/// ([`ENDED_CALL_STATUSES`]).
+pub const CALL_FIXTURE_STATUSES: &[&str] = &[
+    "selecting",
+    "queued",
+    "assigned",
+    "connecting",
+    "connected",
+    "switching",
+    "scheduled",
+    "finished",
+    "completed",
+    "failed",
+    "deflected",
+    "recovered",
+    "voicemail",
+];
+
+/// Statuses in which a call has ended (a call fixture in one gets `ended_at` = its creation).
+pub const ENDED_CALL_STATUSES: &[&str] = &["finished", "completed", "failed", "deflected", "recovered", "voicemail"];
+
+/// A call as an operator fixture describes it (nothing is dialled).
+#[derive(Debug, Clone, Default)]
+pub struct NewCallFixture {
+    /// The end user's number (required unless `contact` gives one).
+    pub to: Option<String>,
+    /// The tenant number the call is from.
+    pub from: Option<String>,
+    /// `outbound` (default), `inbound` or `scheduled`.
+    pub direction: Option<String>,
+    /// One of [`CALL_FIXTURE_STATUSES`]; default `finished`.
+    pub status: Option<String>,
+    /// The tenant's campaign the call belongs to (default: the contact's).
+    pub campaign: Option<Uuid>,
+    /// The tenant's contact the call was made to.
+    pub contact: Option<Uuid>,
+}
+
+/// Stores a call interaction as a fixture: validates the numbers (E.164), direction and
+/// status, checks that the campaign and the contact are the tenant's (else
+/// `NotFound("campaign")` / `NotFound("contact")`) and that the contact is on the campaign
+/// when both are given, and stores the call with its end user in one transaction. A call
+/// in an ended status gets `ended_at` = `now`.
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
+pub async fn create_call_fixture(db: &sqlx::PgPool, tenant: TenantId, f: NewCallFixture, now: DateTime<Utc>) -> DomainResult<Interaction> {
+    use super::phone::PhoneNumber;
+    use super::DomainError;
+    let direction = f.direction.unwrap_or_else(|| "outbound".into());
+    if !["outbound", "inbound", "scheduled"].contains(&direction.as_str()) {
+        return Err(DomainError::validation("direction", "must be outbound, inbound or scheduled"));
+    }
+    let status = f.status.unwrap_or_else(|| "finished".into());
+    if !CALL_FIXTURE_STATUSES.contains(&status.as_str()) {
+        return Err(DomainError::validation(
+            "status",
+            format!("must be one of {}", CALL_FIXTURE_STATUSES.join(", ")),
+        ));
+    }
+    let number = |field: &'static str, s: &str| {
+        PhoneNumber::parse(s)
+            .map(|p| p.e164)
+            .map_err(|e| DomainError::validation(field, e.to_string()))
+    };
+    let from = f.from.as_deref().map(|s| number("from", s)).transpose()?;
+    let given_to = f.to.as_deref().map(|s| number("to", s)).transpose()?;
+    let mut tx = db.begin().await?;
+    let contact = match f.contact {
+        Some(id) => Some(super::contacts::get(&mut *tx, tenant, id).await?),
+        None => None,
+    };
+    let campaign = match (f.campaign, &contact) {
+        (Some(id), c) => {
+            let camp = super::campaigns::get(&mut *tx, tenant, id).await?;
+            if c.as_ref().is_some_and(|c| c.campaign_id != camp.id) {
+                return Err(DomainError::validation("contact", "is not on the campaign"));
+            }
+            Some(camp.id)
+        }
+        (None, Some(c)) => Some(c.campaign_id),
+        (None, None) => None,
+    };
+    let to = match (given_to, contact.as_ref().and_then(|c| c.number.clone())) {
+        (Some(to), _) => to,
+        (None, Some(n)) => n,
+        (None, None) => return Err(DomainError::validation("to", "is required")),
+    };
+    let mut n = NewInteraction {
+        kind: kind::CALL.into(),
+        direction,
+        status,
+        campaign_id: campaign,
+        contact_id: contact.map(|c| c.id),
+        end_user_number: Some(to),
+        outbound_number: from,
+        attrs: serde_json::json!({"fixture": true}),
+        ..Default::default()
+    };
+    with_end_user(&mut tx, tenant, &mut n).await?;
+    let ended = ENDED_CALL_STATUSES.contains(&n.status.as_str());
+    let mut row = create(&mut *tx, tenant, n, now).await?;
+    if ended {
+        sqlx::query("UPDATE interactions SET ended_at = $3 WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.0)
+            .bind(row.id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        row.ended_at = Some(now);
+    }
+    tx.commit().await?;
+    Ok(row)
+}

@@ -399,3 +399,13 @@ pub struct Lease<'a> {
     pub id: Uuid,
     pub worker: &'a str,
 }
+
+/// Jobs by (kind, status) over all tenants: an operator's aggregate for the metrics
+/// gauge (no tenant data leaves it; kinds and statuses are fixed vocabularies).
+pub async fn count_by_kind_status<'e>(db: impl PgExecutor<'e>) -> DomainResult<Vec<(String, String, i64)>> {
+    Ok(
+        sqlx::query_as("SELECT kind, status, count(*) FROM jobs GROUP BY kind, status ORDER BY kind, status")
+            .fetch_all(db)
+            .await?,
+    )
+}

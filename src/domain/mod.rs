@@ -36,9 +36,12 @@ pub mod crm;
 pub mod directory;
 pub mod dispositions;
 pub mod events;
+pub mod faults;
 pub mod history;
 pub mod interactions;
 pub mod jobs;
+pub mod journal;
+pub mod listing;
 pub mod optlists;
 pub mod outbox;
 pub mod phone;
@@ -107,6 +110,13 @@ impl From<sqlx::Error> for DomainError {
     fn from(e: sqlx::Error) -> Self {
         match e {
             sqlx::Error::RowNotFound => DomainError::NotFound("row"),
+            // Text that PostgreSQL cannot store (NUL in text or jsonb) or a number out of
+            // its column's range: the client's input, never a server fault. Entry points
+            // name the field first (`http::nul_in_json`); this is the net behind them.
+            sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("22021" | "22P05")) => {
+                DomainError::validation("text", "must not contain NUL characters")
+            }
+            sqlx::Error::Database(d) if d.code().as_deref() == Some("22003") => DomainError::validation("number", "out of range"),
             other => {
                 tracing::error!(error = %other, "database error");
                 DomainError::Internal(other.to_string())

@@ -52,7 +52,7 @@ pub async fn record<'e>(db: impl PgExecutor<'e>, tenant: TenantId, d: NewDeliver
     );
     let attrs = if d.attrs.is_null() { serde_json::json!({}) } else { d.attrs };
     let status = if d.status.is_empty() { "sent".to_string() } else { d.status };
-    Ok(sqlx::query_as::<_, Delivery>(sqlx::AssertSqlSafe(sql))
+    let row = sqlx::query_as::<_, Delivery>(sqlx::AssertSqlSafe(sql))
         .bind(Uuid::new_v4())
         .bind(tenant.0)
         .bind(d.campaign_id)
@@ -66,7 +66,9 @@ pub async fn record<'e>(db: impl PgExecutor<'e>, tenant: TenantId, d: NewDeliver
         .bind(attrs)
         .bind(now)
         .fetch_one(db)
-        .await?)
+        .await?;
+    RECORDED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Ok(row)
 }
 
 /// The tenant's deliveries in order.
@@ -76,4 +78,13 @@ pub async fn list<'e>(db: impl PgExecutor<'e>, tenant: TenantId) -> DomainResult
         .bind(tenant.0)
         .fetch_all(db)
         .await?)
+}
+
+/// Rows this process wrote to the outbox (a row of a transaction that was rolled back
+/// included), read by the metrics.
+static RECORDED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many rows [`record`] wrote in this process.
+pub fn recorded_total() -> u64 {
+    RECORDED.load(std::sync::atomic::Ordering::Relaxed)
 }

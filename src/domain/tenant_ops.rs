@@ -227,6 +227,8 @@ pub const RESET_TABLES: &[(&str, Scope)] = &[
     ("apps_end_users", Scope::Data),
     ("apps_org_items", Scope::Directory),
     ("announcements", Scope::Data),
+    ("faults", Scope::Data),
+    ("request_journal", Scope::Data),
     ("queue_agents", Scope::Directory),
     ("queues", Scope::Directory),
     ("phone_numbers", Scope::Directory),

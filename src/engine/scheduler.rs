@@ -113,6 +113,8 @@ async fn work_campaign(state: &AppState, tenant: TenantId, campaign: Uuid, base:
     .bind(BATCH)
     .fetch_all(&mut *tx)
     .await?;
+    // (channel, outcome) of each attempt, counted in the metrics once committed
+    let mut attempted: Vec<(&'static str, &'static str)> = Vec::new();
     for c in &contacts {
         let cid: Uuid = c.try_get("id")?;
         let number: Option<String> = c.try_get("number")?;
@@ -138,6 +140,7 @@ async fn work_campaign(state: &AppState, tenant: TenantId, campaign: Uuid, base:
             };
             let blocked = ch != "email" && optlists::is_suppressed(&mut *tx, tenant, &to, &ch, now).await?;
             let status = if blocked { "suppressed" } else { "sent" };
+            attempted.push((crate::observability::channel_label(&ch), status));
             if blocked {
                 suppressed += 1
             } else {
@@ -200,5 +203,8 @@ async fn work_campaign(state: &AppState, tenant: TenantId, campaign: Uuid, base:
         }
     }
     tx.commit().await?;
+    for (channel, outcome) in attempted {
+        state.metrics.attempt(channel, outcome);
+    }
     Ok(())
 }

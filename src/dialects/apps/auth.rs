@@ -12,6 +12,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 
 use super::error::AppsError;
+use crate::controls::faults;
 use crate::domain::credentials::{self, kind};
 use crate::domain::tenants::{self, Tenant};
 use crate::state::AppState;
@@ -60,6 +61,7 @@ impl FromRequestParts<AppState> for AppsAuth {
         let tenant = tenants::by_id(&state.db, cred.tenant_id)
             .await
             .map_err(|_| AppsError::unauthorized())?;
+        crate::controls::journal::note(&tenant);
         let host = parts
             .headers
             .get(header::HOST)
@@ -74,6 +76,14 @@ impl FromRequestParts<AppState> for AppsAuth {
         let rate = settings.apps_rate_limit.unwrap_or(state.config.apps_rate_limit);
         let burst = settings.apps_rate_burst.unwrap_or(state.config.apps_rate_burst);
         state.limiter.check(tenant.id, rate, burst).map_err(AppsError::too_many)?;
+        let door = if parts.uri.path().contains("/outbound_dialer/") {
+            "outbound_dialer"
+        } else {
+            "apps"
+        };
+        if let Some(r) = faults::check(state, tenant.id, door).await {
+            return Err(AppsError::new(r.status, r.message));
+        }
         Ok(AppsAuth { tenant })
     }
 }

@@ -11,11 +11,12 @@ use serde_json::{json, Map, Value};
 
 use super::auth::AppsAuth;
 use super::error::AppsError;
-use super::paging::{self, PageParams};
+use super::paging::{self, ListParams};
 use super::render;
 use super::wire::{self, int_id, json_object, present, text, MenuTree};
 use crate::domain::directory::{self, Agent, Menu};
 use crate::domain::interactions::{self, kind, Interaction, NewInteraction};
+use crate::domain::listing::{ListFilter, SortColumn};
 use crate::domain::phone::{self, PhoneNumber};
 use crate::domain::{crm, optlists, TenantId};
 use crate::state::AppState;
@@ -399,19 +400,22 @@ async fn render_calls(st: &AppState, t: TenantId, rows: &[interactions::Interact
         .collect())
 }
 
-/// `GET /manager/api/v1/calls`: newest first, paged.
+/// `GET /manager/api/v1/calls`: pages of `per_page` (alias `per`; default 25, at most 100),
+/// newest first (`id DESC`) unless `sort_column` (`id`, `created_at`, `updated_at`) and
+/// `sort_direction` (`ASC`/`DESC`) say otherwise, windowed by `created_at[from]`/`[to]` and
+/// `updated_at[from]`/`[to]` (see [`ListParams`]).
 pub async fn list(
     State(st): State<AppState>,
     auth: AppsAuth,
     headers: HeaderMap,
     uri: Uri,
-    q: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
+    q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppsError> {
-    let Query(q) = q.map_err(|_| AppsError::bad_request("page and per_page must be given once"))?;
-    let page = q.resolve(25, 100)?;
+    let Query(q) = q.map_err(|_| AppsError::bad_request("each query parameter must be given once"))?;
+    let page = q.paging().resolve(25, 100)?;
+    let filter = q.filter(ListFilter::new(SortColumn::Id, true))?;
     let t = auth.tenant.id;
-    let total = interactions::count(&st.db, t, kind::CALL).await?;
-    let rows = interactions::list_page(&st.db, t, kind::CALL, page.per_page, page.offset()).await?;
+    let (total, rows) = interactions::list_filtered(&st.db, t, kind::CALL, &filter, page.per_page, page.offset()).await?;
     let body = render_calls(&st, t, &rows).await?;
     Ok((
         paging::headers_absolute(&super::wire::base_url(&headers), &uri, page, total),

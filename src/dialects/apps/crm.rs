@@ -14,11 +14,36 @@ use super::wire::{json_object, text, ts};
 use crate::domain::crm;
 use crate::state::AppState;
 
+/// The record's text fields: strings (a number is stored as its digits), never other types.
+const STRING_FIELDS: [&str; 8] = [
+    "call_id",
+    "agent_id",
+    "lcm_key",
+    "dnis",
+    "org_id",
+    "pacing_mode",
+    "call_type",
+    "ticket_id",
+];
+
 /// `POST /apps/api/v1/crm/contact_data` → 201 with the stored record.
 pub async fn create(State(st): State<AppState>, auth: AppsAuth, body: Bytes) -> Result<(StatusCode, Json<Value>), AppsError> {
-    let m = json_object(&body)?;
+    let mut m = json_object(&body)?;
+    // A null field is an absent one (the record echoes strings, as the spec says).
+    m.retain(|_, v| !v.is_null());
+    for key in STRING_FIELDS {
+        if let Some(Value::Number(n)) = m.get(key) {
+            let text = n.to_string();
+            m.insert(key.to_string(), Value::String(text));
+        }
+    }
     if m.is_empty() {
         return Err(AppsError::bad_request("contact data is required"));
+    }
+    for key in STRING_FIELDS {
+        if !matches!(m.get(key), None | Some(Value::Null | Value::String(_) | Value::Number(_))) {
+            return Err(AppsError::bad_request(format!("{key} must be a string")));
+        }
     }
     if let Some(c) = m.get("contact") {
         if !c.is_object() && !c.is_null() {

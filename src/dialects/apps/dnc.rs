@@ -23,6 +23,23 @@ fn raw_text(v: Option<&Value>) -> Option<String> {
     }
 }
 
+/// The spec's types, checked before anything is written: each contact an object whose
+/// `phone_number` and `expires_at` are strings (a number is read as its digits; null as
+/// absent). Another type is a 400 naming the element, never echoed back.
+fn check_contacts(contacts: &[Value]) -> Result<(), AppsError> {
+    for (i, c) in contacts.iter().enumerate() {
+        let Some(c) = c.as_object() else {
+            return Err(AppsError::bad_request(format!("contacts[{i}] must be an object")));
+        };
+        for key in ["phone_number", "expires_at"] {
+            if !matches!(c.get(key), None | Some(Value::Null | Value::String(_) | Value::Number(_))) {
+                return Err(AppsError::bad_request(format!("contacts[{i}].{key} must be a string")));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `POST /apps/api/v1/outbound_dialer/dnc`.
 pub async fn add(State(st): State<AppState>, auth: AppsAuth, body: Bytes) -> Result<Json<Value>, AppsError> {
     let m = json_object(&body)?;
@@ -31,6 +48,7 @@ pub async fn add(State(st): State<AppState>, auth: AppsAuth, body: Bytes) -> Res
         Some(_) => return Err(AppsError::bad_request("contacts must be an array")),
         None => return Err(AppsError::bad_request("contacts is required")),
     };
+    check_contacts(&contacts)?;
     let t = auth.tenant.id;
     let now = st.now(&auth.tenant);
     // Per contact: its answer row, and the number and expiry to store when it is valid.
@@ -76,9 +94,12 @@ fn parse_entry(c: &Value, now: DateTime<Utc>) -> (Map<String, Value>, Checked) {
     let number_text = raw_text(c.get("phone_number")).unwrap_or_default();
     let expires_text = raw_text(c.get("expires_at")).filter(|s| !s.trim().is_empty());
     let mut row = Map::new();
-    row.insert("phone_number".into(), c.get("phone_number").cloned().unwrap_or(Value::Null));
-    if let Some(e) = c.get("expires_at") {
-        row.insert("expires_at".into(), e.clone());
+    // Echoed as the strings the spec promises (a number as its digits; null left out).
+    if let Some(n) = raw_text(c.get("phone_number")) {
+        row.insert("phone_number".into(), Value::String(n));
+    }
+    if let Some(e) = raw_text(c.get("expires_at")) {
+        row.insert("expires_at".into(), Value::String(e));
     }
     if phone::is_emergency(&number_text) {
         return (row, Err("emergency phone number is not allowed"));
@@ -103,6 +124,9 @@ pub async fn remove(State(st): State<AppState>, auth: AppsAuth, body: Bytes) -> 
         Some(_) => return Err(AppsError::bad_request("phone_numbers must be an array")),
         None => return Err(AppsError::bad_request("phone_numbers is required")),
     };
+    if let Some(i) = numbers.iter().position(|n| !matches!(n, Value::String(_) | Value::Number(_))) {
+        return Err(AppsError::bad_request(format!("phone_numbers[{i}] must be a string")));
+    }
     let parsed: Vec<Option<String>> = numbers
         .iter()
         .map(|n| PhoneNumber::parse(&raw_text(Some(n)).unwrap_or_default()).ok().map(|p| p.e164))
@@ -115,9 +139,9 @@ pub async fn remove(State(st): State<AppState>, auth: AppsAuth, body: Bytes) -> 
         .iter()
         .zip(parsed)
         .map(|(n, p)| match p {
-            None => json!({"phone_number": n, "error": "phone_number is invalid", "status": "failed"}),
-            Some(_) if removed.next() == Some(true) => json!({"phone_number": n, "status": "removed"}),
-            Some(_) => json!({"phone_number": n, "status": "not_found"}),
+            None => json!({"phone_number": raw_text(Some(n)).unwrap_or_default(), "error": "phone_number is invalid", "status": "failed"}),
+            Some(_) if removed.next() == Some(true) => json!({"phone_number": raw_text(Some(n)).unwrap_or_default(), "status": "removed"}),
+            Some(_) => json!({"phone_number": raw_text(Some(n)).unwrap_or_default(), "status": "not_found"}),
         })
         .collect();
     Ok(Json(Value::Array(out)))

@@ -5,7 +5,11 @@
 use axum::http::{HeaderMap, HeaderValue, Uri};
 use serde::Deserialize;
 
+use chrono::{DateTime, Utc};
+
 use super::error::AppsError;
+use super::wire::parse_time;
+use crate::domain::listing::{ListFilter, SortColumn};
 
 /// Raw query parameters (strings, so bad values get our own 400 instead of axum's).
 #[derive(Debug, Default, Deserialize)]
@@ -25,7 +29,7 @@ pub struct Page {
 impl Page {
     /// Rows to skip.
     pub fn offset(&self) -> i64 {
-        (self.page - 1) * self.per_page
+        (self.page - 1).saturating_mul(self.per_page)
     }
 }
 
@@ -66,7 +70,7 @@ pub fn headers(uri: &Uri, page: Page, total: i64) -> HeaderMap {
         .query()
         .unwrap_or("")
         .split('&')
-        .filter(|kv| !kv.is_empty() && !kv.starts_with("page=") && !kv.starts_with("per_page="))
+        .filter(|kv| !kv.is_empty() && !kv.starts_with("page=") && !kv.starts_with("per_page=") && !kv.starts_with("per="))
         .map(str::to_string)
         .collect();
     let link = |p: i64, rel: &str| {
@@ -104,6 +108,68 @@ pub fn headers_absolute(base: &str, uri: &Uri, page: Page, total: i64) -> Header
         }
     }
     h
+}
+
+/// The Manager API's list query: paging (`page`, `per_page` or its alias `per`; `per_page`
+/// wins when both are given), `sort_column` (`id`, `created_at`, `updated_at`) with
+/// `sort_direction` (`ASC`/`DESC`, any case), and the windows `created_at[from]`,
+/// `created_at[to]`, `updated_at[from]`, `updated_at[to]` (ISO 8601, inclusive; a `+` of an
+/// offset that arrived as a space is read as `+`).
+#[derive(Debug, Default, Deserialize)]
+pub struct ListParams {
+    pub page: Option<String>,
+    pub per_page: Option<String>,
+    pub per: Option<String>,
+    pub sort_column: Option<String>,
+    pub sort_direction: Option<String>,
+    #[serde(rename = "created_at[from]")]
+    pub created_from: Option<String>,
+    #[serde(rename = "created_at[to]")]
+    pub created_to: Option<String>,
+    #[serde(rename = "updated_at[from]")]
+    pub updated_from: Option<String>,
+    #[serde(rename = "updated_at[to]")]
+    pub updated_to: Option<String>,
+}
+
+impl ListParams {
+    /// The paging part.
+    pub fn paging(&self) -> PageParams {
+        PageParams {
+            page: self.page.clone(),
+            per_page: self.per_page.clone().or_else(|| self.per.clone()),
+        }
+    }
+
+    /// The order and windows; `default` is the endpoint's order when none is asked for
+    /// (a `sort_column` without `sort_direction` keeps the default's direction).
+    pub fn filter(&self, default: ListFilter) -> Result<ListFilter, AppsError> {
+        let mut f = default;
+        if let Some(c) = self.sort_column.as_deref().filter(|c| !c.trim().is_empty()) {
+            f.sort = SortColumn::parse(c).ok_or_else(|| AppsError::bad_request("sort_column must be one of id, created_at, updated_at"))?;
+        }
+        if let Some(d) = self.sort_direction.as_deref().filter(|d| !d.trim().is_empty()) {
+            f.descending = match d.trim().to_ascii_uppercase().as_str() {
+                "ASC" => false,
+                "DESC" => true,
+                _ => return Err(AppsError::bad_request("sort_direction must be ASC or DESC")),
+            };
+        }
+        let time = |name: &str, v: &Option<String>| -> Result<Option<DateTime<Utc>>, AppsError> {
+            match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                None => Ok(None),
+                Some(s) => parse_time(s)
+                    .or_else(|| s.rsplit_once(' ').and_then(|(a, b)| parse_time(&format!("{a}+{b}"))))
+                    .map(Some)
+                    .ok_or_else(|| AppsError::bad_request(format!("{name} must be an ISO 8601 time"))),
+            }
+        };
+        f.created_from = time("created_at[from]", &self.created_from)?;
+        f.created_to = time("created_at[to]", &self.created_to)?;
+        f.updated_from = time("updated_at[from]", &self.updated_from)?;
+        f.updated_to = time("updated_at[to]", &self.updated_to)?;
+        Ok(f)
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,9 @@ pub fn json_object(body: &Bytes) -> Result<serde_json::Map<String, Value>, AppsE
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok(serde_json::Map::new());
     }
+    if let Some(field) = crate::http::nul_in_json(body) {
+        return Err(AppsError::bad_request(crate::http::nul_message(&field)));
+    }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(AppsError::bad_request("Request body must be a JSON object")),

@@ -191,6 +191,7 @@ impl FromRequestParts<AppState> for Cm {
             DomainError::NotFound(_) => CmError::unauthorized(),
             other => CmError::from(other),
         })?;
+        crate::controls::journal::note(&tenant);
         let enterprise_sid = cred.account_id.clone().unwrap_or_else(|| crate::domain::sid("EN", tenant.id.0));
         let account_email = cred
             .attrs
@@ -199,6 +200,21 @@ impl FromRequestParts<AppState> for Cm {
             .filter(|e| !e.trim().is_empty())
             .map(str::to_string)
             .unwrap_or_else(|| format!("{}@switchboard.invalid", tenant.slug));
+        if let Some(r) = crate::controls::faults::check(st, tenant.id, "campaign_manager").await {
+            let e = CmError {
+                http: r.status,
+                code: u32::from(r.status.as_u16()),
+                key: CodeKey::Code,
+                message: r.message,
+                data: Value::Null,
+            };
+            let path = parts.uri.path();
+            return Err(if path.contains("/announcement") || path.contains("/dnd/") {
+                e.ec()
+            } else {
+                e
+            });
+        }
         Ok(Cm {
             tenant,
             account_sid: cred.login_key,
@@ -520,6 +536,9 @@ impl FromRequest<AppState> for Body {
         }
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return Ok(Body::Json(json!({})));
+        }
+        if let Some(field) = crate::http::nul_in_json(&bytes) {
+            return Err(CmError::bad_request(crate::http::nul_message(&field)));
         }
         let v: Value = serde_json::from_slice(&bytes).map_err(|e| CmError::bad_request(format!("body is not valid JSON: {e}")))?;
         if !v.is_object() {

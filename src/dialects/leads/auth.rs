@@ -93,6 +93,7 @@ pub async fn login(State(st): State<AppState>, LeadsJson(body): LeadsJson) -> Le
         Err(_) => return Err(LeadsError::Unauthorized("invalid credentials")),
     };
     let tenant = tenants::by_id(&st.db, cred.tenant_id).await?;
+    crate::controls::journal::note(&tenant);
     let lc = LoginCred {
         id: cred.id,
         username: cred.username.clone().unwrap_or_else(|| username.trim().to_string()),
@@ -113,6 +114,7 @@ pub async fn refresh(State(st): State<AppState>, LeadsJson(body): LeadsJson) -> 
             DomainError::Unauthorized => LeadsError::Unauthorized("invalid or expired refresh token"),
             other => other.into(),
         })?;
+    crate::controls::journal::note(&r.tenant);
     let cred = &r.credential;
     let lc = LoginCred {
         id: cred.id,
@@ -224,6 +226,7 @@ impl FromRequestParts<AppState> for LeadsAuth {
                 Err(_) => return Err(LeadsError::Unauthorized("invalid API key")),
             };
             let tenant = tenants::by_id(&st.db, cred.tenant_id).await?;
+            crate::controls::journal::note(&tenant);
             let account_id = match cred.account_id.clone() {
                 Some(a) => a,
                 None => tenant_account_id(st, &tenant).await?,
@@ -258,6 +261,7 @@ impl FromRequestParts<AppState> for LeadsAuth {
                 Err(DomainError::NotFound(_)) => return Err(LeadsError::Unauthorized("invalid token")),
                 Err(e) => return Err(e.into()),
             };
+            crate::controls::journal::note(&tenant);
             // A tenant reset (which bumps the epoch) ends every access token issued before it.
             match claims.get("epoch").and_then(Value::as_i64) {
                 Some(e) if e == tenant.epoch => {}
@@ -286,6 +290,9 @@ impl FromRequestParts<AppState> for LeadsAuth {
             if given != auth.account_id {
                 return Err(LeadsError::Forbidden);
             }
+        }
+        if let Some(r) = crate::controls::faults::check(st, auth.tenant.id, "leads").await {
+            return Err(LeadsError::Fault(r.status, r.message));
         }
         Ok(auth)
     }

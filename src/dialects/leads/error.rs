@@ -23,6 +23,8 @@ pub enum LeadsError {
     NotFound(String),
     /// 500; details only in the logs.
     Internal,
+    /// An injected fault's status (`crate::controls::faults`).
+    Fault(StatusCode, String),
 }
 
 pub type LeadsResult<T> = Result<T, LeadsError>;
@@ -67,6 +69,7 @@ impl IntoResponse for LeadsError {
             ),
             LeadsError::NotFound(m) => (StatusCode::NOT_FOUND, m),
             LeadsError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "Error due to an internal issue.".to_string()),
+            LeadsError::Fault(status, m) => (status, m),
         };
         (
             status,
@@ -102,6 +105,9 @@ impl<S: Send + Sync> FromRequest<S> for LeadsJson {
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|_| LeadsError::bad("request body could not be read"))?;
+        if let Some(field) = crate::http::nul_in_json(&bytes) {
+            return Err(LeadsError::bad(crate::http::nul_message(&field)));
+        }
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(m)) => Ok(LeadsJson(m)),
             Ok(_) => Err(LeadsError::bad("request body must be a JSON object")),

@@ -88,8 +88,9 @@
 //!   event (answered = connected, finished, completed, transferred or voicemail).
 //! - **Queues status** is computed from the directory: agent `status` is `busy` (on a
 //!   call), `idle` (available) or `paused` (unavailable); `registered` is the agent's
-//!   `attrs.registered` when set, else `logged_in`; an agent without a numeric extension is
-//!   misconfigured; idle agents are logged in, available and not on a call.
+//!   `attrs.registered` when set, else `logged_in`; an agent's `extension` is its extension,
+//!   or its agent number when it has no separate extension (as in the doc's example); an
+//!   agent without a numeric one is misconfigured; idle agents are logged in, available and not on a call.
 //! - **Voicemail disposition** marks the tenant's call interaction `voicemail` (and
 //!   `attrs.disposition`), its lead `voicemail`, records a `disposition` event and answers
 //!   the call record.

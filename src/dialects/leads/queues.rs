@@ -24,8 +24,9 @@ fn agent_status(on_call: bool, status: &str) -> &'static str {
 
 /// The portal's view of one queue member, counted into `n`.
 fn render_agent(a: &Agent, n: &mut AgentCounts) -> Value {
-    let ext_valid = a
-        .extension
+    // The doc shows the agent's extension; an agent made with only an agent number shows that.
+    let extension = a.extension.clone().filter(|e| !e.is_empty()).or_else(|| a.agent_number.clone());
+    let ext_valid = extension
         .as_deref()
         .is_some_and(|e| !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()));
     let registered = a.attrs.get("registered").and_then(Value::as_bool).unwrap_or(a.logged_in);
@@ -38,7 +39,7 @@ fn render_agent(a: &Agent, n: &mut AgentCounts) -> Value {
     json!({
         "id": hex_id(a.id),
         "name": if name.is_empty() { a.email.clone() } else { name },
-        "extension": a.extension.clone().unwrap_or_default(),
+        "extension": extension.unwrap_or_default(),
         "extension_is_valid": ext_valid,
         "delay": a.attrs.get("delay").and_then(Value::as_i64).unwrap_or(0),
         "timeout": a.attrs.get("timeout").and_then(Value::as_i64).unwrap_or(15),

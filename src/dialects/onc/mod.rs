@@ -3,8 +3,12 @@
 //!
 //! # Bindings
 //! - **SOAP 1.1, document/literal wrapped**, at `POST /onc/` and `POST /onc/ONCService.svc`;
-//!   the WSDL (`openapi/onc.wsdl`, embedded, so the file and the served document are the
-//!   same bytes) at `GET /onc/?wsdl` and `GET /onc/ONCService.svc?wsdl`.
+//!   the WSDL (`openapi/onc.wsdl`, embedded) at `GET /onc/?wsdl` and
+//!   `GET /onc/ONCService.svc?wsdl`. The served document is the file with one change: the
+//!   placeholder `soap:address` (`http://switchboard.example/onc/ONCService.svc`) becomes
+//!   the address the WSDL was fetched from, as WCF builds it (`Forwarded`, then
+//!   `X-Forwarded-Proto` / `X-Forwarded-Host`, then `Host`), so a SOAP stack that posts to
+//!   the WSDL's own address reaches this server, behind a proxy too.
 //! - **JSON** at `POST /onc/json/{Method}`: the parameters as one object with the doc's
 //!   names (`accountId`, `sessionId`, `campaign`, `contact`, `campaignId`, `contactId`),
 //!   PascalCase fields inside (every name is matched exactly first, then case-insensitively,
@@ -50,9 +54,8 @@
 //! SOAP `Header`s are read past, except that a header entry addressed to this node (no
 //! `actor`, or the `next` actor) with `mustUnderstand="1"` gets the SOAP 1.1
 //! `s:MustUnderstand` fault (as WCF answers) unless it is WS-Addressing (`Action`, `To`,
-//! … in the 2005/05 "none", 2005/08, 2004/08 or 2004/03 namespaces). The WSDL's `soap:address` is fixed
-//! (`http://localhost:8080/onc/ONCService.svc`) because the document is served verbatim;
-//! clients set their endpoint address, as generated .NET proxies do.
+//! … in the 2005/05 "none", 2005/08, 2004/08 or 2004/03 namespaces). The WSDL's `soap:address` is built from
+//! the request (see Bindings), so clients need no endpoint override.
 //!
 //! SOAP faults (HTTP 500, `s:Client` / `s:Server` / `s:VersionMismatch` / `s:MustUnderstand`) only for
 //! envelopes that cannot be read: malformed XML, any DTD (`<!DOCTYPE`, so no entity
@@ -144,6 +147,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use crate::controls::faults;
 use crate::domain::contacts::status as cst;
 use crate::state::AppState;
 use crate::state::JobHandler;
@@ -301,7 +305,18 @@ pub fn job_handlers() -> Vec<(&'static str, JobHandler)> {
     Vec::new()
 }
 
-async fn wsdl_or_help(RawQuery(q): RawQuery) -> Response {
+/// The `soap:address` of the static `openapi/onc.wsdl`: a placeholder the served copy
+/// replaces with the address the request came in on (see [`served_wsdl`]).
+pub const WSDL_ADDRESS_PLACEHOLDER: &str = "http://switchboard.example/onc/ONCService.svc";
+
+/// The WSDL as served to one request: the file, with the placeholder address replaced by
+/// `<origin>/onc/ONCService.svc`, the origin as [`crate::http::request_origin`] reads it.
+pub fn served_wsdl(headers: &HeaderMap, uri: &axum::http::Uri) -> String {
+    let address = format!("{}/onc/ONCService.svc", crate::http::request_origin(headers, uri));
+    WSDL.replace(WSDL_ADDRESS_PLACEHOLDER, &address)
+}
+
+async fn wsdl_or_help(RawQuery(q): RawQuery, headers: HeaderMap, uri: axum::http::Uri) -> Response {
     let wants_wsdl = q.unwrap_or_default().split('&').any(|kv| {
         matches!(
             kv.split('=').next().map(str::to_ascii_lowercase).as_deref(),
@@ -309,7 +324,7 @@ async fn wsdl_or_help(RawQuery(q): RawQuery) -> Response {
         )
     });
     if wants_wsdl {
-        ([("content-type", "text/xml; charset=utf-8")], WSDL).into_response()
+        ([("content-type", "text/xml; charset=utf-8")], served_wsdl(&headers, &uri)).into_response()
     } else {
         (
             [("content-type", "text/plain; charset=utf-8")],
@@ -353,6 +368,14 @@ async fn soap_endpoint(State(st): State<AppState>, headers: HeaderMap, body: Res
         Err(f) => return soap::fault_response(&f),
     };
     let reply = service::call(&st, req.method, &req.params).await;
+    if let Some(r) = faults::status_refusal().filter(faults::Refusal::soap_fault) {
+        let mut resp = soap::fault_response(&soap::Fault {
+            code: "Server",
+            message: r.message,
+        });
+        *resp.status_mut() = r.status;
+        return resp;
+    }
     soap::response(req.method, &reply)
 }
 
@@ -372,6 +395,8 @@ async fn json_endpoint(State(st): State<AppState>, Path(method): Path<String>, b
     };
     let params = if body.iter().all(u8::is_ascii_whitespace) {
         serde_json::Map::new()
+    } else if let Some(field) = crate::http::nul_in_json(&body) {
+        return bad_json(&crate::http::nul_message(&field));
     } else {
         match serde_json::from_slice::<Value>(&body) {
             Ok(Value::Object(o)) => o,
@@ -380,6 +405,9 @@ async fn json_endpoint(State(st): State<AppState>, Path(method): Path<String>, b
         }
     };
     let reply = service::call(&st, m, &params).await;
+    if let Some(r) = faults::status_refusal().filter(faults::Refusal::soap_fault) {
+        return (r.status, Json(json!({"ErrorCode": code::INTERNAL, "Description": r.message}))).into_response();
+    }
     let (code, description) = reply.outcome();
     let header = (code != 0 && !description.is_empty()).then(|| {
         let clean: String = description

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::types::{self, CampaignInfo, CommIn, CommInfo, ContactIn, ContactInfo, ValidCampaign, CHANNELS};
 use super::{code, delivery_code, status_code_for, Method};
+use crate::controls::faults;
 use crate::domain::campaign_ops::{self, Replanned, UpdateCampaignRequest};
 use crate::domain::campaigns::{self, kind, status as cs, Campaign, NewCampaign};
 use crate::domain::contact_ops::{self, CampaignContacts, ContactPlan, ContactRequest, Destination, Screened};
@@ -96,6 +97,7 @@ fn guid_param(p: &Map<String, Value>, key: &str) -> F<Uuid> {
 /// Runs `method` with `params`.
 pub async fn call(st: &AppState, method: Method, params: &Map<String, Value>) -> Reply {
     use Method::*;
+    faults::set_operation(method.name());
     let r = match method {
         OpenAPISession => return open_session(st, params).await,
         CloseAPISession => {
@@ -187,6 +189,10 @@ async fn open_session(st: &AppState, p: &Map<String, Value>) -> Reply {
     };
     let result: F<String> = async {
         let tenant = tenants::by_id(&st.db, cred.tenant_id).await?;
+        crate::controls::journal::note(&tenant);
+        if let Some(r) = faults::check(st, tenant.id, "onc").await {
+            return Err(Fail(code::INTERNAL, r.message));
+        }
         let now = st.now(&tenant);
         let spec = sessions::OpenSession {
             kind: SESSION_KIND,
@@ -215,6 +221,10 @@ async fn session(st: &AppState, p: &Map<String, Value>) -> F<(Tenant, DateTime<U
         .filter(|s| !s.trim().is_empty())
         .ok_or(DomainError::Unauthorized)?;
     let s = sessions::touch(&st.db, st.clock.as_ref(), SESSION_KIND, token.trim(), |t| idle(st, t)).await?;
+    crate::controls::journal::note(&s.tenant);
+    if let Some(r) = faults::check(st, s.tenant.id, "onc").await {
+        return Err(Fail(code::INTERNAL, r.message));
+    }
     Ok((s.tenant, s.now))
 }
 

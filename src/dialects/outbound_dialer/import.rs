@@ -1,6 +1,20 @@
 //! `POST …/contacts/import` (multipart JSON file → blob + job), `GET …/contacts/jobs/{id}`
 //! and the import job itself, which streams the stored file element by element and
 //! inserts contacts in batches, checkpointing in the same transaction as each batch.
+//!
+//! # Outcome
+//! - Every row is read. Valid rows are inserted batch by batch (each batch commits with its
+//!   checkpoint), so they stay imported whatever the outcome; an invalid row is skipped and
+//!   reported (its index and errors, the first 20 kept in `errors`).
+//! - A row whose phone number is already on the campaign, or repeats an earlier row of the
+//!   file, makes the job end `failed` in the doc's failed-job shape
+//!   (`"error_details": "NativePowerDial::ContactService::DuplicateContactPhoneOnCampaign"`,
+//!   `"error_message": "Internal Error"`, `"type": "Jobs::Bulk::Campaign::StartImport"`).
+//!   The other rows are still imported (the first occurrence of a repeated number too), and
+//!   the per-row report stays in the answer as extra fields: `total`, `imported`, `invalid`,
+//!   `duplicates`, `errors`.
+//! - A file whose rows are all invalid fails the same way, with the first row's error class.
+//! - Otherwise the job is `completed`, with the same counts and per-row report.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -163,6 +177,9 @@ pub struct Progress {
     pub errors: Vec<Value>,
     #[serde(default)]
     pub first_error_class: Option<String>,
+    /// Rows whose number was already on the campaign or earlier in the file.
+    #[serde(default)]
+    pub duplicates: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_details: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -206,6 +223,7 @@ pub async fn show(
     body.insert("total".into(), json!(p.total));
     body.insert("imported".into(), json!(p.imported));
     body.insert("invalid".into(), json!(p.invalid));
+    body.insert("duplicates".into(), json!(p.duplicates));
     body.insert("errors".into(), json!(p.errors));
     Ok(Json(Value::Object(body)).into_response())
 }
@@ -322,8 +340,12 @@ fn malformed_json(mut p: Progress, e: impl std::fmt::Display) -> JobOutcome {
 
 /// The outcome of an import that read its whole file.
 fn finished(mut p: Progress) -> JobOutcome {
-    if p.imported == 0 && p.invalid > 0 {
-        let class = p.first_error_class.clone().unwrap_or_else(|| "InvalidContact".into());
+    if p.duplicates > 0 || (p.imported == 0 && p.invalid > 0) {
+        let class = if p.duplicates > 0 {
+            ContactError::duplicate().class.to_string()
+        } else {
+            p.first_error_class.clone().unwrap_or_else(|| "InvalidContact".into())
+        };
         p.error_details = Some(format!("NativePowerDial::ContactService::{class}"));
         p.error_message = Some("Internal Error".into());
         return JobOutcome::Failed {
@@ -364,7 +386,10 @@ fn tally(p: &Progress, parsed: &[ParsedElement], outcomes: &[AddOutcome], pendin
                 next.imported += 1;
                 next.do_not_call += 1;
             }
-            Ok(_) => note_invalid(&mut next, *index, &[ContactError::duplicate()]),
+            Ok(_) => {
+                next.duplicates += 1;
+                note_invalid(&mut next, *index, &[ContactError::duplicate()]);
+            }
         }
     }
     next.total += pending.len() as u64;

@@ -12,8 +12,9 @@ use super::status::{self, CONTACT_STATES};
 use super::wire::ts;
 use crate::dialects::apps::auth::AppsAuth;
 use crate::dialects::apps::error::AppsError;
-use crate::dialects::apps::paging::{self, PageParams};
+use crate::dialects::apps::paging::{self, ListParams};
 use crate::domain::campaigns::{self, Campaign};
+use crate::domain::listing::{ListFilter, SortColumn};
 use crate::domain::TenantId;
 use crate::state::AppState;
 
@@ -57,16 +58,19 @@ async fn render(st: &AppState, tenant: TenantId, c: &Campaign) -> Result<Value, 
     Ok(render_campaign(c, &counts))
 }
 
-/// `GET /manager/api/v1/outbound_dialer/campaigns` (all, or a page with `page`/`per_page`).
+/// `GET /manager/api/v1/outbound_dialer/campaigns` (all, or a page with `page`/`per_page`
+/// or `per`), oldest first unless `sort_column`/`sort_direction` say otherwise, windowed by
+/// `created_at[from]`/`[to]`, `updated_at[from]`/`[to]` (see [`ListParams`]).
 pub async fn list(
     State(st): State<AppState>,
     auth: AppsAuth,
     OriginalUri(uri): OriginalUri,
-    pp: Result<Query<PageParams>, QueryRejection>,
+    lp: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Response, AppsError> {
-    let pp = super::query_of(pp)?;
+    let lp = super::query_of(lp)?;
+    let (pp, filter) = (lp.paging(), lp.filter(ListFilter::new(SortColumn::Id, false))?);
     let tenant = auth.tenant.id;
-    let all = campaigns::list(&st.db, tenant).await?;
+    let all = campaigns::list_filtered(&st.db, tenant, &filter).await?;
     let (rows, headers) = if pp.given() {
         let page = pp.resolve(25, 100)?;
         let h = paging::headers(&uri, page, all.len() as i64);

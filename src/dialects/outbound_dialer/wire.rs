@@ -213,6 +213,9 @@ pub fn render_contact(c: &Contact, campaign_seq: i64) -> Value {
 
 /// Parses a JSON body; accepts the doc's own trailing commas (`{"contact_id": 7,}`).
 pub fn parse_lenient(body: &[u8]) -> Result<Value, String> {
+    if let Some(field) = crate::http::nul_in_json(body) {
+        return Err(crate::http::nul_message(&field));
+    }
     match serde_json::from_slice::<Value>(body) {
         Ok(v) => Ok(v),
         Err(e) => {

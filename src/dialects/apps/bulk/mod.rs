@@ -319,6 +319,9 @@ async fn proceed_id(st: &AppState, req: Request) -> Result<Option<String>, AppsE
         .await
         .map_err(|_| AppsError::bad_request("Unreadable body"))?;
     if ct.starts_with("application/json") {
+        if let Some(field) = crate::http::nul_in_json(&body) {
+            return Err(AppsError::bad_request(crate::http::nul_message(&field)));
+        }
         let v: Value = serde_json::from_slice(&body).map_err(|_| AppsError::bad_request("Request body is not valid JSON"))?;
         return Ok(match v.get("id") {
             Some(Value::Number(n)) => Some(n.to_string()),
