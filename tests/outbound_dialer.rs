@@ -1381,3 +1381,59 @@ async fn rate_limited_like_the_apps_api() {
     assert_eq!(&codes[..2], &[200, 200]);
     assert!(codes[2..].contains(&429), "{codes:?}");
 }
+
+/// Concurrent single adds of one number to one campaign: the unique index lets exactly
+/// one in, every other request answers 200 with the duplicate outcome; adds of distinct
+/// numbers in flight at the same time all succeed.
+#[tokio::test]
+async fn concurrent_single_adds_of_one_number_store_it_once() {
+    let app = TestApp::spawn().await;
+    let t = tenant(&app, "acme").await;
+    let t = std::sync::Arc::new(t);
+    let app = std::sync::Arc::new(app);
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let (app, t) = (app.clone(), t.clone());
+        tasks.push(tokio::spawn(async move {
+            let same = json!({"name": format!("same {i}"), "phone_number": "+1 415 555 0142"});
+            let other = json!({"name": format!("other {i}"), "phone_number": format!("+1 415 555 {:04}", 150 + i)});
+            let a = add(&app, &t, same).await;
+            let b = add(&app, &t, other).await;
+            (a, b)
+        }));
+    }
+    let (mut added, mut dups) = (0, 0);
+    for task in tasks {
+        let (a, b) = task.await.unwrap();
+        match (
+            a["valid_contacts"].as_array().unwrap().len(),
+            a["invalid_contacts"].as_array().unwrap().len(),
+        ) {
+            (1, 0) => added += 1,
+            (0, 1) => {
+                assert_eq!(
+                    a["invalid_contacts"][0]["errors"],
+                    json!(["DuplicateContactPhoneOnCampaign"]),
+                    "{a}"
+                );
+                dups += 1
+            }
+            _ => panic!("unexpected answer {a}"),
+        }
+        assert_eq!(b["valid_contacts"].as_array().unwrap().len(), 1, "{b}");
+        assert_eq!(b["valid_contacts"][0]["status"], "Upcoming", "{b}");
+    }
+    assert_eq!((added, dups), (1, 15));
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM contacts WHERE tenant_id = $1 AND number = '+14155550142'")
+        .bind(t.id.0)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    let all: i64 = sqlx::query_scalar("SELECT count(*) FROM contacts WHERE tenant_id = $1")
+        .bind(t.id.0)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(all, 17);
+}

@@ -43,7 +43,7 @@ pub struct ScreenedContact {
 }
 
 /// Adds one contact to the tenant's campaign: takes the campaign's contact lock
-/// ([`contacts::lock_campaign`]) exclusively, checks the campaign, decides suppression,
+/// ([`contacts::lock_campaign`]) shared, checks the campaign, decides suppression,
 /// inserts and records [`event::ADDED`], in one transaction.
 #[tracing::instrument(skip_all, fields(tenant = %tenant, campaign = %req.campaign))]
 pub async fn add_screened(db: &PgPool, tenant: TenantId, req: AddScreenedRequest) -> DomainResult<ScreenedContact> {
@@ -54,7 +54,7 @@ pub async fn add_screened(db: &PgPool, tenant: TenantId, req: AddScreenedRequest
         now,
     } = req;
     let mut tx = db.begin().await?;
-    contacts::lock_campaign(&mut tx, campaign, true).await?;
+    contacts::lock_campaign(&mut tx, campaign, false).await?;
     campaigns::get(&mut *tx, tenant, campaign).await?;
     let suppressed = match contact.number.as_deref() {
         Some(number) => optlists::is_suppressed(&mut *tx, tenant, number, channel, now).await?,
@@ -96,14 +96,14 @@ pub struct ContactPage {
 
 /// A page of the tenant's campaign's contacts (keyset over the creation sequence).
 ///
-/// Takes the campaign's contact lock shared, so no page passes a contact still being added
-/// under the lock; and `FOR UPDATE` on the campaign row, which waits for the foreign-key
+/// Takes the campaign's contact lock exclusively (adders hold it shared), so no page passes
+/// a contact still being added under the lock; and `FOR UPDATE` on the campaign row, which waits for the foreign-key
 /// `FOR KEY SHARE` lock of every in-flight insert that did not take the contact lock. An
 /// unknown or deleted campaign is `NotFound("campaign")`.
 #[tracing::instrument(skip_all, fields(tenant = %tenant, campaign = %req.campaign))]
 pub async fn page_in_order(db: &PgPool, tenant: TenantId, req: ContactPageRequest) -> DomainResult<ContactPage> {
     let mut tx = db.begin().await?;
-    contacts::lock_campaign(&mut tx, req.campaign, false).await?;
+    contacts::lock_campaign(&mut tx, req.campaign, true).await?;
     let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM campaigns WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
         .bind(tenant.0)
         .bind(req.campaign)

@@ -106,9 +106,11 @@ pub struct NewContact {
 }
 
 /// Takes the lock of a campaign's contact sequence until the end of `conn`'s transaction:
-/// writers take it exclusively before adding contacts, keyset readers (Leads paging) shared
-/// before reading a page, so a page never passes a contact that is still being written.
-/// Every dialect that adds contacts takes it (one key for all of them).
+/// adders take it shared before taking sequence numbers (concurrent adds do not wait for
+/// each other), keyset readers (Leads paging) exclusively before reading a page, so a page
+/// waits for every add in flight and never passes a contact that is still being written.
+/// Writers that check a number with a SELECT before writing it ([`update`]) take it
+/// exclusively. Every dialect that adds contacts takes it (one key for all of them).
 pub async fn lock_campaign(conn: &mut sqlx::PgConnection, campaign: Uuid, exclusive: bool) -> Result<(), sqlx::Error> {
     let sql = if exclusive {
         "SELECT pg_advisory_xact_lock(hashtextextended('contacts:' || $1::text, 0))"
@@ -183,8 +185,9 @@ pub async fn page<'e>(db: impl PgExecutor<'e>, tenant: TenantId, campaign: Uuid,
 
 // ---------------------------------------------------------------------------------------
 // Use-cases: add, update and delete the contacts of a campaign. Each runs in one
-// transaction and takes the campaign's contact lock where it may add a number, so two
-// concurrent writers cannot add one number twice. Suppression (opt-out on the channel,
+// transaction. Adds leave duplicates to the unique index `contacts_unique_number`
+// (`ON CONFLICT DO NOTHING`) and take the campaign's contact lock shared; an edit that
+// changes a number takes it exclusively and checks. Suppression (opt-out on the channel,
 // company DNC) is decided here.
 
 /// What became of one contact given to [`add_many`] / [`import_batch`].
@@ -199,47 +202,118 @@ pub enum AddOutcome {
     Duplicate,
 }
 
+/// Adds `contacts` in ONE statement (the caller's transaction, or a transaction of its own
+/// when `db` is the pool): takes the campaign's contact lock shared (adds never wait for
+/// each other; a keyset reader holding it exclusively waits for them), screens each number
+/// against the suppressions, and inserts with `ON CONFLICT DO NOTHING` on
+/// `contacts_unique_number`, so the unique index decides duplicates (also within `contacts`:
+/// rows are inserted in the order given, the first of a number wins). Cost per contact: a
+/// few index probes, whatever the size of the campaign.
 async fn add_many_in(
-    tx: &mut sqlx::PgConnection,
+    db: &mut sqlx::PgConnection,
     tenant: TenantId,
     campaign: Uuid,
     contacts: Vec<NewContact>,
     channel: &str,
     now: DateTime<Utc>,
 ) -> DomainResult<Vec<AddOutcome>> {
-    use super::contact_batches as batches;
-    lock_campaign(&mut *tx, campaign, true).await?;
-    let wanted: Vec<String> = contacts.iter().filter_map(|c| c.number.clone()).collect();
-    let mut seen = batches::existing_numbers(&mut *tx, tenant, campaign, &wanted).await?;
-    let blocked = batches::suppressed_numbers(&mut *tx, tenant, &wanted, channel, now).await?;
-    // (row index or None = duplicate, suppressed)
-    let mut plan = Vec::with_capacity(contacts.len());
-    let mut rows = Vec::with_capacity(contacts.len());
-    for mut c in contacts {
-        let suppressed = match c.number.as_deref() {
-            Some(n) if !seen.insert(n.to_string()) => {
-                plan.push(None);
-                continue;
-            }
-            Some(n) => blocked.contains(n),
-            None => false,
-        };
-        if suppressed {
-            c.status = Some(status::DNC.into());
+    if contacts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = contacts.len();
+    let mut ids = Vec::with_capacity(n);
+    let mut number = Vec::with_capacity(n);
+    let mut original = Vec::with_capacity(n);
+    let mut email = Vec::with_capacity(n);
+    let mut name = Vec::with_capacity(n);
+    let mut first = Vec::with_capacity(n);
+    let mut last = Vec::with_capacity(n);
+    let mut external = Vec::with_capacity(n);
+    let mut outbound = Vec::with_capacity(n);
+    let mut st = Vec::with_capacity(n);
+    let mut priority = Vec::with_capacity(n);
+    let mut retries = Vec::with_capacity(n);
+    let mut attrs = Vec::with_capacity(n);
+    for c in contacts {
+        ids.push(c.id.unwrap_or_else(Uuid::new_v4));
+        number.push(c.number);
+        original.push(c.original_number);
+        email.push(c.email);
+        name.push(c.name);
+        first.push(c.first_name);
+        last.push(c.last_name);
+        external.push(c.external_id);
+        outbound.push(c.outbound_number);
+        st.push(c.status.unwrap_or_else(|| status::PENDING.to_string()));
+        priority.push(c.priority);
+        retries.push(c.max_retries);
+        attrs.push(if c.attrs.is_null() { serde_json::json!({}) } else { c.attrs });
+    }
+    let got: Vec<(Uuid, i64, bool)> = sqlx::query_as(
+        "WITH lock AS (SELECT pg_advisory_xact_lock_shared(hashtextextended('contacts:' || $2::text, 0))),
+         src AS (
+           SELECT u.*, b.blocked IS NOT NULL AS blocked
+             FROM lock,
+                  UNNEST($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+                         $10::text[], $11::text[], $12::text[], $13::int4[], $14::int4[], $15::jsonb[])
+                    WITH ORDINALITY AS u(id, number, original, email, name, first_name, last_name, external_id,
+                                         outbound, status, priority, max_retries, attrs, ord)
+                  -- one index probe per number (LIMIT 1: never a hashed scan of the tenant's list)
+                  LEFT JOIN LATERAL (SELECT true AS blocked FROM suppressions s
+                                      WHERE s.tenant_id = $1 AND s.number = u.number
+                                        AND ((s.list = 'opt_out' AND $17 = ANY(s.channels)) OR s.list = 'dnc')
+                                        AND (s.expires_at IS NULL OR s.expires_at > $16) LIMIT 1) b ON true
+            WHERE EXISTS (SELECT 1 FROM campaigns WHERE tenant_id = $1 AND id = $2)),
+         ins AS (
+           INSERT INTO contacts (id, tenant_id, campaign_id, number, unique_number, original_number, email, name,
+                                 first_name, last_name, external_id, outbound_number, status, priority, max_retries,
+                                 attrs, created_at, updated_at)
+           SELECT id, $1, $2, number, number, original, email, name, first_name, last_name, external_id, outbound,
+                  CASE WHEN blocked THEN 'dnc' ELSE status END, priority, max_retries, attrs, $16, $16
+             FROM src ORDER BY ord
+           ON CONFLICT (tenant_id, campaign_id, unique_number) WHERE unique_number IS NOT NULL DO NOTHING
+           RETURNING id, seq)
+         SELECT ins.id, ins.seq, src.blocked FROM ins JOIN src ON src.id = ins.id",
+    )
+    .bind(tenant.0)
+    .bind(campaign)
+    .bind(&ids)
+    .bind(&number)
+    .bind(&original)
+    .bind(&email)
+    .bind(&name)
+    .bind(&first)
+    .bind(&last)
+    .bind(&external)
+    .bind(&outbound)
+    .bind(&st)
+    .bind(&priority)
+    .bind(&retries)
+    .bind(&attrs)
+    .bind(now)
+    .bind(channel)
+    .fetch_all(&mut *db)
+    .await?;
+    if got.is_empty() {
+        // Every contact a duplicate, or no such campaign.
+        let found: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM campaigns WHERE tenant_id = $1 AND id = $2)")
+            .bind(tenant.0)
+            .bind(campaign)
+            .fetch_one(&mut *db)
+            .await?;
+        if !found {
+            return Err(DomainError::NotFound("campaign"));
         }
-        plan.push(Some(suppressed));
-        rows.push(c);
     }
-    let mut ids = batches::insert_many(&mut *tx, tenant, campaign, rows, now).await?.into_iter();
-    let mut out = Vec::with_capacity(plan.len());
-    for p in plan {
-        out.push(match (p, p.and_then(|_| ids.next())) {
-            (Some(true), Some((id, seq))) => AddOutcome::Suppressed { id, seq },
-            (Some(false), Some((id, seq))) => AddOutcome::Added { id, seq },
-            _ => AddOutcome::Duplicate,
-        });
-    }
-    Ok(out)
+    let by_id: std::collections::HashMap<Uuid, (i64, bool)> = got.into_iter().map(|(id, seq, b)| (id, (seq, b))).collect();
+    Ok(ids
+        .into_iter()
+        .map(|id| match by_id.get(&id) {
+            Some(&(seq, true)) => AddOutcome::Suppressed { id, seq },
+            Some(&(seq, false)) => AddOutcome::Added { id, seq },
+            None => AddOutcome::Duplicate,
+        })
+        .collect())
 }
 
 /// Adds contacts to a campaign of the tenant: duplicates of a number the campaign has
@@ -254,10 +328,9 @@ pub async fn add_many(
     channel: &str,
     now: DateTime<Utc>,
 ) -> DomainResult<Vec<AddOutcome>> {
-    let mut tx = db.begin().await?;
-    let out = add_many_in(&mut tx, tenant, campaign, contacts, channel, now).await?;
-    tx.commit().await?;
-    Ok(out)
+    // One statement, committed when it returns (autocommit): one round trip.
+    let mut conn = db.acquire().await?;
+    add_many_in(&mut conn, tenant, campaign, contacts, channel, now).await
 }
 
 /// [`add_many`] as one batch of an import job, with the job's checkpoint (`progress`,
@@ -366,7 +439,7 @@ pub async fn update(
         (s, _) => s,
     };
     let sql = format!(
-        "UPDATE contacts SET number = $3, original_number = $4, email = $5, name = $6, external_id = $7, outbound_number = $8,
+        "UPDATE contacts SET number = $3, unique_number = $3, original_number = $4, email = $5, name = $6, external_id = $7, outbound_number = $8,
                 priority = $9, attrs = $10, status = $11, updated_at = $12
           WHERE tenant_id = $1 AND id = $2 RETURNING {COLS}"
     );
@@ -430,4 +503,28 @@ pub async fn count_in_campaign<'e>(db: impl PgExecutor<'e>, tenant: TenantId, ca
             .fetch_one(db)
             .await?,
     )
+}
+
+/// What an add to a campaign needs before it is planned, in one query: the tenant's
+/// campaign by its sequence number (not deleted) and the tenant's phone numbers (E.164,
+/// in creation order). NotFound("campaign") for an unknown campaign.
+pub async fn add_target<'e>(
+    db: impl PgExecutor<'e>,
+    tenant: TenantId,
+    campaign_seq: i64,
+) -> DomainResult<(super::campaigns::Campaign, Vec<String>)> {
+    use sqlx::Row;
+    let cols = super::campaigns::COLS;
+    let sql = format!(
+        "SELECT {cols}, ARRAY(SELECT p.number FROM phone_numbers p WHERE p.tenant_id = $1 ORDER BY p.seq) AS tenant_numbers
+           FROM campaigns WHERE tenant_id = $1 AND seq = $2 AND deleted_at IS NULL"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.0)
+        .bind(campaign_seq)
+        .fetch_optional(db)
+        .await?
+        .ok_or(DomainError::NotFound("campaign"))?;
+    let numbers: Vec<String> = row.try_get("tenant_numbers")?;
+    Ok((super::campaigns::Campaign::from_row(&row)?, numbers))
 }

@@ -10,7 +10,9 @@
 //!    everything was suppressed;
 //! 3. a `running` campaign with no pending contact left becomes `completed`.
 //!
-//! Campaigns are taken with `FOR UPDATE SKIP LOCKED`, so replicas share the work. Their
+//! Campaigns are taken with `FOR NO KEY UPDATE SKIP LOCKED`, so replicas share the work
+//! while contact adds (whose foreign key takes `FOR KEY SHARE` on the campaign) go on
+//! during a campaign's step. Their
 //! status changes only through `domain::campaigns::transition` (events `Start` and
 //! `Complete`); the scheduler writes no status itself.
 
@@ -58,7 +60,7 @@ pub async fn tick_once(state: &AppState) -> DomainResult<()> {
         "SELECT c.id, c.tenant_id, {TENANT_NOW} AS now FROM campaigns c JOIN tenants t ON t.id = c.tenant_id
           WHERE c.status = 'scheduled' AND c.deleted_at IS NULL
             AND c.starts_at IS NOT NULL AND c.starts_at <= {TENANT_NOW}
-          ORDER BY c.starts_at FOR UPDATE OF c SKIP LOCKED"
+          ORDER BY c.starts_at FOR NO KEY UPDATE OF c SKIP LOCKED"
     );
     let due: Vec<(Uuid, Uuid, DateTime<Utc>)> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(base).fetch_all(&mut *tx).await?;
     for (id, tenant, now) in due {
@@ -85,7 +87,7 @@ async fn work_campaign(state: &AppState, tenant: TenantId, campaign: Uuid, base:
     let mut tx = state.db.begin().await?;
     let sql = format!(
         "SELECT c.channel, c.attrs, {TENANT_NOW} AS now FROM campaigns c JOIN tenants t ON t.id = c.tenant_id
-          WHERE c.id = $2 AND c.tenant_id = $3 AND c.status = 'running' FOR UPDATE OF c SKIP LOCKED"
+          WHERE c.id = $2 AND c.tenant_id = $3 AND c.status = 'running' FOR NO KEY UPDATE OF c SKIP LOCKED"
     );
     let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(base)

@@ -51,14 +51,16 @@ pub async fn add(
 ) -> Result<Response, AppsError> {
     let (cid, body) = (path_of(cid)?, body_of(body)?);
     let tenant = auth.tenant.id;
-    let campaign = campaign_of(&st, tenant, &cid).await?;
+    let seq: i64 = cid.trim().parse().map_err(|_| AppsError::not_found())?;
+    // the campaign and the tenant's numbers in one round trip
+    let (campaign, numbers) = contacts::add_target(&st.db, tenant, seq).await?;
+    let numbers: HashSet<String> = numbers.into_iter().collect();
     let body = wire::parse_lenient(&body).map_err(AppsError::bad_request)?;
     let items = match body {
         Value::Array(items) => items,
         v @ Value::Object(_) => vec![v],
         _ => return Err(AppsError::bad_request("Body must be a contact object or an array of contacts")),
     };
-    let numbers = tenant_numbers(&st, tenant).await?;
     let parsed: Vec<_> = items.iter().map(|v| wire::parse_contact(v, &numbers)).collect();
     let rows = parsed.iter().filter_map(|p| p.as_ref().ok().map(|p| p.contact.clone())).collect();
     let now = st.now(&auth.tenant);

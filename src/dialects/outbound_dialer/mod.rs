@@ -42,8 +42,9 @@
 //!   blank", "Phone number is invalid", "Email is invalid", "Outbound number is
 //!   invalid" (not one of the tenant's numbers), "DuplicateContactPhoneOnCampaign").
 //!   Numbers on the DNC list or opted out of voice are accepted with status "Do Not Call".
-//!   Writers of one campaign's contacts are serialised by an advisory lock, so two
-//!   concurrent requests cannot add the same phone twice.
+//!   Duplicates are decided by a unique index on the campaign's numbers (`INSERT … ON
+//!   CONFLICT DO NOTHING`), so concurrent adds to one campaign run side by side and two
+//!   of them still cannot add the same phone twice.
 //! - `name` is not required (the doc's metadata says REQUIRED but no example fails on it).
 //! - `GET …/contacts` without `page`/`per_page` returns the first 1000 contacts (and,
 //!   when there are more, the `Link`/`Total`/`Per-Page` headers of page 1); with them,
