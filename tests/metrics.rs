@@ -177,13 +177,17 @@ async fn attempts_jobs_pool_and_other_modules_counters() {
     app.tenant("acme").await;
     let tenant = switchboard::domain::tenants::by_slug(&app.db, "acme").await.unwrap();
     let now = app.state.now(&tenant);
+    let (s, _) = app
+        .admin_post("/admin/v1/tenants/acme/dnc", json!({"number": "+14155550102"}))
+        .await;
+    assert_eq!(s, 201);
     let c = switchboard::domain::campaigns::create(
         &app.db,
         tenant.id,
         switchboard::domain::campaigns::NewCampaign {
             name: "now".into(),
             kind: "sms".into(),
-            status: Some("scheduled".into()),
+            status: Some("draft".into()),
             channel: Some("sms".into()),
             starts_at: Some(now - chrono::Duration::minutes(1)),
             attrs: Some(json!({"body": "hi", "from": "+17608675309"})),
@@ -207,10 +211,15 @@ async fn attempts_jobs_pool_and_other_modules_counters() {
         .await
         .unwrap();
     }
-    let (s, _) = app
-        .admin_post("/admin/v1/tenants/acme/dnc", json!({"number": "+14155550102"}))
+    // Scheduled only once its contacts are in and the DNC entry is there, so the background
+    // scheduler cannot run it half-built.
+    let (s, v) = app
+        .admin_post(
+            &format!("/admin/v1/tenants/acme/campaigns/{}/events", c.id),
+            json!({"event": "schedule"}),
+        )
         .await;
-    assert_eq!(s, 201);
+    assert_eq!(s, 200, "{v}");
     app.tick().await;
     app.tick().await;
     let c = switchboard::domain::campaigns::get(&app.db, tenant.id, c.id).await.unwrap();
