@@ -112,6 +112,7 @@ async fn reset(State(st): State<AppState>, _: AdminAuth, Path(slug): Path<String
     let req: ResetRequest = super::optional_json(&body)?;
     let keep = req.keep_directory.unwrap_or(true);
     let report = tenant_ops::reset(&st.db, t.id, keep).await?;
+    st.faults.invalidate(Some(t.id));
     tracing::info!(tenant = %t.slug, keep_directory = keep, "tenant reset");
     Ok(Json(json!({
         "tenant": t.slug,

@@ -116,6 +116,8 @@ async fn create(
         times: b.times,
     };
     let f = faults::create(&st.db, t.id, new, st.now(&t)).await?;
+    // This process sees the change at once; other replicas through the NOTIFY.
+    st.faults.invalidate(Some(t.id));
     Ok((StatusCode::CREATED, Json(render(&f))))
 }
 
@@ -143,6 +145,8 @@ async fn remove(State(st): State<AppState>, _: AdminAuth, Path((slug, id)): Path
     let t = load_tenant(&st, &slug).await?;
     let id = path_id(&id, "fault")?;
     faults::delete(&st.db, t.id, id).await?;
+    // This process sees the change at once; other replicas through the NOTIFY.
+    st.faults.invalidate(Some(t.id));
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -150,5 +154,7 @@ async fn remove(State(st): State<AppState>, _: AdminAuth, Path((slug, id)): Path
 async fn remove_all(State(st): State<AppState>, _: AdminAuth, Path(slug): Path<String>) -> Result<StatusCode, AdminError> {
     let t = load_tenant(&st, &slug).await?;
     faults::delete_all(&st.db, t.id).await?;
+    // This process sees the change at once; other replicas through the NOTIFY.
+    st.faults.invalidate(Some(t.id));
     Ok(StatusCode::NO_CONTENT)
 }

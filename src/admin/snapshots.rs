@@ -73,6 +73,7 @@ async fn restore(State(st): State<AppState>, _: AdminAuth, Path(slug): Path<Stri
     }
     let snap = Snapshot::from_slice(&bytes)?;
     let report = snapshots::restore(&st.db, t.id, &snap).await?;
+    st.faults.invalidate(Some(t.id));
     Ok(Json(json!({"tenant": t.slug, "restored": report})))
 }
 
