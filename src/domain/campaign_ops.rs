@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use sqlx::{PgExecutor, PgPool, Row};
 use uuid::Uuid;
 
-use super::campaigns::{self, kind, status, Campaign, Event, NewCampaign, Status, COLS};
+use super::campaigns::{self, Campaign, Event, NewCampaign, Status, COLS};
 use super::contacts::{self, Contact};
 use super::{DomainError, DomainResult, TenantId};
 
@@ -42,19 +42,7 @@ pub async fn lock(conn: &mut sqlx::PgConnection, tenant: TenantId, id: Uuid) -> 
 /// campaign, or any campaign of another tenant) → Conflict.
 #[tracing::instrument(skip_all, fields(tenant = %tenant))]
 pub async fn create_reusing_deleted(db: &PgPool, tenant: TenantId, c: NewCampaign, now: DateTime<Utc>) -> DomainResult<Campaign> {
-    if c.name.trim().is_empty() {
-        return Err(DomainError::validation("name", "must not be empty"));
-    }
-    if !kind::ALL.contains(&c.kind.as_str()) {
-        return Err(DomainError::validation("kind", format!("must be one of {}", kind::ALL.join(", "))));
-    }
-    let st = c.status.unwrap_or_else(|| status::DRAFT.into());
-    if !status::ALL.contains(&st.as_str()) {
-        return Err(DomainError::validation(
-            "status",
-            format!("must be one of {}", status::ALL.join(", ")),
-        ));
-    }
+    let st = campaigns::check_new(&c)?;
     let mut tx = db.begin().await?;
     // One statement creates the row or re-creates a deleted one of the tenant (an insert
     // with its initial status, not a status change of a live campaign).

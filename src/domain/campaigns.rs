@@ -76,21 +76,28 @@ pub struct NewCampaign {
     pub attrs: Option<serde_json::Value>,
 }
 
-/// Creates a campaign; `now` is the tenant's clock.
-pub async fn create<'e>(db: impl PgExecutor<'e>, tenant: TenantId, c: NewCampaign, now: DateTime<Utc>) -> DomainResult<Campaign> {
+/// Checks a new campaign's name, kind and status; returns its initial status (`draft`
+/// when none is given).
+pub(crate) fn check_new(c: &NewCampaign) -> DomainResult<String> {
     if c.name.trim().is_empty() {
         return Err(DomainError::validation("name", "must not be empty"));
     }
     if !kind::ALL.contains(&c.kind.as_str()) {
         return Err(DomainError::validation("kind", format!("must be one of {}", kind::ALL.join(", "))));
     }
-    let st = c.status.unwrap_or_else(|| status::DRAFT.into());
+    let st = c.status.clone().unwrap_or_else(|| status::DRAFT.into());
     if !status::ALL.contains(&st.as_str()) {
         return Err(DomainError::validation(
             "status",
             format!("must be one of {}", status::ALL.join(", ")),
         ));
     }
+    Ok(st)
+}
+
+/// Creates a campaign; `now` is the tenant's clock.
+pub async fn create<'e>(db: impl PgExecutor<'e>, tenant: TenantId, c: NewCampaign, now: DateTime<Utc>) -> DomainResult<Campaign> {
+    let st = check_new(&c)?;
     let sql = format!(
         "INSERT INTO campaigns (id, tenant_id, name, kind, status, channel, starts_at, ends_at, attrs, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT (id) DO NOTHING RETURNING {COLS}"
