@@ -3,6 +3,7 @@
 //! Both are loops polling Postgres every `tick_ms`; any number of replicas may run them
 //! (campaign rows are taken with `FOR UPDATE SKIP LOCKED`, jobs by lease).
 
+pub mod carrier;
 pub mod jobs;
 pub mod scheduler;
 
