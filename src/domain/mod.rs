@@ -38,6 +38,7 @@ pub mod dispositions;
 pub mod events;
 pub mod faults;
 pub mod history;
+pub mod imports;
 pub mod interactions;
 pub mod jobs;
 pub mod journal;

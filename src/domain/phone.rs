@@ -84,6 +84,34 @@ pub fn is_emergency(input: &str) -> bool {
     )
 }
 
+/// The E.164 form of `input`, as [`PhoneNumber::parse`] gives it, with a fast path for
+/// North-American numbers written with their `+1` (`+1 415-555-0100`, `+14155550100`):
+/// bulk imports normalise millions of numbers, and such a number is accepted with its
+/// digits as they are whatever the metadata says (see `plausible`).
+pub fn e164(input: &str) -> Result<String, PhoneError> {
+    match nanp_e164(input) {
+        Some(n) => Ok(n),
+        None => PhoneNumber::parse(input).map(|p| p.e164),
+    }
+}
+
+/// `+1` then a 10-digit NANP number (area code and exchange starting 2–9), separators
+/// allowed; None for anything else.
+fn nanp_e164(input: &str) -> Option<String> {
+    let rest = input.trim().strip_prefix('+')?;
+    let mut out = String::with_capacity(12);
+    out.push('+');
+    for b in rest.bytes() {
+        match b {
+            b'0'..=b'9' if out.len() < 12 => out.push(b as char),
+            b' ' | b'-' | b'(' | b')' | b'.' => {}
+            _ => return None,
+        }
+    }
+    let d = out.as_bytes();
+    (d.len() == 12 && d[1] == b'1' && d[2] >= b'2' && d[5] >= b'2').then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,5 +128,31 @@ mod tests {
         assert!(PhoneNumber::parse("12").is_err());
         assert!(is_emergency("911"));
         assert!(!is_emergency("+17608675309"));
+    }
+
+    #[test]
+    fn fast_path_agrees_with_the_parser() {
+        let mut inputs = vec![
+            "+1 760-867-5309".to_string(),
+            "+1 (415) 555.0100".into(),
+            " +12125550199 ".into(),
+            "+1 111-111-1111".into(),
+            "+1 911 555 1234".into(),
+            "+44 20 7946 0958".into(),
+            "+1 415 555 01000".into(),
+            "+1 415 555 010".into(),
+            "4155550100".into(),
+            "+1+4155550100".into(),
+        ];
+        for a in [201, 212, 312, 415, 555, 800, 911, 999] {
+            for x in [200, 220, 244, 555, 911, 999] {
+                inputs.push(format!("+1{a}{x}{:04}", (a * x) % 10_000));
+            }
+        }
+        for i in &inputs {
+            assert_eq!(e164(i), PhoneNumber::parse(i).map(|p| p.e164), "{i}");
+        }
+        assert!(nanp_e164("+1 415 555 0100").is_some());
+        assert!(nanp_e164("+1 111 555 0100").is_none());
     }
 }

@@ -1,6 +1,17 @@
-//! `POST …/contacts/import` (multipart JSON file → blob + job), `GET …/contacts/jobs/{id}`
-//! and the import job itself, which streams the stored file element by element and
-//! inserts contacts in batches, checkpointing in the same transaction as each batch.
+//! `POST …/contacts/import` (multipart JSON file → staged rows + job), `GET …/contacts/jobs/{id}`
+//! and the import job itself.
+//!
+//! # Pipeline (see `domain::imports`)
+//! - The upload is split into its elements as it arrives ([`Splitter`]); batches of
+//!   elements are parsed and validated (serde_json, `domain::phone`) on the blocking thread
+//!   pool, a few batches at a time, and encoded as COPY rows that stream into the staging
+//!   table while the next chunks arrive. The rows and the job commit together; a file that
+//!   is not a JSON array of objects (or is too large) stores nothing and is answered 400
+//!   (413).
+//! - The job moves the staged rows to the campaign in batches (1,000 rows first, then
+//!   doubling up to [`MAX_BATCH`]), each one set-based statement committed with the job's
+//!   checkpoint, so a restart resumes at the last batch and neither loses nor doubles a row.
+//! - Jobs stored by earlier versions (the file kept as a blob) are still read from the blob.
 //!
 //! # Outcome
 //! - Every row is read. Valid rows are inserted batch by batch (each batch commits with its
@@ -26,8 +37,8 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use bytes::Bytes;
-use futures::Stream;
+use futures::stream::FuturesOrdered;
+use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -37,11 +48,11 @@ use super::wire::{self, ContactError};
 use super::{campaign_of, tenant_numbers};
 use crate::dialects::apps::auth::AppsAuth;
 use crate::dialects::apps::error::AppsError;
-use crate::domain::blobs::{self, Blob, Upload, CHUNK};
+use crate::domain::blobs::{self, CHUNK};
 use crate::domain::contacts::{self, AddOutcome};
 use crate::domain::jobs::JobOutcome;
 use crate::domain::jobs::{self, status as jst, NewJob};
-use crate::domain::{contact_batches, tenants, DomainError, TenantId};
+use crate::domain::{contact_batches, imports, tenants, DomainError, TenantId};
 use crate::state::AppState;
 use crate::state::JobCtx;
 
@@ -50,8 +61,15 @@ pub const KIND: &str = "outbound_dialer.import";
 /// The vendor's job types.
 pub const TYPE_PARENT: &str = "Jobs::Bulk::Campaign::ParentJob";
 pub const TYPE_START_IMPORT: &str = "Jobs::Bulk::Campaign::StartImport";
-/// Contacts per transaction.
+/// Contacts per transaction (of a job whose file is kept as a blob; the first batch of a
+/// staged import).
 pub const BATCH: usize = 1000;
+/// The largest batch of a staged import.
+pub const MAX_BATCH: u64 = 50_000;
+/// Elements parsed per task of the blocking pool.
+const PARSE_BATCH: usize = 2000;
+/// Parse tasks in flight at once (bounds memory: a few thousand contacts).
+const IN_FLIGHT: usize = 4;
 /// Attempts after which an import that keeps hitting errors is failed.
 const MAX_ATTEMPTS: i32 = 5;
 /// Invalid contacts whose errors are kept in the job's progress.
@@ -61,39 +79,136 @@ fn too_large(limit: usize) -> AppsError {
     AppsError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("File larger than {limit} bytes"))
 }
 
-/// A multipart file field as a stream that checks the JSON while it passes: the splitter
-/// finds each contact, serde_json checks it; the first problem ends the stream with an
-/// error and is kept in `problem` (the store then fails and the request answers it).
-fn checked<'a>(field: Field<'a>, problem: Arc<Mutex<Option<String>>>) -> impl Stream<Item = Result<Bytes, String>> + Unpin + 'a {
-    let state = (Some(field), Splitter::new(), false, problem);
-    Box::pin(futures::stream::unfold(state, |(mut field, mut sp, done, problem)| async move {
-        if done {
-            return None;
-        }
-        let fail = |msg: String| {
-            if let Ok(mut p) = problem.lock() {
-                *p = Some(msg.clone());
-            }
-            Some((Err::<Bytes, String>(msg), (None, Splitter::new(), true, problem.clone())))
+/// Why an upload was refused while it streamed.
+#[derive(Debug, Clone)]
+enum Refusal {
+    TooLarge,
+    Bad(String),
+}
+
+/// The upload as it is being staged: the multipart field, the splitter, the parse tasks
+/// in flight (in file order) and what they need.
+struct Pipe<'a> {
+    field: Option<Field<'a>>,
+    sp: Splitter,
+    pending: Vec<Element>,
+    next_ord: u64,
+    size: usize,
+    limit: usize,
+    tasks: FuturesOrdered<tokio::task::JoinHandle<Result<Vec<u8>, String>>>,
+    enc: imports::RowEncoder,
+    numbers: Arc<HashSet<String>>,
+    refusal: Arc<Mutex<Option<Refusal>>>,
+    failed: bool,
+}
+
+impl Pipe<'_> {
+    fn refuse(&mut self, r: Refusal) -> String {
+        self.failed = true;
+        let msg = match &r {
+            Refusal::TooLarge => format!("File larger than {} bytes", self.limit),
+            Refusal::Bad(m) => m.clone(),
         };
-        match field.as_mut()?.chunk().await {
-            Ok(Some(bytes)) => {
-                let mut out = Vec::new();
-                if let Err(e) = sp.feed(&bytes, &mut out) {
-                    return fail(format!("Malformed JSON: {e}"));
-                }
-                for el in &out {
-                    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&el.bytes) {
-                        return fail(format!("Malformed JSON in the contact ending at byte {}: {e}", el.end));
+        if let Ok(mut slot) = self.refusal.lock() {
+            *slot = Some(r);
+        }
+        msg
+    }
+
+    /// Hands the pending elements to the blocking pool.
+    fn spawn_parse(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let els = std::mem::take(&mut self.pending);
+        let first = self.next_ord;
+        self.next_ord += els.len() as u64;
+        let (enc, numbers) = (self.enc, self.numbers.clone());
+        self.tasks
+            .push_back(tokio::task::spawn_blocking(move || encode(enc, &numbers, first, &els)));
+    }
+}
+
+/// The invalid element's `problem` as staged: its first error class and its messages.
+fn problem_of(errs: &[ContactError]) -> Value {
+    json!({"class": errs.first().map(|e| e.class).unwrap_or("InvalidContact"),
+           "errors": errs.iter().map(|e| &e.message).collect::<Vec<_>>()})
+}
+
+/// Parses and validates elements (the first is element `first` of the file) into COPY rows.
+fn encode(enc: imports::RowEncoder, numbers: &HashSet<String>, first: u64, els: &[Element]) -> Result<Vec<u8>, String> {
+    let mut buf = Vec::with_capacity(els.len() * 320);
+    for (i, el) in els.iter().enumerate() {
+        let ord = first + i as u64;
+        let v: Value =
+            serde_json::from_slice(&el.bytes).map_err(|e| format!("Malformed JSON in the contact ending at byte {}: {e}", el.end))?;
+        if let Some(field) = crate::http::nul_in_json(&el.bytes) {
+            let err = ContactError::new("InvalidContact", crate::http::nul_message(&field));
+            enc.invalid(&mut buf, ord, &problem_of(&[err]));
+            continue;
+        }
+        match wire::parse_contact(&v, numbers) {
+            Ok(p) => enc.valid(&mut buf, ord, &p.contact),
+            Err(errs) => enc.invalid(&mut buf, ord, &problem_of(&errs)),
+        }
+    }
+    Ok(buf)
+}
+
+/// The upload as a stream of COPY rows: split as it arrives, parsed on the blocking pool
+/// (at most [`IN_FLIGHT`] batches at once), yielded in file order. The first problem
+/// ends the stream with an error and is kept in the pipe's `refusal`.
+fn staged_rows(p: Pipe<'_>) -> impl Stream<Item = Result<Vec<u8>, String>> + Unpin + '_ {
+    Box::pin(futures::stream::unfold(p, |mut p| async move {
+        loop {
+            if p.failed {
+                return None;
+            }
+            if p.tasks.len() >= IN_FLIGHT || (p.field.is_none() && !p.tasks.is_empty()) {
+                let err = match p.tasks.next().await {
+                    Some(Ok(Ok(rows))) => return Some((Ok(rows), p)),
+                    Some(Ok(Err(e))) => e,
+                    Some(Err(e)) => format!("Upload failed: {e}"),
+                    None => continue,
+                };
+                let msg = p.refuse(Refusal::Bad(err));
+                return Some((Err(msg), p));
+            }
+            let Some(field) = p.field.as_mut() else { return None };
+            let refusal = match field.chunk().await {
+                Ok(Some(bytes)) => {
+                    p.size += bytes.len();
+                    if p.size > p.limit {
+                        Some(Refusal::TooLarge)
+                    } else {
+                        let mut out = Vec::new();
+                        match p.sp.feed(&bytes, &mut out) {
+                            Ok(()) => {
+                                p.pending.extend(out);
+                                if p.pending.len() >= PARSE_BATCH {
+                                    p.spawn_parse();
+                                }
+                                None
+                            }
+                            Err(e) => Some(Refusal::Bad(format!("Malformed JSON: {e}"))),
+                        }
                     }
                 }
-                Some((Ok(bytes), (field, sp, false, problem)))
+                Ok(None) => match p.sp.finish() {
+                    Ok(()) => {
+                        p.field = None;
+                        p.spawn_parse();
+                        None
+                    }
+                    Err(e) => Some(Refusal::Bad(format!("Malformed JSON: {e}"))),
+                },
+                Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE || e.to_string().contains("length limit") => Some(Refusal::TooLarge),
+                Err(e) => Some(Refusal::Bad(format!("Upload failed: {e}"))),
+            };
+            if let Some(r) = refusal {
+                let msg = p.refuse(r);
+                return Some((Err(msg), p));
             }
-            Ok(None) => match sp.finish() {
-                Ok(()) => None,
-                Err(e) => fail(format!("Malformed JSON: {e}")),
-            },
-            Err(e) => fail(format!("Upload failed: {e}")),
         }
     }))
 }
@@ -121,29 +236,37 @@ pub async fn upload(
             Err(_) => return Err(AppsError::bad_request("Malformed multipart body")),
         }
     };
-    let (filename, content_type) = (field.file_name().map(str::to_string), field.content_type().map(str::to_string));
-    let problem: Arc<Mutex<Option<String>>> = Arc::default();
-    let file = Upload {
-        filename: filename.as_deref(),
-        content_type: content_type.as_deref(),
-        stream: checked(field, problem.clone()),
-        max: limit,
-    };
-    let job = |blob: &Blob| NewJob {
+    let numbers = Arc::new(tenant_numbers(&st, tenant).await?);
+    let refusal: Arc<Mutex<Option<Refusal>>> = Arc::default();
+    let job = NewJob {
         kind: KIND.into(),
-        payload: json!({"campaign_seq": campaign.seq, "filename": blob.filename, "size": blob.size}),
+        payload: json!({"campaign_seq": campaign.seq, "filename": field.file_name()}),
         campaign_id: Some(campaign.id),
         ..Default::default()
     };
-    // The stored file and its job are committed together: no file without a job.
-    let (_, job) = jobs::enqueue_with_file(&st.db, tenant, file, job, st.now(&auth.tenant))
-        .await
-        .map_err(|e| match (problem.lock().ok().and_then(|p| p.clone()), e) {
-            (Some(m), _) if m.contains("length limit") => too_large(limit),
-            (Some(m), _) => AppsError::bad_request(m),
-            (None, DomainError::Validation { .. }) => too_large(limit),
+    let rows = |enc| {
+        staged_rows(Pipe {
+            field: Some(field),
+            sp: Splitter::new(),
+            pending: Vec::with_capacity(PARSE_BATCH),
+            next_ord: 0,
+            size: 0,
+            limit,
+            tasks: FuturesOrdered::new(),
+            enc,
+            numbers,
+            refusal: refusal.clone(),
+            failed: false,
+        })
+    };
+    // The staged rows and their job are committed together: no rows without a job.
+    let (job, _) = imports::stage(&st.db, tenant, job, rows, st.now(&auth.tenant)).await.map_err(|e| {
+        match (refusal.lock().ok().and_then(|r| r.clone()), e) {
+            (Some(Refusal::TooLarge), _) => too_large(limit),
+            (Some(Refusal::Bad(m)), _) => AppsError::bad_request(m),
             (None, other) => other.into(),
-        })?;
+        }
+    })?;
     let location = format!("/apps/api/v1/outbound_dialer/campaigns/{}/contacts/jobs/{}", campaign.seq, job.seq);
     let mut r = (
         StatusCode::ACCEPTED,
@@ -256,7 +379,101 @@ enum Step {
     Abandoned,
 }
 
+/// Rows of the staged batch that starts at row `total`: 1,000 first, then as many as
+/// are done, up to [`MAX_BATCH`] (a function of the checkpoint, so a resumed job cuts the
+/// same batches).
+fn batch_size(total: u64) -> u64 {
+    total.clamp(BATCH as u64, MAX_BATCH)
+}
+
+/// The progress after a staged batch.
+fn tally_batch(p: &Progress, b: &imports::Batch) -> Progress {
+    let mut next = p.clone();
+    next.total += b.rows;
+    next.imported += b.added;
+    next.do_not_call += b.suppressed;
+    next.duplicates += b.duplicates;
+    // a duplicate is reported as an invalid row too, with its own error
+    next.invalid += b.invalid + b.duplicates;
+    for r in &b.refused {
+        let (class, errors) = match &r.problem {
+            None => {
+                let d = ContactError::duplicate();
+                (d.class.to_string(), json!([d.message]))
+            }
+            Some(pr) => (
+                pr.get("class").and_then(Value::as_str).unwrap_or("InvalidContact").to_string(),
+                pr.get("errors").cloned().unwrap_or_else(|| json!([])),
+            ),
+        };
+        if next.first_error_class.is_none() {
+            next.first_error_class = Some(class);
+        }
+        if next.errors.len() < KEEP_ERRORS {
+            next.errors.push(json!({"index": r.ord, "errors": errors}));
+        }
+    }
+    next
+}
+
 async fn run(ctx: &JobCtx) -> Result<JobOutcome, DomainError> {
+    let job = &ctx.job;
+    if job.blob_id.is_some() {
+        return run_blob(ctx).await;
+    }
+    let tenant = job.tenant();
+    let mut p: Progress = serde_json::from_value(job.progress.clone()).unwrap_or_default();
+    let (Some(campaign), Some(rows)) = (job.campaign_id, job.payload.get("rows").and_then(Value::as_u64)) else {
+        if p.total > 0 {
+            // a job of the blob era whose file was deleted once every contact was in
+            return Ok(finished(p));
+        }
+        return Ok(JobOutcome::Failed {
+            error: "job without staged rows or campaign".into(),
+            result: None,
+            state: None,
+        });
+    };
+    let t = tenants::by_id(&ctx.state.db, tenant).await?;
+    let lease = jobs::Lease {
+        id: job.id,
+        worker: &ctx.worker,
+    };
+    while p.total < rows {
+        let range = (p.total, p.total + batch_size(p.total));
+        // ask for at least one refused row: the first one names the error class
+        let keep = KEEP_ERRORS.saturating_sub(p.errors.len()).max(1);
+        let mut after = None;
+        let progress = |b: &imports::Batch| {
+            let next = tally_batch(&p, b);
+            let v = serde_json::to_value(&next).map_err(|e| DomainError::Internal(e.to_string()));
+            after = Some(next);
+            v
+        };
+        let now = ctx.state.now(&t);
+        let moved = imports::move_batch(&ctx.state.db, tenant, campaign, lease, range, CHANNEL, keep, progress, now).await?;
+        let (Some(b), Some(next)) = (moved, after) else {
+            return Ok(JobOutcome::Abandoned);
+        };
+        if b.rows == 0 {
+            // the staged rows are gone (a crash of PostgreSQL empties the unlogged table)
+            tracing::warn!(job = %job.id, done = p.total, rows, "outbound dialer import lost its staged rows");
+            let mut p = p;
+            p.error_details = Some("ImportRowsLost".into());
+            p.error_message = Some("The uploaded file was lost by a database crash; upload the rest again".into());
+            return Ok(JobOutcome::Failed {
+                error: "ImportRowsLost".into(),
+                result: serde_json::to_value(&p).ok(),
+                state: None,
+            });
+        }
+        p = next;
+    }
+    Ok(finished(p))
+}
+
+/// A job stored with its file as a blob (before staging): reads the file chunk by chunk.
+async fn run_blob(ctx: &JobCtx) -> Result<JobOutcome, DomainError> {
     let job = &ctx.job;
     let tenant = job.tenant();
     let mut p: Progress = serde_json::from_value(job.progress.clone()).unwrap_or_default();

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use super::status;
 use crate::domain::contacts::{Contact, NewContact};
 use crate::domain::directory::valid_email;
-use crate::domain::phone::PhoneNumber;
+use crate::domain::phone;
 
 /// Keys of a posted contact that are not custom metadata (the documented fields, and
 /// the rendered ones, so a contact read and sent back keeps its metadata clean).
@@ -106,8 +106,8 @@ pub fn parse_contact(v: &Value, numbers: &HashSet<String>) -> Result<Parsed, Vec
             errors.push(ContactError::new("InvalidPhoneNumber", "Phone number can't be blank"));
             None
         }
-        Some(p) => match PhoneNumber::parse(p) {
-            Ok(n) => Some(n.e164),
+        Some(p) => match phone::e164(p) {
+            Ok(n) => Some(n),
             Err(_) => {
                 errors.push(ContactError::new("InvalidPhoneNumber", "Phone number is invalid"));
                 None
@@ -121,8 +121,8 @@ pub fn parse_contact(v: &Value, numbers: &HashSet<String>) -> Result<Parsed, Vec
     }
     let outbound_e164 = match &outbound {
         None => None,
-        Some(o) => match PhoneNumber::parse(o) {
-            Ok(n) if numbers.contains(&n.e164) => Some(n.e164),
+        Some(o) => match phone::e164(o) {
+            Ok(n) if numbers.contains(&n) => Some(n),
             _ => {
                 errors.push(ContactError::new("InvalidOutboundNumber", "Outbound number is invalid"));
                 None
