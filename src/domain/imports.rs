@@ -168,6 +168,10 @@ pub struct Batch {
 }
 
 /// The move of one batch: deletes the staged rows, screens, inserts in file order, counts.
+/// The suppression screen is one index probe per number (LATERAL … LIMIT 1: never a hash
+/// of the tenant's whole list); the refused rows are found with a hashed `NOT IN` over the
+/// inserted ids (a join of the two CTEs would be planned as a nested loop: CTEs carry no
+/// statistics).
 const MOVE_SQL: &str = "
 WITH src AS (
   DELETE FROM import_rows
@@ -177,25 +181,33 @@ ins AS (
   INSERT INTO contacts (id, tenant_id, campaign_id, number, unique_number, original_number, email, name, external_id,
                         outbound_number, status, priority, max_retries, attrs, created_at, updated_at)
   SELECT s.id, $1, $5, s.number, s.number, s.original_number, s.email, s.name, s.external_id, s.outbound_number,
-         CASE WHEN EXISTS (SELECT 1 FROM suppressions x
-                            WHERE x.tenant_id = $1 AND x.number = s.number
-                              AND ((x.list = 'opt_out' AND $7 = ANY(x.channels)) OR x.list = 'dnc')
-                              AND (x.expires_at IS NULL OR x.expires_at > $6))
-              THEN $9 ELSE $10 END,
-         s.priority, 0, COALESCE(s.attrs, '{}'::jsonb), $6, $6
+         CASE WHEN b.blocked THEN $9 ELSE $10 END, s.priority, 0, COALESCE(s.attrs, '{}'::jsonb), $6, $6
     FROM src s
+    LEFT JOIN LATERAL (SELECT true AS blocked FROM suppressions x
+                        WHERE x.tenant_id = $1 AND x.number = s.number
+                          AND ((x.list = 'opt_out' AND $7 = ANY(x.channels)) OR x.list = 'dnc')
+                          AND (x.expires_at IS NULL OR x.expires_at > $6) LIMIT 1) b ON true
    WHERE s.problem IS NULL
    ORDER BY s.ord
   ON CONFLICT (tenant_id, campaign_id, unique_number) WHERE unique_number IS NOT NULL DO NOTHING
   RETURNING id, status)
-SELECT count(*)::int8 AS rows,
-       count(ins.id)::int8 AS added,
-       count(*) FILTER (WHERE ins.status = $9)::int8 AS suppressed,
-       count(*) FILTER (WHERE s.problem IS NULL AND ins.id IS NULL)::int8 AS duplicates,
-       count(*) FILTER (WHERE s.problem IS NOT NULL)::int8 AS invalid,
-       to_jsonb((array_agg(jsonb_build_object('ord', s.ord, 'problem', s.problem) ORDER BY s.ord)
-                  FILTER (WHERE ins.id IS NULL))[1:$8]) AS refused
-  FROM src s LEFT JOIN ins ON ins.id = s.id";
+SELECT (SELECT count(*) FROM src)::int8 AS rows,
+       (SELECT count(*) FROM ins)::int8 AS added,
+       (SELECT count(*) FROM ins WHERE status = $9)::int8 AS suppressed,
+       (SELECT count(*) FROM src WHERE problem IS NOT NULL)::int8 AS invalid,
+       (SELECT jsonb_agg(jsonb_build_object('ord', r.ord, 'problem', r.problem) ORDER BY r.ord)
+          FROM (SELECT ord, problem FROM src
+                 WHERE problem IS NOT NULL OR id NOT IN (SELECT id FROM ins)
+                 ORDER BY ord LIMIT $8) r) AS refused";
+
+/// The batch's settings: sorts and CTEs in memory; and, when the role may (a superuser,
+/// as the embedded cluster's is), no per-row foreign-key triggers on the insert: the
+/// batch itself locks the tenant and campaign rows `FOR KEY SHARE` (what each per-row
+/// check would do), so no referenced row can go while the batch inserts.
+const BATCH_SETTINGS_SQL: &str = "SELECT set_config('work_mem', '64MB', true),
+       (SELECT set_config('session_replication_role', 'replica', true) WHERE current_setting('is_superuser') = 'on')";
+const BATCH_SETTINGS_END_SQL: &str =
+    "SELECT set_config('session_replication_role', 'origin', true) WHERE current_setting('is_superuser') = 'on'";
 
 /// Moves the staged rows `[from, to)` of the job to the campaign's contacts, with the
 /// job's checkpoint (`progress`, from the batch) in the same transaction; keeps the first
@@ -218,9 +230,19 @@ pub async fn move_batch(
     if !jobs::lock_owned(&mut tx, job.id, job.worker).await? {
         return Ok(None);
     }
-    // the batch's rows are sorted and held in memory, not in temporary files
-    sqlx::query("SET LOCAL work_mem = '64MB'").execute(&mut *tx).await?;
     contacts::lock_campaign(&mut tx, campaign, false).await?;
+    let found: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM campaigns c JOIN tenants t ON t.id = c.tenant_id
+          WHERE c.tenant_id = $1 AND c.id = $2 FOR KEY SHARE",
+    )
+    .bind(tenant.0)
+    .bind(campaign)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if found.is_none() {
+        return Err(DomainError::NotFound("campaign"));
+    }
+    sqlx::query(BATCH_SETTINGS_SQL).execute(&mut *tx).await?;
     let row = sqlx::query(MOVE_SQL)
         .bind(tenant.0)
         .bind(job.id)
@@ -234,6 +256,7 @@ pub async fn move_batch(
         .bind(contacts::status::PENDING)
         .fetch_one(&mut *tx)
         .await?;
+    sqlx::query(BATCH_SETTINGS_END_SQL).execute(&mut *tx).await?;
     let count = |c: &str| -> DomainResult<u64> { Ok(row.try_get::<i64, _>(c)?.max(0) as u64) };
     let refused: Option<Value> = row.try_get("refused")?;
     let refused = match refused {
@@ -246,12 +269,13 @@ pub async fn move_batch(
             .collect(),
         _ => Vec::new(),
     };
+    let (rows, added, invalid) = (count("rows")?, count("added")?, count("invalid")?);
     let batch = Batch {
-        rows: count("rows")?,
-        added: count("added")?,
+        rows,
+        added,
         suppressed: count("suppressed")?,
-        duplicates: count("duplicates")?,
-        invalid: count("invalid")?,
+        duplicates: rows.saturating_sub(added + invalid),
+        invalid,
         refused,
     };
     if !jobs::checkpoint(&mut tx, job.id, job.worker, &progress(&batch)?).await? {

@@ -29,6 +29,7 @@ pub mod campaigns;
 pub mod clock;
 pub mod contact_batches;
 pub mod contact_ops;
+pub mod contact_pages;
 pub mod contacts;
 pub mod credentials;
 pub mod credits;

@@ -18,7 +18,7 @@ use crate::dialects::apps::error::AppsError;
 use crate::dialects::apps::paging::{self, PageParams};
 use crate::domain::contacts::{self, status as cst, AddOutcome, Contact, ContactEdit, ContactKey, UpdateOutcome};
 use crate::domain::phone::PhoneNumber;
-use crate::domain::{DomainError, DomainResult};
+use crate::domain::{contact_pages, DomainError, DomainResult};
 use crate::state::AppState;
 
 /// The channel whose suppression list the dialer's contacts honour.
@@ -95,16 +95,13 @@ pub async fn list(
     let tenant = auth.tenant.id;
     let campaign = campaign_of(&st, tenant, &cid).await?;
     let page = pp.resolve(MAX_PER_PAGE, MAX_PER_PAGE)?;
-    let rows = contacts::list_page(&st.db, tenant, campaign.id, page.per_page, page.offset()).await?;
-    let total = if pp.given() || rows.len() as i64 == page.per_page {
-        Some(contacts::count_in_campaign(&st.db, tenant, campaign.id).await?)
-    } else {
-        None
-    };
+    // page and count from one snapshot, the skip on the index alone (deep pages stay cheap)
+    let (rows, total) = contact_pages::page_counted(&st.db, tenant, campaign.id, page.per_page, page.offset()).await?;
     let body: Vec<Value> = rows.iter().map(|c| wire::render_contact(c, campaign.seq)).collect();
-    let headers = match total {
-        Some(t) if pp.given() || t > MAX_PER_PAGE => paging::headers(&uri, page, t),
-        _ => HeaderMap::new(),
+    let headers = if pp.given() || total > MAX_PER_PAGE {
+        paging::headers(&uri, page, total)
+    } else {
+        HeaderMap::new()
     };
     Ok((headers, Json(body)).into_response())
 }
