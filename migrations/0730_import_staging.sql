@@ -5,6 +5,7 @@
 -- UNLOGGED: no WAL for rows that only pass through. The table survives a restart of
 -- switchboard (and a clean stop of PostgreSQL); a crash of PostgreSQL itself empties it,
 -- and an import that then finds its rows gone fails saying so (nothing is doubled).
+-- A tenant reset empties it (RESET_TABLES); snapshots leave it out (rows in passing).
 CREATE UNLOGGED TABLE import_rows (
     job_id uuid NOT NULL,
     ord bigint NOT NULL,                 -- the element's index in the file

@@ -214,6 +214,7 @@ pub const RESET_TABLES: &[(&str, Scope)] = &[
     // jobs first: it waits for a running job's transaction and stops the job (its
     // checkpoint() and lock_owned() return false from then on).
     ("jobs", Scope::Data),
+    ("import_rows", Scope::Data),
     ("events", Scope::Data),
     ("deliveries", Scope::Data),
     ("crm_records", Scope::Data),
