@@ -375,6 +375,12 @@ pub struct RecipientStage {
     rows: u64,
 }
 
+impl std::fmt::Debug for RecipientStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecipientStage").field("rows", &self.rows).finish()
+    }
+}
+
 /// What [`launch_staged`] did.
 #[derive(Debug, Clone)]
 pub struct LaunchedStaged {
@@ -465,7 +471,12 @@ impl RecipientStage {
 /// stored in order as pending contacts with their planned delivery, and the cost debited,
 /// in the stage's one transaction. Same errors as [`launch`].
 #[tracing::instrument(skip_all, fields(tenant = %tenant, campaign = %req.id))]
-pub async fn launch_staged(stage: RecipientStage, tenant: TenantId, req: LaunchRequest, now: DateTime<Utc>) -> DomainResult<LaunchedStaged> {
+pub async fn launch_staged(
+    stage: RecipientStage,
+    tenant: TenantId,
+    req: LaunchRequest,
+    now: DateTime<Utc>,
+) -> DomainResult<LaunchedStaged> {
     if req.cost_per_contact < 0 {
         return Err(DomainError::validation("cost_per_contact", "must not be negative"));
     }
@@ -496,10 +507,9 @@ pub async fn launch_staged(stage: RecipientStage, tenant: TenantId, req: LaunchR
     .execute(&mut *tx)
     .await?;
     if req.refuse_suppressed {
-        let first: Option<String> =
-            sqlx::query_scalar("SELECT number FROM launch_screened WHERE suppressed ORDER BY ord LIMIT 1")
-                .fetch_optional(&mut *tx)
-                .await?;
+        let first: Option<String> = sqlx::query_scalar("SELECT number FROM launch_screened WHERE suppressed ORDER BY ord LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
         if let Some(number) = first {
             return Err(DomainError::Suppressed { number });
         }

@@ -17,7 +17,7 @@ use super::wire::{
     Paging, Query,
 };
 use super::{cm_status, domain_statuses_for};
-use crate::domain::campaign_launch::{self, LaunchRequest, Senders};
+use crate::domain::campaign_launch::{self, LaunchRequest, RecipientStage, Senders};
 use crate::domain::campaign_search::{self, Sort};
 use crate::domain::campaigns::{self as dc, Campaign};
 use crate::domain::phone::PhoneNumber;
@@ -78,6 +78,73 @@ struct Input {
     fields: Map<String, Value>,
     to_lines: Option<Vec<String>>,
     from_lines: Option<Vec<String>>,
+    /// Recipients of numbers files (multipart), staged in the launch's transaction as
+    /// they arrive instead of held in memory.
+    staged: Option<Staged>,
+}
+
+/// Numbers files staged for the launch: the stage, the lines that were not numbers, the
+/// number of lines and the first ones (for the echo of small files).
+#[derive(Debug)]
+struct Staged {
+    stage: RecipientStage,
+    invalid: Vec<String>,
+    lines: usize,
+    first: Vec<String>,
+}
+
+/// Lines handed to the stage at once.
+const STAGE_LINES: usize = 20_000;
+
+/// A numbers file part, streamed line by line into the launch's staging (memory stays
+/// flat whatever the file's size).
+async fn stage_lines(st: &AppState, mut field: Field<'_>, input: &mut Input, budget: &mut usize, limit: usize) -> CmResult<()> {
+    if input.staged.is_none() {
+        input.staged = Some(Staged {
+            stage: RecipientStage::begin(&st.db).await?,
+            invalid: Vec::new(),
+            lines: 0,
+            first: Vec::new(),
+        });
+    }
+    let Some(staged) = input.staged.as_mut() else {
+        return Err(DomainError::Internal("staging".into()).into());
+    };
+    let mut batch: Vec<String> = Vec::with_capacity(STAGE_LINES);
+    let mut buf: Vec<u8> = Vec::new();
+    let push = |l: String, batch: &mut Vec<String>, staged: &mut Staged| {
+        if !l.is_empty() {
+            staged.lines += 1;
+            if staged.first.len() <= MAX_INVALID_SHOWN {
+                staged.first.push(l.clone());
+            }
+            batch.push(l);
+        }
+    };
+    while let Some(chunk) = field.chunk().await.map_err(mp_err)? {
+        *budget += chunk.len();
+        if *budget > limit {
+            return Err(CmError::bad_request(format!("upload larger than {limit} bytes")).with_data(Value::Null));
+        }
+        buf.extend_from_slice(&chunk);
+        let mut start = 0;
+        while let Some(pos) = buf[start..].iter().position(|b| *b == b'\n' || *b == b'\r') {
+            push(clean_line(&String::from_utf8_lossy(&buf[start..start + pos])), &mut batch, staged);
+            start += pos + 1;
+        }
+        buf.drain(..start);
+        if buf.len() > MAX_LINE {
+            return Err(CmError::bad_request(format!("a line of the file is longer than {MAX_LINE} bytes")));
+        }
+        if batch.len() >= STAGE_LINES {
+            let bad = staged.stage.add(std::mem::take(&mut batch)).await?;
+            staged.invalid.extend(bad);
+        }
+    }
+    push(clean_line(&String::from_utf8_lossy(&buf)), &mut batch, staged);
+    let bad = staged.stage.add(batch).await?;
+    staged.invalid.extend(bad);
+    Ok(())
 }
 
 impl Input {
@@ -171,7 +238,7 @@ pub async fn read_text(mut field: Field<'_>, budget: &mut usize, limit: usize) -
     Ok(clean(&String::from_utf8_lossy(&buf)))
 }
 
-async fn read_input(body: Body, limit: usize) -> CmResult<Input> {
+async fn read_input(st: &AppState, body: Body, limit: usize) -> CmResult<Input> {
     let mut input = Input::default();
     match body {
         Body::Json(v) => {
@@ -200,10 +267,7 @@ async fn read_input(body: Body, limit: usize) -> CmResult<Input> {
             while let Some(field) = m.next_field().await.map_err(mp_err)? {
                 let name = field.name().unwrap_or("").to_string();
                 match name.as_str() {
-                    "toFile" | "to" => {
-                        let l = read_lines(field, &mut budget, limit).await?;
-                        input.to_lines.get_or_insert_with(Vec::new).extend(l);
-                    }
+                    "toFile" | "to" => stage_lines(st, field, &mut input, &mut budget, limit).await?,
                     "fromFile" | "from" => {
                         let l = read_lines(field, &mut budget, limit).await?;
                         input.from_lines.get_or_insert_with(Vec::new).extend(l);
@@ -409,6 +473,9 @@ async fn parse_create(st: &AppState, cm: &Cm, input: &Input, now: DateTime<Utc>)
         if let Some(t) = input.to_lines.as_ref().filter(|t| t.len() <= MAX_INVALID_SHOWN) {
             e.insert("to".into(), json!(t.join(",")));
         }
+        if let Some(t) = input.staged.as_ref().filter(|t| t.lines <= MAX_INVALID_SHOWN) {
+            e.insert("to".into(), json!(t.first.join(",")));
+        }
         Value::Object(e)
     };
     let name = input.text("name").ok_or_else(|| CmError::missing("name").with_data(echo.clone()))?;
@@ -436,9 +503,16 @@ async fn parse_create(st: &AppState, cm: &Cm, input: &Input, now: DateTime<Utc>)
     }
     let opt_in = input.text("optIn").or_else(|| input.text("optInx"));
     let (senders, from_prefix) = parse_senders(input)?;
-    let to_lines = input.to_lines.as_ref().ok_or_else(|| CmError::missing("toFile").with_data(echo))?;
-    let (recipients, invalid) = normalise(to_lines);
-    if recipients.is_empty() {
+    let (recipients, invalid, any) = match (&input.staged, &input.to_lines) {
+        (Some(s), _) => (Vec::new(), s.invalid.clone(), s.stage.rows() > 0),
+        (None, Some(lines)) => {
+            let (r, i) = normalise(lines);
+            let any = !r.is_empty();
+            (r, i, any)
+        }
+        (None, None) => return Err(CmError::missing("toFile").with_data(echo)),
+    };
+    if !any {
         return Err(CmError::bad_request("toFile has no valid phone number").with_data(json!({"invalidNumbers": invalid})));
     }
     let per = match &content.body {
@@ -469,12 +543,21 @@ async fn parse_create(st: &AppState, cm: &Cm, input: &Input, now: DateTime<Utc>)
 /// `POST /campaignmanager/campaigns`: suppressed numbers (and, with `optIn`, numbers not
 /// on that list) are left out and counted in `filteredCount`.
 pub async fn create(State(st): State<AppState>, cm: Cm, body: Body) -> CmResult<Response> {
-    let input = read_input(body, st.config.upload_limit).await?;
+    let mut input = read_input(&st, body, st.config.upload_limit).await?;
     let now = st.now(&cm.tenant);
     let (req, invalid) = parse_create(&st, &cm, &input, now).await?;
     let name = req.name.clone();
     let announcement_sid = req.announcement.map(|a| sid("AN", a));
-    let launched = campaign_launch::launch(&st.db, cm.tenant.id, req, now).await.map_err(|e| match e {
+    let launched = match input.staged.take() {
+        Some(s) => campaign_launch::launch_staged(s.stage, cm.tenant.id, req, now)
+            .await
+            .map(|l| (l.campaign, l.filtered as usize)),
+        None => campaign_launch::launch(&st.db, cm.tenant.id, req, now)
+            .await
+            .map(|l| (l.filtered(), l.campaign))
+            .map(|(filtered, campaign)| (campaign, filtered)),
+    };
+    let (campaign, filtered) = launched.map_err(|e| match e {
         DomainError::InsufficientCredits { needed, available } => CmError::vendor(
             488,
             "Credit is not enough",
@@ -485,7 +568,7 @@ pub async fn create(State(st): State<AppState>, cm: Cm, body: Body) -> CmResult<
         }
         other => other.into(),
     })?;
-    let mut data = render(&launched.campaign, &cm, Some("initiating"));
+    let mut data = render(&campaign, &cm, Some("initiating"));
     if let Value::Object(m) = &mut data {
         if !invalid.is_empty() {
             m.insert("invalidCount".into(), json!(invalid.len()));
@@ -494,8 +577,8 @@ pub async fn create(State(st): State<AppState>, cm: Cm, body: Body) -> CmResult<
                 json!(invalid.iter().take(MAX_INVALID_SHOWN).collect::<Vec<_>>()),
             );
         }
-        if launched.filtered() > 0 {
-            m.insert("filteredCount".into(), json!(launched.filtered()));
+        if filtered > 0 {
+            m.insert("filteredCount".into(), json!(filtered));
         }
     }
     Ok((StatusCode::CREATED, Json(json!({"data": data, "code": 200, "message": "OK"}))).into_response())
