@@ -209,6 +209,13 @@ const BATCH_SETTINGS_SQL: &str = "SELECT set_config('work_mem', '64MB', true),
 const BATCH_SETTINGS_END_SQL: &str =
     "SELECT set_config('session_replication_role', 'origin', true) WHERE current_setting('is_superuser') = 'on'";
 
+/// Bulk inserts of other use-cases: no per-row foreign-key triggers until
+/// [`FK_TRIGGERS_ON_SQL`] (superuser roles only; the caller holds the referenced rows, at
+/// least `FOR KEY SHARE`, in the same transaction).
+pub(super) const FK_TRIGGERS_OFF_SQL: &str =
+    "SELECT set_config('session_replication_role', 'replica', true) WHERE current_setting('is_superuser') = 'on'";
+pub(super) const FK_TRIGGERS_ON_SQL: &str = BATCH_SETTINGS_END_SQL;
+
 /// Moves the staged rows `[from, to)` of the job to the campaign's contacts, with the
 /// job's checkpoint (`progress`, from the batch) in the same transaction; keeps the first
 /// `keep` refused rows. `None` when the worker no longer holds the job (nothing written).
