@@ -174,7 +174,7 @@ fn staged_rows(p: Pipe<'_>) -> impl Stream<Item = Result<Vec<u8>, String>> + Unp
                 let msg = p.refuse(Refusal::Bad(err));
                 return Some((Err(msg), p));
             }
-            let Some(field) = p.field.as_mut() else { return None };
+            let field = p.field.as_mut()?;
             let refusal = match field.chunk().await {
                 Ok(Some(bytes)) => {
                     p.size += bytes.len();
