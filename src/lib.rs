@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod console;
 pub mod controls;
 pub mod db;
 pub mod dialects;
@@ -29,6 +30,7 @@ pub fn app(state: AppState) -> Router {
         .merge(http::router())
         .merge(observability::router())
         .merge(admin::router())
+        .merge(console::router())
         .merge(controls::journal::wrap(dialects::router(), &state))
         .fallback(http::not_found)
         .layer(axum::middleware::from_fn(controls::faults::middleware));

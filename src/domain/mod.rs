@@ -27,6 +27,7 @@ pub mod campaign_ops;
 pub mod campaign_search;
 pub mod campaigns;
 pub mod clock;
+pub mod console_views;
 pub mod contact_batches;
 pub mod contact_ops;
 pub mod contacts;
