@@ -514,3 +514,77 @@ async fn snapshot_downloads_and_restores_through_the_console() {
     assert!(location(&a).contains("notice="), "{}", location(&a));
     assert_eq!(app.admin_get("/admin/v1/tenants/acme/dnc").await.1.as_array().unwrap().len(), 1);
 }
+
+// ---- a real browser ---------------------------------------------------------------------
+
+/// The first of `names` found on PATH.
+fn which(names: &[&str]) -> Option<String> {
+    let path = std::env::var_os("PATH")?;
+    names.iter().find_map(|n| {
+        std::env::split_paths(&path)
+            .map(|d| d.join(n))
+            .find(|p| p.is_file())
+            .map(|p| p.to_string_lossy().to_string())
+    })
+}
+
+fn selenium_available() -> bool {
+    std::process::Command::new("python3")
+        .args(["-c", "import selenium"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+const BROWSER_HINT: &str = "the console's browser test needs Debian's chromium and chromium-driver and Python selenium: \
+     `apt-get install -y chromium chromium-driver && pip install selenium==4.38.0` \
+     (or set SWITCHBOARD_SKIP_BROWSER=1 to skip it)";
+
+#[tokio::test]
+async fn browser_scenario_in_headless_chromium() {
+    if std::env::var("SWITCHBOARD_SKIP_BROWSER").as_deref() == Ok("1") {
+        eprintln!("SWITCHBOARD_SKIP_BROWSER=1: the browser scenario is skipped");
+        return;
+    }
+    let chromium = which(&["chromium", "chromium-browser"]);
+    let driver = which(&["chromedriver"]);
+    assert!(
+        chromium.is_some() && driver.is_some() && selenium_available(),
+        "{BROWSER_HINT} (chromium: {chromium:?}, chromedriver: {driver:?}, selenium: {})",
+        selenium_available()
+    );
+    let app = TestApp::spawn().await;
+    let engine: bool = sqlx::query_scalar("SELECT to_regclass('attempts') IS NOT NULL")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target").to_string());
+    let shots = format!("{target}/console-screenshots");
+    let _ = std::fs::remove_dir_all(&shots);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/console_scenario.py");
+    let out = tokio::time::timeout(
+        Duration::from_secs(300),
+        tokio::process::Command::new("python3")
+            .arg(script)
+            .env("BASE_URL", &app.base)
+            .env("ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("SHOT_DIR", &shots)
+            .env("ENGINE_PRESENT", if engine { "1" } else { "0" })
+            .env("CHROMIUM_BIN", chromium.unwrap_or_default())
+            .env("CHROMEDRIVER_BIN", driver.unwrap_or_default())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the browser scenario finishes within 5 minutes")
+    .expect("run python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "browser scenario failed (screenshots in {shots}):\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("BROWSER SCENARIO OK"), "{stdout}\n{stderr}");
+    let taken = std::fs::read_dir(&shots).map(|d| d.count()).unwrap_or(0);
+    assert!(taken >= 12, "a screenshot of each page in {shots}: {taken}");
+}

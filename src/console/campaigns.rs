@@ -97,13 +97,14 @@ fn campaign_row(t: &Tenant, c: &Campaign, counts: &[(String, i64)]) -> Markup {
 async fn list(State(st): State<AppState>, s: Session, flash: Flash, Path(slug): Path<String>) -> PageResult {
     let t = load_tenant(&st, &slug).await?;
     let b = before(&flash, "before");
+    let since = live::marker(&st, t.id).await?;
     let (table, next) = campaigns_table(&st, &t, b).await?;
     let content = html! {
         h1 { "Campaigns" }
         p class="muted" { "Every dialect's campaigns; ids in the owning dialect's shape. Progress is final contacts over all contacts." }
         @if b.is_none() {
             p class="live muted" { "Live" }
-            div hx-ext="sse" sse-connect={ "/console/t/" (t.slug) "/campaigns/live" } sse-swap="update" { (table) }
+            div hx-ext="sse" sse-connect={ "/console/t/" (t.slug) "/campaigns/live?since=" (since) } sse-swap="update" { (table) }
         } @else { (table) }
         nav class="pager" aria-label="Pages" {
             @if b.is_some() { a href={ "/console/t/" (t.slug) "/campaigns" } { "Newest" } }
@@ -114,14 +115,14 @@ async fn list(State(st): State<AppState>, s: Session, flash: Flash, Path(slug): 
 }
 
 /// `GET /console/t/{slug}/campaigns/live` (SSE of the first page).
-async fn list_live(State(st): State<AppState>, _: Session, Path(slug): Path<String>) -> PageResult {
+async fn list_live(State(st): State<AppState>, _: Session, flash: Flash, Path(slug): Path<String>) -> PageResult {
     let t = Arc::new(load_tenant(&st, &slug).await?);
     let (st2, t2) = (st.clone(), t.clone());
     let render: live::Render = Arc::new(move || {
         let (st, t) = (st2.clone(), t2.clone());
         Box::pin(async move { Ok(campaigns_table(&st, &t, None).await?.0.into_string()) })
     });
-    Ok(live::stream(st, t.id, render).into_response())
+    Ok(live::stream(st, t.id, flash.q("since"), render).into_response())
 }
 
 /// `GET /console/t/{slug}/campaigns/{id}[?state=&after=seq]`: the contacts with attempts.
@@ -250,6 +251,7 @@ async fn outbox(State(st): State<AppState>, s: Session, flash: Flash, Path(slug)
     let t = load_tenant(&st, &slug).await?;
     let f = outbox_filter(&flash);
     let b = before(&flash, "before");
+    let since = live::marker(&st, t.id).await?;
     let (table, next) = outbox_table(&st, &t, &f, b).await?;
     let base = format!("/console/t/{}/outbox", t.slug);
     let q = filter_query(&f);
@@ -266,7 +268,7 @@ async fn outbox(State(st): State<AppState>, s: Session, flash: Flash, Path(slug)
         }
         @if b.is_none() {
             p class="live muted" { "Live" }
-            div hx-ext="sse" sse-connect=(format!("{base}/live{}", layout::query(&q))) sse-swap="update" { (table) }
+            div hx-ext="sse" sse-connect=(format!("{base}/live{}", layout::query(&[q.clone(), vec![("since", Some(since))]].concat()))) sse-swap="update" { (table) }
         } @else { (table) }
         nav class="pager" aria-label="Pages" {
             @if b.is_some() { a href=(format!("{base}{}", layout::query(&q))) { "Newest" } }
@@ -287,5 +289,5 @@ async fn outbox_live(State(st): State<AppState>, _: Session, flash: Flash, Path(
         let (st, t, f) = (st2.clone(), t2.clone(), f.clone());
         Box::pin(async move { Ok(outbox_table(&st, &t, &f, None).await?.0.into_string()) })
     });
-    Ok(live::stream(st, t.id, render).into_response())
+    Ok(live::stream(st, t.id, flash.q("since"), render).into_response())
 }

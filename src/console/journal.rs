@@ -90,6 +90,7 @@ async fn list(State(st): State<AppState>, s: Session, flash: Flash, Path(slug): 
     let t = load_tenant(&st, &slug).await?;
     let f = filter(&flash);
     let b = flash.q("before").and_then(|b| b.parse().ok());
+    let since = live::marker(&st, t.id).await?;
     let (tbl, next) = table(&st, &t, &f, b).await?;
     let base = format!("/console/t/{}/journal", t.slug);
     let q = filter_query(&flash);
@@ -108,7 +109,7 @@ async fn list(State(st): State<AppState>, s: Session, flash: Flash, Path(slug): 
             div {
                 @if b.is_none() {
                     p class="live muted" { "Live" }
-                    div hx-ext="sse" sse-connect=(format!("{base}/live{}", layout::query(&q))) sse-swap="update" { (tbl) }
+                    div hx-ext="sse" sse-connect=(format!("{base}/live{}", layout::query(&[q.clone(), vec![("since", Some(since))]].concat()))) sse-swap="update" { (tbl) }
                 } @else { (tbl) }
                 nav class="pager" aria-label="Pages" {
                     @if b.is_some() { a href=(format!("{base}{}", layout::query(&q))) { "Newest" } }
@@ -132,7 +133,7 @@ async fn list_live(State(st): State<AppState>, _: Session, flash: Flash, Path(sl
         let (st, t, f) = (st2.clone(), t2.clone(), f.clone());
         Box::pin(async move { Ok(table(&st, &t, &f, None).await?.0.into_string()) })
     });
-    Ok(live::stream(st, t.id, render).into_response())
+    Ok(live::stream(st, t.id, flash.q("since"), render).into_response())
 }
 
 fn header_lines(h: &Value) -> Vec<(String, String)> {

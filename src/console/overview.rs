@@ -154,9 +154,13 @@ fn render_chart(start: DateTime<Utc>, rows: &[(DateTime<Utc>, String, i64)]) -> 
         "<line x1=\"{left}\" y1=\"{0}\" x2=\"{w}\" y2=\"{0}\"/><text x=\"0\" y=\"12\">{max}</text><text x=\"0\" y=\"{0}\">0</text>",
         h - bottom
     ));
-    for (i, label) in [(0, start), (30, start + Duration::minutes(30)), (59, start + Duration::minutes(59))] {
+    for (i, label, anchor) in [
+        (0, start, "start"),
+        (30, start + Duration::minutes(30), "middle"),
+        (60, start + Duration::minutes(59), "end"),
+    ] {
         svg.push_str(&format!(
-            "<text x=\"{:.1}\" y=\"{}\">{}</text>",
+            "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"{anchor}\">{}</text>",
             left + i as f64 * bw,
             h - 4.0,
             label.format("%H:%M")
