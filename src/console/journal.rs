@@ -69,8 +69,8 @@ async fn table(st: &AppState, t: &Tenant, f: &Filter, before: Option<i64>) -> Re
                     tr {
                         td class="mono" { (layout::ts(r.at)) }
                         td { (r.dialect) }
-                        td class="mono" {
-                            a href={ "/console/t/" (t.slug) "/journal/" (r.id) } hx-get={ "/console/t/" (t.slug) "/journal/" (r.id) }
+                        td {
+                            a class="mono" href={ "/console/t/" (t.slug) "/journal/" (r.id) } hx-get={ "/console/t/" (t.slug) "/journal/" (r.id) }
                               hx-target="#detail" hx-swap="innerHTML" {
                                 (r.method) " " (r.path) @if let Some(op) = &r.operation { " · " (op) }
                             }

@@ -254,7 +254,7 @@ fn credentials(p: &Provisioned, base: &str) -> Markup {
                 @for (name, v) in &p.credentials {
                     tr {
                         th scope="row" { (name) }
-                        td class="mono" {
+                        td class="mono wrap" {
                             @if let Some(o) = v.as_object() {
                                 @for (k, x) in o { (k) " = " (x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string())) br; }
                             }
