@@ -47,7 +47,8 @@ pub async fn launch(
     let (tx, rx) = watch::channel(false);
     let engine = engine::spawn(state.clone(), dialects::job_handlers(), rx.clone());
     let journal = controls::journal::spawn_writer(&state);
-    let app = app(state);
+    // Open live views of the console end when the server stops.
+    let app = app(state).layer(axum::Extension(console::LiveStop(rx.clone())));
     let mut servers = Vec::new();
     for l in listeners {
         let mut rx = rx.clone();

@@ -522,6 +522,22 @@ async fn snapshot_downloads_and_restores_through_the_console() {
     assert_eq!(app.admin_get("/admin/v1/tenants/acme/dnc").await.1.as_array().unwrap().len(), 1);
 }
 
+#[tokio::test]
+async fn open_live_views_end_when_the_server_stops() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    let me = Console::signed_in(&app);
+    let mut resp = me.req(reqwest::Method::GET, "/console/t/acme/campaigns/live").send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let first = tokio::time::timeout(Duration::from_secs(10), resp.chunk()).await.unwrap().unwrap();
+    assert!(first.is_some());
+    tokio::time::timeout(Duration::from_secs(20), app.stop())
+        .await
+        .expect("a graceful stop does not wait for open live views");
+    let rest = tokio::time::timeout(Duration::from_secs(10), async { while let Ok(Some(_)) = resp.chunk().await {} }).await;
+    assert!(rest.is_ok(), "the stream ended");
+}
+
 // ---- a real browser ---------------------------------------------------------------------
 
 /// The first of `names` found on PATH.

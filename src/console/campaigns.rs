@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
 use maud::{html, Markup};
 use uuid::Uuid;
 
@@ -115,23 +115,30 @@ async fn list(State(st): State<AppState>, s: Session, flash: Flash, Path(slug): 
 }
 
 /// `GET /console/t/{slug}/campaigns/live` (SSE of the first page).
-async fn list_live(State(st): State<AppState>, _: Session, flash: Flash, Path(slug): Path<String>) -> PageResult {
+async fn list_live(
+    State(st): State<AppState>,
+    _: Session,
+    flash: Flash,
+    stop: Option<Extension<live::LiveStop>>,
+    Path(slug): Path<String>,
+) -> PageResult {
     let t = Arc::new(load_tenant(&st, &slug).await?);
     let (st2, t2) = (st.clone(), t.clone());
     let render: live::Render = Arc::new(move || {
         let (st, t) = (st2.clone(), t2.clone());
         Box::pin(async move { Ok(campaigns_table(&st, &t, None).await?.0.into_string()) })
     });
-    Ok(live::stream(st, t.id, flash.q("since"), render).into_response())
+    Ok(live::stream(st, t.id, flash.q("since"), stop.map(|e| e.0), render).into_response())
 }
 
 /// `GET /console/t/{slug}/campaigns/{id}[?state=&after=seq]`: the contacts with attempts.
 async fn contacts(State(st): State<AppState>, s: Session, flash: Flash, Path((slug, id)): Path<(String, String)>) -> PageResult {
     let t = load_tenant(&st, &slug).await?;
     let c = console_views::campaign(&st.db, t.id, path_id(&id, "campaign")?).await?;
+    // Any status word (the engine may add states); it only ever filters by equality.
     let state = flash
         .q("state")
-        .filter(|s| cst::ALL.contains(&s.as_str()) || OPEN_STATES.contains(&s.as_str()));
+        .filter(|s| s.len() <= 40 && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
     let after = before(&flash, "after").unwrap_or(0);
     let rows = console_views::contacts_page(&st.db, t.id, c.id, state.as_deref(), after, PAGE).await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
@@ -153,8 +160,8 @@ async fn contacts(State(st): State<AppState>, s: Session, flash: Flash, Path((sl
             label class="field" { "State"
                 select name="state" {
                     option value="" { "any" }
-                    @for s in cst::ALL.iter().chain(OPEN_STATES.iter().filter(|s| !cst::ALL.contains(s))) {
-                        option value=(s) selected[state.as_deref() == Some(*s)] { (s) }
+                    @for s in &state_choices(counts.get(&c.id).unwrap_or(&none)) {
+                        option value=(s) selected[state.as_deref() == Some(s.as_str())] { (s) }
                     }
                 }
             }
@@ -196,6 +203,15 @@ async fn contacts(State(st): State<AppState>, s: Session, flash: Flash, Path((sl
         }
     };
     Ok(layout::page(&c.name, &s, Some(&t), "/campaigns", &flash, content))
+}
+
+/// The states a contact filter offers: the shared ones, and any other the campaign has.
+fn state_choices(counts: &[(String, i64)]) -> Vec<String> {
+    let mut all: Vec<String> = cst::ALL.iter().chain(OPEN_STATES.iter()).map(|s| s.to_string()).collect();
+    all.extend(counts.iter().map(|(s, _)| s.clone()));
+    let mut seen = std::collections::HashSet::new();
+    all.retain(|s| seen.insert(s.clone()));
+    all
 }
 
 fn outbox_filter(flash: &Flash) -> OutboxFilter {
@@ -281,7 +297,13 @@ async fn outbox(State(st): State<AppState>, s: Session, flash: Flash, Path(slug)
 }
 
 /// `GET /console/t/{slug}/outbox/live[?filters]` (SSE of the first page).
-async fn outbox_live(State(st): State<AppState>, _: Session, flash: Flash, Path(slug): Path<String>) -> PageResult {
+async fn outbox_live(
+    State(st): State<AppState>,
+    _: Session,
+    flash: Flash,
+    stop: Option<Extension<live::LiveStop>>,
+    Path(slug): Path<String>,
+) -> PageResult {
     let t = Arc::new(load_tenant(&st, &slug).await?);
     let f = Arc::new(outbox_filter(&flash));
     let (st2, t2) = (st.clone(), t.clone());
@@ -289,5 +311,5 @@ async fn outbox_live(State(st): State<AppState>, _: Session, flash: Flash, Path(
         let (st, t, f) = (st2.clone(), t2.clone(), f.clone());
         Box::pin(async move { Ok(outbox_table(&st, &t, &f, None).await?.0.into_string()) })
     });
-    Ok(live::stream(st, t.id, flash.q("since"), render).into_response())
+    Ok(live::stream(st, t.id, flash.q("since"), stop.map(|e| e.0), render).into_response())
 }

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
 use maud::{html, Markup};
 use serde_json::Value;
 
@@ -125,7 +125,13 @@ async fn list(State(st): State<AppState>, s: Session, flash: Flash, Path(slug): 
 }
 
 /// `GET /console/t/{slug}/journal/live` (SSE of the first page).
-async fn list_live(State(st): State<AppState>, _: Session, flash: Flash, Path(slug): Path<String>) -> PageResult {
+async fn list_live(
+    State(st): State<AppState>,
+    _: Session,
+    flash: Flash,
+    stop: Option<Extension<live::LiveStop>>,
+    Path(slug): Path<String>,
+) -> PageResult {
     let t = Arc::new(load_tenant(&st, &slug).await?);
     let f = Arc::new(filter(&flash));
     let (st2, t2) = (st.clone(), t.clone());
@@ -133,7 +139,7 @@ async fn list_live(State(st): State<AppState>, _: Session, flash: Flash, Path(sl
         let (st, t, f) = (st2.clone(), t2.clone(), f.clone());
         Box::pin(async move { Ok(table(&st, &t, &f, None).await?.0.into_string()) })
     });
-    Ok(live::stream(st, t.id, flash.q("since"), render).into_response())
+    Ok(live::stream(st, t.id, flash.q("since"), stop.map(|e| e.0), render).into_response())
 }
 
 fn header_lines(h: &Value) -> Vec<(String, String)> {

@@ -18,6 +18,13 @@ use crate::state::AppState;
 
 /// How often a live view checks for changes.
 pub const POLL: Duration = Duration::from_millis(1000);
+/// A stream ends after this long (the browser reconnects), so none outlives a deploy.
+pub const MAX_AGE: Duration = Duration::from_secs(15 * 60);
+
+/// The server's shutdown signal, given to live views (by `launch`) so that open streams
+/// end and a graceful shutdown does not wait for browsers to leave.
+#[derive(Clone)]
+pub struct LiveStop(pub tokio::sync::watch::Receiver<bool>);
 
 /// Renders a view's fragment.
 pub type Render = Arc<dyn Fn() -> BoxFuture<'static, Result<String, ConsoleError>> + Send + Sync>;
@@ -31,15 +38,38 @@ pub async fn marker(st: &AppState, tenant: TenantId) -> Result<String, ConsoleEr
 
 /// The SSE answer of a live view: the fragment at once unless the marker is still
 /// `since`, then on every change.
-pub fn stream(st: AppState, tenant: TenantId, since: Option<String>, render: Render) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let s = futures::stream::unfold((st, since, true), move |(st, last, first)| {
+pub fn stream(
+    st: AppState,
+    tenant: TenantId,
+    since: Option<String>,
+    stop: Option<LiveStop>,
+    render: Render,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let ends = tokio::time::Instant::now() + MAX_AGE;
+    let stop = stop.map(|s| s.0);
+    let s = futures::stream::unfold((st, since, true, stop), move |(st, last, first, stop)| {
         let render = render.clone();
         async move {
             let mut last = last;
             let mut first = first;
+            let mut stop = stop;
             loop {
                 if !first {
-                    tokio::time::sleep(POLL).await;
+                    let stopping = async {
+                        match stop.as_mut() {
+                            Some(rx) => {
+                                let _ = rx.wait_for(|v| *v).await;
+                            }
+                            None => futures::future::pending::<()>().await,
+                        }
+                    };
+                    tokio::select! {
+                        _ = tokio::time::sleep(POLL) => {}
+                        _ = stopping => return None,
+                    }
+                    if tokio::time::Instant::now() >= ends {
+                        return None;
+                    }
                 }
                 first = false;
                 let marker = marker(&st, tenant).await.ok()?;
@@ -48,7 +78,7 @@ pub fn stream(st: AppState, tenant: TenantId, since: Option<String>, render: Ren
                 }
                 let html = render().await.ok()?;
                 last = Some(marker);
-                return Some((Ok(Event::default().event("update").data(html)), (st, last, first)));
+                return Some((Ok(Event::default().event("update").data(html)), (st, last, first, stop)));
             }
         }
     });

@@ -43,6 +43,7 @@ use crate::domain::DomainError;
 use crate::state::AppState;
 
 pub use auth::{session_cookie_for_tests, SESSION_COOKIE};
+pub use live::LiveStop;
 
 /// Every console route.
 pub fn router() -> Router<AppState> {
