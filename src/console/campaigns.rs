@@ -170,33 +170,7 @@ async fn contacts(State(st): State<AppState>, s: Session, flash: Flash, Path((sl
         @if words::contact_state(&c.kind, cst::PENDING, 0).is_none() {
             p class="muted" { (dialect) " has no per-contact state of its own; the shared status is shown." }
         }
-        table id="contacts" {
-            caption class="visually-hidden" { "Contacts" }
-            thead { tr {
-                th scope="col" { "#" } th scope="col" { "Contact" } th scope="col" { (dialect) " state" } th scope="col" { "Shared status" }
-                th scope="col" class="num" { "Attempts" } th scope="col" { "Attempt log" }
-            } }
-            tbody {
-                @if rows.is_empty() { tr { td colspan="6" { "No contact" @if state.is_some() { " in this state" } "." } } }
-                @for r in &rows {
-                    tr data-contact=(r.id) {
-                        td class="mono" { (r.seq) }
-                        td class="mono" { (r.number.as_deref().or(r.email.as_deref()).unwrap_or("—"))
-                            @if let Some(n) = r.name.as_deref() { br; span class="muted" { (n) } } }
-                        td data-dialect-state { (words::contact_state(&c.kind, &r.status, r.attempts).unwrap_or_else(|| r.status.clone())) }
-                        td { span class={ "badge o-" (words::tone(&r.status)) } data-status=(r.status) { (r.status) } }
-                        td class="num" { (r.attempts) " / " (r.max_retries + 1) }
-                        td {
-                            @for a in attempts.get(&r.id).unwrap_or(&Vec::new()) {
-                                div class="mono" { "#" (a.n) " " (a.channel) " → " (a.to_address) " · "
-                                    span class={ "badge o-" (words::tone(a.outcome.as_deref().unwrap_or(&a.state))) } { (a.outcome.as_deref().unwrap_or(&a.state)) }
-                                    " " span class="muted" { (layout::ts(a.at)) } }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        (contacts_table(&c, &rows, &attempts, state.is_some()))
         nav class="pager" aria-label="Pages" {
             @if after > 0 { a href=(format!("{base}{}", layout::query(&[("state", state.clone())]))) { "First" } }
             @if let Some(n) = next { a href=(format!("{base}{}", layout::query(&[("state", state.clone()), ("after", Some(n.to_string()))]))) { "Next" } }
@@ -212,6 +186,45 @@ fn state_choices(counts: &[(String, i64)]) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     all.retain(|s| seen.insert(s.clone()));
     all
+}
+
+/// The contacts of a page with their attempts.
+fn contacts_table(
+    c: &Campaign,
+    rows: &[crate::domain::contacts::Contact],
+    attempts: &HashMap<Uuid, Vec<console_views::AttemptView>>,
+    filtered: bool,
+) -> Markup {
+    let dialect = words::dialect_of(&c.kind);
+    html! {
+    table id="contacts" {
+        caption class="visually-hidden" { "Contacts" }
+        thead { tr {
+            th scope="col" { "#" } th scope="col" { "Contact" } th scope="col" { (dialect) " state" } th scope="col" { "Shared status" }
+            th scope="col" class="num" { "Attempts" } th scope="col" { "Attempt log" }
+        } }
+        tbody {
+            @if rows.is_empty() { tr { td colspan="6" { "No contact" @if filtered { " in this state" } "." } } }
+            @for r in rows {
+                tr data-contact=(r.id) {
+                    td class="mono" { (r.seq) }
+                    td class="mono" { (r.number.as_deref().or(r.email.as_deref()).unwrap_or("—"))
+                        @if let Some(n) = r.name.as_deref() { br; span class="muted" { (n) } } }
+                    td data-dialect-state { (words::contact_state(&c.kind, &r.status, r.attempts).unwrap_or_else(|| r.status.clone())) }
+                    td { span class={ "badge o-" (words::tone(&r.status)) } data-status=(r.status) { (r.status) } }
+                    td class="num" { (r.attempts) " / " (r.max_retries + 1) }
+                    td {
+                        @for a in attempts.get(&r.id).unwrap_or(&Vec::new()) {
+                            div class="mono" { "#" (a.n) " " (a.channel) " → " (a.to_address) " · "
+                                span class={ "badge o-" (words::tone(a.outcome.as_deref().unwrap_or(&a.state))) } { (a.outcome.as_deref().unwrap_or(&a.state)) }
+                                " " span class="muted" { (layout::ts(a.at)) } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    }
 }
 
 fn outbox_filter(flash: &Flash) -> OutboxFilter {

@@ -198,20 +198,27 @@ async fn suppression(State(st): State<AppState>, s: Session, flash: Flash, Path(
                 a href=(format!("{base}{}", layout::query(&[("list", Some(which.to_string())), ("number", number.clone()), ("before", Some(n.to_string()))]))) { "Older" }
             }
         }
-        h2 { "Add a number" }
-        form class="stack" method="post" action=(base) {
-            (layout::csrf(&s))
-            label class="field" { "List" select name="list" {
-                option value="opt_out" selected[which == list::OPT_OUT] { "Opt-out" }
-                option value="dnc" selected[which == list::DNC] { "Company DNC (every channel)" } } }
-            label class="field" { "Number (E.164)" input name="number" required placeholder="+14155550100"; }
-            fieldset { legend { "Opt-out channels (none: all)" }
-                @for c in CHANNELS { label { input type="checkbox" name={ "ch_" (c) } value="1"; " " (c) } " " } }
-            label class="field" { "Expires at (RFC 3339, optional)" input name="expires_at" placeholder="2030-01-01T00:00:00Z"; }
-            div { button type="submit" { "Add" } }
-        }
+        (suppression_form(&s, &base, which))
     };
     Ok(layout::page("Suppression", &s, Some(&t), "/suppression", &flash, content))
+}
+
+/// The form that adds a number to a list.
+fn suppression_form(s: &Session, base: &str, which: &str) -> maud::Markup {
+    html! {
+    h2 { "Add a number" }
+    form class="stack" method="post" action=(base) {
+        (layout::csrf(s))
+        label class="field" { "List" select name="list" {
+            option value="opt_out" selected[which == list::OPT_OUT] { "Opt-out" }
+            option value="dnc" selected[which == list::DNC] { "Company DNC (every channel)" } } }
+        label class="field" { "Number (E.164)" input name="number" required placeholder="+14155550100"; }
+        fieldset { legend { "Opt-out channels (none: all)" }
+            @for c in CHANNELS { label { input type="checkbox" name={ "ch_" (c) } value="1"; " " (c) } " " } }
+        label class="field" { "Expires at (RFC 3339, optional)" input name="expires_at" placeholder="2030-01-01T00:00:00Z"; }
+        div { button type="submit" { "Add" } }
+    }
+    }
 }
 
 /// `POST /console/t/{slug}/suppression` (`list`, `number`, `ch_*`, `expires_at`).

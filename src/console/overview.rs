@@ -344,3 +344,34 @@ async fn reset(State(st): State<AppState>, Path(slug): Path<String>, f: Post) ->
     let n: u64 = report.deleted.values().copied().sum();
     Ok(see_other(&back, &format!("Tenant reset: {n} rows deleted.")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chart_stacks_outcomes_per_minute_and_says_when_empty() {
+        let start = DateTime::parse_from_rfc3339("2030-01-01T09:00:00Z").unwrap().with_timezone(&Utc);
+        assert!(render_chart(start, &[]).contains("no attempts yet"));
+        let rows = vec![
+            (start + Duration::minutes(5), "delivered".to_string(), 3),
+            (start + Duration::minutes(5), "busy".to_string(), 1),
+            (start + Duration::minutes(90), "delivered".to_string(), 7),
+        ];
+        let svg = render_chart(start, &rows);
+        assert_eq!(
+            svg.matches("<rect class=\"f-ok\" x=").count(),
+            2,
+            "one bar and one legend square: {svg}"
+        );
+        assert!(svg.contains("<title>busy: 1</title>"), "{svg}");
+        assert!(!svg.contains("delivered: 7"), "outside the window");
+        assert!(svg.contains("peak 4"), "{svg}");
+    }
+
+    #[test]
+    fn minutes_are_truncated() {
+        let t = DateTime::parse_from_rfc3339("2030-01-01T09:00:59.5Z").unwrap().with_timezone(&Utc);
+        assert_eq!(minute(t).to_rfc3339(), "2030-01-01T09:00:00+00:00");
+    }
+}

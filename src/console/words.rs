@@ -52,8 +52,7 @@ pub fn tone(s: &str) -> &'static str {
     match s {
         "completed" | "delivered" | "sent" | "answered" | "success" | "transferred" | "transferred_completed" => "ok",
         "failed" | "carrier_error" | "invalid_number" | "unreachable" | "bounced" | "undelivered" | "blocked" | "cancelled" => "bad",
-        "busy" | "no_answer" | "voicemail" | "abandoned" | "retry_wait" | "dnc" | "suppressed"
-        | "opt_out" => "warn",
+        "busy" | "no_answer" | "voicemail" | "abandoned" | "retry_wait" | "dnc" | "suppressed" | "opt_out" => "warn",
         _ => "info",
     }
 }
