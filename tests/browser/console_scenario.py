@@ -88,7 +88,7 @@ def main():
     if chromium:
         opts.binary_location = chromium
     driver = webdriver.Chrome(service=Service(executable_path=os.environ.get("CHROMEDRIVER_BIN", "chromedriver")), options=opts)
-    wait = WebDriverWait(driver, 30)
+    wait = WebDriverWait(driver, 60)
     n = [0]
 
     def shot(name):
@@ -153,7 +153,7 @@ def main():
             bars = d.find_elements(By.CSS_SELECTOR, "tr[data-campaign] progress")
             return bars and bars[0].get_attribute("value") == bars[0].get_attribute("max") == "5"
 
-        WebDriverWait(driver, 40).until(full)
+        WebDriverWait(driver, 90).until(full)
         assert "5/5 (100%)" in driver.find_element(By.CSS_SELECTOR, "tr[data-campaign]").text
         shot("campaigns-complete")
 
