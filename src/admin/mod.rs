@@ -45,6 +45,7 @@ mod org_items;
 mod snapshots;
 mod suppression;
 mod tenants;
+mod webhooks;
 
 pub use error::{AdminError, AdminJson};
 
@@ -96,6 +97,7 @@ pub fn router() -> Router<AppState> {
         .merge(snapshots::router())
         .merge(faults::router())
         .merge(journal::router())
+        .merge(webhooks::router())
 }
 
 /// The tenant of a path's `{slug}` (404 when there is none).

@@ -47,6 +47,10 @@ pub enum SettingKind {
         max: i64,
         unit: &'static str,
     },
+    /// One of the given words.
+    OneOf(&'static [&'static str]),
+    /// An absolute `http` or `https` URL with a host.
+    HttpUrl,
 }
 
 /// One settings key a dialect owns.
@@ -72,6 +76,14 @@ impl Setting {
                     format!("must be an integer of at least {min}{unit}"),
                 )),
                 _ => Err(DomainError::validation(field(), format!("must be between {min} and {max}{unit}"))),
+            },
+            SettingKind::OneOf(words) => match v.as_str() {
+                Some(w) if words.contains(&w) => Ok(()),
+                _ => Err(DomainError::validation(field(), format!("must be one of: {}", words.join(", ")))),
+            },
+            SettingKind::HttpUrl => match v.as_str().map(url::Url::parse) {
+                Some(Ok(u)) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
+                _ => Err(DomainError::validation(field(), "must be an absolute http or https URL")),
             },
         }
     }

@@ -4,6 +4,7 @@
 //! (campaign rows are taken with `FOR UPDATE SKIP LOCKED`, jobs by lease).
 
 pub mod carrier;
+pub mod http_out;
 pub mod jobs;
 pub mod scheduler;
 

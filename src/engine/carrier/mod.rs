@@ -16,6 +16,9 @@
 //! - `smtp`: decides like `simulated`, and sends the email channel through the SMTP
 //!   server of `SWITCHBOARD_SMTP_URL`.
 
+pub mod smtp;
+pub mod webhook;
+
 use std::future::Future;
 use std::pin::Pin;
 
@@ -214,4 +217,10 @@ pub trait Carrier: Send + Sync {
         outcome: Outcome,
         now: DateTime<Utc>,
     ) -> CarrierFuture<'a, ()>;
+}
+
+/// The sinks' job handlers (`webhook_delivery`, `smtp_send`), by job kind; the entry
+/// point hands them to the engine with the dialects'.
+pub fn job_handlers() -> Vec<(&'static str, crate::state::JobHandler)> {
+    vec![(webhook::JOB_KIND, webhook::handler()), (smtp::JOB_KIND, smtp::handler())]
 }
