@@ -441,7 +441,7 @@ async fn smtp_sends_email_attempts_through_the_smtp_server() {
     .await;
     let acme = tenant(&app, "acme").await;
     app.settings("acme", json!({"carrier": "smtp"})).await;
-    let c = carrier::smtp::smtp(&app.state.config);
+    let c = carrier::smtp::smtp();
     assert_eq!(c.name(), "smtp");
 
     // A voice attempt sends nothing.
@@ -476,7 +476,7 @@ async fn smtp_sends_email_attempts_through_the_smtp_server() {
 async fn smtp_without_a_server_fails_the_send_visibly() {
     let app = TestApp::spawn().await;
     let acme = tenant(&app, "acme").await;
-    let c = carrier::smtp::smtp(&app.state.config);
+    let c = carrier::smtp::smtp();
     dispatch(&app, c.as_ref(), acme, &attempt(acme, Channel::Email, "bob@example.com")).await;
     let (status, error, attempts) = job_end(&app, acme, "smtp_send").await;
     assert_eq!((status.as_str(), attempts), ("failed", 1));

@@ -26,7 +26,6 @@ use serde_json::json;
 use sqlx::PgConnection;
 
 use super::{Attempt, Carrier, CarrierFuture, Channel, Outcome, Rule};
-use crate::config::Config;
 use crate::domain::jobs::{self as djobs, JobOutcome, NewJob};
 use crate::domain::tenants;
 use crate::domain::{DomainError, TenantId};
@@ -41,18 +40,14 @@ pub const DEFAULT_FROM: &str = "switchboard@localhost";
 /// How long one SMTP command may take.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The SMTP carrier.
+/// The SMTP carrier. The server is the job worker's `SWITCHBOARD_SMTP_URL` (read when a
+/// send runs; without it every send fails, visibly, in its job).
 #[derive(Debug, Default, Clone, Copy)]
-pub struct SmtpCarrier {
-    /// Whether `SWITCHBOARD_SMTP_URL` is set (without it every send fails, visibly, in its job).
-    pub configured: bool,
-}
+pub struct SmtpCarrier;
 
-/// The SMTP carrier of this configuration, for the engine's carrier factory.
-pub fn smtp(config: &Config) -> Arc<dyn Carrier> {
-    Arc::new(SmtpCarrier {
-        configured: config.smtp_url.is_some(),
-    })
+/// The SMTP carrier, for the engine's carrier factory.
+pub fn smtp() -> Arc<dyn Carrier> {
+    Arc::new(SmtpCarrier)
 }
 
 impl Carrier for SmtpCarrier {
@@ -75,9 +70,6 @@ impl Carrier for SmtpCarrier {
         Box::pin(async move {
             if attempt.channel != Channel::Email || !outcome.is_success() {
                 return Ok(());
-            }
-            if !self.configured {
-                tracing::warn!(tenant = %tenant, "smtp carrier without SWITCHBOARD_SMTP_URL: the send will fail");
             }
             let job = NewJob {
                 kind: JOB_KIND.into(),
