@@ -172,9 +172,10 @@ async fn carrier_settings_are_checked_and_the_secret_is_shown_once() {
         assert_eq!(s, 422, "{settings}: {v}");
         assert!(v["error"].as_str().unwrap_or("").contains(field), "{v}");
     }
-    // Unset keys are not shown; the default carrier is simulated.
+    // Nothing set: the default carrier (simulated), no webhook URL.
     let (_, t) = app.admin_get("/admin/v1/tenants/acme").await;
-    assert!(t["settings"].get("carrier").is_none(), "{t}");
+    assert!(t["settings"]["carrier"].is_null(), "{t}");
+    assert!(t["settings"].get("webhook_url").is_none(), "{t}");
 
     let v = app.settings("acme", json!({"carrier": "smtp"})).await;
     assert_eq!(v["settings"]["carrier"], "smtp");

@@ -30,11 +30,16 @@
 //!   campaign state machine; an illegal move → 409 and nothing changes.
 //! - Calls (`POST …/calls`): a call interaction as a fixture with its Leads cdr id and
 //!   Apps call id (`ids`); see `call_fixture.rs`.
+//! - Carrier rules (`PUT|GET …/carrier-rules`): the body is the whole list (PUT
+//!   replaces it, `[]` clears it); see `carrier_rules.rs`.
+//! - Outbox (`GET|DELETE …/outbox`): newest first, paged by `X-Next-Cursor`; see
+//!   `outbox.rs`.
 //! - Snapshots (`GET|POST …/snapshot`, and `snapshot` in `POST /tenants`): see
 //!   [`crate::domain::snapshots`]; the restore reads bodies up to the upload limit.
 
 mod call_fixture;
 mod campaign_events;
+mod carrier_rules;
 mod clock;
 mod error;
 mod faults;
@@ -42,6 +47,7 @@ mod fixtures;
 mod journal;
 mod leads_keys;
 mod org_items;
+mod outbox;
 mod snapshots;
 mod suppression;
 mod tenants;
@@ -97,6 +103,8 @@ pub fn router() -> Router<AppState> {
         .merge(snapshots::router())
         .merge(faults::router())
         .merge(journal::router())
+        .merge(carrier_rules::router())
+        .merge(outbox::router())
         .merge(webhooks::router())
 }
 

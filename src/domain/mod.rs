@@ -19,6 +19,7 @@
 //! [`jobs::JobHandler`]s that the dialects register and the entry point hands to the engine.
 
 pub mod announcements;
+pub mod attempts;
 pub mod blobs;
 pub mod bulk_users;
 pub mod campaign_contacts;
@@ -33,6 +34,7 @@ pub mod contacts;
 pub mod credentials;
 pub mod credits;
 pub mod crm;
+pub mod delivery;
 pub mod directory;
 pub mod dispositions;
 pub mod events;
