@@ -300,7 +300,7 @@ async fn sms_campaign_doc_example_runs_to_completion() {
         assert!(to.starts_with("+9199606399"));
         assert!(from.as_deref().unwrap().starts_with("+91"));
         assert_eq!(body.as_deref(), Some("Hello World 1"));
-        assert_eq!(status, "sent");
+        assert_eq!(status, "delivered");
     }
     // The doc's numbermasking path answers too.
     let (s, v) = cm.get(&format!("/numbermasking/campaigns/search/{sid}")).await;
@@ -682,6 +682,8 @@ async fn voice_campaign_with_announcement_doc_examples() {
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["data"]["dialTimeout"], "30");
     let sid = v["data"]["sid"].as_str().unwrap().to_string();
+    // The call dials 5 s and lasts 30 s of the tenant clock.
+    app.clock("acme", json!({"advance_seconds": 60})).await;
     app.eventually(20, || async {
         let (_, v) = cm.get(&format!("/campaignmanager/campaigns/search/{sid}")).await;
         (v["data"]["status"] == "Completed").then_some(())
@@ -1090,7 +1092,7 @@ async fn scheduled_campaign_runs_when_the_tenant_clock_reaches_start_time() {
     .await;
     let sent = deliveries(&app, &sid).await;
     assert_eq!(sent.len(), 2);
-    assert!(sent.iter().all(|d| d.4 == "sent"));
+    assert!(sent.iter().all(|d| d.4 == "delivered"));
     // Once run, no refund.
     let (s, v) = cm
         .put_json(&format!("/campaignmanager/campaigns/{sid}"), json!({"status": "cancelled"}))
@@ -1127,7 +1129,7 @@ async fn opt_out_made_after_scheduling_is_honoured_at_send_time() {
     .await;
     let sent = deliveries(&app, &sid).await;
     let statuses: Vec<(&str, &str)> = sent.iter().map(|d| (d.1.as_str(), d.4.as_str())).collect();
-    assert_eq!(statuses, vec![("+14155550101", "sent"), ("+14155550102", "suppressed")]);
+    assert_eq!(statuses, vec![("+14155550101", "delivered"), ("+14155550102", "suppressed")]);
 }
 
 #[tokio::test]
@@ -1417,24 +1419,28 @@ async fn status_follows_the_admin_clock_through_in_progress_to_completed() {
     .await;
     let cm = Cm::new(&app, "acme").await;
     app.credit("acme", 300).await;
+    // The tenant clock stands still between the driven passes.
+    app.clock("acme", json!({"freeze": true})).await;
+    app.clock("acme", json!({"set": "2030-01-07T10:00:00Z"})).await;
     let to: String = (0..250).map(|i| format!("+1415555{i:04}\n")).collect();
-    let (s, v) = cm.sms("big", "Hello", &to, &[("startTime", &future(1))]).await;
+    let (s, v) = cm.sms("big", "Hello", &to, &[("startTime", "2030-01-08T10:00:00Z")]).await;
     assert_eq!((s, v["data"]["status"].as_str()), (201, Some("initiating")), "{v}");
     let sid = v["data"]["sid"].as_str().unwrap().to_string();
     let path = format!("/campaignmanager/campaigns/search/{sid}");
     let (_, v) = cm.get(&path).await;
     assert_eq!(v["data"]["status"], "scheduled");
     let (s, v) = app
-        .admin_post("/admin/v1/tenants/acme/clock", json!({"advance_seconds": 2 * 86400}))
+        .admin_post("/admin/v1/tenants/acme/clock", json!({"advance_seconds": 86400}))
         .await;
     assert_eq!(s, 200, "{v}");
-    // One pass: started, the first batch sent, the rest pending.
+    // At its start time: started, every SMS in flight (2 s), none delivered yet.
     let (_, v) = cm.get(&path).await;
     assert_eq!(v["data"]["status"], "InProgress", "{v}");
     let (_, v) = cm.get("/campaignmanager/campaigns/search?status=InProgress").await;
     assert_eq!(v["total"], 1);
-    let sent = deliveries(&app, &sid).await.len();
-    assert!(sent > 0 && sent < 250, "{sent}");
+    let sent = deliveries(&app, &sid).await;
+    assert_eq!(sent.len(), 250);
+    assert!(sent.iter().all(|d| d.4 == "sending"), "{sent:?}");
     // InProgress: no cancel, no delete, no refund.
     let (s, v) = cm
         .put_json(&format!("/campaignmanager/campaigns/{sid}"), json!({"status": "cancelled"}))
@@ -1443,14 +1449,14 @@ async fn status_follows_the_admin_clock_through_in_progress_to_completed() {
     let (s, v) = cm.delete(&format!("/campaignmanager/campaigns/{sid}")).await;
     assert_err(s, &v, 464, "Campaign status not \"Scheduled\"");
     assert_eq!(cm.balance().await, 50);
-    app.tick().await;
+    app.clock("acme", json!({"advance_seconds": 2})).await;
     let (_, v) = cm.get(&path).await;
     assert_eq!(v["data"]["status"], "Completed", "{v}");
     assert_eq!(deliveries(&app, &sid).await.len(), 250);
     let (_, v) = cm.get("/campaignmanager/campaigns/search?status=completed").await;
     assert_eq!(v["total"], 1);
     // A campaign the engine marked failed reads Failed.
-    let (_, v) = cm.sms("f", "Hello", "+14155550101", &[("startTime", &future(5))]).await;
+    let (_, v) = cm.sms("f", "Hello", "+14155550101", &[("startTime", "2030-01-20T10:00:00Z")]).await;
     let fsid = v["data"]["sid"].as_str().unwrap().to_string();
     app.campaign_events("acme", &fsid[2..], &["start", "fail"]).await;
     let (_, v) = cm.get(&format!("/campaignmanager/campaigns/search/{fsid}")).await;

@@ -7,6 +7,7 @@ pub mod attempts;
 pub mod carrier;
 pub mod jobs;
 pub mod scheduler;
+pub mod singles;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
