@@ -25,8 +25,12 @@ async fn world(app: &TestApp) -> (AppsClient, i64) {
         json!({"email": "admin@somedomain.com", "first_name": "Admin", "last_name": "UJET"}),
     )
     .await;
-    app.admin_create("acme", "phone-numbers", json!({"number": "+1 628-555-0199", "default_outbound": true}))
-        .await;
+    app.admin_create(
+        "acme",
+        "phone-numbers",
+        json!({"number": "+1 628-555-0199", "default_outbound": true}),
+    )
+    .await;
     let menu = app
         .admin_create(
             "acme",
@@ -47,7 +51,12 @@ async fn outbox(app: &TestApp, query: &str) -> Vec<(String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| (d["to_address"].as_str().unwrap().to_string(), d["status"].as_str().unwrap().to_string()))
+        .map(|d| {
+            (
+                d["to_address"].as_str().unwrap().to_string(),
+                d["status"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     rows.reverse();
     rows
@@ -105,12 +114,18 @@ async fn sms_goes_through_the_engine_per_the_outcome_table() {
     assert_eq!(got, want);
     // A delivered session is still active; a failed one no longer blocks a new message.
     let (s, v) = c.post("/apps/api/v1/sms", sms("+14155550100")).await;
-    assert_eq!((s, v["message"].as_str()), (400, Some("Outbound SMS failed. Consumer is already in an active SMS session.")));
+    assert_eq!(
+        (s, v["message"].as_str()),
+        (400, Some("Outbound SMS failed. Consumer is already in an active SMS session."))
+    );
     let (s, v) = c.post("/apps/api/v1/sms", sms("+14155550002")).await;
     assert_eq!(s, 200, "{v}");
     // Outcome 7: the consumer answered STOP, the number is opted out of SMS.
     let (s, v) = c.post("/apps/api/v1/sms", sms("+14155550007")).await;
-    assert_eq!((s, v["message"].as_str()), (400, Some("end_user_number is on the Do Not Call list")));
+    assert_eq!(
+        (s, v["message"].as_str()),
+        (400, Some("end_user_number is on the Do Not Call list"))
+    );
 }
 
 /// The call `id` as the Manager API shows it.
@@ -160,12 +175,16 @@ async fn outbound_calls_move_through_the_call_statuses() {
     assert_eq!(v["call_duration"], 0);
     assert_eq!(v["ends_at"], "2030-01-07T10:00:07.000Z");
     assert_eq!(status(&call(&c, unanswered).await), "connecting");
-    // The unanswered call rings for the 30 s dial timeout.
-    advance(&app, 25).await;
+    // The unanswered call rings for the 30 s dial timeout (from +2 s).
+    advance(&app, 24).await;
     assert_eq!(status(&call(&c, unanswered).await), "connecting");
-    advance(&app, 5).await;
+    advance(&app, 1).await;
     let v = call(&c, unanswered).await;
-    assert_eq!((status(&v), v["fail_reason"].as_str()), ("failed".to_string(), Some("no_answer")), "{v}");
+    assert_eq!(
+        (status(&v), v["fail_reason"].as_str()),
+        ("failed".to_string(), Some("no_answer")),
+        "{v}"
+    );
     // The answered call lasts 30 s.
     advance(&app, 5).await;
     let v = call(&c, answered).await;
@@ -182,7 +201,13 @@ async fn outbound_calls_move_through_the_call_statuses() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|v| (status(v), v["fail_reason"].as_str().unwrap().to_string(), v["call_duration"].as_i64().unwrap()))
+        .map(|v| {
+            (
+                status(v),
+                v["fail_reason"].as_str().unwrap().to_string(),
+                v["call_duration"].as_i64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         shown,
@@ -216,7 +241,10 @@ async fn scheduled_call_is_placed_at_its_time() {
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["status"], "scheduled");
     let id = v["id"].as_i64().unwrap();
-    assert_eq!(outbox(&app, "?channel=voice").await, vec![("+14155550103".to_string(), "scheduled".to_string())]);
+    assert_eq!(
+        outbox(&app, "?channel=voice").await,
+        vec![("+14155550103".to_string(), "scheduled".to_string())]
+    );
     advance(&app, 3599).await;
     assert_eq!(call(&c, id).await["status"], "scheduled");
     advance(&app, 1).await;

@@ -61,7 +61,12 @@ async fn outbox(app: &TestApp, sid: &str) -> Vec<(String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| (d["to_address"].as_str().unwrap().to_string(), d["status"].as_str().unwrap().to_string()))
+        .map(|d| {
+            (
+                d["to_address"].as_str().unwrap().to_string(),
+                d["status"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     rows.reverse();
     rows
@@ -116,11 +121,11 @@ async fn voice_campaign_statuses_counts_dial_timeout_and_send_time_suppression()
     assert_eq!(
         outbox(&app, &sid).await,
         vec![
-            ("+14155550111".to_string(), "suppressed".to_string()),
             ("+14155550100".to_string(), "answered".to_string()),
             ("+14155550002".to_string(), "busy".to_string()),
             ("+14155550001".to_string(), "no_answer".to_string()),
             ("+14155550003".to_string(), "voicemail".to_string()),
+            ("+14155550111".to_string(), "suppressed".to_string()),
         ]
     );
     // Failed deliveries are not refunded (the doc: no reversal once InProgress).
@@ -144,9 +149,17 @@ async fn sms_campaign_counts_failed_campaign_and_cancel() {
     )
     .await;
     // Nothing can be delivered: Failed.
-    let lost = create(&cm, json!({"name": "lost", "body": "Hello", "startTime": START, "to": "+14155550004"})).await;
+    let lost = create(
+        &cm,
+        json!({"name": "lost", "body": "Hello", "startTime": START, "to": "+14155550004"}),
+    )
+    .await;
     // Cancelled while scheduled: its contacts are cancelled, its credits refunded.
-    let called_off = create(&cm, json!({"name": "off", "body": "Hello", "startTime": START, "to": "+14155550100,+14155550101"})).await;
+    let called_off = create(
+        &cm,
+        json!({"name": "off", "body": "Hello", "startTime": START, "to": "+14155550100,+14155550101"}),
+    )
+    .await;
     assert_eq!(balance(&app).await, 92);
     let r = cm
         .req(reqwest::Method::PUT, &format!("/campaignmanager/campaigns/{called_off}"))
@@ -170,7 +183,13 @@ async fn sms_campaign_counts_failed_campaign_and_cancel() {
     assert_eq!(status, "Completed");
     assert_eq!(
         nonzero(&counts),
-        pairs(&[("delivered", 1), ("optOut", 1), ("invalidNumber", 1), ("undelivered", 1), ("carrierError", 1)])
+        pairs(&[
+            ("delivered", 1),
+            ("optOut", 1),
+            ("invalidNumber", 1),
+            ("undelivered", 1),
+            ("carrierError", 1)
+        ])
     );
     assert_eq!(read(&cm, &lost).await.0, "Failed");
     assert_eq!(read(&cm, &called_off).await.0, "Cancelled");

@@ -22,7 +22,12 @@ async fn states(c: &AppsClient, campaign: i64) -> Vec<(String, String)> {
     v.as_array()
         .unwrap()
         .iter()
-        .map(|k| (k["phone_number"].as_str().unwrap().to_string(), k["status"].as_str().unwrap().to_string()))
+        .map(|k| {
+            (
+                k["phone_number"].as_str().unwrap().to_string(),
+                k["status"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -57,7 +62,8 @@ async fn dialer_contacts_move_through_the_vendor_states() {
     let p = app.tenant("acme").await;
     app.freeze_clock_at("acme", T0).await;
     let c = AppsClient::new(&app, &p);
-    app.admin_create("acme", "phone-numbers", json!({"number": "+1 760-867-5309"})).await;
+    app.admin_create("acme", "phone-numbers", json!({"number": "+1 760-867-5309"}))
+        .await;
     // one redial, ten minutes apart
     let camp = app
         .admin_create(
@@ -99,7 +105,10 @@ async fn dialer_contacts_move_through_the_vendor_states() {
     assert!(states(&c, campaign).await.iter().all(|(_, s)| s == "Upcoming"));
     // The redial settings became the engine's policy and the contacts' redials.
     let (_, m) = c.get(&format!("/manager/api/v1/outbound_dialer/campaigns/{campaign}")).await;
-    assert_eq!((m["max_redial_count"].as_i64(), m["redial_interval_minutes"].as_i64()), (Some(1), Some(10)));
+    assert_eq!(
+        (m["max_redial_count"].as_i64(), m["redial_interval_minutes"].as_i64()),
+        (Some(1), Some(10))
+    );
     let (retries, interval): (i32, Option<i64>) = sqlx::query_as(
         "SELECT max(k.max_retries), (c.attrs->'policy'->>'retry_interval_secs')::int8 FROM contacts k JOIN campaigns c ON c.id = k.campaign_id
           WHERE c.seq = $1 GROUP BY c.attrs",

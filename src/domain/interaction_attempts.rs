@@ -166,7 +166,10 @@ pub async fn apply_decisions(conn: &mut PgConnection, tenant: TenantId, ds: &[De
     .bind(&due)
     .execute(&mut *conn)
     .await?;
-    let calls: Vec<&Decision> = ds.iter().filter(|d| d.state == state::DIALING && d.interaction_id.is_some()).collect();
+    let calls: Vec<&Decision> = ds
+        .iter()
+        .filter(|d| d.state == state::DIALING && d.interaction_id.is_some())
+        .collect();
     if !calls.is_empty() {
         let ids: Vec<Option<Uuid>> = calls.iter().map(|d| d.interaction_id).collect();
         let at: Vec<DateTime<Utc>> = calls.iter().map(|d| d.started_at).collect();
@@ -225,7 +228,9 @@ pub async fn follow(conn: &mut PgConnection, tenant: TenantId, moves: &[Move]) -
     let mut patches = Vec::new();
     let mut ats = Vec::new();
     for (attempt, interaction, kind) in &found {
-        let Some(m) = moves.iter().find(|m| m.id == *attempt) else { continue };
+        let Some(m) = moves.iter().find(|m| m.id == *attempt) else {
+            continue;
+        };
         let Some(status) = interaction_status(kind, m.state, m.outcome) else {
             continue;
         };

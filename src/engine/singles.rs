@@ -34,7 +34,13 @@ fn first_state(channel: Channel, outcome: Outcome, dial_timeout_secs: i64) -> (&
 }
 
 /// Starts the tenant's undecided attempts due at `v`; whether any started.
-pub async fn start_due(st: &AppState, carrier: &Arc<dyn Carrier>, rules: &[Rule], tenant: TenantId, v: DateTime<Utc>) -> DomainResult<bool> {
+pub async fn start_due(
+    st: &AppState,
+    carrier: &Arc<dyn Carrier>,
+    rules: &[Rule],
+    tenant: TenantId,
+    v: DateTime<Utc>,
+) -> DomainResult<bool> {
     let mut any = false;
     loop {
         let mut tx = st.db.begin().await?;

@@ -205,8 +205,7 @@ pub(crate) async fn sync_policy(st: &AppState, tenant: TenantId, c: Campaign) ->
     let Some(secs) = Redial::of(&c).interval_secs else {
         return Ok(c);
     };
-    if crate::domain::delivery::Policy::of(&c.attrs).retry_interval_secs == secs
-        && c.attrs.pointer("/policy/retry_interval_secs").is_some()
+    if crate::domain::delivery::Policy::of(&c.attrs).retry_interval_secs == secs && c.attrs.pointer("/policy/retry_interval_secs").is_some()
     {
         return Ok(c);
     }
