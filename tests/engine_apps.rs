@@ -258,5 +258,34 @@ async fn scheduled_call_is_placed_at_its_time() {
     assert_eq!(v["status"], "finished", "{v}");
     assert_eq!(v["call_duration"], 30);
     assert_eq!(v["ends_at"], "2030-01-07T11:00:35.000Z");
+
+    // A number put on the company DNC list after the call was scheduled is not called.
+    let (s, v) = c
+        .post(
+            "/apps/api/v1/calls",
+            json!({"call_type": "Voice Scheduled (API)", "lang": "en", "menu_id": menu,
+                   "end_user_number": "+1 415-555-0104", "scheduled_at": "2030-01-07T12:00:00Z"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let later = v["id"].as_i64().unwrap();
+    let (s, v) = c
+        .post(
+            "/apps/api/v1/outbound_dialer/dnc",
+            json!({"contacts": [{"phone_number": "+1 415-555-0104"}]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    advance(&app, 3600).await;
+    let v = call(&c, later).await;
+    assert_eq!(
+        (v["status"].as_str(), v["fail_reason"].as_str()),
+        (Some("failed"), Some("suppressed")),
+        "{v}"
+    );
+    assert_eq!(
+        outbox(&app, "?to=%2B14155550104").await,
+        vec![("+14155550104".to_string(), "suppressed".to_string())]
+    );
     assert_eq!(outbox(&app, "?channel=voice").await[0].1, "answered");
 }

@@ -25,6 +25,10 @@
 //!
 //! A done attempt also writes `outcome`, `call_duration` (seconds connected) and
 //! `ended_at` (when the interaction ended) into the interaction.
+//!
+//! Suppression is checked again when an attempt starts: a number opted out (on the
+//! channel) or put on the DNC list since the interaction was made is not contacted
+//! ([`suppress`]: outbox `suppressed`, interaction `failed`, `fail_reason` `suppressed`).
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -185,6 +189,42 @@ pub async fn apply_decisions(conn: &mut PgConnection, tenant: TenantId, ds: &[De
         .execute(&mut *conn)
         .await?;
     }
+    Ok(())
+}
+
+/// Ends, without an attempt, the undecided attempts whose number was suppressed (opt-out
+/// on the channel, or DNC) by the time they were to start: attempt done and outbox row
+/// `suppressed`, interaction `failed` with `fail_reason` `suppressed`. `rows` are
+/// (attempt, interaction) pairs.
+pub async fn suppress(conn: &mut PgConnection, tenant: TenantId, rows: &[(Uuid, Option<Uuid>)], at: DateTime<Utc>) -> DomainResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
+    let interactions: Vec<Uuid> = rows.iter().filter_map(|r| r.1).collect();
+    sqlx::query(
+        "WITH upd AS (
+           UPDATE attempts SET state = 'done', decided = 'suppressed', outcome = 'suppressed', sink = 'engine',
+                  started_at = $3, ended_at = $3, duration_ms = 0, due_at = NULL, updated_at = $3
+            WHERE tenant_id = $1 AND id = ANY($2))
+         UPDATE deliveries SET status = 'suppressed', outcome = 'suppressed', updated_at = $3, ended_at = $3
+          WHERE tenant_id = $1 AND attempt_id = ANY($2)",
+    )
+    .bind(tenant.0)
+    .bind(&ids)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE interactions SET status = 'failed', ended_at = $3, updated_at = $3,
+                attrs = attrs || '{\"outcome\": \"suppressed\", \"fail_reason\": \"suppressed\"}'::jsonb
+          WHERE tenant_id = $1 AND id = ANY($2)",
+    )
+    .bind(tenant.0)
+    .bind(&interactions)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

@@ -6,6 +6,9 @@
 //! From then on the runner moves it like any attempt, and its interaction follows
 //! (`interaction_attempts::follow`).
 //!
+//! A number suppressed (opt-out on the channel, DNC) by then is not contacted
+//! (`interaction_attempts::suppress`).
+//!
 //! Run by [`super::attempts`] at the start of every step, before the attempts due are
 //! moved, in batches claimed with `FOR UPDATE SKIP LOCKED`; the decisions, outbox rows,
 //! interactions and the carrier's dispatch commit together.
@@ -16,7 +19,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::attempts::{DIAL_SECS, SEND_SECS};
 use super::carrier::{Attempt, Carrier, Channel, Outcome, Rule};
-use crate::domain::attempts::state;
+use crate::domain::attempts::{self as da, state};
 use crate::domain::interaction_attempts::{self as ia, Decision};
 use crate::domain::{DomainResult, TenantId};
 use crate::state::AppState;
@@ -49,12 +52,22 @@ pub async fn start_due(
             return Ok(any);
         }
         any = true;
+        // suppression again, at send time
+        let pairs: Vec<(String, String)> = due.iter().map(|a| (a.to_address.clone(), a.channel.clone())).collect();
+        let blocked = da::suppressed_among(&mut tx, tenant, &pairs, v).await?;
         let mut decisions = Vec::with_capacity(due.len());
         let mut started = Vec::with_capacity(due.len());
-        for a in &due {
+        let mut suppressed = Vec::new();
+        let mut suppressed_channels = Vec::new();
+        for (a, blocked) in due.iter().zip(blocked) {
             let channel = Channel::parse(&a.channel).unwrap_or(Channel::Voice);
             // An SMS started when it was stored; a call starts at its due time.
             let at = if a.state == ia::SCHEDULED { a.due_at } else { a.started_at };
+            if blocked && channel != Channel::Email {
+                suppressed.push((a.id, a.interaction_id));
+                suppressed_channels.push(channel.as_str());
+                continue;
+            }
             let attempt = Attempt {
                 id: a.id,
                 tenant: tenant.0,
@@ -82,11 +95,15 @@ pub async fn start_due(
             });
             started.push((attempt, outcome));
         }
+        ia::suppress(&mut tx, tenant, &suppressed, v).await?;
         ia::apply_decisions(&mut tx, tenant, &decisions).await?;
         for (a, outcome) in &started {
             carrier.dispatch(&mut tx, tenant, a, *outcome, a.started_at).await?;
         }
         tx.commit().await?;
+        for channel in suppressed_channels {
+            st.metrics.attempt(channel, "suppressed");
+        }
     }
 }
 
