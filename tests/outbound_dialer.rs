@@ -587,7 +587,7 @@ async fn later_dnc_entry_makes_the_contact_do_not_call() {
     assert_eq!(s, 200, "{v}");
     app.campaign_events(&t.slug, &t.campaign_id, &["schedule", "start"]).await;
     app.tick().await;
-    // The call dials 5 s and lasts 30 s of the tenant clock.
+    // a call dials for 5 s and lasts 30 s on the tenant clock
     app.clock(&t.slug, json!({"advance_seconds": 60})).await;
     let (_, list) = status_json(req(&app, &t, Method::GET, &contacts_path(&t)).send().await.unwrap()).await;
     let got: Vec<(&str, &str)> = list

@@ -369,7 +369,8 @@ pub struct ContactChange {
     pub max_retries: i32,
 }
 
-/// Stores contacts' new states, each with an `events` row (kind `contact_status`) and,
+/// Stores contacts' new states, each with an `events` row (kind `dial_attempt`, data
+/// `{status, outcome, channel, attempts, max_retries, next_attempt_at}`) and,
 /// for campaigns that have a progress URL (`progress_url` gives it), a `progress` job.
 pub async fn change_contacts(
     conn: &mut PgConnection,
@@ -416,7 +417,7 @@ pub async fn change_contacts(
         .collect();
     sqlx::query(
         "INSERT INTO events (id, tenant_id, kind, campaign_id, contact_id, data, created_at)
-         SELECT u.id, $1, 'contact_status', u.campaign_id, u.contact_id, u.data, u.at
+         SELECT u.id, $1, 'dial_attempt', u.campaign_id, u.contact_id, u.data, u.at
            FROM UNNEST($2::uuid[], $3::uuid[], $4::uuid[], $5::jsonb[], $6::timestamptz[]) AS u(id, campaign_id, contact_id, data, at)",
     )
     .bind(tenant.0)
