@@ -41,6 +41,7 @@ pub mod dispositions;
 pub mod events;
 pub mod faults;
 pub mod history;
+pub mod interaction_attempts;
 pub mod interactions;
 pub mod jobs;
 pub mod journal;
