@@ -43,7 +43,8 @@ pub async fn launch(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (tx, rx) = watch::channel(false);
-    let engine = engine::spawn(state.clone(), dialects::job_handlers(), rx.clone());
+    let handlers = dialects::job_handlers().into_iter().chain(engine::carrier::job_handlers());
+    let engine = engine::spawn(state.clone(), handlers, rx.clone());
     let journal = controls::journal::spawn_writer(&state);
     let app = app(state);
     let mut servers = Vec::new();

@@ -54,6 +54,7 @@ pub mod sessions;
 pub mod snapshots;
 pub mod tenant_ops;
 pub mod tenants;
+pub mod webhooks;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

@@ -5,6 +5,7 @@
 
 pub mod attempts;
 pub mod carrier;
+pub mod http_out;
 pub mod jobs;
 pub mod scheduler;
 
