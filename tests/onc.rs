@@ -77,7 +77,7 @@ fn campaign(id: Uuid) -> Value {
         "SmsNotificationRequired": true,
         "VoiceNotificationRequired": false,
         "EmailNotificationRequired": false,
-        "ProgressWSEndpoint": "https://example.com/progress"
+        "ProgressWSEndpoint": "http://127.0.0.1:9/progress"
     })
 }
 
@@ -752,6 +752,8 @@ async fn the_engine_delivers_when_the_campaign_starts() {
             ("email".into(), "jane@example.com".into(), "<p>Hi Jane</p>".into()),
         ]
     );
+    // the engine's attempts take time on the tenant clock (SMS 2 s, calls 5 + 30 s)
+    app.clock("acme", json!({"advance_seconds": 60})).await;
     let got = call(&app, "GetCampaignContacts", json!({"sessionId": sid, "campaignId": cid})).await;
     assert_eq!(got[0]["SMSCommInfo"]["StatusCode"], 4);
     assert_eq!(got[0]["VoiceCommInfo"]["StatusCode"], 4);
@@ -1535,6 +1537,8 @@ async fn suppression_by_channel_on_update_and_at_send_time() {
     suppress(&app, &t, "opt_out", "+17605550114", &["sms"]).await;
     app.tick().await;
     app.tick().await;
+    // the engine's attempts take time on the tenant clock (SMS 2 s, calls 5 + 30 s)
+    app.clock("acme", json!({"advance_seconds": 60})).await;
     let got = call(&app, "GetCampaignContacts", json!({"sessionId": sid, "campaignId": cid2})).await;
     assert_eq!(got[0]["SMSCommInfo"]["StatusCode"], 7, "{got}");
     assert_eq!(got[0]["SMSCommInfo"]["LastDeliveryErrorCode"], 1, "{got}");
@@ -1652,6 +1656,8 @@ async fn a_delivered_contact_given_a_new_destination_starts_over() {
     );
     app.tick().await;
     app.tick().await;
+    // the engine's attempts take time on the tenant clock (SMS 2 s, calls 5 + 30 s)
+    app.clock("acme", json!({"advance_seconds": 60})).await;
     let got = call(&app, "GetCampaignContacts", json!({"sessionId": sid, "campaignId": cid})).await;
     assert_eq!(got[0]["SMSCommInfo"]["StatusCode"], 4, "{got}");
     assert_eq!(got[0]["SMSCommInfo"]["RetryCount"], 1, "{got}");
@@ -1674,6 +1680,8 @@ async fn a_delivered_contact_given_a_new_destination_starts_over() {
     assert_eq!(got[0]["SMSCommInfo"]["RetryCount"], 2, "{got}");
     app.tick().await;
     app.tick().await;
+    // the engine's attempts take time on the tenant clock (SMS 2 s, calls 5 + 30 s)
+    app.clock("acme", json!({"advance_seconds": 60})).await;
     let got = call(&app, "GetCampaignContacts", json!({"sessionId": sid, "campaignId": cid})).await;
     assert_eq!(got[0]["SMSCommInfo"]["StatusCode"], 4, "{got}");
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM deliveries WHERE to_address = '+17605550177'")
