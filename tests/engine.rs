@@ -568,3 +568,204 @@ async fn carrier_setting() {
     assert_eq!(s, 422, "{v}");
     assert!(v["error"].as_str().unwrap().contains("settings.carrier"), "{v}");
 }
+
+// ---------------------------------------------------------------------------------------
+// Crashes and replicas: server processes on one database
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+const PROC_TOKEN: &str = "engine-proc-admin";
+
+struct Proc {
+    child: std::process::Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Proc {
+    async fn spawn(db_url: &str) -> Proc {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new(BIN)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env("DATABASE_URL", db_url)
+            .env("RUST_LOG", "warn")
+            .env("SWITCHBOARD_ADMIN_TOKEN", PROC_TOKEN)
+            .env("SWITCHBOARD_TICK_MS", "50")
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let p = Proc {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        };
+        let client = reqwest::Client::new();
+        for _ in 0..900 {
+            if let Ok(r) = client
+                .get(format!("{}/admin/v1/tenants", p.base))
+                .bearer_auth(PROC_TOKEN)
+                .send()
+                .await
+            {
+                if r.status() == 200 {
+                    return p;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("server did not serve");
+    }
+
+    async fn post(&self, path: &str, body: Value) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(PROC_TOKEN)
+            .json(&body)
+            .timeout(std::time::Duration::from_secs(300))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A tenant with a frozen clock and a scheduled SMS campaign of `n` contacts (all
+/// delivered at the first attempt), on the database of `p`.
+async fn big_campaign(p: &Proc, pool: &sqlx::PgPool, n: i32) -> Uuid {
+    let r = p.post("/admin/v1/tenants", json!({"slug": "acme"})).await;
+    assert_eq!(r.status(), 201);
+    for change in [json!({"freeze": true}), json!({"set": T0})] {
+        let r = p.post("/admin/v1/tenants/acme/clock", change).await;
+        assert_eq!(r.status(), 200);
+    }
+    let r = p
+        .post(
+            "/admin/v1/tenants/acme/campaigns",
+            json!({"name": "Big", "kind": "sms", "channel": "sms", "starts_at": T0, "attrs": {"body": "hi"}}),
+        )
+        .await;
+    let c: Value = r.json().await.unwrap();
+    let id = Uuid::parse_str(c["id"].as_str().unwrap()).unwrap();
+    sqlx::query(
+        "INSERT INTO contacts (id, tenant_id, campaign_id, number, status, created_at, updated_at)
+         SELECT gen_random_uuid(), k.tenant_id, k.id, '+1212' || lpad((1000000 + g)::text, 7, '0'), 'pending', $3, $3
+           FROM campaigns k, generate_series(1, $2::int) g WHERE k.id = $1",
+    )
+    .bind(id)
+    .bind(n)
+    .bind(chrono::DateTime::parse_from_rfc3339(T0).unwrap())
+    .execute(pool)
+    .await
+    .unwrap();
+    let r = p
+        .post(
+            &format!("/admin/v1/tenants/acme/campaigns/{id}/events"),
+            json!({"events": ["schedule"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    id
+}
+
+/// Every contact attempted exactly once, each attempt exactly once in the outbox.
+async fn assert_exactly_once(pool: &sqlx::PgPool, campaign: Uuid, n: i64) {
+    let row: (i64, i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM attempts WHERE campaign_id = $1),
+                (SELECT count(DISTINCT contact_id) FROM attempts WHERE campaign_id = $1),
+                (SELECT count(*) FROM deliveries WHERE campaign_id = $1),
+                (SELECT count(DISTINCT attempt_id) FROM deliveries WHERE campaign_id = $1),
+                (SELECT count(*) FROM contacts WHERE campaign_id = $1 AND status = 'completed' AND attempts = 1)",
+    )
+    .bind(campaign)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        row,
+        (n, n, n, n, n),
+        "(attempts, contacts attempted, outbox rows, attempts in the outbox, completed once)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_run_then_restart_loses_and_doubles_nothing() {
+    let url = common::fresh_database().await;
+    let pool = switchboard::db::pool(&url, 2).await.unwrap();
+    let p = Proc::spawn(&url).await;
+    let n = 3000;
+    let c = big_campaign(&p, &pool, n).await;
+    // the advance runs the campaign; kill the process while it does
+    let base = p.base.clone();
+    let advance = tokio::spawn(async move {
+        let _ = reqwest::Client::new()
+            .post(format!("{base}/admin/v1/tenants/acme/clock"))
+            .bearer_auth(PROC_TOKEN)
+            .json(&json!({"advance_seconds": 60}))
+            .send()
+            .await;
+    });
+    // wait until it is mid-run (some attempts made, not all done)
+    for _ in 0..600 {
+        let made: i64 = sqlx::query_scalar("SELECT count(*) FROM attempts WHERE campaign_id = $1")
+            .bind(c)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        if made > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    p.kill9();
+    let _ = advance.await;
+    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM contacts WHERE campaign_id = $1 AND status = 'completed'")
+        .bind(c)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(before < i64::from(n), "killed mid-run");
+    let p = Proc::spawn(&url).await;
+    let r = p.post("/admin/v1/tenants/acme/clock", json!({"advance_seconds": 60})).await;
+    assert_eq!(r.status(), 200);
+    assert_exactly_once(&pool, c, i64::from(n)).await;
+    let status: String = sqlx::query_scalar("SELECT status FROM campaigns WHERE id = $1")
+        .bind(c)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "completed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_share_a_campaign_without_doubles() {
+    let url = common::fresh_database().await;
+    let pool = switchboard::db::pool(&url, 2).await.unwrap();
+    let a = Proc::spawn(&url).await;
+    let b = Proc::spawn(&url).await;
+    let n = 3000;
+    let c = big_campaign(&a, &pool, n).await;
+    // both run the campaign at once: A through its clock advance, B through its loop
+    // (and a later pass of its own)
+    let (ra, rb) = tokio::join!(
+        a.post("/admin/v1/tenants/acme/clock", json!({"advance_seconds": 30})),
+        b.post("/admin/v1/tenants/acme/clock", json!({"advance_seconds": 30}))
+    );
+    assert_eq!((ra.status().as_u16(), rb.status().as_u16()), (200, 200));
+    let r = b.post("/admin/v1/tenants/acme/clock", json!({"advance_seconds": 30})).await;
+    assert_eq!(r.status(), 200);
+    assert_exactly_once(&pool, c, i64::from(n)).await;
+}

@@ -3,10 +3,11 @@
 //! its paging, tenant isolation, the secret shown once and rotated) and the SMTP carrier
 //! (a message received by a test SMTP listener).
 //!
-//! Attempts are handed to the carriers the way the engine's attempt runner does: through
-//! `Carrier::dispatch` inside a transaction (the runner that produces attempts from
-//! campaigns lives in the engine; these tests drive the sinks' seam directly, and
-//! everything after it, job worker, HTTP, SMTP and the admin API, runs for real).
+//! End to end, campaigns run by the engine on the tenant clock hand their attempts to the
+//! tenant's carrier (`*_campaign_*` tests). The other tests hand attempts to the carriers
+//! the way the attempt runner does, through `Carrier::dispatch` inside a transaction, to
+//! reach the retry and failure paths directly; everything after it (job worker, HTTP,
+//! SMTP, the admin API) runs for real.
 
 mod common;
 
@@ -19,6 +20,7 @@ use hmac::{Hmac, Mac};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::Sha256;
+use switchboard::domain::contacts::{self as dcontacts, NewContact};
 use switchboard::domain::TenantId;
 use switchboard::engine::carrier::{self, Attempt, Channel, Outcome};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -172,9 +174,10 @@ async fn carrier_settings_are_checked_and_the_secret_is_shown_once() {
         assert_eq!(s, 422, "{settings}: {v}");
         assert!(v["error"].as_str().unwrap_or("").contains(field), "{v}");
     }
-    // Unset keys are not shown; the default carrier is simulated.
+    // Nothing set: the default carrier (simulated), no webhook URL.
     let (_, t) = app.admin_get("/admin/v1/tenants/acme").await;
-    assert!(t["settings"].get("carrier").is_none(), "{t}");
+    assert!(t["settings"]["carrier"].is_null(), "{t}");
+    assert!(t["settings"].get("webhook_url").is_none(), "{t}");
 
     let v = app.settings("acme", json!({"carrier": "smtp"})).await;
     assert_eq!(v["settings"]["carrier"], "smtp");
@@ -481,4 +484,119 @@ async fn smtp_without_a_server_fails_the_send_visibly() {
     let (status, error, attempts) = job_end(&app, acme, "smtp_send").await;
     assert_eq!((status.as_str(), attempts), ("failed", 1));
     assert!(error.unwrap_or_default().contains("SWITCHBOARD_SMTP_URL"));
+}
+
+// ---------------------------------------------------------------------------------------
+// End to end: campaigns run by the engine
+
+/// The instant the end-to-end tenants' clocks are frozen at.
+const T0: &str = "2030-01-07T10:00:00Z";
+
+/// A campaign on `channel` starting at [`T0`], scheduled, with one contact per `to`
+/// (no retries); returns its id.
+async fn running_campaign(app: &TestApp, slug: &str, t: TenantId, channel: &str, from: &str, to: &[&str]) -> Uuid {
+    let c = app
+        .admin_create(
+            slug,
+            "campaigns",
+            json!({"name": format!("{channel} run"), "kind": "sms", "channel": channel, "starts_at": T0,
+                   "attrs": {"policy": {"retry_interval_secs": 60}, "from": from, "body": "See you tomorrow.", "subject": "Reminder"}}),
+        )
+        .await;
+    let id = Uuid::parse_str(c["id"].as_str().expect("campaign id")).expect("uuid");
+    let list = to
+        .iter()
+        .map(|x| NewContact {
+            number: (!x.contains('@')).then(|| x.to_string()),
+            email: x.contains('@').then(|| x.to_string()),
+            max_retries: 0,
+            ..Default::default()
+        })
+        .collect();
+    let now = chrono::DateTime::parse_from_rfc3339(T0).expect("T0").with_timezone(&chrono::Utc);
+    dcontacts::add_many(&app.db, t, id, list, channel, now).await.expect("contacts");
+    app.campaign_events(slug, &id.to_string(), &["schedule"]).await;
+    app.tick().await;
+    id
+}
+
+#[tokio::test]
+async fn webhook_carrier_posts_each_campaign_attempt_signed() {
+    let app = fast_app().await;
+    let (rx, url) = Receiver::start(&[200]).await;
+    let acme = tenant(&app, "acme").await;
+    app.freeze_clock_at("acme", T0).await;
+    let secret = use_webhook(&app, "acme", &url).await["webhook_secret"]
+        .as_str()
+        .expect("secret")
+        .to_string();
+    let c = running_campaign(&app, "acme", acme, "sms", "+17608675309", &["+14155550003", "+14155550004"]).await;
+    app.clock("acme", json!({"advance_seconds": 10})).await;
+
+    let got = app.eventually(30, || async { Some(rx.got()).filter(|g| g.len() == 2) }).await;
+    let mut seen = Vec::new();
+    for g in &got {
+        let sig = g.headers["x-switchboard-signature"].to_str().expect("ascii");
+        assert_eq!(sig, format!("sha256={}", hmac_hex(&secret, &g.body)));
+        let b: Value = serde_json::from_slice(&g.body).expect("json");
+        assert_eq!(b["attempt"]["campaign_id"], c.to_string());
+        assert_eq!(b["attempt"]["channel"], "sms");
+        assert_eq!(b["attempt"]["n"], 1);
+        seen.push((
+            b["attempt"]["to"].as_str().unwrap_or("").to_string(),
+            b["outcome"].as_str().unwrap_or("").to_string(),
+        ));
+    }
+    seen.sort();
+    // The simulated table decides: 0003 is delivered, 0004 is an invalid number.
+    assert_eq!(
+        seen,
+        vec![
+            ("+14155550003".to_string(), "delivered".to_string()),
+            ("+14155550004".to_string(), "invalid".to_string())
+        ]
+    );
+    let (_, outbox) = app.admin_get("/admin/v1/tenants/acme/outbox").await;
+    let outbox = outbox.as_array().expect("outbox").clone();
+    assert_eq!(outbox.len(), 2, "{outbox:?}");
+    assert!(outbox.iter().all(|o| o["sink"] == "webhook"), "{outbox:?}");
+    let (_, list, _) = deliveries(&app, "acme", "").await;
+    assert_eq!(list.as_array().map(Vec::len), Some(2), "{list}");
+}
+
+#[tokio::test]
+async fn smtp_carrier_sends_campaign_emails_that_reach_their_contacts() {
+    let (mails, port) = smtp_listener(false).await;
+    let app = TestApp::spawn_config(|c| switchboard::Config {
+        smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
+        sink_backoff_ms: 50,
+        ..c
+    })
+    .await;
+    let acme = tenant(&app, "acme").await;
+    app.freeze_clock_at("acme", T0).await;
+    app.settings("acme", json!({"carrier": "smtp"})).await;
+    running_campaign(
+        &app,
+        "acme",
+        acme,
+        "email",
+        "clinic@example.com",
+        &["ann@example.com", "bounce-bob@example.com"],
+    )
+    .await;
+    app.clock("acme", json!({"advance_seconds": 10})).await;
+
+    // ann's message arrives; bob's address bounces (permanent), so nothing is sent for it.
+    let (status, error, _) = job_end(&app, acme, "smtp_send").await;
+    assert_eq!(status, "completed", "{error:?}");
+    let got = mails.lock().expect("lock").clone();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let m = &got[0];
+    assert!(m.contains("From: clinic@example.com"), "{m}");
+    assert!(m.contains("To: ann@example.com"), "{m}");
+    assert!(m.contains("Subject: Reminder"), "{m}");
+    assert!(m.contains("See you tomorrow."), "{m}");
+    let (_, outbox) = app.admin_get("/admin/v1/tenants/acme/outbox").await;
+    assert!(outbox.as_array().into_iter().flatten().all(|o| o["sink"] == "smtp"), "{outbox}");
 }

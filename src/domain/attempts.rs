@@ -274,15 +274,24 @@ pub struct Due {
 
 /// Claims up to `limit` of the tenant's attempts due at `now` (oldest due first), with
 /// `FOR UPDATE SKIP LOCKED`.
-pub async fn claim_due(conn: &mut PgConnection, tenant: TenantId, now: DateTime<Utc>, limit: i64) -> DomainResult<Vec<Due>> {
+/// Only attempts of `campaigns` (or of no campaign) are taken.
+pub async fn claim_due(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    now: DateTime<Utc>,
+    limit: i64,
+    campaigns: &[Uuid],
+) -> DomainResult<Vec<Due>> {
     Ok(sqlx::query_as::<_, Due>(
         "SELECT id, campaign_id, contact_id, channel, n, to_address, state, decided, dial_timeout_secs, started_at, answered_at, due_at
            FROM attempts WHERE tenant_id = $1 AND state <> 'done' AND due_at <= $2
+            AND (campaign_id IS NULL OR campaign_id = ANY($4))
           ORDER BY due_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED",
     )
     .bind(tenant.0)
     .bind(now)
     .bind(limit)
+    .bind(campaigns)
     .fetch_all(&mut *conn)
     .await?)
 }
@@ -360,7 +369,8 @@ pub struct ContactChange {
     pub max_retries: i32,
 }
 
-/// Stores contacts' new states, each with an `events` row (kind `contact_status`) and,
+/// Stores contacts' new states, each with an `events` row (kind `dial_attempt`, data
+/// `{status, outcome, channel, attempts, max_retries, next_attempt_at}`) and,
 /// for campaigns that have a progress URL (`progress_url` gives it), a `progress` job.
 pub async fn change_contacts(
     conn: &mut PgConnection,
@@ -407,7 +417,7 @@ pub async fn change_contacts(
         .collect();
     sqlx::query(
         "INSERT INTO events (id, tenant_id, kind, campaign_id, contact_id, data, created_at)
-         SELECT u.id, $1, 'contact_status', u.campaign_id, u.contact_id, u.data, u.at
+         SELECT u.id, $1, 'dial_attempt', u.campaign_id, u.contact_id, u.data, u.at
            FROM UNNEST($2::uuid[], $3::uuid[], $4::uuid[], $5::jsonb[], $6::timestamptz[]) AS u(id, campaign_id, contact_id, data, at)",
     )
     .bind(tenant.0)
@@ -673,4 +683,34 @@ pub async fn opt_out(conn: &mut PgConnection, tenant: TenantId, e164: &str, chan
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// Takes `FOR KEY SHARE` on these campaigns of the tenant — the lock the batch's foreign
+/// keys (attempts, outbox rows, events) take anyway — before the batch locks contacts or
+/// attempts, so the engine locks in the same order as the dialects (campaign, then its
+/// contacts) and never deadlocks with them. It blocks no campaign update but a delete.
+pub async fn share_campaigns(conn: &mut PgConnection, tenant: TenantId, ids: &[Uuid]) -> DomainResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("SELECT id FROM campaigns WHERE tenant_id = $1 AND id = ANY($2) ORDER BY id FOR KEY SHARE")
+        .bind(tenant.0)
+        .bind(ids)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The campaigns of the tenant's next `limit` attempts due at `now` (read without locks).
+pub async fn due_campaigns(conn: &mut PgConnection, tenant: TenantId, now: DateTime<Utc>, limit: i64) -> DomainResult<Vec<Uuid>> {
+    Ok(sqlx::query_scalar(
+        "SELECT DISTINCT campaign_id FROM (SELECT campaign_id FROM attempts
+                                            WHERE tenant_id = $1 AND state <> 'done' AND due_at <= $2
+                                            ORDER BY due_at, seq LIMIT $3) d WHERE campaign_id IS NOT NULL",
+    )
+    .bind(tenant.0)
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?)
 }

@@ -47,7 +47,7 @@ pub enum SettingKind {
         max: i64,
         unit: &'static str,
     },
-    /// One of the given words.
+    /// One of these strings.
     OneOf(&'static [&'static str]),
     /// An absolute `http` or `https` URL with a host.
     HttpUrl,

@@ -1,8 +1,8 @@
 //! Carrier settings of a tenant, its webhook secret and its webhook delivery log.
 //!
-//! - Settings (engine settings, registered beside the dialects' by the entry point):
-//!   `carrier` = `simulated` (default) | `webhook` | `smtp`, and `webhook_url`, an absolute
-//!   http(s) URL. Both are shown in a tenant's view only once set.
+//! - Settings: `webhook_url`, an absolute http(s) URL (registered beside the dialects'
+//!   settings by the entry point; shown in a tenant's view only once set). The engine
+//!   owns `carrier` (`simulated` by default | `webhook` | `smtp`), read here too.
 //! - The webhook secret signs each webhook body: `X-Switchboard-Signature:
 //!   sha256=<hex HMAC-SHA256 of the exact body>` ([`signature`]). HMAC needs the secret
 //!   itself, so it is stored as is (like the server's shared secrets), one per tenant, and
@@ -21,22 +21,12 @@ use uuid::Uuid;
 use super::tenants::{Setting, SettingKind, Settings};
 use super::{DomainError, DomainResult, TenantId};
 
-/// The carrier names of the `carrier` setting.
-pub const CARRIERS: &[&str] = &["simulated", "webhook", "smtp"];
-
-/// The engine's settings keys (shown only once set).
-pub const SETTINGS: &[Setting] = &[
-    Setting {
-        key: "carrier",
-        kind: SettingKind::OneOf(CARRIERS),
-        listed: false,
-    },
-    Setting {
-        key: "webhook_url",
-        kind: SettingKind::HttpUrl,
-        listed: false,
-    },
-];
+/// The webhook settings keys (shown only once set).
+pub const SETTINGS: &[Setting] = &[Setting {
+    key: "webhook_url",
+    kind: SettingKind::HttpUrl,
+    listed: false,
+}];
 
 /// A tenant's carrier settings (`None`: the default).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -219,10 +209,7 @@ mod tests {
 
     #[test]
     fn settings_are_checked() {
-        let carrier = SETTINGS[0];
-        assert!(carrier.check(&serde_json::json!("webhook")).is_ok());
-        assert!(carrier.check(&serde_json::json!("pigeon")).is_err());
-        let url = SETTINGS[1];
+        let url = SETTINGS[0];
         assert!(url.check(&serde_json::json!("https://example.com/hook")).is_ok());
         assert!(url.check(&serde_json::json!("http://127.0.0.1:9/x")).is_ok());
         assert!(url.check(&serde_json::json!("/relative")).is_err());

@@ -36,7 +36,10 @@
 //!    made and none succeeded** (answered, delivered, voicemail, opt-out, abandoned), else
 //!    `completed` (also when no attempt was needed, e.g. every contact suppressed).
 //!
-//! Each batch is one transaction with the attempts, their outbox rows, the contacts'
+//! Each batch is one transaction. It first takes `FOR KEY SHARE` on its campaigns (the
+//! lock its foreign keys take anyway; no campaign update waits for it), then locks its
+//! contacts or attempts: the dialects' order (campaign, then contacts), so they never
+//! deadlock. It writes the attempts, their outbox rows, the contacts'
 //! states, an `events` row per contact change and, when the campaign's policy has a
 //! `progress_url`, a `progress` job per contact change; `kill -9` loses or doubles
 //! nothing, and replicas share the work (they skip each other's locked rows).
@@ -270,6 +273,7 @@ async fn finish(st: &AppState, tenant: TenantId, campaign: Uuid, v: DateTime<Utc
 /// Turns a batch of waiting contacts of a cancelled campaign into `cancelled`.
 async fn cancel_batch(st: &AppState, ctx: &Ctx, campaign: Uuid, v: DateTime<Utc>) -> DomainResult<usize> {
     let mut tx = st.db.begin().await?;
+    da::share_campaigns(&mut tx, ctx.tenant, &[campaign]).await?;
     let rows = da::claim_cancelled(&mut tx, ctx.tenant, campaign, CLAIM_BATCH).await?;
     let channel = ctx.campaigns.get(&campaign).and_then(|c| c.0.clone()).unwrap_or_default();
     let changes: Vec<ContactChange> = rows
@@ -336,6 +340,7 @@ fn planned(c: &da::Claimed, campaign_channel: Option<&str>, cattrs: &Value) -> V
 async fn claim_batch(st: &AppState, ctx: &Ctx, campaign: Uuid, v: DateTime<Utc>) -> DomainResult<usize> {
     let tenant = ctx.tenant;
     let mut tx = st.db.begin().await?;
+    da::share_campaigns(&mut tx, tenant, &[campaign]).await?;
     let claimed = da::claim_contacts(&mut tx, tenant, campaign, v, CLAIM_BATCH).await?;
     if claimed.is_empty() {
         return Ok(0);
@@ -465,7 +470,9 @@ async fn claim_batch(st: &AppState, ctx: &Ctx, campaign: Uuid, v: DateTime<Utc>)
 async fn advance_batch(st: &AppState, ctx: &mut Ctx, v: DateTime<Utc>) -> DomainResult<usize> {
     let tenant = ctx.tenant;
     let mut tx = st.db.begin().await?;
-    let due = da::claim_due(&mut tx, tenant, v, MOVE_BATCH).await?;
+    let campaigns = da::due_campaigns(&mut tx, tenant, v, MOVE_BATCH).await?;
+    da::share_campaigns(&mut tx, tenant, &campaigns).await?;
+    let due = da::claim_due(&mut tx, tenant, v, MOVE_BATCH, &campaigns).await?;
     if due.is_empty() {
         return Ok(0);
     }

@@ -30,9 +30,9 @@ pub fn spawn(
 }
 
 /// The settings keys the engine owns: `carrier` (`simulated` by default; see
-/// [`carrier::NAMES`]).
+/// [`carrier::NAMES`]; shown once set).
 pub const SETTINGS: &[crate::domain::tenants::Setting] = &[crate::domain::tenants::Setting {
     key: "carrier",
     kind: crate::domain::tenants::SettingKind::OneOf(carrier::NAMES),
-    listed: true,
+    listed: false,
 }];

@@ -222,6 +222,12 @@ pub trait Carrier: Send + Sync {
     ) -> CarrierFuture<'a, ()>;
 }
 
+/// The sinks' job handlers (`webhook_delivery`, `smtp_send`), by job kind; the entry
+/// point hands them to the engine with the dialects'.
+pub fn job_handlers() -> Vec<(&'static str, crate::state::JobHandler)> {
+    vec![(webhook::JOB_KIND, webhook::handler()), (smtp::JOB_KIND, smtp::handler())]
+}
+
 /// The carrier names the tenant setting `carrier` accepts.
 pub const NAMES: &[&str] = &["simulated", "webhook", "smtp"];
 
@@ -237,10 +243,4 @@ pub fn carrier_for(name: &str) -> std::sync::Arc<dyn Carrier> {
             std::sync::Arc::new(simulated::Simulated)
         }
     }
-}
-
-/// The sinks' job handlers (`webhook_delivery`, `smtp_send`), by job kind; the entry
-/// point hands them to the engine with the dialects'.
-pub fn job_handlers() -> Vec<(&'static str, crate::state::JobHandler)> {
-    vec![(webhook::JOB_KIND, webhook::handler()), (smtp::JOB_KIND, smtp::handler())]
 }

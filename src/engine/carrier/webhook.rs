@@ -53,14 +53,10 @@ pub fn webhook() -> Arc<dyn Carrier> {
     Arc::new(WebhookCarrier)
 }
 
-/// The decision of the simulated carrier, which the sinks share.
-///
-/// Until the simulated carrier's table lands, every attempt succeeds (its rules unused).
-pub(super) fn decide_like_simulated(_rules: &[Rule], attempt: &Attempt) -> Outcome {
-    match attempt.channel {
-        super::Channel::Voice => Outcome::Answered,
-        super::Channel::Sms | super::Channel::Email => Outcome::Delivered,
-    }
+/// The decision of the simulated carrier (the tenant's rules, then the table of test
+/// numbers), which the sinks share.
+pub(super) fn decide_like_simulated(rules: &[Rule], attempt: &Attempt) -> Outcome {
+    super::simulated::decide(rules, attempt.channel, &attempt.to, attempt.n)
 }
 
 /// The webhook body of a decided attempt.
