@@ -769,3 +769,53 @@ async fn two_processes_share_a_campaign_without_doubles() {
     assert_eq!(r.status(), 200);
     assert_exactly_once(&pool, c, i64::from(n)).await;
 }
+
+#[tokio::test]
+async fn progress_jobs_follow_every_contact_change() {
+    let app = TestApp::spawn().await;
+    let t = tenant(&app, "acme").await;
+    let c = campaign(
+        &app,
+        &t,
+        "sms",
+        json!({"progress_url": "http://127.0.0.1:9/progress", "retry_interval_secs": 60}),
+    )
+    .await;
+    add(&app, &t, c, &["+14155550005"], 1).await;
+    // no progress URL, no job
+    let quiet = campaign(&app, &t, "sms", json!({})).await;
+    add(&app, &t, quiet, &["+14155550120"], 0).await;
+    schedule(&app, &t, c).await;
+    schedule(&app, &t, quiet).await;
+    advance(&app, &t, 120).await;
+    let jobs: Vec<Value> = sqlx::query_scalar("SELECT payload FROM jobs WHERE kind = 'progress' ORDER BY seq")
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+    let seen: Vec<(&str, Option<&str>, i64)> = jobs
+        .iter()
+        .map(|j| {
+            (
+                j["status"].as_str().unwrap(),
+                j["outcome"].as_str(),
+                j["attempts"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("sending", None, 1),
+            ("retry_wait", Some("undelivered"), 1),
+            ("sending", None, 2),
+            ("completed", Some("delivered"), 2),
+        ]
+    );
+    let first = &jobs[0];
+    assert_eq!(first["url"], "http://127.0.0.1:9/progress");
+    assert_eq!(first["channel"], "sms");
+    assert_eq!(first["max_retries"], 1);
+    assert_eq!(first["campaign_id"], c.to_string());
+    assert_eq!(first["at"], "2030-01-07T10:00:00.000Z");
+    assert_eq!(jobs[1]["at"], "2030-01-07T10:00:02.000Z");
+}

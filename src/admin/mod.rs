@@ -19,8 +19,8 @@
 //! - Clock: exactly one of `advance_seconds`, `set`, `freeze`, `reset` per request.
 //!   Advancing a frozen clock moves the frozen instant; `set` on a frozen clock keeps it
 //!   frozen at the new instant; unfreezing rounds the offset up to whole seconds (time
-//!   never goes backwards). After a change one scheduler pass runs, so campaigns that
-//!   became due start at once.
+//!   never goes backwards). Before the answer, the engine runs everything that fell due up
+//!   to the new time, in order (`engine::attempts`).
 //! - Reset: `keep_directory` defaults to true; the body may be empty. The tenant's
 //!   settings, clock and credentials (Leads API keys too) stay. The table list is
 //!   [`crate::domain::tenant_ops::RESET_TABLES`].

@@ -1,4 +1,5 @@
-//! Outbox: what the simulated carrier delivered (SMS, calls, e-mails).
+//! Outbox: what the carrier delivered (SMS, calls, e-mails): one row per attempt of the
+//! engine (see `attempts`), plus rows the dialects record directly.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -2,9 +2,9 @@
 //! clock, event after event, up to the tenant's now.
 //!
 //! [`run_tenant`] repeats: find the earliest thing due at or before the target time
-//! ([`next_due`]: a scheduled campaign's start, an attempt's next move, a contact whose
+//! (`next_due`: a scheduled campaign's start, an attempt's next move, a contact whose
 //! (next) attempt may start — inside the campaign's window —, a cancelled campaign with
-//! contacts waiting, a running campaign with every contact final) and run one [`step`] at
+//! contacts waiting, a running campaign with every contact final) and run one `step` at
 //! that instant. So advancing a clock by an hour replays the hour in order: attempts end,
 //! retries fall due after their interval, windows open, campaigns complete.
 //!

@@ -1,7 +1,8 @@
 //! What makes time pass: the campaign scheduler, the attempt runner and the job worker.
 //!
 //! Both are loops polling Postgres every `tick_ms`; any number of replicas may run them
-//! (campaign rows are taken with `FOR UPDATE SKIP LOCKED`, jobs by lease).
+//! (contacts and attempts are claimed with `FOR UPDATE SKIP LOCKED`, jobs by lease). The
+//! attempt runner is documented in [`attempts`], the carriers in [`carrier`].
 
 pub mod attempts;
 pub mod carrier;
