@@ -49,6 +49,7 @@ pub mod listing;
 pub mod optlists;
 pub mod outbox;
 pub mod phone;
+pub mod progress;
 pub mod ratelimit;
 pub mod reports;
 pub mod secrets;
