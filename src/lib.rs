@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod console;
 pub mod controls;
 pub mod db;
 pub mod dialects;
@@ -29,6 +30,7 @@ pub fn app(state: AppState) -> Router {
         .merge(http::router())
         .merge(observability::router())
         .merge(admin::router())
+        .merge(console::router())
         .merge(controls::journal::wrap(dialects::router(), &state))
         .fallback(http::not_found)
         .layer(axum::middleware::from_fn(controls::faults::middleware));
@@ -43,9 +45,11 @@ pub async fn launch(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (tx, rx) = watch::channel(false);
-    let engine = engine::spawn(state.clone(), dialects::job_handlers(), rx.clone());
+    let handlers = dialects::job_handlers().into_iter().chain(engine::carrier::job_handlers());
+    let engine = engine::spawn(state.clone(), handlers, rx.clone());
     let journal = controls::journal::spawn_writer(&state);
-    let app = app(state);
+    // Open live views of the console end when the server stops.
+    let app = app(state).layer(axum::Extension(console::LiveStop(rx.clone())));
     let mut servers = Vec::new();
     for l in listeners {
         let mut rx = rx.clone();

@@ -181,7 +181,7 @@ ins AS (
   INSERT INTO contacts (id, tenant_id, campaign_id, number, unique_number, original_number, email, name, external_id,
                         outbound_number, status, priority, max_retries, attrs, created_at, updated_at)
   SELECT s.id, $1, $5, s.number, s.number, s.original_number, s.email, s.name, s.external_id, s.outbound_number,
-         CASE WHEN b.blocked THEN $9 ELSE $10 END, s.priority, 0, COALESCE(s.attrs, '{}'::jsonb), $6, $6
+         CASE WHEN b.blocked THEN $9 ELSE $10 END, s.priority, $11, COALESCE(s.attrs, '{}'::jsonb), $6, $6
     FROM src s
     LEFT JOIN LATERAL (SELECT true AS blocked FROM suppressions x
                         WHERE x.tenant_id = $1 AND x.number = s.number
@@ -228,7 +228,7 @@ pub async fn move_batch(
     campaign: Uuid,
     job: Lease<'_>,
     (from, to): (u64, u64),
-    channel: &str,
+    (channel, max_retries): (&str, i32),
     keep: usize,
     progress: impl FnOnce(&Batch) -> DomainResult<Value>,
     now: DateTime<Utc>,
@@ -261,6 +261,7 @@ pub async fn move_batch(
         .bind(keep as i32)
         .bind(contacts::status::DNC)
         .bind(contacts::status::PENDING)
+        .bind(max_retries)
         .fetch_one(&mut *tx)
         .await?;
     sqlx::query(BATCH_SETTINGS_END_SQL).execute(&mut *tx).await?;

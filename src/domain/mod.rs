@@ -19,6 +19,7 @@
 //! [`jobs::JobHandler`]s that the dialects register and the entry point hands to the engine.
 
 pub mod announcements;
+pub mod attempts;
 pub mod blobs;
 pub mod bulk_users;
 pub mod campaign_contacts;
@@ -27,6 +28,7 @@ pub mod campaign_ops;
 pub mod campaign_search;
 pub mod campaigns;
 pub mod clock;
+pub mod console_views;
 pub mod contact_batches;
 pub mod contact_ops;
 pub mod contact_pages;
@@ -34,12 +36,14 @@ pub mod contacts;
 pub mod credentials;
 pub mod credits;
 pub mod crm;
+pub mod delivery;
 pub mod directory;
 pub mod dispositions;
 pub mod events;
 pub mod faults;
 pub mod history;
 pub mod imports;
+pub mod interaction_attempts;
 pub mod interactions;
 pub mod jobs;
 pub mod journal;
@@ -47,6 +51,7 @@ pub mod listing;
 pub mod optlists;
 pub mod outbox;
 pub mod phone;
+pub mod progress;
 pub mod ratelimit;
 pub mod reports;
 pub mod secrets;
@@ -54,6 +59,7 @@ pub mod sessions;
 pub mod snapshots;
 pub mod tenant_ops;
 pub mod tenants;
+pub mod webhooks;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

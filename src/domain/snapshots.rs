@@ -114,12 +114,14 @@ pub const TABLES: &[Table] = &[
     t("credit_ledger"),
     t("suppressions"),
     t("interactions"),
+    t("attempts"),
     t("events"),
     t("crm_records"),
     t("deliveries"),
     t("jobs"),
     t("carrier_rules"),
     t("faults"),
+    t("webhook_deliveries"),
 ];
 
 fn table(name: &str) -> Option<&'static Table> {

@@ -217,6 +217,7 @@ pub const RESET_TABLES: &[(&str, Scope)] = &[
     ("import_rows", Scope::Data),
     ("events", Scope::Data),
     ("deliveries", Scope::Data),
+    ("attempts", Scope::Data),
     ("crm_records", Scope::Data),
     ("interactions", Scope::Data),
     ("contacts", Scope::Data),
@@ -230,15 +231,17 @@ pub const RESET_TABLES: &[(&str, Scope)] = &[
     ("announcements", Scope::Data),
     ("faults", Scope::Data),
     ("request_journal", Scope::Data),
+    ("webhook_deliveries", Scope::Data),
     ("queue_agents", Scope::Directory),
     ("queues", Scope::Directory),
     ("phone_numbers", Scope::Directory),
     ("menus", Scope::Directory),
     ("agents", Scope::Directory),
+    ("carrier_rules", Scope::Directory),
 ];
 
 /// Tenant tables a reset never touches: the tenant itself and its credentials.
-pub const KEPT_TABLES: &[&str] = &["tenants", "credentials"];
+pub const KEPT_TABLES: &[&str] = &["tenants", "credentials", "webhook_secrets"];
 
 /// The result of a reset: rows deleted per table, and the tenant's new epoch.
 #[derive(Debug, Clone, Serialize)]

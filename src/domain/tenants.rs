@@ -47,6 +47,10 @@ pub enum SettingKind {
         max: i64,
         unit: &'static str,
     },
+    /// One of these strings.
+    OneOf(&'static [&'static str]),
+    /// An absolute `http` or `https` URL with a host.
+    HttpUrl,
 }
 
 /// One settings key a dialect owns.
@@ -65,6 +69,10 @@ impl Setting {
         match self.kind {
             SettingKind::Bool if v.is_boolean() => Ok(()),
             SettingKind::Bool => Err(DomainError::validation(field(), "must be true or false")),
+            SettingKind::OneOf(names) => match v.as_str() {
+                Some(s) if names.contains(&s) => Ok(()),
+                _ => Err(DomainError::validation(field(), format!("must be one of {}", names.join(", ")))),
+            },
             SettingKind::Int { min, max, unit } => match v.as_i64() {
                 Some(n) if (min..=max).contains(&n) => Ok(()),
                 _ if max >= i64::from(u32::MAX) => Err(DomainError::validation(
@@ -72,6 +80,10 @@ impl Setting {
                     format!("must be an integer of at least {min}{unit}"),
                 )),
                 _ => Err(DomainError::validation(field(), format!("must be between {min} and {max}{unit}"))),
+            },
+            SettingKind::HttpUrl => match v.as_str().map(url::Url::parse) {
+                Some(Ok(u)) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
+                _ => Err(DomainError::validation(field(), "must be an absolute http or https URL")),
             },
         }
     }

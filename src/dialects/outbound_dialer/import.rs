@@ -222,7 +222,8 @@ pub async fn upload(
 ) -> Result<Response, AppsError> {
     let cid = super::path_of(cid)?;
     let tenant = auth.tenant.id;
-    let campaign = campaign_of(&st, tenant, &cid).await?;
+    let campaign = super::sync_policy(&st, tenant, campaign_of(&st, tenant, &cid).await?).await?;
+    let redials = super::Redial::of(&campaign).max_retries;
     let mut mp = mp.map_err(|_| AppsError::bad_request("Content-Type must be multipart/form-data with a file"))?;
     let limit = st.config.upload_limit;
     let field = loop {
@@ -240,7 +241,7 @@ pub async fn upload(
     let refusal: Arc<Mutex<Option<Refusal>>> = Arc::default();
     let job = NewJob {
         kind: KIND.into(),
-        payload: json!({"campaign_seq": campaign.seq, "filename": field.file_name()}),
+        payload: json!({"campaign_seq": campaign.seq, "filename": field.file_name(), "max_retries": redials}),
         campaign_id: Some(campaign.id),
         ..Default::default()
     };
@@ -439,6 +440,8 @@ async fn run(ctx: &JobCtx) -> Result<JobOutcome, DomainError> {
         id: job.id,
         worker: &ctx.worker,
     };
+    // the campaign's redials, as the upload read them
+    let redials = job.payload.get("max_retries").and_then(Value::as_i64).unwrap_or(0) as i32;
     while p.total < rows {
         let range = (p.total, p.total + batch_size(p.total));
         // ask for at least one refused row: the first one names the error class
@@ -451,7 +454,7 @@ async fn run(ctx: &JobCtx) -> Result<JobOutcome, DomainError> {
             v
         };
         let now = ctx.state.now(&t);
-        let moved = imports::move_batch(&ctx.state.db, tenant, campaign, lease, range, CHANNEL, keep, progress, now).await?;
+        let moved = imports::move_batch(&ctx.state.db, tenant, campaign, lease, range, (CHANNEL, redials), keep, progress, now).await?;
         let (Some(b), Some(next)) = (moved, after) else {
             return Ok(JobOutcome::Abandoned);
         };
@@ -636,9 +639,15 @@ async fn flush(
             (p.total + i as u64, r)
         })
         .collect();
+    // the campaign's redials, as the upload read them
+    let redials = ctx.job.payload.get("max_retries").and_then(Value::as_i64).unwrap_or(0) as i32;
     let rows = parsed
         .iter()
         .filter_map(|(_, r)| r.as_ref().ok().map(|c| c.contact.clone()))
+        .map(|mut c| {
+            c.max_retries = redials;
+            c
+        })
         .collect();
     let mut after = None;
     let progress = |outcomes: &[AddOutcome]| {

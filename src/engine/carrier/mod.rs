@@ -16,6 +16,9 @@
 //! - `smtp`: decides like `simulated`, and sends the email channel through the SMTP
 //!   server of `SWITCHBOARD_SMTP_URL`.
 
+pub mod smtp;
+pub mod webhook;
+
 use std::future::Future;
 use std::pin::Pin;
 
@@ -25,6 +28,9 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::{DomainResult, TenantId};
+
+pub mod rules;
+pub mod simulated;
 
 /// A delivery channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -214,4 +220,27 @@ pub trait Carrier: Send + Sync {
         outcome: Outcome,
         now: DateTime<Utc>,
     ) -> CarrierFuture<'a, ()>;
+}
+
+/// The sinks' job handlers (`webhook_delivery`, `smtp_send`), by job kind; the entry
+/// point hands them to the engine with the dialects'.
+pub fn job_handlers() -> Vec<(&'static str, crate::state::JobHandler)> {
+    vec![(webhook::JOB_KIND, webhook::handler()), (smtp::JOB_KIND, smtp::handler())]
+}
+
+/// The carrier names the tenant setting `carrier` accepts.
+pub const NAMES: &[&str] = &["simulated", "webhook", "smtp"];
+
+/// The carrier called `name` (the tenant setting `carrier`; `simulated` when unset or
+/// unknown). The sink carriers add their arm here.
+pub fn carrier_for(name: &str) -> std::sync::Arc<dyn Carrier> {
+    match name {
+        "webhook" => webhook::webhook(),
+        "smtp" => smtp::smtp(),
+        "simulated" => std::sync::Arc::new(simulated::Simulated),
+        other => {
+            tracing::debug!(carrier = other, "carrier not built in; the simulated carrier decides");
+            std::sync::Arc::new(simulated::Simulated)
+        }
+    }
 }
