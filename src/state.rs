@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use crate::config::Config;
-use crate::domain::clock::{Clock, SystemClock};
 use crate::domain::caches::ReadCache;
+use crate::domain::clock::{Clock, SystemClock};
 use crate::domain::credentials::CredentialCache;
 use crate::domain::faults::FaultCache;
 use crate::domain::ratelimit::RateLimiter;

@@ -39,8 +39,8 @@ use uuid::Uuid;
 
 use super::credentials::{self, Credential, CredentialCache};
 use super::directory::{self, Menus};
-use super::reports::{self, QueueRoster};
 use super::interactions;
+use super::reports::{self, QueueRoster};
 use super::secrets;
 use super::tenants::{self, Tenant};
 use super::{DomainResult, TenantId};
@@ -51,6 +51,24 @@ pub const CHANNEL: &str = "switchboard_cache";
 /// A session's stored expiry is rewritten only when the sliding expiry moved further than
 /// this (so its idle expiry is right to within this many seconds on every replica).
 pub const SESSION_WRITE_SLACK_SECS: i64 = 4;
+
+/// Every cache of this process, for [`invalidate_local`].
+static LOCAL: std::sync::Mutex<Vec<Weak<ReadCache>>> = std::sync::Mutex::new(Vec::new());
+
+/// Drops the entries of `scope` of `tenant` in every cache of this process at once (domain
+/// writes call it after their statement, so this process never waits for the NOTIFY of its
+/// own change; other processes still learn it through the NOTIFY).
+pub fn invalidate_local(tenant: TenantId, scope: Scope) {
+    let all: Vec<Arc<ReadCache>> = LOCAL
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .filter_map(Weak::upgrade)
+        .collect();
+    for c in all {
+        c.invalidate(Some(tenant), scope);
+    }
+}
 
 /// Entries kept per map at most (beyond, the map is emptied: a cache, not a store).
 const MAX_ENTRIES: usize = 100_000;
@@ -164,7 +182,11 @@ fn put<K: std::hash::Hash + Eq, V>(map: &DashMap<K, V>, k: K, v: V) {
 impl ReadCache {
     /// A cache whose listener task runs on the pool's runtime from the first lookup on.
     pub fn new() -> Arc<Self> {
-        Arc::new(ReadCache::default())
+        let c = Arc::new(ReadCache::default());
+        let mut all = LOCAL.lock().unwrap_or_else(|p| p.into_inner());
+        all.retain(|w| w.strong_count() > 0);
+        all.push(Arc::downgrade(&c));
+        c
     }
 
     /// Whether the listener is subscribed (entries are kept only then).

@@ -179,7 +179,11 @@ async fn open_session(st: &AppState, p: &Map<String, Value>) -> Reply {
         return fail(code::INVALID_ARGUMENT, "accountId, username and password are required");
     };
     let login = format!("{}/{}", account.trim(), user.trim());
-    let cred = match st.reads.authenticate(&st.db, &st.creds, credentials::kind::ONC, &login, &pass).await {
+    let cred = match st
+        .reads
+        .authenticate(&st.db, &st.creds, credentials::kind::ONC, &login, &pass)
+        .await
+    {
         Ok(c) => c,
         Err(DomainError::Unauthorized) => return fail(code::INVALID_CREDENTIALS, "Invalid credentials"),
         Err(e) => {
