@@ -166,17 +166,29 @@ pub struct ReadCache {
     queues: DashMap<TenantId, Arc<[QueueRoster]>>,
     waiting: DashMap<TenantId, Waiting>,
     sessions: DashMap<String, CachedSession>,
-    /// Bumped by every invalidation, so a load that raced one is not stored.
+    /// Bumped by every invalidation of credentials, tenants or sessions (and by a clear),
+    /// so a load that raced one is not stored.
     generation: AtomicU64,
+    /// Per tenant: bumped by every invalidation of its directory or waiting interactions
+    /// (frequent under writes; loads of other tenants are not disturbed by them).
+    tenant_generation: DashMap<TenantId, u64>,
     listening: AtomicBool,
     started: AtomicBool,
 }
 
-fn put<K: std::hash::Hash + Eq, V>(map: &DashMap<K, V>, k: K, v: V) {
+/// Stores `v` under `k` when `fresh()` (no invalidation since the load began), checked again
+/// after the insert so an invalidation that ran in between removes it.
+fn put<K: std::hash::Hash + Eq + Clone, V>(map: &DashMap<K, V>, k: K, v: V, fresh: impl Fn() -> bool) {
+    if !fresh() {
+        return;
+    }
     if map.len() >= MAX_ENTRIES {
         map.clear();
     }
-    map.insert(k, v);
+    map.insert(k.clone(), v);
+    if !fresh() {
+        map.remove(&k);
+    }
 }
 
 impl ReadCache {
@@ -201,6 +213,16 @@ impl ReadCache {
         self.listening
             .load(Ordering::Acquire)
             .then(|| self.generation.load(Ordering::Acquire))
+    }
+
+    /// [`Self::begin`] for a load of one tenant's directory or waiting interactions.
+    fn begin_tenant(self: &Arc<Self>, db: &PgPool, tenant: TenantId) -> Option<(u64, u64)> {
+        let g = self.begin(db)?;
+        Some((g, self.tenant_generation.get(&tenant).map(|v| *v).unwrap_or(0)))
+    }
+
+    fn storable_tenant(&self, tenant: TenantId, generation: Option<(u64, u64)>) -> bool {
+        generation.is_some_and(|(g, tg)| self.storable(Some(g)) && self.tenant_generation.get(&tenant).map(|v| *v).unwrap_or(0) == tg)
     }
 
     fn storable(&self, generation: Option<u64>) -> bool {
@@ -231,9 +253,7 @@ impl ReadCache {
         }
         let g = self.begin(db);
         let cred = Arc::new(credentials::authenticate(db, verified, kind, login_key, secret).await?);
-        if self.storable(g) {
-            put(&self.creds, key, cred.clone());
-        }
+        put(&self.creds, key, cred.clone(), || self.storable(g));
         Ok(cred)
     }
 
@@ -246,9 +266,7 @@ impl ReadCache {
         }
         let g = self.begin(db);
         let cred = Arc::new(credentials::get_active(db, tenant, kind, id).await?);
-        if self.storable(g) {
-            put(&self.active, (tenant, id), cred.clone());
-        }
+        put(&self.active, (tenant, id), cred.clone(), || self.storable(g));
         Ok(cred)
     }
 
@@ -261,9 +279,7 @@ impl ReadCache {
         }
         let g = self.begin(db);
         let a = credentials::first_account_id(db, tenant, kind).await?;
-        if self.storable(g) {
-            put(&self.account_ids, (tenant, kind), a.clone());
-        }
+        put(&self.account_ids, (tenant, kind), a.clone(), || self.storable(g));
         Ok(a)
     }
 
@@ -271,10 +287,8 @@ impl ReadCache {
 
     fn keep_tenant(&self, g: Option<u64>, t: Tenant) -> Arc<CachedTenant> {
         let ct = Arc::new(CachedTenant::new(t));
-        if self.storable(g) {
-            put(&self.slugs, ct.tenant.slug.clone(), ct.tenant.id);
-            put(&self.tenants, ct.tenant.id, ct.clone());
-        }
+        put(&self.slugs, ct.tenant.slug.clone(), ct.tenant.id, || self.storable(g));
+        put(&self.tenants, ct.tenant.id, ct.clone(), || self.storable(g));
         ct
     }
 
@@ -314,11 +328,9 @@ impl ReadCache {
                 return Ok(m.clone());
             }
         }
-        let g = self.begin(db);
+        let g = self.begin_tenant(db, tenant);
         let m = Arc::new(Menus::new(directory::list_menus(db, tenant).await?));
-        if self.storable(g) {
-            put(&self.menus, tenant, m.clone());
-        }
+        put(&self.menus, tenant, m.clone(), || self.storable_tenant(tenant, g));
         Ok(m)
     }
 
@@ -329,11 +341,9 @@ impl ReadCache {
                 return Ok(q.clone());
             }
         }
-        let g = self.begin(db);
+        let g = self.begin_tenant(db, tenant);
         let q: Arc<[QueueRoster]> = reports::queue_rosters(db, tenant).await?.into();
-        if self.storable(g) {
-            put(&self.queues, tenant, q.clone());
-        }
+        put(&self.queues, tenant, q.clone(), || self.storable_tenant(tenant, g));
         Ok(q)
     }
 
@@ -352,20 +362,15 @@ impl ReadCache {
                 }
             }
         }
-        let g = self.begin(db);
+        let g = self.begin_tenant(db, tenant);
         let rows: Arc<[(Uuid, String, DateTime<Utc>)]> = interactions::oldest_waiting(db, tenant, since).await?.into();
-        if self.storable(g) {
-            let until = rows.iter().map(|r| r.2).min();
-            put(
-                &self.waiting,
-                tenant,
-                Waiting {
-                    since,
-                    until,
-                    rows: rows.clone(),
-                },
-            );
-        }
+        let until = rows.iter().map(|r| r.2).min();
+        let entry = Waiting {
+            since,
+            until,
+            rows: rows.clone(),
+        };
+        put(&self.waiting, tenant, entry, || self.storable_tenant(tenant, g));
         Ok(rows)
     }
 
@@ -386,9 +391,7 @@ impl ReadCache {
 
     /// Remembers a session loaded under `generation`.
     pub fn keep_session(&self, generation: Option<u64>, digest: String, s: CachedSession) {
-        if self.storable(generation) {
-            put(&self.sessions, digest, s);
-        }
+        put(&self.sessions, digest, s, || self.storable(generation));
     }
 
     /// Records that `stored` was written as the session's expiry and `expires` is its
@@ -412,12 +415,21 @@ impl ReadCache {
 
     /// Drops the entries of `scope` of `tenant` (`None`: every entry of every tenant).
     pub fn invalidate(&self, tenant: Option<TenantId>, scope: Scope) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
         let Some(t) = tenant else {
             self.clear();
             return;
         };
         let all = scope == Scope::Tenant;
+        if all || scope == Scope::Sessions {
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
+        if all || scope == Scope::Directory || scope == Scope::Waiting {
+            if self.tenant_generation.len() >= MAX_ENTRIES {
+                // Forgetting the counters would let a racing load through: clear instead.
+                self.clear();
+            }
+            *self.tenant_generation.entry(t).or_insert(0) += 1;
+        }
         if all {
             self.creds.retain(|_, c| c.tenant_id != t);
             self.tenants.remove(&t);
@@ -440,6 +452,7 @@ impl ReadCache {
     /// Drops every entry.
     pub fn clear(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
+        self.tenant_generation.clear();
         self.creds.clear();
         self.tenants.clear();
         self.slugs.clear();
