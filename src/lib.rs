@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod console;
 pub mod controls;
 pub mod db;
 pub mod dialects;
@@ -29,6 +30,7 @@ pub fn app(state: AppState) -> Router {
         .merge(http::router())
         .merge(observability::router())
         .merge(admin::router())
+        .merge(console::router())
         .merge(controls::journal::wrap(
             dialects::router().layer(axum::middleware::from_fn_with_state(
                 state.clone(),
@@ -55,7 +57,8 @@ pub async fn launch(
     let (tx, rx) = watch::channel(false);
     let engine = engine::spawn(state.clone(), dialects::job_handlers(), rx.clone());
     let journal = controls::journal::spawn_writer(&state);
-    let app = app(state);
+    // Open live views of the console end when the server stops.
+    let app = app(state).layer(axum::Extension(console::LiveStop(rx.clone())));
     let mut servers = Vec::new();
     for l in listeners {
         let mut rx = rx.clone();

@@ -300,7 +300,7 @@ async fn sms_campaign_doc_example_runs_to_completion() {
         assert!(to.starts_with("+9199606399"));
         assert!(from.as_deref().unwrap().starts_with("+91"));
         assert_eq!(body.as_deref(), Some("Hello World 1"));
-        assert_eq!(status, "sent");
+        assert_eq!(status, "delivered");
     }
     // The doc's numbermasking path answers too.
     let (s, v) = cm.get(&format!("/numbermasking/campaigns/search/{sid}")).await;
@@ -682,7 +682,9 @@ async fn voice_campaign_with_announcement_doc_examples() {
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["data"]["dialTimeout"], "30");
     let sid = v["data"]["sid"].as_str().unwrap().to_string();
+    // a call dials for 5 s and lasts 30 s on the tenant clock
     app.eventually(20, || async {
+        app.clock("acme", json!({"advance_seconds": 40})).await;
         let (_, v) = cm.get(&format!("/campaignmanager/campaigns/search/{sid}")).await;
         (v["data"]["status"] == "Completed").then_some(())
     })
@@ -1090,7 +1092,7 @@ async fn scheduled_campaign_runs_when_the_tenant_clock_reaches_start_time() {
     .await;
     let sent = deliveries(&app, &sid).await;
     assert_eq!(sent.len(), 2);
-    assert!(sent.iter().all(|d| d.4 == "sent"));
+    assert!(sent.iter().all(|d| d.4 == "delivered"));
     // Once run, no refund.
     let (s, v) = cm
         .put_json(&format!("/campaignmanager/campaigns/{sid}"), json!({"status": "cancelled"}))
@@ -1127,7 +1129,7 @@ async fn opt_out_made_after_scheduling_is_honoured_at_send_time() {
     .await;
     let sent = deliveries(&app, &sid).await;
     let statuses: Vec<(&str, &str)> = sent.iter().map(|d| (d.1.as_str(), d.4.as_str())).collect();
-    assert_eq!(statuses, vec![("+14155550101", "sent"), ("+14155550102", "suppressed")]);
+    assert_eq!(statuses, vec![("+14155550101", "delivered"), ("+14155550102", "suppressed")]);
 }
 
 #[tokio::test]
@@ -1424,17 +1426,22 @@ async fn status_follows_the_admin_clock_through_in_progress_to_completed() {
     let path = format!("/campaignmanager/campaigns/search/{sid}");
     let (_, v) = cm.get(&path).await;
     assert_eq!(v["data"]["status"], "scheduled");
+    // The clock set to the start time: started, every SMS in flight (2 s on the tenant clock).
+    let starts_at: chrono::DateTime<Utc> = sqlx::query_scalar("SELECT starts_at FROM campaigns WHERE id = $1")
+        .bind(uuid::Uuid::parse_str(&sid[2..]).unwrap())
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     let (s, v) = app
-        .admin_post("/admin/v1/tenants/acme/clock", json!({"advance_seconds": 2 * 86400}))
+        .admin_post("/admin/v1/tenants/acme/clock", json!({"set": starts_at.to_rfc3339()}))
         .await;
     assert_eq!(s, 200, "{v}");
-    // One pass: started, the first batch sent, the rest pending.
     let (_, v) = cm.get(&path).await;
     assert_eq!(v["data"]["status"], "InProgress", "{v}");
     let (_, v) = cm.get("/campaignmanager/campaigns/search?status=InProgress").await;
     assert_eq!(v["total"], 1);
-    let sent = deliveries(&app, &sid).await.len();
-    assert!(sent > 0 && sent < 250, "{sent}");
+    let sent = deliveries(&app, &sid).await;
+    assert!(sent.len() == 250 && sent.iter().all(|d| d.4 == "sending"), "{sent:?}");
     // InProgress: no cancel, no delete, no refund.
     let (s, v) = cm
         .put_json(&format!("/campaignmanager/campaigns/{sid}"), json!({"status": "cancelled"}))
@@ -1443,7 +1450,7 @@ async fn status_follows_the_admin_clock_through_in_progress_to_completed() {
     let (s, v) = cm.delete(&format!("/campaignmanager/campaigns/{sid}")).await;
     assert_err(s, &v, 464, "Campaign status not \"Scheduled\"");
     assert_eq!(cm.balance().await, 50);
-    app.tick().await;
+    app.clock("acme", json!({"advance_seconds": 10})).await;
     let (_, v) = cm.get(&path).await;
     assert_eq!(v["data"]["status"], "Completed", "{v}");
     assert_eq!(deliveries(&app, &sid).await.len(), 250);

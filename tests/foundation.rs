@@ -334,7 +334,8 @@ async fn scheduler_runs_campaigns_and_honours_suppression() {
     }
     app.campaign_events("acme", &c.id.to_string(), &["schedule"]).await;
     app.tick().await;
-    app.tick().await;
+    // an SMS is in flight for 2 s on the tenant clock
+    app.clock("acme", json!({"advance_seconds": 5})).await;
     let c2 = switchboard::domain::campaigns::get(&app.db, t, c.id).await.unwrap();
     assert_eq!(c2.status, "completed");
     let (_, outbox) = app.admin_get("/admin/v1/tenants/acme/outbox").await;
@@ -344,7 +345,7 @@ async fn scheduler_runs_campaigns_and_honours_suppression() {
         .iter()
         .map(|d| (d["to_address"].as_str().unwrap(), d["status"].as_str().unwrap()))
         .collect();
-    assert!(sent.contains(&("+14155550100", "sent")));
+    assert!(sent.contains(&("+14155550100", "delivered")));
     assert!(sent.contains(&("+14155550101", "suppressed")));
     let statuses: Vec<String> = sqlx::query_scalar("SELECT status FROM contacts WHERE campaign_id = $1 ORDER BY seq")
         .bind(c.id)

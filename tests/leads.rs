@@ -520,7 +520,9 @@ async fn add_lead_doc_example_validation_and_dnc() {
     }
     app.campaign_events("acme", &camp, &["schedule", "start"]).await;
     app.tick().await;
-    let sent: Vec<String> = sqlx::query_scalar("SELECT to_address FROM deliveries WHERE status = 'sent'")
+    // a call dials for 5 s and lasts 30 s on the tenant clock
+    app.clock("acme", json!({"advance_seconds": 60})).await;
+    let sent: Vec<String> = sqlx::query_scalar("SELECT to_address FROM deliveries WHERE status = 'answered'")
         .fetch_all(&app.db)
         .await
         .unwrap();
@@ -1215,6 +1217,7 @@ async fn history_window_paging_and_spellings() {
     let (_, lead) = add_lead(&app, &token, &camp, json!({"number": "+12195011919", "first_name": "Ada"})).await;
     app.campaign_events("acme", &camp, &["schedule", "start"]).await;
     app.tick().await;
+    app.clock("acme", json!({"advance_seconds": 60})).await;
     let (_, v) = get(&app, &token, "/api/v2/reports/campaigns/leads/history?pageSize=1").await;
     let d = &v["data"][0];
     assert_eq!(d["lead_id"], lead["id"]);

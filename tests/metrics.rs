@@ -221,7 +221,8 @@ async fn attempts_jobs_pool_and_other_modules_counters() {
         .await;
     assert_eq!(s, 200, "{v}");
     app.tick().await;
-    app.tick().await;
+    // an SMS is in flight for 2 s on the tenant clock
+    app.clock("acme", json!({"advance_seconds": 5})).await;
     let c = switchboard::domain::campaigns::get(&app.db, tenant.id, c.id).await.unwrap();
     assert_eq!(c.status, "completed");
 
@@ -240,7 +241,7 @@ async fn attempts_jobs_pool_and_other_modules_counters() {
 
     let body = scrape(&app).await;
     assert_eq!(
-        value(&body, "switchboard_attempts_total", &[("channel", "sms"), ("outcome", "sent")]),
+        value(&body, "switchboard_attempts_total", &[("channel", "sms"), ("outcome", "delivered")]),
         Some(2.0),
         "{body}"
     );

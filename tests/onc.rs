@@ -729,6 +729,8 @@ async fn the_engine_delivers_when_the_campaign_starts() {
     assert_eq!(call(&app, "UpdateCampaign", json!({"sessionId": sid, "campaign": c})).await, 0);
     app.tick().await;
     app.tick().await;
+    // in flight on the tenant clock (SMS 2 s, a call 5 s + 30 s): let it finish
+    app.clock("acme", json!({"advance_seconds": 60})).await;
     let rows = sqlx::query("SELECT channel, to_address, from_address, body, status FROM deliveries WHERE contact_id = $1 ORDER BY seq")
         .bind(k)
         .fetch_all(&app.db)
@@ -769,6 +771,8 @@ async fn the_engine_delivers_when_the_campaign_starts() {
     assert_eq!(call(&app, "AddCampaignContact", json!({"sessionId": sid, "contact": c2})).await, 0);
     app.tick().await;
     app.tick().await;
+    // in flight on the tenant clock (SMS 2 s, a call 5 s + 30 s): let it finish
+    app.clock("acme", json!({"advance_seconds": 60})).await;
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM deliveries WHERE to_address = '+17605550104'")
         .fetch_one(&app.db)
         .await
@@ -1535,6 +1539,8 @@ async fn suppression_by_channel_on_update_and_at_send_time() {
     suppress(&app, &t, "opt_out", "+17605550114", &["sms"]).await;
     app.tick().await;
     app.tick().await;
+    // in flight on the tenant clock (SMS 2 s, a call 5 s + 30 s): let it finish
+    app.clock("acme", json!({"advance_seconds": 60})).await;
     let got = call(&app, "GetCampaignContacts", json!({"sessionId": sid, "campaignId": cid2})).await;
     assert_eq!(got[0]["SMSCommInfo"]["StatusCode"], 7, "{got}");
     assert_eq!(got[0]["SMSCommInfo"]["LastDeliveryErrorCode"], 1, "{got}");
@@ -1652,6 +1658,8 @@ async fn a_delivered_contact_given_a_new_destination_starts_over() {
     );
     app.tick().await;
     app.tick().await;
+    // in flight on the tenant clock (SMS 2 s, a call 5 s + 30 s): let it finish
+    app.clock("acme", json!({"advance_seconds": 60})).await;
     let got = call(&app, "GetCampaignContacts", json!({"sessionId": sid, "campaignId": cid})).await;
     assert_eq!(got[0]["SMSCommInfo"]["StatusCode"], 4, "{got}");
     assert_eq!(got[0]["SMSCommInfo"]["RetryCount"], 1, "{got}");
@@ -1674,6 +1682,8 @@ async fn a_delivered_contact_given_a_new_destination_starts_over() {
     assert_eq!(got[0]["SMSCommInfo"]["RetryCount"], 2, "{got}");
     app.tick().await;
     app.tick().await;
+    // in flight on the tenant clock (SMS 2 s, a call 5 s + 30 s): let it finish
+    app.clock("acme", json!({"advance_seconds": 60})).await;
     let got = call(&app, "GetCampaignContacts", json!({"sessionId": sid, "campaignId": cid})).await;
     assert_eq!(got[0]["SMSCommInfo"]["StatusCode"], 4, "{got}");
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM deliveries WHERE to_address = '+17605550177'")

@@ -587,6 +587,8 @@ async fn later_dnc_entry_makes_the_contact_do_not_call() {
     assert_eq!(s, 200, "{v}");
     app.campaign_events(&t.slug, &t.campaign_id, &["schedule", "start"]).await;
     app.tick().await;
+    // a call dials for 5 s and lasts 30 s on the tenant clock
+    app.clock(&t.slug, json!({"advance_seconds": 60})).await;
     let (_, list) = status_json(req(&app, &t, Method::GET, &contacts_path(&t)).send().await.unwrap()).await;
     let got: Vec<(&str, &str)> = list
         .as_array()
@@ -595,7 +597,7 @@ async fn later_dnc_entry_makes_the_contact_do_not_call() {
         .map(|c| (c["name"].as_str().unwrap(), c["status"].as_str().unwrap()))
         .collect();
     assert_eq!(got, vec![("a", "Finished"), ("b", "Do Not Call")]);
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM deliveries WHERE tenant_id = $1 AND status = 'sent'")
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM deliveries WHERE tenant_id = $1 AND status = 'answered'")
         .bind(t.id.0)
         .fetch_one(&app.db)
         .await

@@ -92,7 +92,7 @@ async fn change(
     let t = load_tenant(&st, &slug).await?;
     let change = req.change()?;
     let t = tenant_ops::change_clock(&st.db, t.id, st.clock.as_ref(), change).await?;
-    // Let what became due (scheduled campaigns) happen now rather than at the next tick.
+    // Run everything that fell due up to the new time, in order, before answering.
     if let Err(e) = crate::engine::scheduler::tick_once(&st).await {
         tracing::warn!(error = %e, "scheduler pass after a clock change failed");
     }

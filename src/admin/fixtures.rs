@@ -11,7 +11,7 @@ use super::{AdminAuth, AdminError, AdminJson};
 use crate::domain::campaigns::{self, Campaign, NewCampaign};
 use crate::domain::directory::{self, NewAgent, NewMenu, NewNumber, NewQueue};
 use crate::domain::tenants::{self, Tenant};
-use crate::domain::{credits, hex_id, outbox, sid};
+use crate::domain::{credits, hex_id, sid};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -22,7 +22,6 @@ pub fn router() -> Router<AppState> {
         .route("/admin/v1/tenants/{slug}/queues", get(list_queues).post(create_queue))
         .route("/admin/v1/tenants/{slug}/credits", get(list_credits).post(add_credit))
         .route("/admin/v1/tenants/{slug}/campaigns", get(list_campaigns).post(create_campaign))
-        .route("/admin/v1/tenants/{slug}/outbox", get(list_outbox))
 }
 
 type Created = Result<(StatusCode, Json<Value>), AdminError>;
@@ -145,9 +144,4 @@ async fn list_campaigns(State(st): State<AppState>, _: AdminAuth, Path(slug): Pa
     Ok(Json(Value::Array(
         campaigns::list(&st.db, t.id).await?.iter().map(render_campaign).collect(),
     )))
-}
-
-async fn list_outbox(State(st): State<AppState>, _: AdminAuth, Path(slug): Path<String>) -> Listed {
-    let t = tenant(&st, &slug).await?;
-    Ok(Json(to_json(outbox::list(&st.db, t.id).await?)?))
 }

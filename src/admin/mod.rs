@@ -19,8 +19,8 @@
 //! - Clock: exactly one of `advance_seconds`, `set`, `freeze`, `reset` per request.
 //!   Advancing a frozen clock moves the frozen instant; `set` on a frozen clock keeps it
 //!   frozen at the new instant; unfreezing rounds the offset up to whole seconds (time
-//!   never goes backwards). After a change one scheduler pass runs, so campaigns that
-//!   became due start at once.
+//!   never goes backwards). Before the answer, the engine runs everything that fell due up
+//!   to the new time, in order (`engine::attempts`).
 //! - Reset: `keep_directory` defaults to true; the body may be empty. The tenant's
 //!   settings, clock and credentials (Leads API keys too) stay. The table list is
 //!   [`crate::domain::tenant_ops::RESET_TABLES`].
@@ -30,11 +30,16 @@
 //!   campaign state machine; an illegal move → 409 and nothing changes.
 //! - Calls (`POST …/calls`): a call interaction as a fixture with its Leads cdr id and
 //!   Apps call id (`ids`); see `call_fixture.rs`.
+//! - Carrier rules (`PUT|GET …/carrier-rules`): the body is the whole list (PUT
+//!   replaces it, `[]` clears it); see `carrier_rules.rs`.
+//! - Outbox (`GET|DELETE …/outbox`): newest first, paged by `X-Next-Cursor`; see
+//!   `outbox.rs`.
 //! - Snapshots (`GET|POST …/snapshot`, and `snapshot` in `POST /tenants`): see
 //!   [`crate::domain::snapshots`]; the restore reads bodies up to the upload limit.
 
 mod call_fixture;
 mod campaign_events;
+mod carrier_rules;
 mod clock;
 mod error;
 mod faults;
@@ -42,6 +47,7 @@ mod fixtures;
 mod journal;
 mod leads_keys;
 mod org_items;
+mod outbox;
 mod snapshots;
 mod suppression;
 mod tenants;
@@ -96,6 +102,8 @@ pub fn router() -> Router<AppState> {
         .merge(snapshots::router())
         .merge(faults::router())
         .merge(journal::router())
+        .merge(carrier_rules::router())
+        .merge(outbox::router())
 }
 
 /// The tenant of a path's `{slug}` (404 when there is none).

@@ -31,6 +31,13 @@ pub mod status {
     pub const CALLBACK: &str = "callback";
     pub const DNC: &str = "dnc";
     pub const CANCELLED: &str = "cancelled";
+    /// An SMS or email attempt is in flight.
+    pub const SENDING: &str = "sending";
+    /// An attempt failed with a retryable outcome and retries are left
+    /// (`contacts.next_attempt_at` is when the next one is due).
+    pub const RETRY_WAIT: &str = "retry_wait";
+    /// Final: the line was busy (retries exhausted).
+    pub const BUSY: &str = "busy";
     /// Every state.
     pub const ALL: &[&str] = &[
         PENDING,
@@ -55,6 +62,9 @@ pub mod status {
         CALLBACK,
         DNC,
         CANCELLED,
+        SENDING,
+        RETRY_WAIT,
+        BUSY,
     ];
 }
 

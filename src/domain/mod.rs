@@ -19,6 +19,7 @@
 //! [`jobs::JobHandler`]s that the dialects register and the entry point hands to the engine.
 
 pub mod announcements;
+pub mod attempts;
 pub mod blobs;
 pub mod bulk_users;
 pub mod caches;
@@ -28,12 +29,14 @@ pub mod campaign_ops;
 pub mod campaign_search;
 pub mod campaigns;
 pub mod clock;
+pub mod console_views;
 pub mod contact_batches;
 pub mod contact_ops;
 pub mod contacts;
 pub mod credentials;
 pub mod credits;
 pub mod crm;
+pub mod delivery;
 pub mod directory;
 pub mod dispositions;
 pub mod events;

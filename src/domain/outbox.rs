@@ -1,4 +1,5 @@
-//! Outbox: what the simulated carrier delivered (SMS, calls, e-mails).
+//! Outbox: what the carrier delivered (SMS, calls, e-mails): one row per attempt of the
+//! engine (see `attempts`), plus rows the dialects record directly.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -87,4 +88,90 @@ static RECORDED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::ne
 /// How many rows [`record`] wrote in this process.
 pub fn recorded_total() -> u64 {
     RECORDED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Counts `n` rows written to the outbox by a batch statement (the engine's).
+pub fn note_recorded(n: u64) {
+    RECORDED.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+}
+
+// ---------------------------------------------------------------------------------------
+// The outbox as the operator sees it: every row with its attempt, filtered and paged.
+
+/// One outbox row with its attempt's number, outcome, sink and timestamps.
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct OutboxRow {
+    pub id: Uuid,
+    pub seq: i64,
+    #[serde(skip)]
+    pub tenant_id: Uuid,
+    pub campaign_id: Option<Uuid>,
+    pub contact_id: Option<Uuid>,
+    pub interaction_id: Option<Uuid>,
+    pub attempt_id: Option<Uuid>,
+    pub channel: String,
+    pub to_address: String,
+    pub from_address: Option<String>,
+    pub subject: Option<String>,
+    pub body: Option<String>,
+    pub status: String,
+    /// The attempt number (1 = first attempt).
+    pub n: Option<i32>,
+    pub attempt: Option<i32>,
+    pub outcome: Option<String>,
+    pub sink: Option<String>,
+    pub attrs: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<i64>,
+}
+
+/// Which outbox rows, newest first: `before_seq` is the paging cursor (rows older than it).
+#[derive(Debug, Clone, Default)]
+pub struct OutboxFilter {
+    pub channel: Option<String>,
+    pub campaign: Option<Uuid>,
+    pub to: Option<String>,
+    pub status: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub before_seq: Option<i64>,
+    pub limit: i64,
+}
+
+/// A page of the tenant's outbox, newest first.
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
+pub async fn search<'e>(db: impl PgExecutor<'e>, tenant: TenantId, f: &OutboxFilter) -> DomainResult<Vec<OutboxRow>> {
+    Ok(sqlx::query_as::<_, OutboxRow>(
+        "SELECT d.id, d.seq, d.tenant_id, d.campaign_id, d.contact_id, d.interaction_id, d.attempt_id, d.channel, d.to_address,
+                d.from_address, d.subject, d.body, d.status, d.n, d.n AS attempt, d.outcome, d.sink, d.attrs, d.created_at,
+                d.updated_at, d.ended_at, a.answered_at, a.duration_ms
+           FROM deliveries d LEFT JOIN attempts a ON a.tenant_id = d.tenant_id AND a.id = d.attempt_id
+          WHERE d.tenant_id = $1
+            AND ($2::text IS NULL OR d.channel = $2) AND ($3::uuid IS NULL OR d.campaign_id = $3)
+            AND ($4::text IS NULL OR d.to_address = $4) AND ($5::text IS NULL OR d.status = $5)
+            AND ($6::timestamptz IS NULL OR d.created_at >= $6) AND ($7::bigint IS NULL OR d.seq < $7)
+          ORDER BY d.seq DESC LIMIT $8",
+    )
+    .bind(tenant.0)
+    .bind(&f.channel)
+    .bind(f.campaign)
+    .bind(&f.to)
+    .bind(&f.status)
+    .bind(f.since)
+    .bind(f.before_seq)
+    .bind(f.limit)
+    .fetch_all(db)
+    .await?)
+}
+
+/// Empties the tenant's outbox; returns how many rows went.
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
+pub async fn clear<'e>(db: impl PgExecutor<'e>, tenant: TenantId) -> DomainResult<u64> {
+    Ok(sqlx::query("DELETE FROM deliveries WHERE tenant_id = $1")
+        .bind(tenant.0)
+        .execute(db)
+        .await?
+        .rows_affected())
 }

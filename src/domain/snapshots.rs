@@ -114,6 +114,7 @@ pub const TABLES: &[Table] = &[
     t("credit_ledger"),
     t("suppressions"),
     t("interactions"),
+    t("attempts"),
     t("events"),
     t("crm_records"),
     t("deliveries"),

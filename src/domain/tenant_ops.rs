@@ -216,6 +216,7 @@ pub const RESET_TABLES: &[(&str, Scope)] = &[
     ("jobs", Scope::Data),
     ("events", Scope::Data),
     ("deliveries", Scope::Data),
+    ("attempts", Scope::Data),
     ("crm_records", Scope::Data),
     ("interactions", Scope::Data),
     ("contacts", Scope::Data),
@@ -234,6 +235,7 @@ pub const RESET_TABLES: &[(&str, Scope)] = &[
     ("phone_numbers", Scope::Directory),
     ("menus", Scope::Directory),
     ("agents", Scope::Directory),
+    ("carrier_rules", Scope::Directory),
 ];
 
 /// Tenant tables a reset never touches: the tenant itself and its credentials.

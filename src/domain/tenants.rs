@@ -47,6 +47,8 @@ pub enum SettingKind {
         max: i64,
         unit: &'static str,
     },
+    /// One of these strings.
+    OneOf(&'static [&'static str]),
 }
 
 /// One settings key a dialect owns.
@@ -65,6 +67,10 @@ impl Setting {
         match self.kind {
             SettingKind::Bool if v.is_boolean() => Ok(()),
             SettingKind::Bool => Err(DomainError::validation(field(), "must be true or false")),
+            SettingKind::OneOf(names) => match v.as_str() {
+                Some(s) if names.contains(&s) => Ok(()),
+                _ => Err(DomainError::validation(field(), format!("must be one of {}", names.join(", ")))),
+            },
             SettingKind::Int { min, max, unit } => match v.as_i64() {
                 Some(n) if (min..=max).contains(&n) => Ok(()),
                 _ if max >= i64::from(u32::MAX) => Err(DomainError::validation(

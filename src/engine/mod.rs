@@ -1,8 +1,10 @@
-//! What makes time pass: the campaign scheduler and the job worker.
+//! What makes time pass: the campaign scheduler, the attempt runner and the job worker.
 //!
 //! Both are loops polling Postgres every `tick_ms`; any number of replicas may run them
-//! (campaign rows are taken with `FOR UPDATE SKIP LOCKED`, jobs by lease).
+//! (contacts and attempts are claimed with `FOR UPDATE SKIP LOCKED`, jobs by lease). The
+//! attempt runner is documented in [`attempts`], the carriers in [`carrier`].
 
+pub mod attempts;
 pub mod carrier;
 pub mod jobs;
 pub mod scheduler;
@@ -26,3 +28,11 @@ pub fn spawn(
         tokio::spawn(jobs::run(state, handlers, shutdown)),
     ]
 }
+
+/// The settings keys the engine owns: `carrier` (`simulated` by default; see
+/// [`carrier::NAMES`]; shown once set).
+pub const SETTINGS: &[crate::domain::tenants::Setting] = &[crate::domain::tenants::Setting {
+    key: "carrier",
+    kind: crate::domain::tenants::SettingKind::OneOf(carrier::NAMES),
+    listed: false,
+}];

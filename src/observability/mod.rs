@@ -238,7 +238,7 @@ impl Metrics {
     }
 
     /// Counts one attempt of the engine on `channel` (any text: mapped to a fixed set)
-    /// with `outcome` (e.g. `sent`, `suppressed`).
+    /// with `outcome` (e.g. `delivered`, `busy`, `suppressed`).
     pub fn attempt(&self, channel: &str, outcome: &'static str) {
         let channel = channel_label(channel);
         if let Some(c) = self.attempts.get(&(channel, outcome)) {

@@ -150,6 +150,9 @@ pub const LEAD_STATUS_MAP: &[(&str, &str)] = &[
     (cst::VOICEMAIL, "voicemail"),
     (cst::CALLBACK, "callback"),
     (cst::CANCELLED, "cancelled"),
+    (cst::SENDING, "in_progress"),
+    (cst::RETRY_WAIT, "in_progress"),
+    (cst::BUSY, "failed"),
 ];
 
 /// Shared campaign status → Leads campaign status.

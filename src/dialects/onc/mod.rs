@@ -201,7 +201,20 @@ pub const STATUS_TABLE: &[(&str, i32)] = &[
 ];
 
 /// Outbox delivery status of one channel → (StatusCode, LastDeliveryErrorCode).
-pub const DELIVERY_TABLE: &[(&str, i32, i32)] = &[("sent", 4, 0), ("suppressed", 7, 1), ("failed", 6, 2)];
+pub const DELIVERY_TABLE: &[(&str, i32, i32)] = &[
+    ("sent", 4, 0),
+    ("suppressed", 7, 1),
+    ("failed", 6, 2),
+    // the engine's outbox statuses (in flight, then the outcome)
+    ("sending", 2, 0),
+    ("dialing", 2, 0),
+    ("connected", 3, 0),
+    ("delivered", 4, 0),
+    ("answered", 4, 0),
+    ("voicemail", 4, 0),
+    ("opt_out", 4, 0),
+    ("abandoned", 4, 0),
+];
 
 /// StatusCode of a shared contact state.
 pub fn status_code_for(status: &str, attempts: i32) -> i32 {

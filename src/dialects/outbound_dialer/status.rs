@@ -31,6 +31,10 @@ pub const CONTACT_STATES: &[(&str, &str)] = &[
     (st::BLOCKED, "Blocked phone number"),                   // Numéro de téléphone bloqué
     // one-way: a contact cancelled through another dialect is closed for the dialer
     (st::CANCELLED, "Skipped and Closed"),
+    // one-way: the engine's states
+    (st::SENDING, "Dialing"),
+    (st::RETRY_WAIT, "Redial Scheduled"),
+    (st::BUSY, "Not Picked Up"),
 ];
 
 /// The vendor state of a shared contact status.

@@ -26,6 +26,9 @@ use uuid::Uuid;
 
 use crate::domain::{DomainResult, TenantId};
 
+pub mod rules;
+pub mod simulated;
+
 /// A delivery channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -214,4 +217,21 @@ pub trait Carrier: Send + Sync {
         outcome: Outcome,
         now: DateTime<Utc>,
     ) -> CarrierFuture<'a, ()>;
+}
+
+/// The carrier names the tenant setting `carrier` accepts.
+pub const NAMES: &[&str] = &["simulated", "webhook", "smtp"];
+
+/// The carrier called `name` (the tenant setting `carrier`; `simulated` when unset or
+/// unknown). The sink carriers add their arm here.
+pub fn carrier_for(name: &str) -> std::sync::Arc<dyn Carrier> {
+    match name {
+        // The sink carriers go here, e.g.
+        // "webhook" => std::sync::Arc::new(webhook::Webhook::default()),
+        "simulated" => std::sync::Arc::new(simulated::Simulated),
+        other => {
+            tracing::debug!(carrier = other, "carrier not built in; the simulated carrier decides");
+            std::sync::Arc::new(simulated::Simulated)
+        }
+    }
 }
