@@ -73,6 +73,15 @@ pub struct Config {
     /// Bearer token that `GET /metrics` requires (open when unset).
     #[arg(long, env = "SWITCHBOARD_METRICS_TOKEN", global = true, hide_env_values = true)]
     pub metrics_token: Option<String>,
+
+    /// SMTP server of the `smtp` carrier, e.g. `smtp://mailpit:1025` (`smtps://` for TLS,
+    /// `?tls=required` for STARTTLS, `user:password@` to log in); unset = no SMTP sink.
+    #[arg(long, env = "SWITCHBOARD_SMTP_URL", global = true, hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// First retry delay of webhook and SMTP sends, in milliseconds (doubling per try, up to 5 tries).
+    #[arg(long, env = "SWITCHBOARD_SINK_BACKOFF_MS", default_value_t = 1000, global = true)]
+    pub sink_backoff_ms: u64,
 }
 
 impl Config {
@@ -94,6 +103,8 @@ impl Config {
             body_limit: 2 * 1024 * 1024,
             upload_limit: 1024 * 1024 * 1024,
             metrics_token: None,
+            smtp_url: None,
+            sink_backoff_ms: 1000,
         }
     }
 }

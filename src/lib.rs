@@ -55,7 +55,8 @@ pub async fn launch(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (tx, rx) = watch::channel(false);
-    let engine = engine::spawn(state.clone(), dialects::job_handlers(), rx.clone());
+    let handlers = dialects::job_handlers().into_iter().chain(engine::carrier::job_handlers());
+    let engine = engine::spawn(state.clone(), handlers, rx.clone());
     let journal = controls::journal::spawn_writer(&state);
     // Open live views of the console end when the server stops.
     let app = app(state).layer(axum::Extension(console::LiveStop(rx.clone())));

@@ -77,7 +77,7 @@ fn campaign(id: Uuid) -> Value {
         "SmsNotificationRequired": true,
         "VoiceNotificationRequired": false,
         "EmailNotificationRequired": false,
-        "ProgressWSEndpoint": "https://example.com/progress"
+        "ProgressWSEndpoint": "http://127.0.0.1:9/progress"
     })
 }
 

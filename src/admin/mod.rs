@@ -51,6 +51,7 @@ mod outbox;
 mod snapshots;
 mod suppression;
 mod tenants;
+mod webhooks;
 
 pub use error::{AdminError, AdminJson};
 
@@ -104,6 +105,7 @@ pub fn router() -> Router<AppState> {
         .merge(journal::router())
         .merge(carrier_rules::router())
         .merge(outbox::router())
+        .merge(webhooks::router())
 }
 
 /// The tenant of a path's `{slug}` (404 when there is none).

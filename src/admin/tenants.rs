@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use super::{AdminAuth, AdminError, AdminJson};
 use crate::domain::tenant_ops::{self, SettingsPatch};
 use crate::domain::tenants::{self, NewTenant, Tenant};
+use crate::domain::webhooks;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -75,7 +76,14 @@ async fn update(
     let t = tenants::by_slug(&st.db, &slug).await?;
     let settings = SettingsPatch::new(&st.tenants.settings, &p.settings.unwrap_or_default())?;
     let t = tenant_ops::update(&st.db, t.id, p.name.as_deref(), &settings).await?;
-    Ok(Json(render(&st, &t)))
+    let mut out = render(&st, &t);
+    // The first change that configures webhooks makes the signing secret, shown once.
+    if webhooks::CarrierSettings::of(&t.settings).uses_webhook() {
+        if let Some(secret) = webhooks::ensure_secret(&st.db, t.id).await? {
+            out["webhook_secret"] = Value::String(secret);
+        }
+    }
+    Ok(Json(out))
 }
 
 async fn remove(State(st): State<AppState>, _: AdminAuth, Path(slug): Path<String>) -> Result<StatusCode, AdminError> {

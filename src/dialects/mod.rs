@@ -46,5 +46,6 @@ pub fn tenant_registry() -> Registry {
     let mut settings = [apps::tenant::SETTINGS, leads::tenant::SETTINGS, onc::tenant::SETTINGS].concat();
     settings.extend_from_slice(crate::controls::journal::SETTINGS);
     settings.extend_from_slice(crate::engine::SETTINGS);
+    settings.extend_from_slice(crate::domain::webhooks::SETTINGS);
     Registry { provisioners, settings }
 }

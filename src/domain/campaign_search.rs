@@ -95,3 +95,17 @@ pub async fn recipient_numbers(db: &PgPool, tenant: TenantId, campaign: Uuid, li
     .fetch_all(db)
     .await?)
 }
+
+/// How many of a campaign's contacts are in each (shared contact status, last outcome)
+/// pair (the outcome is the `Outcome` name the engine recorded, None before any attempt
+/// ended).
+pub async fn outcome_counts(db: &PgPool, tenant: TenantId, campaign: Uuid) -> DomainResult<Vec<(String, Option<String>, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT status, last_outcome, count(*) FROM contacts WHERE tenant_id = $1 AND campaign_id = $2
+          GROUP BY status, last_outcome ORDER BY status, last_outcome",
+    )
+    .bind(tenant.0)
+    .bind(campaign)
+    .fetch_all(db)
+    .await?)
+}

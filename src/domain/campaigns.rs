@@ -350,6 +350,25 @@ pub async fn list_filtered(db: &sqlx::PgPool, tenant: TenantId, filter: &super::
     Ok(qb.build_query_as::<Campaign>().fetch_all(db).await?)
 }
 
+/// Sets keys of a campaign's delivery policy (`attrs.policy`, read by
+/// `delivery::Policy::of`): `changes` (an object) is merged into the policy there, the
+/// other keys stay. Returns the campaign as stored. `updated_at` is not changed (the
+/// engine times a campaign's start and claims by it).
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
+pub async fn merge_policy<'e>(db: impl PgExecutor<'e>, tenant: TenantId, id: Uuid, changes: &serde_json::Value) -> DomainResult<Campaign> {
+    let sql = format!(
+        "UPDATE campaigns SET attrs = jsonb_set(attrs, '{{policy}}', COALESCE(NULLIF(attrs->'policy', 'null'::jsonb), '{{}}'::jsonb) || $3::jsonb)
+          WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING {COLS}"
+    );
+    sqlx::query_as::<_, Campaign>(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.0)
+        .bind(id)
+        .bind(changes)
+        .fetch_optional(db)
+        .await?
+        .ok_or(DomainError::NotFound("campaign"))
+}
+
 #[cfg(test)]
 mod state_machine_tests {
     use super::{Event, Status};

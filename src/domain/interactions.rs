@@ -219,7 +219,8 @@ pub enum SessionStart {
 /// Starts a messaging session with an end user (one live session per end user within
 /// `window`): checks suppression of `end_user_number` on `channel` (→ `Suppressed`),
 /// stores the interaction with its end user and the first message (`message`, built from
-/// the stored interaction) in the outbox, in one transaction.
+/// the stored interaction; its `status` is not used) as an attempt the engine delivers,
+/// with its outbox row, in one transaction.
 #[tracing::instrument(skip_all, fields(tenant = %tenant))]
 pub async fn start_session(
     db: &sqlx::PgPool,
@@ -249,9 +250,19 @@ pub async fn start_session(
     }
     with_end_user(&mut tx, tenant, &mut n).await?;
     let row = create(&mut *tx, tenant, n, now).await?;
-    let mut delivery = message(&row);
-    delivery.interaction_id = Some(row.id);
-    super::outbox::record(&mut *tx, tenant, delivery, now).await?;
+    // The first message is an attempt the engine delivers (outbox `sending`, then the
+    // carrier's outcome): `interaction_attempts`.
+    let delivery = message(&row);
+    let single = super::interaction_attempts::NewSingle {
+        interaction_id: row.id,
+        channel: delivery.channel,
+        to: delivery.to_address,
+        from: delivery.from_address,
+        body: delivery.body,
+        start_at: now,
+        attrs: delivery.attrs,
+    };
+    super::interaction_attempts::insert(&mut tx, tenant, &single, now).await?;
     tx.commit().await?;
     Ok(SessionStart::Started(Box::new(row)))
 }
@@ -388,6 +399,42 @@ pub async fn create_call_fixture(db: &sqlx::PgPool, tenant: TenantId, f: NewCall
             .await?;
         row.ended_at = Some(now);
     }
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// Stores a call the engine places (an outbound call, a scheduled call): the interaction
+/// (with its end user when `with_end_user`) and its attempt, undecided, starting at
+/// `start_at` from the interaction's outbound number to its end user's number
+/// (`interaction_attempts`), in one transaction.
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
+pub async fn create_placed_call(
+    db: &sqlx::PgPool,
+    tenant: TenantId,
+    mut n: NewInteraction,
+    with_end_user_id: bool,
+    start_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> DomainResult<Interaction> {
+    let to = n
+        .end_user_number
+        .clone()
+        .ok_or_else(|| super::DomainError::validation("end_user_number", "is required"))?;
+    let mut tx = db.begin().await?;
+    if with_end_user_id {
+        with_end_user(&mut tx, tenant, &mut n).await?;
+    }
+    let row = create(&mut *tx, tenant, n, now).await?;
+    let single = super::interaction_attempts::NewSingle {
+        interaction_id: row.id,
+        channel: "voice".into(),
+        to,
+        from: row.outbound_number.clone(),
+        body: None,
+        start_at,
+        attrs: serde_json::json!({"call_id": row.seq}),
+    };
+    super::interaction_attempts::insert(&mut tx, tenant, &single, now).await?;
     tx.commit().await?;
     Ok(row)
 }

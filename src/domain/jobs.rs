@@ -77,6 +77,10 @@ pub enum JobOutcome {
     Parked { state: String, result: Option<serde_json::Value> },
     /// The job is no longer ours (tenant reset, lease lost): write nothing more.
     Abandoned,
+    /// Failed for now: the worker queues the job again to run `after` from now (real time:
+    /// the job's schedule, as `run_at`), keeping its attempt count; after
+    /// [`MAX_ATTEMPTS`] attempts it gives up and the job is `failed` with `error`.
+    Retry { error: String, after: std::time::Duration },
 }
 
 /// A running job's context: the application state `S` (the entry point's, handed through
@@ -408,4 +412,54 @@ pub async fn count_by_kind_status<'e>(db: impl PgExecutor<'e>) -> DomainResult<V
             .fetch_all(db)
             .await?,
     )
+}
+
+/// Attempts of a job whose handler answers [`JobOutcome::Retry`] before the worker gives up.
+pub const MAX_ATTEMPTS: i32 = 5;
+
+/// Exponential backoff: `base` before the second attempt, doubling after each failed
+/// attempt (`attempt` = the attempt that just failed, 1-based), at most one hour.
+pub fn backoff(base: std::time::Duration, attempt: i32) -> std::time::Duration {
+    let doublings = attempt.saturating_sub(1).clamp(0, 20) as u32;
+    base.saturating_mul(1u32 << doublings).min(std::time::Duration::from_secs(3600))
+}
+
+/// Queues a job that `worker` holds again, to run `after` from now (real time, like
+/// `run_at` everywhere), with `error` as its last error; its attempt count is kept. False
+/// when the worker no longer holds it.
+pub async fn retry_later<'e>(
+    db: impl PgExecutor<'e>,
+    id: Uuid,
+    worker: &str,
+    error: &str,
+    after: std::time::Duration,
+) -> DomainResult<bool> {
+    Ok(sqlx::query(
+        "UPDATE jobs SET status = 'queued', error = $3, run_at = now() + make_interval(secs => $4),
+                locked_by = NULL, locked_until = NULL, updated_at = now()
+          WHERE id = $1 AND locked_by = $2 AND status = 'running'",
+    )
+    .bind(id)
+    .bind(worker)
+    .bind(error)
+    .bind(after.as_secs_f64())
+    .execute(db)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+#[cfg(test)]
+mod retry_tests {
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_doubles_from_the_base() {
+        let b = Duration::from_secs(1);
+        assert_eq!(super::backoff(b, 1), Duration::from_secs(1));
+        assert_eq!(super::backoff(b, 2), Duration::from_secs(2));
+        assert_eq!(super::backoff(b, 4), Duration::from_secs(8));
+        assert_eq!(super::backoff(b, 100), Duration::from_secs(3600));
+        assert_eq!(super::backoff(Duration::from_millis(50), 3), Duration::from_millis(200));
+    }
 }

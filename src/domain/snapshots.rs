@@ -121,6 +121,7 @@ pub const TABLES: &[Table] = &[
     t("jobs"),
     t("carrier_rules"),
     t("faults"),
+    t("webhook_deliveries"),
 ];
 
 fn table(name: &str) -> Option<&'static Table> {

@@ -230,6 +230,7 @@ pub const RESET_TABLES: &[(&str, Scope)] = &[
     ("announcements", Scope::Data),
     ("faults", Scope::Data),
     ("request_journal", Scope::Data),
+    ("webhook_deliveries", Scope::Data),
     ("queue_agents", Scope::Directory),
     ("queues", Scope::Directory),
     ("phone_numbers", Scope::Directory),
@@ -239,7 +240,7 @@ pub const RESET_TABLES: &[(&str, Scope)] = &[
 ];
 
 /// Tenant tables a reset never touches: the tenant itself and its credentials.
-pub const KEPT_TABLES: &[&str] = &["tenants", "credentials"];
+pub const KEPT_TABLES: &[&str] = &["tenants", "credentials", "webhook_secrets"];
 
 /// The result of a reset: rows deleted per table, and the tenant's new epoch.
 #[derive(Debug, Clone, Serialize)]

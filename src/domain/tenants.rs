@@ -49,6 +49,8 @@ pub enum SettingKind {
     },
     /// One of these strings.
     OneOf(&'static [&'static str]),
+    /// An absolute `http` or `https` URL with a host.
+    HttpUrl,
 }
 
 /// One settings key a dialect owns.
@@ -78,6 +80,10 @@ impl Setting {
                     format!("must be an integer of at least {min}{unit}"),
                 )),
                 _ => Err(DomainError::validation(field(), format!("must be between {min} and {max}{unit}"))),
+            },
+            SettingKind::HttpUrl => match v.as_str().map(url::Url::parse) {
+                Some(Ok(u)) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
+                _ => Err(DomainError::validation(field(), "must be an absolute http or https URL")),
             },
         }
     }

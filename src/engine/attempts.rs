@@ -218,6 +218,7 @@ async fn next_due(st: &AppState, ctx: &mut Ctx, target: DateTime<Utc>) -> Domain
 /// One step at instant `v` (module doc); whether anything happened.
 async fn step(st: &AppState, ctx: &mut Ctx, v: DateTime<Utc>) -> DomainResult<bool> {
     let mut progressed = start_due(st, ctx.tenant, v).await?;
+    progressed |= super::singles::start_due(st, &ctx.carrier, &ctx.rules, ctx.tenant, v).await?;
     while advance_batch(st, ctx, v).await? > 0 {
         progressed = true;
     }
@@ -482,6 +483,9 @@ async fn advance_batch(st: &AppState, ctx: &mut Ctx, v: DateTime<Utc>) -> Domain
     let mut counted: Vec<(String, Outcome)> = Vec::new();
     let mut opt_outs: Vec<(String, String, DateTime<Utc>)> = Vec::new();
     for a in &due {
+        if a.decided == crate::domain::interaction_attempts::UNDECIDED {
+            continue; // an interaction's attempt not started yet (engine::singles starts it)
+        }
         let outcome = Outcome::parse(&a.decided).unwrap_or(Outcome::CarrierError);
         let at = a.due_at;
         let done = |duration_ms: i64| Move {
@@ -527,6 +531,7 @@ async fn advance_batch(st: &AppState, ctx: &mut Ctx, v: DateTime<Utc>) -> Domain
         moves.push(m);
     }
     da::apply_moves(&mut tx, tenant, &moves).await?;
+    crate::domain::interaction_attempts::follow(&mut tx, tenant, &moves).await?;
     for (number, channel, at) in &opt_outs {
         da::opt_out(&mut tx, tenant, number, channel, *at).await?;
     }
@@ -596,7 +601,7 @@ async fn advance_batch(st: &AppState, ctx: &mut Ctx, v: DateTime<Utc>) -> Domain
     for (channel, outcome) in &counted {
         st.metrics.attempt(channel, outcome.as_str());
     }
-    Ok(due.len())
+    Ok(moves.len())
 }
 
 /// A contact's state once every attempt of its round is done: (status, the outcome that

@@ -73,7 +73,8 @@ async fn run_one(ctx: JobCtx, handler: JobHandler) {
     let kind = ctx.job.kind.clone();
     let db = ctx.state.db.clone();
     let worker = ctx.worker.clone();
-    tracing::info!(job = %id, %kind, attempt = ctx.job.attempts, "job started");
+    let attempt = ctx.job.attempts;
+    tracing::info!(job = %id, %kind, attempt, "job started");
     // Renew the lease while the handler runs.
     let (stop_tx, mut stop_rx) = watch::channel(false);
     let renew = {
@@ -132,6 +133,11 @@ async fn run_one(ctx: JobCtx, handler: JobHandler) {
             djobs::finish(&db, id, &worker, djobs::status::COMPLETED, Some(state), result.clone(), None).await
         }
         JobOutcome::Abandoned => Ok(false),
+        JobOutcome::Retry { error, .. } if attempt >= djobs::MAX_ATTEMPTS => {
+            let error = format!("gave up after {attempt} attempts: {error}");
+            djobs::finish(&db, id, &worker, djobs::status::FAILED, None, None, Some(&error)).await
+        }
+        JobOutcome::Retry { error, after } => djobs::retry_later(&db, id, &worker, error, *after).await,
     };
     match res {
         Ok(_) => tracing::info!(job = %id, %kind, outcome = ?std::mem::discriminant(&outcome), "job ended"),

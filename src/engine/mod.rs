@@ -6,8 +6,10 @@
 
 pub mod attempts;
 pub mod carrier;
+pub mod http_out;
 pub mod jobs;
 pub mod scheduler;
+pub mod singles;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;

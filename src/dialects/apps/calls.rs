@@ -134,6 +134,10 @@ async fn check_dnc(st: &AppState, auth: &AppsAuth, e164: &str) -> Result<(), App
     Ok(())
 }
 
+/// How long an outbound call stays `assigned` (the agent's leg being set up) before the
+/// engine dials the end user (`connecting`).
+pub const ASSIGNED_SECS: i64 = 2;
+
 fn accepted() -> Response {
     (StatusCode::ACCEPTED, Json(json!({"message": "accepted"}))).into_response()
 }
@@ -233,12 +237,10 @@ async fn outbound(st: &AppState, auth: &AppsAuth, m: &Map<String, Value>, call_t
         }),
         ..Default::default()
     };
-    // With a ticket the end user is known: the call gets its end-user id.
-    let row = if end_user {
-        interactions::create_for_end_user(&st.db, t, call, now).await?
-    } else {
-        interactions::create(&st.db, t, call, now).await?
-    };
+    // With a ticket the end user is known: the call gets its end-user id. The engine
+    // places the call once the agent's leg is up ([`ASSIGNED_SECS`]).
+    let start = now + chrono::Duration::seconds(ASSIGNED_SECS);
+    let row = interactions::create_placed_call(&st.db, t, call, end_user, start, now).await?;
     let tree = MenuTree::new(Vec::new());
     Ok((StatusCode::CREATED, Json(render::call(&row, Some(&agent), None, &tree))).into_response())
 }
@@ -381,7 +383,11 @@ async fn inbound(st: &AppState, auth: &AppsAuth, m: &Map<String, Value>, kind: C
         }),
         ..Default::default()
     };
-    let row = interactions::create_for_end_user(&st.db, t, call, now).await?;
+    // A scheduled call is placed by the engine at its time; an incoming one waits in its queue.
+    let row = match scheduled_at {
+        Some(at) => interactions::create_placed_call(&st.db, t, call, true, at, now).await?,
+        None => interactions::create_for_end_user(&st.db, t, call, now).await?,
+    };
     let tree = MenuTree::new(directory::list_menus(&st.db, t).await?);
     Ok((StatusCode::CREATED, Json(render::call(&row, None, Some(&menu), &tree))).into_response())
 }

@@ -15,8 +15,9 @@
 //!   texts are the vendor's (which field is missing, which number is not well formed)
 //!   stay here as small parse helpers beside the handler.
 //! - In the domain (`src/domain`), never here: every SQL statement and transaction. Calls
-//!   and SMS sessions with their end users and outbox message are
-//!   `interactions::{create, create_for_end_user, start_session}`; CRM records
+//!   and SMS sessions with their end users and their engine attempt are
+//!   `interactions::{create, create_for_end_user, create_placed_call, start_session}`
+//!   (attempts: `interaction_attempts`); CRM records
 //!   `crm::{record, find}`; the company DNC list `optlists::{upsert_entries, remove_numbers,
 //!   find, is_suppressed}`; suppression decides there (`DomainError::Suppressed`); agents,
 //!   menus, numbers and custom roles/teams/locations are `directory`; bulk user files are
@@ -81,9 +82,26 @@
 //!   "end_user_number is on the Do Not Call list". A consumer's SMS session stays active
 //!   for 24 hours of the tenant clock (one active session per consumer). Answer 200 with the
 //!   chat object (status `selecting`); `out_ticket_id` echoes ticket_id (the doc's example
-//!   shows null, which contradicts "associated with session"). The message is recorded in
-//!   the outbox in the same transaction. Settings `sms_enabled` / `outbound_sms_enabled`
-//!   default to true.
+//!   shows null, which contradicts "associated with session"). The message is an attempt
+//!   of the delivery engine, stored with the session in one transaction: its outbox row
+//!   is `sending` for 2 s of the tenant clock, then `delivered` or the failure the
+//!   carrier decided (README's outcome table: `undelivered`, `carrier_error`, `invalid`,
+//!   …). The session (`selecting`) then turns `connected` when delivered, `finished` when
+//!   the consumer answered "STOP" (outcome 7: the number is opted out of SMS), `failed`
+//!   with `fail_reason` = the outcome otherwise (a failed session no longer blocks a new
+//!   one). Settings `sms_enabled` / `outbound_sms_enabled` default to true.
+//! - **Calls placed by the engine** (`interactions::create_placed_call`, driven on the
+//!   tenant clock): an outbound call is answered `assigned` (as the doc's example) and
+//!   stays so for 2 s (`calls::ASSIGNED_SECS`, the agent's leg), a scheduled call stays
+//!   `scheduled` until its `scheduled_at`; then `connecting` while the end user's phone
+//!   rings (5 s, or the 30 s dial timeout when not answered), `connected` for 30 s when
+//!   answered (also by a voicemail; hung up at once for outcome 8), then `finished`, or
+//!   `failed` with `fail_reason` = the carrier's outcome (`no_answer`, `busy`,
+//!   `unreachable`, `invalid`, `carrier_error`). The call object (and the Manager API's)
+//!   shows `connected_at`, `ends_at`, `call_duration` (seconds connected) and
+//!   `fail_reason`, and the end user participant the same. The outbox row of a call is
+//!   `scheduled` until it is dialled, then `dialing`, `connected` and the outcome.
+//!   Incoming calls are not placed (they wait `queued`).
 //! - **Wait times**: see `wait_times.rs`; menu_path names joined with " / ".
 //! - **CRM**: the doc shows no response; we answer 201 with the stored record
 //!   (`id` + the posted fields + `created_at`).

@@ -81,18 +81,25 @@ pub fn call(i: &Interaction, agent: Option<&Agent>, menu: Option<&Menu>, tree: &
             "fail_reason": "nothing",
         }));
     }
+    // What the engine recorded of a placed call (`interaction_attempts::follow`).
+    let call_duration = a.get("call_duration").and_then(Value::as_i64);
+    let fail_reason = a.get("fail_reason").and_then(Value::as_str).unwrap_or("nothing");
+    let end_user_status = match i.status.as_str() {
+        "connecting" | "connected" | "finished" | "failed" => i.status.as_str(),
+        _ => "waiting",
+    };
     participants.push(json!({
         "id": i.seq * 2,
         "type": "end_user",
-        "status": "waiting",
+        "status": end_user_status,
         "call_id": i.seq,
         "user_id": Value::Null,
         "end_user_id": end_user_id,
-        "call_duration": Value::Null,
+        "call_duration": call_duration,
         "hold_duration": Value::Null,
-        "connected_at": Value::Null,
-        "ended_at": Value::Null,
-        "fail_reason": "nothing",
+        "connected_at": attr_ts(a, "connected_at"),
+        "ended_at": if a.get("outcome").is_some() { ts_opt(i.ended_at) } else { Value::Null },
+        "fail_reason": fail_reason,
     }));
     let inbound_like = i.direction != "outbound";
     let offer_type = if inbound_like { json!("cascade") } else { Value::Null };
@@ -120,7 +127,7 @@ pub fn call(i: &Interaction, agent: Option<&Agent>, menu: Option<&Menu>, tree: &
         "ends_at": ts_opt(i.ended_at),
         "scheduled_at": ts_opt(i.scheduled_at),
         "wait_duration": 0,
-        "call_duration": 0,
+        "call_duration": call_duration.unwrap_or(0),
         "hold_duration": 0,
         "rating": Value::Null,
         "has_feedback": false,
@@ -133,7 +140,7 @@ pub fn call(i: &Interaction, agent: Option<&Agent>, menu: Option<&Menu>, tree: &
         "voicemail_reason": "not_voicemail",
         "deflection": "no_deflection",
         "disconnected_by": "disconnected_by_unknown",
-        "fail_reason": "nothing",
+        "fail_reason": fail_reason,
     });
     let tail = json!({
         "fail_details": Value::Null,
@@ -190,7 +197,7 @@ pub fn chat(i: &Interaction) -> Value {
         "out_ticket_url": Value::Null,
         "verified": false,
         "disconnected_by": "disconnected_by_unknown",
-        "fail_reason": Value::Null,
+        "fail_reason": a.get("fail_reason").cloned().unwrap_or(Value::Null),
         "selected_menu": Value::Null,
         "menu_path": Value::Null,
         "agent_info": Value::Null,

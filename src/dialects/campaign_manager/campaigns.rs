@@ -16,7 +16,7 @@ use super::wire::{
     clean, end_time_param, flat_page, fmt_time, json_text, ok, parse_time, sort_param, time_param, Body, Cm, CmError, CmResult, JsonObj,
     Paging, Query,
 };
-use super::{cm_status, domain_statuses_for};
+use super::{cm_status, count_key, domain_statuses_for, COUNT_ORDER};
 use crate::domain::campaign_launch::{self, LaunchRequest, Senders};
 use crate::domain::campaign_search::{self, Sort};
 use crate::domain::campaigns::{self as dc, Campaign};
@@ -446,6 +446,9 @@ async fn parse_create(st: &AppState, cm: &Cm, input: &Input, now: DateTime<Utc>)
         None => 1,
     };
     let attrs = vendor_attrs(cm, &content, &from_prefix, per, opt_out, opt_in.clone());
+    // The engine's delivery policy: a call rings `dialTimeout` seconds; no retries.
+    let dial_timeout = content.dial_timeout.as_deref().and_then(|d| d.parse::<i64>().ok()).unwrap_or(30);
+    let policy = json!({"dial_timeout_secs": dial_timeout});
     let id = Uuid::new_v4();
     let req = LaunchRequest {
         id,
@@ -460,7 +463,7 @@ async fn parse_create(st: &AppState, cm: &Cm, input: &Input, now: DateTime<Utc>)
         opt_in_lists: opt_in.into_iter().collect(),
         refuse_suppressed: false,
         announcement: content.announcement,
-        attrs: Map::from_iter([("cm".to_string(), Value::Object(attrs))]),
+        attrs: Map::from_iter([("cm".to_string(), Value::Object(attrs)), ("policy".to_string(), policy)]),
         reference: sid("EC", id),
     };
     Ok((req, invalid))
@@ -514,16 +517,29 @@ fn campaign_id(s: &str) -> Option<Uuid> {
 /// campaign has at most this many.
 const MAX_TO_SHOWN: i64 = 1000;
 
-/// `render` plus the `to` list of single-campaign answers.
+/// `render` plus the `to` list and the `counts` per outcome of single-campaign answers.
 async fn render_one(st: &AppState, c: &Campaign, cm: &Cm) -> CmResult<Value> {
     let mut v = render(c, cm, None);
     let numbers = campaign_search::recipient_numbers(&st.db, cm.tenant.id, c.id, MAX_TO_SHOWN + 1).await?;
-    if (numbers.len() as i64) <= MAX_TO_SHOWN {
-        if let Value::Object(m) = &mut v {
+    let rows = campaign_search::outcome_counts(&st.db, cm.tenant.id, c.id).await?;
+    if let Value::Object(m) = &mut v {
+        if (numbers.len() as i64) <= MAX_TO_SHOWN {
             m.insert("to".into(), json!(numbers.join(",")));
         }
+        m.insert("counts".into(), counts(&rows));
     }
     Ok(v)
+}
+
+/// `counts`: every key of [`COUNT_ORDER`] with its number of contacts.
+fn counts(rows: &[(String, Option<String>, i64)]) -> Value {
+    let mut m: Map<String, Value> = COUNT_ORDER.iter().map(|k| (k.to_string(), json!(0))).collect();
+    for (status, outcome, n) in rows {
+        let k = count_key(status, outcome.as_deref());
+        let prev = m.get(k).and_then(Value::as_i64).unwrap_or(0);
+        m.insert(k.to_string(), json!(prev + n));
+    }
+    Value::Object(m)
 }
 
 /// `PUT /campaignmanager/campaigns/{sid}` `{"status": "cancelled"}`.

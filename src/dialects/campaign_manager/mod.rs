@@ -21,6 +21,32 @@
 //!   `domain::blobs`: the reads and writes behind the other endpoints.
 //! - the engine: running scheduled campaigns and sending (suppression again at send time).
 //!
+//! A campaign's life on the tenant clock (the delivery engine, `engine::attempts`):
+//! - Create answers `initiating`; the campaign is stored `scheduled` with its delivery
+//!   policy (`attrs.policy`, `domain::delivery`): `dial_timeout_secs` = `dialTimeout`
+//!   (default 30), no retries (the doc has none). At `startTime` (or at once) the engine
+//!   starts it: `InProgress`. An SMS is `sending` 2 s, then delivered or failed as the
+//!   simulated carrier's table says; a call dials 5 s and lasts 30 s when answered, rings
+//!   `dialTimeout` seconds when not. A number opted out or put on the DNC list after the
+//!   campaign was created is not contacted (outbox `suppressed`, counted `suppressed`).
+//! - The campaign ends `Completed` once every recipient is final, or `Failed` when attempts
+//!   were made and none reached its recipient (the engine's rule for every dialect; the doc
+//!   calls Failed a campaign that "failed for some reason", and Completed does not depend
+//!   on whether SMS were delivered: one success is enough for Completed).
+//! - Single-campaign answers (get, update, delete) carry `counts`: how many recipients are
+//!   in each outcome ([`COUNT_KEYS`]: `pending`, `inProgress`, `delivered`, `answered`,
+//!   `voicemail`, `optOut`, `abandoned`, `noAnswer`, `busy`, `unreachable`,
+//!   `invalidNumber`, `undelivered`, `carrierError`, `failed`, `suppressed`, `cancelled`).
+//!   The doc shows no counts; the object and its keys are ours, in the doc's camelCase.
+//! - Credits: debited at creation (the doc: "Whenever Campaign is scheduled, equivalent
+//!   Credit is deducted"), refunded only when a `scheduled` campaign is cancelled or
+//!   deleted. Failed deliveries are not refunded: the doc says "Once a Campaign progresses
+//!   to InProgress state, Credit cannot be reversed, no matter what."
+//! - Cancel through this API stays what the doc allows: only a `scheduled` campaign (an
+//!   `InProgress` one answers 487). A running campaign cancelled otherwise (the operator's
+//!   admin API, another dialect) reads `Cancelled`: the engine attempts none of its
+//!   waiting recipients again (they count as `cancelled`); calls in flight end.
+//!
 //! Storage: campaigns are shared `campaigns` rows (kind `sms` or `voice`, the vendor fields
 //! in `attrs.cm`, what the launch recorded in `attrs.launch`: recipients, cost, the
 //! announcement used), recipients shared `contacts` with their exact delivery in
@@ -139,6 +165,63 @@ pub fn cm_status(domain: &str) -> &'static str {
     STATUS.iter().find(|(d, _)| *d == domain).map(|(_, c)| *c).unwrap_or("Failed")
 }
 
+/// The shared contact statuses that are not final, counted as `inProgress`.
+const IN_PROGRESS: &[&str] = &["dialing", "connected", "sending", "queued", "retry_wait"];
+
+/// A final contact's last outcome (the engine's `Outcome` name) → its key in a campaign's
+/// `counts` (one table). Contacts still `pending` count as `pending`, those in flight as
+/// `inProgress`, numbers suppressed at send time (`dnc`) as `suppressed`, contacts of a
+/// cancelled campaign that were never attempted as `cancelled`, and a final contact
+/// without an outcome as `failed`.
+pub const COUNT_KEYS: &[(&str, &str)] = &[
+    ("delivered", "delivered"),
+    ("answered", "answered"),
+    ("voicemail", "voicemail"),
+    ("opt_out", "optOut"),
+    ("abandoned", "abandoned"),
+    ("no_answer", "noAnswer"),
+    ("busy", "busy"),
+    ("unreachable", "unreachable"),
+    ("invalid", "invalidNumber"),
+    ("undelivered", "undelivered"),
+    ("carrier_error", "carrierError"),
+    ("bounced", "failed"),
+];
+
+/// Every key of `counts`, in the order rendered.
+pub const COUNT_ORDER: &[&str] = &[
+    "pending",
+    "inProgress",
+    "delivered",
+    "answered",
+    "voicemail",
+    "optOut",
+    "abandoned",
+    "noAnswer",
+    "busy",
+    "unreachable",
+    "invalidNumber",
+    "undelivered",
+    "carrierError",
+    "failed",
+    "suppressed",
+    "cancelled",
+];
+
+/// The `counts` key of a contact in shared status `status` whose last outcome is `outcome`.
+pub fn count_key(status: &str, outcome: Option<&str>) -> &'static str {
+    match status {
+        "pending" => "pending",
+        "dnc" => "suppressed",
+        "cancelled" => "cancelled",
+        s if IN_PROGRESS.contains(&s) => "inProgress",
+        _ => outcome
+            .and_then(|o| COUNT_KEYS.iter().find(|(k, _)| *k == o))
+            .map(|(_, v)| *v)
+            .unwrap_or("failed"),
+    }
+}
+
 /// The domain statuses a vendor status filter means (case-insensitive; "canceled" too).
 pub fn domain_statuses_for(vendor: &str) -> Option<Vec<&'static str>> {
     let v = if vendor.eq_ignore_ascii_case("canceled") {
@@ -242,5 +325,20 @@ mod tests {
         assert_eq!(domain_statuses_for("inprogress"), Some(vec!["running", "paused"]));
         assert_eq!(domain_statuses_for("canceled"), Some(vec!["cancelled"]));
         assert_eq!(domain_statuses_for("nope"), None);
+    }
+
+    #[test]
+    fn count_keys() {
+        assert_eq!(count_key("pending", None), "pending");
+        assert_eq!(count_key("retry_wait", Some("busy")), "inProgress");
+        assert_eq!(count_key("busy", Some("busy")), "busy");
+        assert_eq!(count_key("completed", Some("delivered")), "delivered");
+        assert_eq!(count_key("invalid_number", Some("invalid")), "invalidNumber");
+        assert_eq!(count_key("dnc", None), "suppressed");
+        assert_eq!(count_key("cancelled", None), "cancelled");
+        assert_eq!(count_key("failed", None), "failed");
+        for (_, k) in COUNT_KEYS {
+            assert!(COUNT_ORDER.contains(k));
+        }
     }
 }

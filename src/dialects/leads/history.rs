@@ -44,12 +44,18 @@ fn parse_key(s: &str) -> Option<(DateTime<Utc>, i64)> {
     Some((Utc.timestamp_micros(micros).single()?, seq))
 }
 
+/// The kind of the events the delivery engine writes on each change of a contact's state
+/// (data: `status`, `outcome`, `channel`, `attempts`, `max_retries`, `next_attempt_at`).
+const ENGINE_STATUS_EVENT: &str = "contact_status";
+
 /// What the portal calls each shared event kind: (event, type). The `lead_*` kinds are
 /// the names earlier versions stored.
 fn describe(kind: &str) -> (&str, &str) {
     match kind {
-        // the doc's example: a campaign dial rings the agent first ("dial agent")
-        "dial_attempt" => ("campaign dial", "dial agent"),
+        // the doc's example: a campaign dial rings the agent first ("dial agent"); the
+        // engine's state changes of a lead (dialing, connected, waiting for a redial,
+        // final) are steps of its campaign dials
+        "dial_attempt" | ENGINE_STATUS_EVENT => ("campaign dial", "dial agent"),
         cc::event::ADDED | "lead_created" => ("lead added", "lead created"),
         cc::event::STATUS_CHANGED | "lead_status_changed" => ("status change", "lead status"),
         cc::event::DELETED | "lead_deleted" => ("lead deleted", "lead deleted"),
@@ -147,6 +153,15 @@ fn render_entry(e: &HistoryEntry) -> Value {
     if let Some(f) = ev.get("from").and_then(Value::as_str) {
         entry["previous_status"] = json!(event_status(f));
     }
+    // the engine's changes: the dial's result (shared outcome name) and the attempt count
+    if let Some(o) = ev.get("outcome").and_then(Value::as_str) {
+        entry["outcome"] = json!(o);
+    }
+    if e.kind == ENGINE_STATUS_EVENT {
+        if let Some(n) = ev.get("attempts").and_then(Value::as_i64) {
+            entry["attempt"] = json!(n);
+        }
+    }
     if let Some(d) = ev.get("disposition") {
         entry["disposition"] = d.clone();
     }
@@ -232,5 +247,6 @@ mod tests {
         assert_eq!(describe(cc::event::ADDED), describe("lead_created"));
         assert_eq!(describe(cc::event::STATUS_CHANGED), describe("lead_status_changed"));
         assert_eq!(describe(cc::event::DELETED), describe("lead_deleted"));
+        assert_eq!(describe(ENGINE_STATUS_EVENT), ("campaign dial", "dial agent"));
     }
 }

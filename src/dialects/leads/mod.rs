@@ -94,6 +94,23 @@
 //! - **Voicemail disposition** marks the tenant's call interaction `voicemail` (and
 //!   `attrs.disposition`), its lead `voicemail`, records a `disposition` event and answers
 //!   the call record.
+//! - **Campaign runs.** The doc has no campaign endpoint: Leads campaigns are made by the
+//!   operator (admin API) or another dialect, with the neutral delivery policy given there
+//!   (`attrs.policy`; when absent the defaults: redial 300 s after a failed dial, an
+//!   unanswered call rings 30 s, no daily window). A lead's `retries` is its number of
+//!   redials after the first dial (`max_retries`); `cool_off` is stored and echoed, not
+//!   acted on (the redial interval is the campaign's). The engine dials each lead; its
+//!   status moves `new` → `in_progress` (dialing, answered, or waiting for a redial after
+//!   a no-answer, busy, unreachable or carrier error) → `success` (answered, or opted out
+//!   on the call), `voicemail`, `failed` (not answered, busy, … once the redials are used
+//!   up; invalid number at once; abandoned), `dnc` (on the opt-out or DNC list when added,
+//!   or suppressed when its dial was due) or `cancelled` (campaign cancelled first). The
+//!   status report counts leads by these statuses.
+//! - **History of runs.** Each change of a lead's state is an engine event (kind
+//!   `contact_status`); the history shows it as the doc's campaign dial (`event`
+//!   `campaign dial`, `type` `dial agent`) with the lead's new `status`, the dial's
+//!   `outcome` (the shared outcome name, e.g. `no_answer`, `busy`, `answered`, when the
+//!   change ended a dial) and `attempt` (dials made so far).
 //! - Lead and campaign status mappings are the two tables below.
 
 mod auth;
@@ -126,7 +143,10 @@ pub const LEAD_STATUSES: &[&str] = &[
 ];
 
 /// Shared contact status → Leads lead status (every shared status appears once). Writing a
-/// Leads status stores the FIRST shared status listed for it.
+/// Leads status stores the FIRST shared status listed for it. The engine's intermediate
+/// states (`dialing`, `connected`, `sending`, `retry_wait`) are `in_progress`; its finals
+/// are `success` (completed), `voicemail`, `failed` (no_answer, busy, unreachable,
+/// carrier_error, invalid_number, failed, abandoned), `dnc`, `cancelled`.
 pub const LEAD_STATUS_MAP: &[(&str, &str)] = &[
     (cst::PENDING, "new"),
     (cst::DIALING, "in_progress"),

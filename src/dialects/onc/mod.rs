@@ -31,7 +31,8 @@
 //!   `service.rs` turns one method's parameters into one domain call and its result into a
 //!   [`Reply`], with pure ONC helpers (the `attrs.onc` layout, the planned `deliveries`, the
 //!   StatusCode of a channel); this file holds the routes and the tables ([`STATUS_TABLE`],
-//!   [`DELIVERY_TABLE`], ErrorCodes). No SQL, no transactions.
+//!   [`OUTCOME_TABLE`], ErrorCodes) and `progress.rs`, the ProgressWSEndpoint callback job.
+//!   No SQL, no transactions.
 //! - **The domain** (`crate::domain`): every query, transaction and rule. Sessions in
 //!   `domain::sessions` (open, touch = check and slide, close); campaigns in
 //!   `domain::campaign_ops` (create reusing a deleted ID, update with the re-planning of
@@ -95,9 +96,10 @@
 //!   `starts_at` = the first window instant from now (`CampaignInfo::next_window_start`),
 //!   so the engine starts it then; a finished campaign given new work (AddCampaignContact,
 //!   UpdateCampaignContact, UpdateCampaign) is rescheduled to its next window the same way
-//!   (`paused` while IsPaused; IsPaused is read back from the status). Not done: stopping a
-//!   *running* campaign when its day's window closes (the shared engine has no window; the
-//!   simulated carrier delivers a campaign's pending contacts within a tick or two). **Active** (GetCampaignListing/GetCampaigns) = not deleted and ActiveToDate
+//!   (`paused` while IsPaused; IsPaused is read back from the status). The daily window
+//!   is also the delivery policy's window (see *Delivery policy*): the engine starts no
+//!   attempt outside it. Not done: a campaign still running after ActiveToDate keeps
+//!   attempting (the engine knows no end date). **Active** (GetCampaignListing/GetCampaigns) = not deleted and ActiveToDate
 //!   not before the tenant's today (UTC); every kind of campaign shows, since one store
 //!   serves every dialect (rows from other dialects get ONC defaults). DeleteCampaign
 //!   soft-deletes the row (status `cancelled` unless it had already completed or failed) and deletes its contacts; AddCampaign with
@@ -114,25 +116,102 @@
 //!   must be a phone number. Senders are echoed as sent and delivered in E.164.
 //!   A destination on a channel the campaign does not enable is kept but not sent
 //!   (StatusCode 0). A destination on the opt-out/DNC list gets StatusCode 7. RetryCount
-//!   defaults to the campaign's MaxDeliveryRetries and is shown as attempts left.
-//!   LastDeliveryErrorCode: 0 none/success, 1 suppressed at send time, 2 failed.
+//!   defaults to the campaign's MaxDeliveryRetries; see *Retries* for how it counts down.
 //!   UpdateCampaignContact starts a contact over when a destination changed (pending again,
 //!   its attempts reset: StatusCode 1 and the full RetryCount, not 5 "waiting for retry").
 //!   Adding a contact to a `completed` campaign schedules it again.
 //! - Campaign and contact IDs are global primary keys: an ID already used by another
 //!   tenant answers 5 (nothing of that tenant is shown or changed).
-//! - Stored and echoed but not acted on (the simulated carrier always delivers at the first
-//!   attempt): ProgressWSEndpoint (never called), AllowAddingContactsFromExternalApps and
-//!   the three *NotificationRequired flags (they concern the vendor's agent app),
-//!   DialMsTimeout, CallingName, TTSVoiceName, MaxTextPlays, RetryMinutesInterval.
+//! - Stored and echoed but not acted on: AllowAddingContactsFromExternalApps and the three
+//!   *NotificationRequired flags (they concern the vendor's agent app), CallingName,
+//!   TTSVoiceName, MaxTextPlays.
 //! - A contact whose every destination is suppressed is `dnc` in the shared state (7);
 //!   one with nothing to deliver is `skipped` (0). UpdateCampaign re-plans the deliveries
 //!   (and that state) of contacts not attempted yet.
 //!
-//! # StatusCode ↔ shared contact state
-//! One table, [`STATUS_TABLE`]; per channel, a blank destination is 0 and the latest
-//! outbox delivery ([`DELIVERY_TABLE`]) overrides once the contact was attempted.
+//!
+//! # Delivery policy
+//! AddCampaign and UpdateCampaign write the campaign's neutral policy (`attrs.policy`,
+//! `domain::delivery`), which the delivery engine reads (`service::policy`):
+//! - `retry_interval_secs` = RetryMinutesInterval × 60 (0 or absent: 300 s);
+//! - `dial_timeout_secs` = DialMsTimeout in seconds, rounded up, at least 1 (0 or absent:
+//!   30 s): how long an unanswered call rings;
+//! - `window` = ActiveFromTime–ActiveToTime, UTC times of day on the tenant clock, the end
+//!   excluded; ActiveToTime 23:59:59 (the default) is the end of the day, and
+//!   00:00:00–23:59:59 is no window at all. A contact whose (next) attempt falls due
+//!   outside the window waits for the next opening (the next day's ActiveFromTime);
+//! - `progress_url` = ProgressWSEndpoint (see *Progress callbacks*).
+//!
+//! The engine starts the campaign at `starts_at` (ActiveFromDate + ActiveFromTime, or the
+//! next window from now, see above). IsPaused = true moves it to `paused`
+//! (`campaigns::transition`, event Pause): no new attempt starts, attempts in flight end;
+//! IsPaused = false schedules it again at the next window instant from now (event
+//! Schedule, then Start), and waiting contacts whose retry fell due meanwhile are
+//! attempted at once.
+//!
+//! # Retries
+//! MaxDeliveryRetries (OutboundVoiceNotificationInfo, for every channel) is, as the doc
+//! says, the number of attempts; it is the default RetryCount of each CommunicationInfo,
+//! and RetryCount is "the number of attempts left". A contact's shared `max_retries`
+//! (retries after the first attempt) is therefore its largest RetryCount − 1 (at least 0:
+//! RetryCount 0 still gets one attempt). RetryCount is shown counting down: the stored
+//! RetryCount less the attempts made on the channel (= `max_retries` − retries used once
+//! the first attempt started); 0 when exhausted. Retries are per contact: a contact with
+//! several channels is retried while any of them can be, up to its largest RetryCount.
+//!
+//! # StatusCode per channel
+//! Every StatusCode comes from one table, [`STATUS_TABLE`] (shared state → code): 1
+//! pending; 2 `sending` (SMS, email) or `dialing`; 3 `connected` (call answered: the
+//! message is being delivered); 4 `completed`, `voicemail`, `abandoned` (the engine's
+//! successes); 5 `retry_wait`; 6 `failed`, `no_answer`, `busy`, `unreachable`,
+//! `carrier_error`, `invalid_number` (retries exhausted, or permanent); 7 `cancelled`, and
+//! `dnc`: a destination suppressed at creation or at send time shows 7 (cancelled: the
+//! doc has no "suppressed" code and 0 "do not try" is for blank destinations). In
+//! GetCampaignContacts a blank destination or a channel the campaign does not enable is
+//! 0; otherwise the channel's shared state is [`channel_state`]: the contact's state while
+//! it is `pending` or has no outbox row on the channel; the latest row's attempt state
+//! while it is in flight; once finished, its outcome's state ([`OUTCOME_TABLE`]), except
+//! that a failure shows `retry_wait` (5) while the contact waits for a retry and
+//! `cancelled` (7) once its campaign was cancelled.
+//!
+//! # LastDeliveryErrorCode
+//! The result of the channel's latest finished attempt ([`OUTCOME_TABLE`]; the doc fixes
+//! only "zero means successful"); 0 before any attempt and while the contact is pending.
+//!
+//! | code | result of the attempt |
+//! | --- | --- |
+//! | 0 | none yet, or success: answered, delivered, voicemail, abandoned (answered, then hung up), opt-out (delivered, then opted out) |
+//! | 1 | suppressed at send time (opt-out or DNC list) |
+//! | 2 | undelivered (SMS, email) |
+//! | 3 | no answer (rang for DialMsTimeout) |
+//! | 4 | busy |
+//! | 5 | unreachable |
+//! | 6 | carrier error |
+//! | 7 | invalid number (permanent: never retried) |
+//! | 8 | bounced (email, permanent) |
+//!
+//! # Progress callbacks (ProgressWSEndpoint)
+//! When a campaign has a ProgressWSEndpoint, every change of a contact's state (attempt
+//! started, answered, waiting for a retry, final, suppressed, cancelled) is POSTed to it
+//! as JSON (`Content-Type: application/json`), in the order of the contact's changes:
+//!
+//! ```json
+//! {"CampaignId": "<guid>", "ContactId": "<guid>", "Channel": "SMS" | "Voice" | "Email",
+//!  "StatusCode": 0-7, "LastDeliveryErrorCode": 0-8, "RetryCount": 0-255,
+//!  "TimestampUtc": "2030-01-07T10:00:20.000Z"}
+//! ```
+//!
+//! (the vendor publishes no format; this one uses the doc's own names). StatusCode is the
+//! contact's new state through the STATUS_TABLE; Channel the channel of the change (for a
+//! contact with several, the first one its attempt started on); LastDeliveryErrorCode the
+//! outcome that decided the change, or the previous attempt's when an attempt starts;
+//! RetryCount the attempts left; TimestampUtc the instant of the change on the tenant
+//! clock. Each callback is a `progress` job (the engine enqueues it with the change; the
+//! handler is `progress.rs`): a request times out after 5 s; anything but a 2xx answer is
+//! retried with backoff (`SWITCHBOARD_SINK_BACKOFF_MS`, doubling, 5 tries, then the job
+//! fails), never blocking the engine, and a contact's later callbacks wait for it.
 
+mod progress;
 mod service;
 mod soap;
 pub mod tenant;
@@ -174,46 +253,56 @@ pub mod code {
 /// Shared contact state ↔ CommunicationInfo.StatusCode (0 do not try, 1 pending,
 /// 2 sending, 3 delivering, 4 success, 5 waiting for retry, 6 permanent failure,
 /// 7 cancelled). Read left to right; for the reverse direction the first row with the
-/// code wins. A `pending` contact that was attempted before shows 5.
+/// code wins. A `pending` contact that was attempted before shows 5. Every StatusCode
+/// shown (per channel in GetCampaignContacts, and in progress callbacks) comes from this
+/// table; a channel's own state is [`channel_state`].
 pub const STATUS_TABLE: &[(&str, i32)] = &[
     (cst::SKIPPED, 0),
     (cst::SKIPPED_CLOSED, 0),
     (cst::PENDING, 1),
+    (cst::SENDING, 2),
     (cst::DIALING, 2),
     (cst::QUEUED, 2),
     (cst::CONNECTED, 3),
     (cst::COMPLETED, 4),
+    (cst::VOICEMAIL, 4),
+    (cst::ABANDONED, 4),
     (cst::TRANSFERRED, 4),
     (cst::TRANSFERRED_COMPLETED, 4),
-    (cst::VOICEMAIL, 4),
-    (cst::NO_ANSWER, 5),
-    (cst::UNREACHABLE, 5),
-    (cst::ABANDONED, 5),
-    (cst::ABANDONED_BY_DIALER, 5),
+    (cst::RETRY_WAIT, 5),
     (cst::CALLBACK, 5),
-    (cst::CARRIER_ERROR, 5),
     (cst::FAILED, 6),
+    (cst::NO_ANSWER, 6),
+    (cst::BUSY, 6),
+    (cst::UNREACHABLE, 6),
+    (cst::CARRIER_ERROR, 6),
     (cst::INVALID_NUMBER, 6),
     (cst::INVALID_OUTBOUND, 6),
+    (cst::ABANDONED_BY_DIALER, 6),
     (cst::BLOCKED, 6),
-    (cst::DNC, 7),
     (cst::CANCELLED, 7),
+    (cst::DNC, 7),
 ];
 
-/// Outbox delivery status of one channel → (StatusCode, LastDeliveryErrorCode).
-pub const DELIVERY_TABLE: &[(&str, i32, i32)] = &[
-    ("sent", 4, 0),
-    ("suppressed", 7, 1),
-    ("failed", 6, 2),
-    // the engine's outbox statuses (in flight, then the outcome)
-    ("sending", 2, 0),
-    ("dialing", 2, 0),
-    ("connected", 3, 0),
-    ("delivered", 4, 0),
-    ("answered", 4, 0),
-    ("voicemail", 4, 0),
-    ("opt_out", 4, 0),
-    ("abandoned", 4, 0),
+/// An attempt's outcome (the outbox row's final status, `deliveries.outcome`) → (the
+/// shared state it leaves its channel in, LastDeliveryErrorCode). `sent` and `failed`
+/// are the outbox statuses written before the engine decided outcomes.
+pub const OUTCOME_TABLE: &[(&str, &str, i32)] = &[
+    ("answered", cst::COMPLETED, 0),
+    ("delivered", cst::COMPLETED, 0),
+    ("opt_out", cst::COMPLETED, 0),
+    ("voicemail", cst::VOICEMAIL, 0),
+    ("abandoned", cst::ABANDONED, 0),
+    ("sent", cst::COMPLETED, 0),
+    ("suppressed", cst::DNC, 1),
+    ("undelivered", cst::FAILED, 2),
+    ("failed", cst::FAILED, 2),
+    ("no_answer", cst::NO_ANSWER, 3),
+    ("busy", cst::BUSY, 4),
+    ("unreachable", cst::UNREACHABLE, 5),
+    ("carrier_error", cst::CARRIER_ERROR, 6),
+    ("invalid", cst::INVALID_NUMBER, 7),
+    ("bounced", cst::FAILED, 8),
 ];
 
 /// StatusCode of a shared contact state.
@@ -233,13 +322,48 @@ pub fn contact_status_for(code: i32) -> &'static str {
         .unwrap_or(cst::FAILED)
 }
 
-/// (StatusCode, LastDeliveryErrorCode) of an outbox delivery status.
-pub fn delivery_code(status: &str) -> (i32, i32) {
-    DELIVERY_TABLE
+/// (shared state, LastDeliveryErrorCode) of an outcome name (an unknown one: failed, 2).
+pub fn outcome_entry(outcome: &str) -> (&'static str, i32) {
+    OUTCOME_TABLE
         .iter()
-        .find(|(s, _, _)| *s == status)
-        .map(|(_, c, e)| (*c, *e))
-        .unwrap_or((6, 2))
+        .find(|(o, _, _)| *o == outcome)
+        .map(|(_, s, e)| (*s, *e))
+        .unwrap_or((cst::FAILED, 2))
+}
+
+/// (StatusCode, LastDeliveryErrorCode) of a finished attempt's outbox status.
+pub fn delivery_code(status: &str) -> (i32, i32) {
+    let (state, error) = outcome_entry(status);
+    (status_code_for(state, 0), error)
+}
+
+/// LastDeliveryErrorCode of the latest finished attempt (0 when there was none).
+pub fn last_error_code(last_outcome: Option<&str>) -> i32 {
+    last_outcome.map(|o| outcome_entry(o).1).unwrap_or(0)
+}
+
+/// The shared state of one channel of a contact: its latest outbox row's status
+/// (`delivery`: an attempt in flight, `sending` / `dialing` / `connected`, or a finished
+/// attempt's outcome) read with the contact's own state (`contact`). No row yet, or a
+/// contact waiting for its (first or renewed) attempt (`pending`): the contact's state.
+/// A finished attempt that did not succeed shows `retry_wait` while the contact waits
+/// for a retry and `cancelled` once the campaign was cancelled; otherwise the outcome's
+/// state ([`OUTCOME_TABLE`]).
+pub fn channel_state<'a>(contact: &'a str, delivery: Option<&str>) -> &'a str {
+    let Some(d) = delivery else { return contact };
+    if contact == cst::PENDING {
+        return contact;
+    }
+    if let Some(in_flight) = [cst::SENDING, cst::DIALING, cst::CONNECTED].into_iter().find(|s| *s == d) {
+        return in_flight;
+    }
+    let (state, _) = outcome_entry(d);
+    let success = status_code_for(state, 0) == 4;
+    match contact {
+        _ if success || state == cst::DNC => state,
+        cst::RETRY_WAIT | cst::CANCELLED => contact,
+        _ => state,
+    }
 }
 
 /// The thirteen methods.
@@ -313,9 +437,10 @@ pub fn router() -> Router<AppState> {
         .route("/onc/json/{method}", post(json_endpoint).fallback(json_wrong_method))
 }
 
-/// The dialect's job handlers (none: the engine's scheduler delivers ONC contacts).
+/// The dialect's job handlers: the ProgressWSEndpoint callbacks (`progress`, which the
+/// engine enqueues for campaigns whose policy has a `progress_url`).
 pub fn job_handlers() -> Vec<(&'static str, JobHandler)> {
-    Vec::new()
+    vec![(progress::KIND, progress::handler())]
 }
 
 /// The `soap:address` of the static `openapi/onc.wsdl`: a placeholder the served copy

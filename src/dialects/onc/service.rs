@@ -12,14 +12,16 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use super::types::{self, CampaignInfo, CommIn, CommInfo, ContactIn, ContactInfo, ValidCampaign, CHANNELS};
-use super::{code, delivery_code, status_code_for, Method};
+use super::{channel_state, code, last_error_code, status_code_for, Method};
 use crate::controls::faults;
 use crate::domain::campaign_ops::{self, Replanned, UpdateCampaignRequest};
 use crate::domain::campaigns::{self, kind, status as cs, Campaign, NewCampaign};
 use crate::domain::contact_ops::{self, CampaignContacts, ContactPlan, ContactRequest, Destination, Screened};
 use crate::domain::contacts::{status as cst, Contact, NewContact};
 use crate::domain::credentials;
+use crate::domain::delivery::{Policy, DEFAULT_DIAL_TIMEOUT_SECS, DEFAULT_RETRY_INTERVAL_SECS};
 use crate::domain::phone::PhoneNumber;
+use crate::domain::progress::{self, ChannelActivity, ContactsActivity};
 use crate::domain::sessions;
 use crate::domain::tenants::Tenant;
 use crate::domain::DomainError;
@@ -307,12 +309,42 @@ async fn get_campaign(st: &AppState, p: &Map<String, Value>) -> F<Campaign> {
     Ok(campaigns::get(&st.db, tenant.id, id).await?)
 }
 
-/// The `attrs` keys ONC sets on a campaign row (`onc`: the campaign info as sent).
+/// The neutral delivery policy of an ONC campaign (`attrs.policy`, which the engine
+/// reads): RetryMinutesInterval in seconds (not positive: the shared default, 5 minutes),
+/// DialMsTimeout in whole seconds rounded up (not positive: the shared default, 30 s),
+/// the daily window ActiveFromTime–ActiveToTime, and ProgressWSEndpoint.
+pub(super) fn policy(info: &CampaignInfo) -> Policy {
+    let voice = info.voice.as_ref();
+    let retry_interval_secs = voice
+        .map(|v| v.retry_minutes_interval)
+        .filter(|m| *m > 0)
+        .map_or(DEFAULT_RETRY_INTERVAL_SECS, |m| m.saturating_mul(60));
+    let dial_timeout_secs = voice
+        .map(|v| v.dial_ms_timeout)
+        .filter(|ms| *ms > 0)
+        .map_or(DEFAULT_DIAL_TIMEOUT_SECS, |ms| ms.saturating_add(999) / 1000);
+    let progress_url = info
+        .progress_ws_endpoint
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_string);
+    Policy {
+        retry_interval_secs,
+        dial_timeout_secs: dial_timeout_secs.max(1),
+        window: info.daily_window(),
+        progress_url,
+    }
+}
+
+/// The `attrs` keys ONC sets on a campaign row (`onc`: the campaign info as sent;
+/// `policy`: [`policy`]).
 fn campaign_attrs(v: &ValidCampaign) -> Map<String, Value> {
     let mut info = v.info.clone();
     info.creation_date_utc = None;
     let mut attrs = Map::new();
     attrs.insert("onc".into(), serde_json::to_value(&info).unwrap_or(Value::Null));
+    attrs.insert("policy".into(), serde_json::to_value(policy(&v.info)).unwrap_or(Value::Null));
     attrs
 }
 
@@ -420,7 +452,8 @@ fn stored_comms(c: &Contact, campaign_channel: Option<&str>) -> [Option<StoredCo
                         destination: original.clone().or_else(|| Some(d.clone())),
                         normalized: Some(d.clone()),
                         text: None,
-                        retry_count: Some(c.max_retries as i64),
+                        // attempts left: the first one and the retries
+                        retry_count: Some(i64::from(c.max_retries) + 1),
                     },
                     suppressed: false,
                 })
@@ -514,8 +547,10 @@ fn contact_columns(comms: &[Option<StoredComm>; 3]) -> (Option<String>, Option<S
         Some(n) => (Some(n), orig(0)),
         None => (norm(1), orig(1)),
     };
-    let retries = comms.iter().flatten().filter_map(|s| s.comm.retry_count).max().unwrap_or(0);
-    (number, original, norm(2), retries as i32)
+    // RetryCount is the number of attempts left: the first attempt and max_retries retries
+    let attempts = comms.iter().flatten().filter_map(|s| s.comm.retry_count).max().unwrap_or(0);
+    let retries = i32::try_from((attempts - 1).max(0)).unwrap_or(i32::MAX);
+    (number, original, norm(2), retries)
 }
 
 /// The planner the domain calls for AddCampaignContact and UpdateCampaignContact: the row
@@ -610,44 +645,50 @@ async fn list_contacts(st: &AppState, p: &Map<String, Value>, with_deliveries: b
     Ok(contact_ops::list(&st.db, tenant.id, id, with_deliveries).await?)
 }
 
+/// One CommunicationInfo of a contact as shown: StatusCode from the channel's state
+/// ([`channel_state`] through the STATUS_TABLE), LastDeliveryErrorCode from its latest
+/// finished attempt, RetryCount = the attempts left (the stored RetryCount less the
+/// attempts made on the channel in the contact's current run).
+fn comm_info(c: &Contact, s: &StoredComm, ch: &str, info: &CampaignInfo, act: Option<&ChannelActivity>) -> CommInfo {
+    let status_code = if s.comm.normalized.is_none() || !info.enabled(ch) {
+        0
+    } else if s.suppressed {
+        7
+    } else {
+        status_code_for(channel_state(&c.status, act.map(|a| a.status.as_str())), c.attempts)
+    };
+    let last_error = if c.status == cst::PENDING {
+        0
+    } else {
+        last_error_code(act.and_then(|a| a.last_outcome.as_deref()))
+    };
+    let used = act.map_or(0, |a| a.tries).min(c.attempts).max(0);
+    CommInfo {
+        destination: s.comm.destination.clone(),
+        text_to_send_overwrite: s.comm.text.clone(),
+        status_code,
+        last_delivery_error_code: last_error,
+        retry_count: (s.comm.retry_count.unwrap_or(0) - i64::from(used)).max(0),
+    }
+}
+
 async fn get_contacts(st: &AppState, p: &Map<String, Value>) -> F<Vec<Value>> {
-    // The latest delivery per contact and channel gives the per-channel outcome.
-    let CampaignContacts {
+    let (tenant, _) = session(st, p).await?;
+    let id = guid_param(p, "campaignId")?;
+    let ContactsActivity {
         campaign,
-        contacts: list,
-        last_delivery: last,
-    } = list_contacts(st, p, true).await?;
+        contacts,
+        channels,
+    } = progress::contacts_activity(&st.db, tenant.id, id).await?;
     let info = campaign_info(&campaign);
-    Ok(list
+    Ok(contacts
         .iter()
         .map(|c| {
             let stored = stored_comms(c, campaign.channel.as_deref());
             let comm = |i: usize| -> Option<CommInfo> {
                 let (ch, _) = CHANNELS[i];
                 let s = stored[i].as_ref()?;
-                let delivered = last.get(&(c.id, ch.to_string()));
-                let status_code = if s.comm.normalized.is_none() || !info.enabled(ch) {
-                    0
-                } else if s.suppressed {
-                    7
-                } else if c.status != cst::PENDING && delivered.is_some() {
-                    delivered.map(|d| delivery_code(d).0).unwrap_or(0)
-                } else {
-                    status_code_for(&c.status, c.attempts)
-                };
-                let last_error = if c.status != cst::PENDING {
-                    delivered.map(|d| delivery_code(d).1).unwrap_or(0)
-                } else {
-                    0
-                };
-                let retries = s.comm.retry_count.unwrap_or(0);
-                Some(CommInfo {
-                    destination: s.comm.destination.clone(),
-                    text_to_send_overwrite: s.comm.text.clone(),
-                    status_code,
-                    last_delivery_error_code: last_error,
-                    retry_count: (retries - c.attempts as i64).max(0),
-                })
+                Some(comm_info(c, s, ch, &info, channels.get(&(c.id, ch.to_string()))))
             };
             serde_json::to_value(ContactInfo {
                 id: c.id,

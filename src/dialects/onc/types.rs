@@ -2,7 +2,7 @@
 //! leniently from either binding's parameters (JSON values, or the text of XML elements
 //! turned into the same shape) and validated here, field by field.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -158,6 +158,19 @@ impl CampaignInfo {
             }
         }
         None
+    }
+
+    /// The daily window ActiveFromTime–ActiveToTime as the engine reads it (UTC times of
+    /// day; `to` exclusive, an end before the start spans midnight). ActiveToTime
+    /// 23:59:59 (also the default) is the end of the day; None (no window) when the
+    /// campaign delivers all day.
+    pub fn daily_window(&self) -> Option<crate::domain::delivery::Window> {
+        let whole = |t: NaiveTime| t.with_nanosecond(0).unwrap_or(t);
+        let end_of_day = NaiveTime::from_hms_opt(23, 59, 59).unwrap_or(NaiveTime::MIN);
+        let from = self.active_from_time.as_deref().and_then(parse_time).map_or(NaiveTime::MIN, whole);
+        let to = self.active_to_time.as_deref().and_then(parse_time).map_or(end_of_day, whole);
+        let to = if to == end_of_day { NaiveTime::MIN } else { to };
+        (from != to).then_some(crate::domain::delivery::Window { from, to })
     }
 
     /// Default RetryCount of a contact: the campaign's MaxDeliveryRetries.

@@ -54,6 +54,8 @@ pub async fn add(
     let seq: i64 = cid.trim().parse().map_err(|_| AppsError::not_found())?;
     // the campaign and the tenant's numbers in one round trip
     let (campaign, numbers) = contacts::add_target(&st.db, tenant, seq).await?;
+    let campaign = super::sync_policy(&st, tenant, campaign).await?;
+    let redials = super::Redial::of(&campaign).max_retries;
     let numbers: HashSet<String> = numbers.into_iter().collect();
     let body = wire::parse_lenient(&body).map_err(AppsError::bad_request)?;
     let items = match body {
@@ -62,7 +64,14 @@ pub async fn add(
         _ => return Err(AppsError::bad_request("Body must be a contact object or an array of contacts")),
     };
     let parsed: Vec<_> = items.iter().map(|v| wire::parse_contact(v, &numbers)).collect();
-    let rows = parsed.iter().filter_map(|p| p.as_ref().ok().map(|p| p.contact.clone())).collect();
+    let rows = parsed
+        .iter()
+        .filter_map(|p| p.as_ref().ok().map(|p| p.contact.clone()))
+        .map(|mut c| {
+            c.max_retries = redials;
+            c
+        })
+        .collect();
     let now = st.now(&auth.tenant);
     let mut outcomes = contacts::add_many(&st.db, tenant, campaign.id, rows, CHANNEL, now)
         .await?

@@ -107,7 +107,8 @@ pub async fn upload(
 ) -> Result<Response, AppsError> {
     let cid = super::path_of(cid)?;
     let tenant = auth.tenant.id;
-    let campaign = campaign_of(&st, tenant, &cid).await?;
+    let campaign = super::sync_policy(&st, tenant, campaign_of(&st, tenant, &cid).await?).await?;
+    let redials = super::Redial::of(&campaign).max_retries;
     let mut mp = mp.map_err(|_| AppsError::bad_request("Content-Type must be multipart/form-data with a file"))?;
     let limit = st.config.upload_limit;
     let field = loop {
@@ -131,7 +132,7 @@ pub async fn upload(
     };
     let job = |blob: &Blob| NewJob {
         kind: KIND.into(),
-        payload: json!({"campaign_seq": campaign.seq, "filename": blob.filename, "size": blob.size}),
+        payload: json!({"campaign_seq": campaign.seq, "filename": blob.filename, "size": blob.size, "max_retries": redials}),
         campaign_id: Some(campaign.id),
         ..Default::default()
     };
@@ -419,9 +420,15 @@ async fn flush(
             (p.total + i as u64, r)
         })
         .collect();
+    // the campaign's redials, as the upload read them
+    let redials = ctx.job.payload.get("max_retries").and_then(Value::as_i64).unwrap_or(0) as i32;
     let rows = parsed
         .iter()
         .filter_map(|(_, r)| r.as_ref().ok().map(|c| c.contact.clone()))
+        .map(|mut c| {
+            c.max_retries = redials;
+            c
+        })
         .collect();
     let mut after = None;
     let progress = |outcomes: &[AddOutcome]| {

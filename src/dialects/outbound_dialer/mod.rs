@@ -93,6 +93,23 @@
 //!   limit → 413 `{"message"}`, an unreadable query string → 400, an undecodable path →
 //!   404 `{"message": "Not Found"}`.
 //! - Statuses: one table, [`status::CONTACT_STATES`].
+//! - Calls run on the delivery engine, on the tenant clock (`engine::attempts`): a
+//!   contact is "Upcoming" until the campaign starts (admin fixture `starts_at` and its
+//!   `schedule` event), "Dialing" while its phone rings (5 s, or the 30 s dial timeout
+//!   when not answered), "Connected" for the 30 s of an answered call, then "Finished",
+//!   or one of the doc's failure states: "Not Picked Up" (no answer, busy), "Invalid
+//!   Number", "Carrier Error", "Voicemail hang-up", "Abandoned by Contact", "Not Reached
+//!   to Contact" (unreachable). A number opted out or put on the DNC list after it was
+//!   added is not dialled: "Do Not Call". An answered contact who opts out (outcome 7)
+//!   ends "Finished" and the number goes on the tenant's voice opt-out list, which every
+//!   dialect honours.
+//! - Redials: the campaign's `max_redial_count` is each contact's number of redials
+//!   (`contacts.max_retries`, set when the contact is added or imported) and
+//!   `redial_interval_minutes` the wait between two calls (the policy's
+//!   `retry_interval_secs`, written into the campaign's `attrs.policy` the first time a
+//!   contact is added or imported: the campaigns are made by the operator's admin API).
+//!   Between two calls the contact is "Redial Scheduled". A failure no redial can fix
+//!   (invalid number) is final at once.
 
 pub mod contacts;
 pub mod import;
@@ -155,6 +172,45 @@ pub(crate) fn body_of(b: Result<Bytes, BytesRejection>) -> Result<Bytes, AppsErr
 pub(crate) async fn campaign_of(st: &AppState, tenant: TenantId, raw: &str) -> Result<Campaign, AppsError> {
     let seq: i64 = raw.trim().parse().map_err(|_| AppsError::not_found())?;
     Ok(campaigns::get_by_seq(&st.db, tenant, seq).await?)
+}
+
+/// A dialer campaign's redial settings (`attrs.max_redial_count`,
+/// `attrs.redial_interval_minutes`, as the Manager API shows them) as the engine reads
+/// them: each contact's `max_retries`, and the policy's `retry_interval_secs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Redial {
+    pub max_retries: i32,
+    pub interval_secs: Option<i64>,
+}
+
+impl Redial {
+    pub fn of(c: &Campaign) -> Redial {
+        let int = |k: &str| {
+            c.attrs.get(k).and_then(|v| match v {
+                serde_json::Value::Number(n) => n.as_i64(),
+                serde_json::Value::String(s) => s.trim().parse().ok(),
+                _ => None,
+            })
+        };
+        Redial {
+            max_retries: int("max_redial_count").unwrap_or(0).clamp(0, 100) as i32,
+            interval_secs: int("redial_interval_minutes").filter(|m| *m > 0).map(|m| m.saturating_mul(60)),
+        }
+    }
+}
+
+/// Writes the campaign's redial interval into its delivery policy when it is not there
+/// yet (`campaigns::merge_policy`); the campaign as it is then.
+pub(crate) async fn sync_policy(st: &AppState, tenant: TenantId, c: Campaign) -> Result<Campaign, AppsError> {
+    let Some(secs) = Redial::of(&c).interval_secs else {
+        return Ok(c);
+    };
+    if crate::domain::delivery::Policy::of(&c.attrs).retry_interval_secs == secs && c.attrs.pointer("/policy/retry_interval_secs").is_some()
+    {
+        return Ok(c);
+    }
+    let changes = serde_json::json!({ "retry_interval_secs": secs });
+    Ok(campaigns::merge_policy(&st.db, tenant, c.id, &changes).await?)
 }
 
 /// The tenant's phone numbers (E.164).

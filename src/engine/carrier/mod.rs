@@ -16,6 +16,9 @@
 //! - `smtp`: decides like `simulated`, and sends the email channel through the SMTP
 //!   server of `SWITCHBOARD_SMTP_URL`.
 
+pub mod smtp;
+pub mod webhook;
+
 use std::future::Future;
 use std::pin::Pin;
 
@@ -219,6 +222,12 @@ pub trait Carrier: Send + Sync {
     ) -> CarrierFuture<'a, ()>;
 }
 
+/// The sinks' job handlers (`webhook_delivery`, `smtp_send`), by job kind; the entry
+/// point hands them to the engine with the dialects'.
+pub fn job_handlers() -> Vec<(&'static str, crate::state::JobHandler)> {
+    vec![(webhook::JOB_KIND, webhook::handler()), (smtp::JOB_KIND, smtp::handler())]
+}
+
 /// The carrier names the tenant setting `carrier` accepts.
 pub const NAMES: &[&str] = &["simulated", "webhook", "smtp"];
 
@@ -226,8 +235,8 @@ pub const NAMES: &[&str] = &["simulated", "webhook", "smtp"];
 /// unknown). The sink carriers add their arm here.
 pub fn carrier_for(name: &str) -> std::sync::Arc<dyn Carrier> {
     match name {
-        // The sink carriers go here, e.g.
-        // "webhook" => std::sync::Arc::new(webhook::Webhook::default()),
+        "webhook" => webhook::webhook(),
+        "smtp" => smtp::smtp(),
         "simulated" => std::sync::Arc::new(simulated::Simulated),
         other => {
             tracing::debug!(carrier = other, "carrier not built in; the simulated carrier decides");
