@@ -15,7 +15,7 @@
 //!   so a touch writes only when the sliding expiry moved by more than
 //!   [`SESSION_WRITE_SLACK_SECS`] (see `sessions::touch_cached`).
 //!
-//! Invalidation: triggers (migration `0710_read_caches.sql`) send `NOTIFY switchboard_cache
+//! Invalidation: triggers (migration `0790_read_caches.sql`) send `NOTIFY switchboard_cache
 //! '<scope>:<tenant id>'` from the very transaction that changes a tenant row or its
 //! credentials (`t`), its directory (`d`), its waiting interactions (`w`) or revokes or
 //! removes a session (`s`); a TRUNCATE sends `*`. One listener task per process (started
