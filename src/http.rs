@@ -174,11 +174,17 @@ pub fn layers(router: Router<AppState>, state: &AppState) -> Router<AppState> {
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(
             TraceLayer::new_for_http()
+                // The hot path traces at debug (no span or line per request at the default
+                // `info`), unless spans are exported over OTLP.
                 .make_span_with(|req: &axum::http::Request<axum::body::Body>| {
                     let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                    if crate::observability::otel::enabled() {
+                        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                    } else {
+                        tracing::debug_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                    }
                 })
-                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+                .on_response(DefaultOnResponse::new().level(tracing::Level::DEBUG)),
         )
         .layer(crate::observability::http::HttpMetricsLayer::new(state.metrics.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))

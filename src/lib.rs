@@ -31,9 +31,19 @@ pub fn app(state: AppState) -> Router {
         .merge(observability::router())
         .merge(admin::router())
         .merge(console::router())
-        .merge(controls::journal::wrap(dialects::router(), &state))
+        .merge(controls::journal::wrap(
+            dialects::router().layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                controls::caches::dialect_writes,
+            )),
+            &state,
+        ))
         .fallback(http::not_found)
-        .layer(axum::middleware::from_fn(controls::faults::middleware));
+        .layer(axum::middleware::from_fn(controls::faults::middleware))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            controls::caches::operator_writes,
+        ));
     http::layers(routes, &state).with_state(state)
 }
 

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use crate::config::Config;
+use crate::domain::caches::ReadCache;
 use crate::domain::clock::{Clock, SystemClock};
 use crate::domain::credentials::CredentialCache;
 use crate::domain::faults::FaultCache;
@@ -31,6 +32,9 @@ pub struct AppState {
     pub scheduler_lock: Arc<tokio::sync::Mutex<()>>,
     /// The dialects' credential provisioners and settings keys.
     pub tenants: Arc<Registry>,
+    /// Verified credentials, tenants, directory read models and sessions (kept correct
+    /// through LISTEN/NOTIFY; `domain::caches`).
+    pub reads: Arc<ReadCache>,
     /// Every tenant's injected faults (kept correct through LISTEN/NOTIFY).
     pub faults: Arc<FaultCache>,
     /// The request journal's channel to this process's writer.
@@ -61,6 +65,7 @@ impl AppState {
             jwt_secret: jwt.into_bytes().into(),
             scheduler_lock: Arc::new(tokio::sync::Mutex::new(())),
             tenants: Arc::new(tenants),
+            reads: ReadCache::new(),
             faults: Arc::new(FaultCache::default()),
             journal: Default::default(),
             metrics: crate::observability::Metrics::new(crate::observability::sources()),

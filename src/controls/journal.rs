@@ -17,11 +17,16 @@
 //!   (`password`, `refresh_token`, `authToken`, `X-API-Key`, `SessionId`, …) become
 //!   `[REDACTED]`; then every secret value found that way is also masked wherever else it
 //!   appears in the record (a session id echoed in a response, say).
-//! - **Off the request path**: the middleware hands a small record to a bounded channel
-//!   ([`CHANNEL_CAPACITY`]); one writer task per process redacts and writes batches in one
-//!   multi-row INSERT (`domain::journal::insert_batch`), and trims the tenants written to
-//!   to their `journal_limit` (`domain::journal::trim`) at most once a second, and before
-//!   every read. When the channel is full the record is dropped and counted
+//! - **Off the request path**: the middleware hands the raw parts (no copy of the bodies it
+//!   keeps: shared `Bytes` slices of the frames, none for a body-less GET) to a bounded
+//!   channel ([`CHANNEL_CAPACITY`]). One writer task per process gathers them — writing at
+//!   once under light load, gathering for up to 500 ms under load — keeps per tenant only
+//!   the newest `journal_limit` records of a batch (older ones would be trimmed by
+//!   retention right after, so they are neither redacted nor written), redacts on the
+//!   blocking pool and writes the batch in one `INSERT … SELECT FROM UNNEST`
+//!   (`domain::journal::insert_batch`) while it gathers the next, and trims the tenants
+//!   written to to their `journal_limit` (`domain::journal::trim`) at most once a second,
+//!   and before every read. When the channel is full the record is dropped and counted
 //!   ([`dropped_total`]). [`Journal::flush`] waits until everything sent before it is
 //!   written (the admin API calls it before reading, so a client sees its own requests);
 //!   at shutdown `launch` stops the writer after the listeners ([`Writer::stop`]), which
@@ -29,7 +34,7 @@
 //! - **Settings** ([`SETTINGS`]): `journal_enabled` (default true), `journal_limit`
 //!   (default [`DEFAULT_LIMIT`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -57,8 +62,13 @@ use crate::state::AppState;
 pub const BODY_LIMIT: usize = 64 * 1024;
 /// Records waiting for the writer; beyond, new records are dropped and counted.
 pub const CHANNEL_CAPACITY: usize = 4096;
-/// Records per INSERT at most.
+/// Below this many queued records the writer writes at once; from it on (under load) it
+/// gathers records for up to [`GATHER`] before writing.
 pub const BATCH: usize = 256;
+/// How long the writer gathers records under load before writing them.
+const GATHER: Duration = Duration::from_millis(500);
+/// Records gathered for one write at most (after per-tenant coalescing).
+const MAX_GATHER: usize = 20_000;
 /// Retention is enforced at most this often under load (and before every read).
 const TRIM_EVERY: Duration = Duration::from_secs(1);
 /// `journal_limit` when the tenant has none.
@@ -99,6 +109,8 @@ pub struct Noted {
     pub epoch: i64,
     pub clock: TenantClock,
     pub enabled: bool,
+    /// The tenant's `journal_limit` (records older than its newest `limit` need no writing).
+    pub limit: i64,
 }
 
 /// The slot a dialect's authentication fills with the request's tenant (request extension).
@@ -125,6 +137,7 @@ pub fn note(tenant: &Tenant) {
             epoch: tenant.epoch,
             clock: tenant.clock,
             enabled: tenant.settings.get::<bool>("journal_enabled").unwrap_or(true),
+            limit: tenant.settings.get::<i64>("journal_limit").unwrap_or(DEFAULT_LIMIT).max(1),
         });
     });
 }
@@ -319,7 +332,52 @@ impl Writer {
     }
 }
 
+/// Records gathered for one write: per tenant, only the newest `journal_limit` (older
+/// ones would be trimmed by retention right after, so they are neither redacted nor
+/// written), plus the flushes to answer once written.
+#[derive(Default)]
+struct Gathered {
+    per_tenant: HashMap<TenantId, VecDeque<Pending>>,
+    /// Tenants in order of their first record (the write keeps arrival order per tenant).
+    order: Vec<TenantId>,
+    len: usize,
+    acks: Vec<oneshot::Sender<()>>,
+    stop: bool,
+}
+
+impl Gathered {
+    fn take(&mut self, m: Msg) {
+        match m {
+            Msg::Record(p) => {
+                let limit = usize::try_from(p.tenant.limit).unwrap_or(usize::MAX).max(1);
+                let t = p.tenant.id;
+                let q = self.per_tenant.entry(t).or_insert_with(|| {
+                    self.order.push(t);
+                    VecDeque::new()
+                });
+                q.push_back(*p);
+                self.len += 1;
+                while q.len() > limit {
+                    q.pop_front();
+                    self.len -= 1;
+                }
+            }
+            Msg::Flush(tx) => self.acks.push(tx),
+            Msg::Stop => self.stop = true,
+        }
+    }
+
+    /// Whether to write now rather than gather more.
+    fn due(&self, since: Instant) -> bool {
+        self.stop || !self.acks.is_empty() || self.len < BATCH || self.len >= MAX_GATHER || since.elapsed() >= GATHER
+    }
+}
+
 /// Starts this process's writer (once; later calls return None).
+///
+/// One task gathers what the channel brings (at once when the load is light, for up to
+/// [`GATHER`] under load, coalescing per tenant) while the previous batch is being written
+/// by another, so the channel keeps draining during a write.
 pub fn spawn_writer(state: &AppState) -> Option<Writer> {
     let mut rx = state.journal.rx.lock().ok()?.take()?;
     let running = state.journal.running.clone();
@@ -328,24 +386,52 @@ pub fn spawn_writer(state: &AppState) -> Option<Writer> {
     let task = tokio::spawn(async move {
         let mut last_trim = Instant::now();
         let mut untrimmed: HashSet<TenantId> = HashSet::new();
-        let mut stopping = false;
-        while !stopping {
+        let mut inflight: Option<tokio::task::JoinHandle<()>> = None;
+        loop {
             let Some(first) = rx.recv().await else { break };
-            let mut batch = vec![first];
-            while batch.len() < BATCH {
-                match rx.try_recv() {
-                    Ok(m) => batch.push(m),
-                    Err(_) => break,
+            let started = Instant::now();
+            let mut g = Gathered::default();
+            g.take(first);
+            loop {
+                while g.len < MAX_GATHER {
+                    match rx.try_recv() {
+                        Ok(m) => g.take(m),
+                        Err(_) => break,
+                    }
+                }
+                if g.due(started) {
+                    break;
+                }
+                let left = GATHER.saturating_sub(started.elapsed());
+                match tokio::time::timeout(left, rx.recv()).await {
+                    Ok(Some(m)) => g.take(m),
+                    Ok(None) | Err(_) => break,
                 }
             }
-            stopping = batch.iter().any(|m| matches!(m, Msg::Stop));
+            // One write at a time, in order.
+            if let Some(h) = inflight.take() {
+                let _ = h.await;
+            }
+            untrimmed.extend(g.order.iter().copied());
             // Retention is enforced at most once a second under load, and always before
             // a reader (a flush) looks.
-            let trim = stopping || last_trim.elapsed() >= TRIM_EVERY || batch.iter().any(|m| matches!(m, Msg::Flush(_)));
-            if trim {
+            let trim = g.stop || !g.acks.is_empty() || last_trim.elapsed() >= TRIM_EVERY;
+            let trim_now: Vec<TenantId> = if trim {
                 last_trim = Instant::now();
+                untrimmed.drain().collect()
+            } else {
+                Vec::new()
+            };
+            let stop = g.stop;
+            let h = tokio::spawn(write(db.clone(), g, trim_now));
+            if stop {
+                let _ = h.await;
+                break;
             }
-            write(&db, batch, &mut untrimmed, trim).await;
+            inflight = Some(h);
+        }
+        if let Some(h) = inflight.take() {
+            let _ = h.await;
         }
         running.store(false, Ordering::Release);
     });
@@ -355,28 +441,29 @@ pub fn spawn_writer(state: &AppState) -> Option<Writer> {
     })
 }
 
-/// Writes the batch's records, trims (when `trim`) every tenant written to since the last
-/// trim, then answers the batch's flushes.
-async fn write(db: &sqlx::PgPool, batch: Vec<Msg>, untrimmed: &mut HashSet<TenantId>, trim: bool) {
-    let mut records = Vec::with_capacity(batch.len());
-    let mut acks = Vec::new();
-    for m in batch {
-        match m {
-            Msg::Record(p) => records.push(redact(*p)),
-            Msg::Flush(tx) => acks.push(tx),
-            Msg::Stop => {}
-        }
-    }
-    untrimmed.extend(records.iter().map(|r| r.tenant));
-    if !records.is_empty() {
-        if let Err(e) = store::insert_batch(db, &records).await {
+/// Redacts and writes the gathered records, trims the tenants in `trim`, then answers the
+/// flushes.
+async fn write(db: sqlx::PgPool, g: Gathered, trim: Vec<TenantId>) {
+    let Gathered {
+        mut per_tenant,
+        order,
+        len,
+        acks,
+        ..
+    } = g;
+    if len > 0 {
+        let pending: Vec<Pending> = order.iter().filter_map(|t| per_tenant.remove(t)).flatten().collect();
+        // Redaction is CPU work: off the runtime's worker threads.
+        let records = tokio::task::spawn_blocking(move || pending.into_iter().map(redact).collect::<Vec<_>>())
+            .await
+            .unwrap_or_default();
+        if let Err(e) = store::insert_batch(&db, &records).await {
             tracing::warn!(error = %e, records = records.len(), "request journal batch not written");
             DROPPED.fetch_add(records.len() as u64, Ordering::Relaxed);
         }
     }
-    if trim && !untrimmed.is_empty() {
-        let tenants: Vec<TenantId> = untrimmed.drain().collect();
-        if let Err(e) = store::trim(db, &tenants, DEFAULT_LIMIT).await {
+    if !trim.is_empty() {
+        if let Err(e) = store::trim(&db, &trim, DEFAULT_LIMIT).await {
             tracing::warn!(error = %e, "request journal not trimmed");
         }
     }
@@ -766,7 +853,11 @@ fn redact(p: Pending) -> NewRecord {
         if s.0.is_empty() {
             return v;
         }
-        serde_json::from_str(&s.scrub(v.to_string())).unwrap_or(v)
+        let text = v.to_string();
+        if !s.0.iter().any(|x| text.contains(x.as_str())) {
+            return v;
+        }
+        serde_json::from_str(&s.scrub(text)).unwrap_or(v)
     };
     let at = match p.tenant.clock.frozen_at {
         Some(t) => t,
@@ -866,6 +957,7 @@ mod tests {
                 epoch: 0,
                 clock: TenantClock::default(),
                 enabled: true,
+                limit: DEFAULT_LIMIT,
             },
             base_now: Utc::now(),
             method: Method::GET,

@@ -66,6 +66,9 @@ pub async fn pool(url: &str, max: u32) -> anyhow_like::Result<PgPool> {
     let opts: PgConnectOptions = url.parse()?;
     Ok(PgPoolOptions::new()
         .max_connections(max)
+        // No ping before every checkout (a round trip per query); a connection the server
+        // closed fails its query and is dropped by the pool.
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(30))
         .connect_with(opts)
         .await?)

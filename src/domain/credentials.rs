@@ -166,6 +166,8 @@ pub async fn revoke<'e>(db: impl PgExecutor<'e>, tenant: TenantId, kind: &str, i
     if n == 0 {
         return Err(DomainError::NotFound("credential"));
     }
+    // This process's read caches forget it at once; other replicas through the NOTIFY.
+    super::caches::invalidate_local(tenant, super::caches::Scope::Tenant);
     Ok(())
 }
 

@@ -479,3 +479,45 @@ pub async fn update_agent<'e>(db: impl PgExecutor<'e>, tenant: TenantId, id: Uui
     }
     Ok(())
 }
+
+/// A tenant's menus with an index by uuid (the read model `wait_times` renders, kept by
+/// `caches::ReadCache::menus`).
+#[derive(Debug, Clone, Default)]
+pub struct Menus {
+    /// In creation order.
+    pub list: Vec<Menu>,
+    index: std::collections::HashMap<Uuid, usize>,
+}
+
+impl Menus {
+    /// Indexes `list`.
+    pub fn new(list: Vec<Menu>) -> Self {
+        let index = list.iter().enumerate().map(|(i, m)| (m.id, i)).collect();
+        Menus { list, index }
+    }
+
+    /// The menu with uuid `id`.
+    pub fn get(&self, id: Uuid) -> Option<&Menu> {
+        self.index.get(&id).map(|i| &self.list[*i])
+    }
+
+    /// The menu and its ancestors, root first.
+    pub fn path(&self, id: Uuid) -> Vec<&Menu> {
+        let mut out = Vec::new();
+        let mut cur = self.get(id);
+        while let Some(m) = cur {
+            if out.len() > 64 {
+                break;
+            }
+            out.push(m);
+            cur = m.parent_id.and_then(|p| self.get(p));
+        }
+        out.reverse();
+        out
+    }
+
+    /// Whether `id` is `root` or below it.
+    pub fn in_subtree(&self, id: Uuid, root: Uuid) -> bool {
+        self.path(id).iter().any(|m| m.id == root)
+    }
+}

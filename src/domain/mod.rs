@@ -22,6 +22,7 @@ pub mod announcements;
 pub mod attempts;
 pub mod blobs;
 pub mod bulk_users;
+pub mod caches;
 pub mod campaign_contacts;
 pub mod campaign_launch;
 pub mod campaign_ops;

@@ -1,22 +1,34 @@
 //! A token-bucket rate limiter keyed per tenant (in-process: each replica limits its own
 //! share, which is what a per-customer limit in front of a load balancer amounts to).
+//!
+//! Lock-free per tenant: each bucket is one atomic "theoretical arrival time" (the
+//! generic cell rate algorithm, equivalent to a token bucket of `burst` tokens refilled at
+//! `rate` per second), moved by compare-and-swap; the map of buckets is sharded and only
+//! read once a tenant's bucket exists.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use dashmap::DashMap;
 
 use super::TenantId;
 
+/// Per-tenant buckets.
 #[derive(Debug)]
-struct Bucket {
-    tokens: f64,
-    last: Instant,
+pub struct RateLimiter {
+    start: Instant,
+    /// Per tenant: nanoseconds since `start` at which its bucket is full again.
+    buckets: DashMap<TenantId, Arc<AtomicU64>>,
 }
 
-/// Per-tenant token buckets.
-#[derive(Debug, Default)]
-pub struct RateLimiter {
-    buckets: DashMap<TenantId, Bucket>,
+impl Default for RateLimiter {
+    fn default() -> Self {
+        RateLimiter {
+            start: Instant::now(),
+            buckets: DashMap::new(),
+        }
+    }
 }
 
 impl RateLimiter {
@@ -26,18 +38,24 @@ impl RateLimiter {
         if rate == 0 {
             return Ok(());
         }
-        let cap = f64::from(burst.max(1));
-        let now = Instant::now();
-        let mut b = self.buckets.entry(tenant).or_insert(Bucket { tokens: cap, last: now });
-        let elapsed = now.duration_since(b.last).as_secs_f64();
-        b.tokens = (b.tokens + elapsed * f64::from(rate)).min(cap);
-        b.last = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
-            Ok(())
-        } else {
-            let wait = (1.0 - b.tokens) / f64::from(rate);
-            Err(wait.ceil().max(1.0) as u64)
+        let now = self.start.elapsed().as_nanos().min(u128::from(u64::MAX / 2)) as u64;
+        let interval = 1_000_000_000 / u64::from(rate);
+        let tolerance = interval.saturating_mul(u64::from(burst.max(1)) - 1);
+        let bucket = match self.buckets.get(&tenant) {
+            Some(b) => b.clone(),
+            None => self.buckets.entry(tenant).or_insert_with(|| Arc::new(AtomicU64::new(0))).clone(),
+        };
+        let mut tat = bucket.load(Ordering::Acquire);
+        loop {
+            let base = tat.max(now);
+            if base - now > tolerance {
+                let wait = (base - now - tolerance) as f64 / 1e9;
+                return Err(wait.ceil().max(1.0) as u64);
+            }
+            match bucket.compare_exchange_weak(tat, base + interval, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return Ok(()),
+                Err(actual) => tat = actual,
+            }
         }
     }
 }

@@ -259,3 +259,77 @@ pub async fn rotate(db: &PgPool, base: &dyn Clock, s: OpenSession, credential_ki
         opened,
     })
 }
+
+/// [`touch`] with the session kept in the per-process read cache: a live cached session
+/// costs no query, and its stored expiry is rewritten only when the sliding expiry moved
+/// by more than `caches::SESSION_WRITE_SLACK_SECS` on the tenant's clock (so the idle
+/// expiry every replica sees is right to within that). The cached expiry is this process's
+/// exact one; a session that looks expired here is looked up again (another replica may
+/// have slid it). A revoked session, a revoked credential, a tenant reset or a settings
+/// change reaches the cache through its NOTIFY (`domain::caches`).
+#[tracing::instrument(level = "debug", skip_all, fields(kind = %kind))]
+pub async fn touch_cached(
+    db: &PgPool,
+    cache: &std::sync::Arc<super::caches::ReadCache>,
+    base: &dyn Clock,
+    kind: &str,
+    token: &str,
+    idle: impl Fn(&Tenant) -> Duration,
+) -> DomainResult<Session> {
+    let digest = secrets::digest(token);
+    if let Some(s) = cache.session(&digest).filter(|s| s.kind == kind) {
+        let cached = cache.tenant(db, s.tenant).await;
+        if let Ok(ct) = cached {
+            let now = ct.tenant.clock.now(base);
+            if s.expires > now {
+                let expires = now + idle(&ct.tenant);
+                let slack = Duration::seconds(super::caches::SESSION_WRITE_SLACK_SECS);
+                let stored = if expires - s.stored > slack || expires < s.stored {
+                    let n = sqlx::query(
+                        "UPDATE auth_sessions SET expires_at = $3, last_used_at = $4
+                          WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
+                    )
+                    .bind(s.tenant.0)
+                    .bind(s.id)
+                    .bind(expires)
+                    .bind(now)
+                    .execute(db)
+                    .await?
+                    .rows_affected();
+                    if n == 0 {
+                        cache.forget_session(&digest);
+                        return Err(DomainError::Unauthorized);
+                    }
+                    Some(expires)
+                } else {
+                    None
+                };
+                cache.slide_session(&digest, expires, stored);
+                return Ok(Session {
+                    id: s.id,
+                    tenant: (*ct.tenant).clone(),
+                    credential_id: s.credential_id,
+                    now,
+                });
+            }
+        }
+        cache.forget_session(&digest);
+    }
+    let generation = cache.session_load(db);
+    let idle_of = |t: &Tenant| idle(t);
+    let s = touch(db, base, kind, token, idle_of).await?;
+    let expires = s.now + idle(&s.tenant);
+    cache.keep_session(
+        generation,
+        digest,
+        super::caches::CachedSession {
+            id: s.id,
+            tenant: s.tenant.id,
+            kind: kind.to_string(),
+            credential_id: s.credential_id,
+            expires,
+            stored: expires,
+        },
+    );
+    Ok(s)
+}

@@ -32,6 +32,11 @@ pub const ENDPOINT_VARS: [&str; 2] = ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPOR
 /// Whether spans are exported (the request layer then extracts `traceparent`).
 static ENABLED: AtomicBool = AtomicBool::new(false);
 
+/// Whether spans are exported over OTLP (the request span is then kept at `info`).
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
 /// The `tracing` layer that exports spans, for a subscriber `S`.
 pub type OtelLayer<S> = OpenTelemetryLayer<S, Tracer>;
 

@@ -7,20 +7,23 @@
 //! Rate limit: per tenant, `apps_rate_limit` requests/second with `apps_rate_burst` burst
 //! (the tenant's setting wins over the global config; 0 = off) → 429 + Retry-After.
 
+use std::sync::Arc;
+
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 
 use super::error::AppsError;
 use crate::controls::faults;
-use crate::domain::credentials::{self, kind};
-use crate::domain::tenants::{self, Tenant};
+use crate::domain::credentials::kind;
+use crate::domain::tenants::Tenant;
 use crate::state::AppState;
 
 /// An authenticated Apps API caller: its tenant.
 #[derive(Debug, Clone)]
 pub struct AppsAuth {
-    pub tenant: Tenant,
+    /// Shared with the read cache (no copy per request).
+    pub tenant: Arc<Tenant>,
 }
 
 pub use crate::http::basic_credentials;
@@ -55,12 +58,18 @@ impl FromRequestParts<AppState> for AppsAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let (user, token) = basic_credentials(parts).ok_or_else(AppsError::unauthorized)?;
-        let cred = credentials::authenticate(&state.db, &state.creds, kind::APPS, &user, &token)
+        // Both lookups are answered from the per-process read cache once warm.
+        let cred = state
+            .reads
+            .authenticate(&state.db, &state.creds, kind::APPS, &user, &token)
             .await
             .map_err(|_| AppsError::unauthorized())?;
-        let tenant = tenants::by_id(&state.db, cred.tenant_id)
+        let cached = state
+            .reads
+            .tenant(&state.db, cred.tenant_id)
             .await
             .map_err(|_| AppsError::unauthorized())?;
+        let tenant = cached.tenant.clone();
         crate::controls::journal::note(&tenant);
         let host = parts
             .headers
@@ -72,7 +81,7 @@ impl FromRequestParts<AppState> for AppsAuth {
                 return Err(AppsError::unauthorized());
             }
         }
-        let settings = super::tenant::AppsSettings::of(&tenant);
+        let settings = cached.parsed(super::tenant::AppsSettings::of);
         let rate = settings.apps_rate_limit.unwrap_or(state.config.apps_rate_limit);
         let burst = settings.apps_rate_burst.unwrap_or(state.config.apps_rate_burst);
         state.limiter.check(tenant.id, rate, burst).map_err(AppsError::too_many)?;

@@ -18,9 +18,7 @@ use serde_json::{json, Map, Value};
 use super::auth::AppsAuth;
 use super::calls::menu_has_language;
 use super::error::AppsError;
-use super::wire::MenuTree;
-use crate::domain::directory::{self, Menu};
-use crate::domain::interactions;
+use crate::domain::directory::{Menu, Menus};
 use crate::state::AppState;
 
 /// How long a queued interaction counts as waiting.
@@ -88,7 +86,7 @@ fn root_menu(q: &HashMap<String, String>, menus: &[Menu]) -> Result<Option<uuid:
 }
 
 /// A menu's row, or None when the filters leave it out.
-fn menu_row(m: &Menu, f: &Filters<'_>, waiting: &HashMap<(uuid::Uuid, String), i64>, tree: &MenuTree) -> Option<Value> {
+fn menu_row(m: &Menu, f: &Filters<'_>, waiting: &HashMap<(uuid::Uuid, &str), i64>, tree: &Menus) -> Option<Value> {
     if f.menu_type.is_some_and(|mt| mt != m.menu_type) || !menu_has_language(m, &f.lang) {
         return None;
     }
@@ -101,7 +99,7 @@ fn menu_row(m: &Menu, f: &Filters<'_>, waiting: &HashMap<(uuid::Uuid, String), i
             continue;
         }
         let wait = waiting
-            .get(&(m.id, kind.to_string()))
+            .get(&(m.id, kind))
             .copied()
             .unwrap_or_else(|| i64::from(m.wait_seconds.unwrap_or(0)));
         row.insert(channel.into(), json!(wait));
@@ -115,24 +113,27 @@ fn menu_row(m: &Menu, f: &Filters<'_>, waiting: &HashMap<(uuid::Uuid, String), i
     Some(Value::Object(row))
 }
 
-/// `GET /apps/api/v1/wait_times`.
+/// `GET /apps/api/v1/wait_times`. Menus and waiting interactions come from the read cache
+/// (`domain::caches`), so a repeated read costs no query.
 pub async fn list(State(st): State<AppState>, auth: AppsAuth, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, AppsError> {
     let f = filters(&q)?;
     let t = auth.tenant.id;
-    let menus = directory::list_menus(&st.db, t).await?;
-    let tree = MenuTree::new(menus.clone());
-    let root = root_menu(&q, &menus)?;
+    let menus = st.reads.menus(&st.db, t).await?;
+    let root = root_menu(&q, &menus.list)?;
     let now = st.now(&auth.tenant);
-    let waiting: HashMap<(uuid::Uuid, String), i64> =
-        interactions::oldest_waiting(&st.db, t, now - chrono::Duration::seconds(LIVE_WINDOW_SECS))
-            .await?
-            .into_iter()
-            .map(|(m, k, at)| ((m, k), (now - at).num_seconds().max(0)))
-            .collect();
-    let out: Vec<Value> = menus
+    let oldest = st
+        .reads
+        .oldest_waiting(&st.db, t, now - chrono::Duration::seconds(LIVE_WINDOW_SECS))
+        .await?;
+    let waiting: HashMap<(uuid::Uuid, &str), i64> = oldest
         .iter()
-        .filter(|m| root.is_none_or(|r| tree.in_subtree(m.id, r)))
-        .filter_map(|m| menu_row(m, &f, &waiting, &tree))
+        .map(|(m, k, at)| ((*m, k.as_str()), (now - *at).num_seconds().max(0)))
+        .collect();
+    let out: Vec<Value> = menus
+        .list
+        .iter()
+        .filter(|m| root.is_none_or(|r| menus.in_subtree(m.id, r)))
+        .filter_map(|m| menu_row(m, &f, &waiting, &menus))
         .collect();
     Ok(Json(Value::Array(out)))
 }

@@ -9,8 +9,8 @@ use axum::Json;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use crate::domain::credentials::{self, kind};
-use crate::domain::tenants::{self, Tenant};
+use crate::domain::credentials::kind;
+use crate::domain::tenants::Tenant;
 use crate::domain::DomainError;
 use crate::state::AppState;
 
@@ -164,7 +164,8 @@ pub fn ok(data: Value) -> Response {
 /// The authenticated caller: its tenant, account SID and enterprise SID.
 #[derive(Debug, Clone)]
 pub struct Cm {
-    pub tenant: Tenant,
+    /// Shared with the read cache (no copy per request).
+    pub tenant: std::sync::Arc<Tenant>,
     pub account_sid: String,
     pub enterprise_sid: String,
     /// The account's email: the credential's `attrs.email`, else `<slug>@switchboard.invalid`.
@@ -181,16 +182,20 @@ impl FromRequestParts<AppState> for Cm {
         if sid.is_empty() || token.is_empty() {
             return Err(CmError::unauthorized());
         }
-        let cred = credentials::authenticate(&st.db, &st.creds, kind::CAMPAIGN_MANAGER, sid, token)
+        // Both lookups are answered from the per-process read cache once warm.
+        let cred = st
+            .reads
+            .authenticate(&st.db, &st.creds, kind::CAMPAIGN_MANAGER, sid, token)
             .await
             .map_err(|e| match e {
                 DomainError::Unauthorized => CmError::unauthorized(),
                 other => CmError::from(other),
             })?;
-        let tenant = tenants::by_id(&st.db, cred.tenant_id).await.map_err(|e| match e {
+        let tenant = st.reads.tenant(&st.db, cred.tenant_id).await.map_err(|e| match e {
             DomainError::NotFound(_) => CmError::unauthorized(),
             other => CmError::from(other),
         })?;
+        let tenant = tenant.tenant.clone();
         crate::controls::journal::note(&tenant);
         let enterprise_sid = cred.account_id.clone().unwrap_or_else(|| crate::domain::sid("EN", tenant.id.0));
         let account_email = cred
@@ -217,7 +222,7 @@ impl FromRequestParts<AppState> for Cm {
         }
         Ok(Cm {
             tenant,
-            account_sid: cred.login_key,
+            account_sid: cred.login_key.clone(),
             enterprise_sid,
             account_email,
         })

@@ -188,7 +188,8 @@ fn render_pair(st: &AppState, tenant: &Tenant, cred: &LoginCred, now: DateTime<U
 
 /// An authenticated Leads request: the tenant, its Leads account id and the tenant's now.
 pub struct LeadsAuth {
-    pub tenant: Tenant,
+    /// Shared with the read cache (no copy per request).
+    pub tenant: std::sync::Arc<Tenant>,
     pub account_id: String,
     pub now: DateTime<Utc>,
 }
@@ -211,7 +212,7 @@ fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
 /// The tenant's Leads account id (for API keys, which carry none of their own): that of
 /// its oldest active Leads login, else of its oldest revoked one, else the tenant's id.
 async fn tenant_account_id(st: &AppState, tenant: &Tenant) -> LeadsResult<String> {
-    let acc = credentials::first_account_id(&st.db, tenant.id, kind::LEADS).await?;
+    let acc = st.reads.first_account_id(&st.db, tenant.id, kind::LEADS).await?;
     Ok(acc.unwrap_or_else(|| hex_id(tenant.id.0)))
 }
 
@@ -220,12 +221,17 @@ impl FromRequestParts<AppState> for LeadsAuth {
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
         let auth = if let Some(key) = header(parts, "x-api-key") {
-            let cred = match credentials::authenticate(&st.db, &st.creds, kind::LEADS_API_KEY, &secrets::digest(key), key).await {
+            // Every lookup below is answered from the per-process read cache once warm.
+            let cred = match st
+                .reads
+                .authenticate(&st.db, &st.creds, kind::LEADS_API_KEY, &secrets::digest(key), key)
+                .await
+            {
                 Ok(c) => c,
                 Err(DomainError::Internal(_)) => return Err(LeadsError::Internal),
                 Err(_) => return Err(LeadsError::Unauthorized("invalid API key")),
             };
-            let tenant = tenants::by_id(&st.db, cred.tenant_id).await?;
+            let tenant = st.reads.tenant(&st.db, cred.tenant_id).await?.tenant.clone();
             crate::controls::journal::note(&tenant);
             let account_id = match cred.account_id.clone() {
                 Some(a) => a,
@@ -256,8 +262,8 @@ impl FromRequestParts<AppState> for LeadsAuth {
                 .and_then(Value::as_str)
                 .and_then(crate::domain::parse_hex_id)
                 .ok_or(LeadsError::Unauthorized("invalid token"))?;
-            let tenant = match tenants::by_slug(&st.db, domain).await {
-                Ok(t) => t,
+            let tenant = match st.reads.tenant_by_slug(&st.db, domain).await {
+                Ok(t) => t.tenant.clone(),
                 Err(DomainError::NotFound(_)) => return Err(LeadsError::Unauthorized("invalid token")),
                 Err(e) => return Err(e.into()),
             };
@@ -273,7 +279,7 @@ impl FromRequestParts<AppState> for LeadsAuth {
                 return Err(LeadsError::Unauthorized("token expired"));
             }
             // A revoked login credential (or a deleted-and-recreated tenant) ends its tokens.
-            match credentials::get_active(&st.db, tenant.id, kind::LEADS, cred_id).await {
+            match st.reads.active_credential(&st.db, tenant.id, kind::LEADS, cred_id).await {
                 Ok(_) => {}
                 Err(DomainError::NotFound(_)) => return Err(LeadsError::Unauthorized("credentials revoked")),
                 Err(e) => return Err(e.into()),

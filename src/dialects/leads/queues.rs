@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::auth::LeadsAuth;
 use super::error::LeadsResult;
 use crate::domain::directory::Agent;
-use crate::domain::{hex_id, reports};
+use crate::domain::hex_id;
 use crate::state::AppState;
 
 /// Agent presence as the portal shows it (see the module doc).
@@ -62,9 +62,9 @@ struct AgentCounts {
 
 /// `GET /callcenter/queues/status`.
 pub async fn status(State(st): State<AppState>, auth: LeadsAuth) -> LeadsResult<Json<Value>> {
-    let queues = reports::queue_rosters(&st.db, auth.tid()).await?;
+    let queues = st.reads.queues(&st.db, auth.tid()).await?;
     let mut out = Vec::with_capacity(queues.len());
-    for q in &queues {
+    for q in queues.iter() {
         let mut n = AgentCounts::default();
         let agents: Vec<Value> = q.agents.iter().map(|a| render_agent(a, &mut n)).collect();
         let total = agents.len() as i64;

@@ -23,7 +23,7 @@ use crate::domain::delivery::{Policy, DEFAULT_DIAL_TIMEOUT_SECS, DEFAULT_RETRY_I
 use crate::domain::phone::PhoneNumber;
 use crate::domain::progress::{self, ChannelActivity, ContactsActivity};
 use crate::domain::sessions;
-use crate::domain::tenants::{self, Tenant};
+use crate::domain::tenants::Tenant;
 use crate::domain::DomainError;
 use crate::state::AppState;
 
@@ -181,7 +181,11 @@ async fn open_session(st: &AppState, p: &Map<String, Value>) -> Reply {
         return fail(code::INVALID_ARGUMENT, "accountId, username and password are required");
     };
     let login = format!("{}/{}", account.trim(), user.trim());
-    let cred = match credentials::authenticate(&st.db, &st.creds, credentials::kind::ONC, &login, &pass).await {
+    let cred = match st
+        .reads
+        .authenticate(&st.db, &st.creds, credentials::kind::ONC, &login, &pass)
+        .await
+    {
         Ok(c) => c,
         Err(DomainError::Unauthorized) => return fail(code::INVALID_CREDENTIALS, "Invalid credentials"),
         Err(e) => {
@@ -190,7 +194,7 @@ async fn open_session(st: &AppState, p: &Map<String, Value>) -> Reply {
         }
     };
     let result: F<String> = async {
-        let tenant = tenants::by_id(&st.db, cred.tenant_id).await?;
+        let tenant = st.reads.tenant(&st.db, cred.tenant_id).await?.tenant.clone();
         crate::controls::journal::note(&tenant);
         if let Some(r) = faults::check(st, tenant.id, "onc").await {
             return Err(Fail(code::INTERNAL, r.message));
@@ -222,7 +226,7 @@ async fn session(st: &AppState, p: &Map<String, Value>) -> F<(Tenant, DateTime<U
     let token = types::get_str(p, "sessionId")
         .filter(|s| !s.trim().is_empty())
         .ok_or(DomainError::Unauthorized)?;
-    let s = sessions::touch(&st.db, st.clock.as_ref(), SESSION_KIND, token.trim(), |t| idle(st, t)).await?;
+    let s = sessions::touch_cached(&st.db, &st.reads, st.clock.as_ref(), SESSION_KIND, token.trim(), |t| idle(st, t)).await?;
     crate::controls::journal::note(&s.tenant);
     if let Some(r) = faults::check(st, s.tenant.id, "onc").await {
         return Err(Fail(code::INTERNAL, r.message));
@@ -233,7 +237,10 @@ async fn session(st: &AppState, p: &Map<String, Value>) -> F<(Tenant, DateTime<U
 async fn close_session(st: &AppState, p: &Map<String, Value>) -> F<()> {
     let (tenant, now) = session(st, p).await?;
     let token = types::get_str(p, "sessionId").unwrap_or_default();
-    Ok(sessions::close(&st.db, tenant.id, SESSION_KIND, token.trim(), now).await?)
+    sessions::close(&st.db, tenant.id, SESSION_KIND, token.trim(), now).await?;
+    // This process forgets it at once; other replicas through the NOTIFY.
+    st.reads.forget_session(&crate::domain::secrets::digest(token.trim()));
+    Ok(())
 }
 
 // ---- campaigns -----------------------------------------------------------------------
