@@ -559,6 +559,118 @@ fn selenium_available() -> bool {
         .unwrap_or(false)
 }
 
+#[tokio::test]
+async fn carrier_rules_are_edited_like_the_admin_api_edits_them() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    let me = Console::signed_in(&app);
+    let page = me.get("/console/t/acme/carrier-rules").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("<textarea") && !page.body.contains("fieldset disabled"), "{}", page.body);
+    let token = csrf_in(&page.body);
+    let good = r#"[{"match": "+1415555*", "channel": "sms", "outcomes": ["undelivered", "delivered"]}]"#;
+
+    // Without the CSRF token: refused, nothing stored.
+    let a = me.post("/console/t/acme/carrier-rules", &[("rules", good)]).await;
+    assert_eq!(a.status, 403, "{}", a.body);
+    assert_eq!(app.admin_get("/admin/v1/tenants/acme/carrier-rules").await.1, json!([]));
+
+    // A refused list: 422, the page names the field and keeps the typed text.
+    let bad = r#"[{"match": "+1415*", "outcomes": ["busy", "nope"]}]"#;
+    let a = me.post("/console/t/acme/carrier-rules", &[("_csrf", &token), ("rules", bad)]).await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert!(
+        a.body.contains("role=\"alert\"") && a.body.contains("[0].outcomes[1]"),
+        "{}",
+        a.body
+    );
+    assert!(a.body.contains("nope"), "the typed text stays in the editor");
+    let a = me
+        .post("/console/t/acme/carrier-rules", &[("_csrf", &token), ("rules", "[{")])
+        .await;
+    assert_eq!(a.status, 422);
+    assert!(a.body.contains("rules: not JSON"), "{}", a.body);
+    assert_eq!(app.admin_get("/admin/v1/tenants/acme/carrier-rules").await.1, json!([]));
+
+    // Saved: the admin API answers the same rules, the page shows them.
+    let a = me
+        .post("/console/t/acme/carrier-rules", &[("_csrf", &token), ("rules", good)])
+        .await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    assert!(location(&a).contains("notice="));
+    let (_, r) = app.admin_get("/admin/v1/tenants/acme/carrier-rules").await;
+    assert_eq!(
+        r,
+        json!([{"match": "+1415555*", "channel": "sms", "outcomes": ["undelivered", "delivered"]}])
+    );
+    let page = me.get("/console/t/acme/carrier-rules").await;
+    assert!(
+        page.body.contains("+1415555*") && page.body.contains("undelivered"),
+        "{}",
+        page.body
+    );
+
+    // An empty editor removes every rule.
+    let a = me.post("/console/t/acme/carrier-rules", &[("_csrf", &token), ("rules", "")]).await;
+    assert_eq!(a.status, 303);
+    assert_eq!(app.admin_get("/admin/v1/tenants/acme/carrier-rules").await.1, json!([]));
+}
+
+#[tokio::test]
+async fn contacts_and_outbox_show_the_engines_attempts() {
+    let app = TestApp::spawn().await;
+    let p = app.tenant("acme").await;
+    app.credit("acme", 100).await;
+    // SMS: +1 NPA 555 0002 ends in carrier_error, 0003 is delivered.
+    let sid = cm_sms(&app, &p, "Attempts", &["+14155550002", "+14155550003"], Some(3600)).await;
+    let me = Console::signed_in(&app);
+    let token = me.csrf("/console/t/acme").await;
+    let a = me
+        .post(
+            "/console/t/acme/clock",
+            &[("_csrf", &token), ("action", "advance"), ("seconds", "86400")],
+        )
+        .await;
+    assert_eq!(a.status, 303, "{}", a.body);
+
+    let id = uuid::Uuid::try_parse(&sid[2..]).unwrap();
+    let page = me.get(&format!("/console/t/acme/campaigns/{id}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let row = |number: &str| {
+        let at = page.body.find(number).unwrap_or_else(|| panic!("{number} in {}", page.body));
+        let end = page.body[at..].find("</tr>").map(|e| at + e).unwrap_or(page.body.len());
+        page.body[at..end].to_string()
+    };
+    let failed = row("+14155550002");
+    assert!(failed.contains("carrierError"), "Campaign Manager's word: {failed}");
+    assert!(failed.contains("data-status=\"carrier_error\""), "{failed}");
+    assert!(
+        failed.contains("data-attempt=\"1\"") && failed.contains("data-outcome=\"carrier_error\""),
+        "{failed}"
+    );
+    assert!(failed.contains("simulated"), "the sink: {failed}");
+    let ok = row("+14155550003");
+    assert!(ok.contains(">delivered<") && ok.contains("data-status=\"completed\""), "{ok}");
+
+    let outbox = me.get("/console/t/acme/outbox").await;
+    assert_eq!(outbox.status, 200);
+    for needle in [
+        "data-outcome=\"carrier_error\"",
+        "data-outcome=\"delivered\"",
+        "simulated",
+        "Webhook deliveries",
+        "No webhook delivery.",
+    ] {
+        assert!(outbox.body.contains(needle), "{needle} in {}", outbox.body);
+    }
+    let chart = me.get("/console/t/acme/chart.svg").await;
+    assert!(
+        chart.body.contains("carrier_error") && chart.body.contains("delivered"),
+        "{}",
+        chart.body
+    );
+}
+
 const BROWSER_HINT: &str = "the console's browser test needs Debian's chromium and chromium-driver and Python selenium: \
      `apt-get install -y chromium chromium-driver && pip install selenium==4.38.0` \
      (or set SWITCHBOARD_SKIP_BROWSER=1 to skip it)";
@@ -577,10 +689,6 @@ async fn browser_scenario_in_headless_chromium() {
         selenium_available()
     );
     let app = TestApp::spawn().await;
-    let engine: bool = sqlx::query_scalar("SELECT to_regclass('attempts') IS NOT NULL")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target").to_string());
     let shots = format!("{target}/console-screenshots");
     let _ = std::fs::remove_dir_all(&shots);
@@ -592,7 +700,6 @@ async fn browser_scenario_in_headless_chromium() {
             .env("BASE_URL", &app.base)
             .env("ADMIN_TOKEN", ADMIN_TOKEN)
             .env("SHOT_DIR", &shots)
-            .env("ENGINE_PRESENT", if engine { "1" } else { "0" })
             .env("CHROMIUM_BIN", chromium.unwrap_or_default())
             .env("CHROMEDRIVER_BIN", driver.unwrap_or_default())
             .kill_on_drop(true)

@@ -19,10 +19,13 @@ use crate::domain::campaigns::Campaign;
 use crate::domain::console_views::{self, OutboxFilter, OPEN_STATES};
 use crate::domain::contacts::status as cst;
 use crate::domain::tenants::Tenant;
+use crate::domain::webhooks;
 use crate::state::AppState;
 
 /// Rows per page.
 const PAGE: i64 = 50;
+/// Webhook delivery tries shown under the outbox.
+const HOOKS_PAGE: i64 = 20;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -167,7 +170,7 @@ async fn contacts(State(st): State<AppState>, s: Session, flash: Flash, Path((sl
             }
             button type="submit" { "Filter" }
         }
-        @if words::contact_state(&c.kind, cst::PENDING, 0).is_none() {
+        @if words::contact_state(&c.kind, cst::PENDING, 0, None).is_none() {
             p class="muted" { (dialect) " has no per-contact state of its own; the shared status is shown." }
         }
         (contacts_table(&c, &rows, &attempts, state.is_some()))
@@ -210,20 +213,39 @@ fn contacts_table(
                     td class="mono" { (r.seq) }
                     td class="mono" { (r.number.as_deref().or(r.email.as_deref()).unwrap_or("—"))
                         @if let Some(n) = r.name.as_deref() { br; span class="muted" { (n) } } }
-                    td data-dialect-state { (words::contact_state(&c.kind, &r.status, r.attempts).unwrap_or_else(|| r.status.clone())) }
+                    td data-dialect-state { (dialect_state(c, r, attempts.get(&r.id).map(Vec::as_slice))) }
                     td { span class={ "badge o-" (words::tone(&r.status)) } data-status=(r.status) { (r.status) } }
                     td class="num" { (r.attempts) " / " (r.max_retries + 1) }
                     td {
-                        @for a in attempts.get(&r.id).unwrap_or(&Vec::new()) {
-                            div class="mono" { "#" (a.n) " " (a.channel) " → " (a.to_address) " · "
-                                span class={ "badge o-" (words::tone(a.outcome.as_deref().unwrap_or(&a.state))) } { (a.outcome.as_deref().unwrap_or(&a.state)) }
-                                " " span class="muted" { (layout::ts(a.at)) } }
-                        }
+                        @if let Some(list) = attempts.get(&r.id) { ol class="attempts" {
+                            @for a in list { (attempt_item(a)) }
+                        } }
                     }
                 }
             }
         }
     }
+    }
+}
+
+/// The contact's state in its dialect's words (the last finished attempt's outcome where
+/// the dialect tells outcomes apart).
+fn dialect_state(c: &Campaign, r: &crate::domain::contacts::Contact, attempts: Option<&[console_views::AttemptView]>) -> String {
+    let last = attempts.and_then(|l| l.iter().rev().find_map(|a| a.outcome.as_deref()));
+    words::contact_state(&c.kind, &r.status, r.attempts, last).unwrap_or_else(|| r.status.clone())
+}
+
+/// One attempt: number, channel, destination, outcome (or state while in flight), sink,
+/// start and end on the tenant clock.
+fn attempt_item(a: &console_views::AttemptView) -> Markup {
+    let shown = a.outcome.as_deref().unwrap_or(&a.state);
+    html! {
+        li class="mono" data-attempt=(a.n) {
+            "#" (a.n) " " (a.channel) " → " (a.to_address) " · "
+            span class={ "badge o-" (words::tone(shown)) } data-outcome=(shown) { (shown) }
+            " · " (a.sink) " · " span class="muted" { (layout::ts(a.started_at)) " – "
+                (a.ended_at.map(layout::ts).unwrap_or_else(|| "…".into())) }
+        }
     }
 }
 
@@ -252,19 +274,24 @@ async fn outbox_table(st: &AppState, t: &Tenant, f: &OutboxFilter, before_seq: O
         table id="outbox" {
             caption class="visually-hidden" { "Outbox" }
             thead { tr {
-                th scope="col" class="num" { "#" } th scope="col" { "At" } th scope="col" { "Channel" } th scope="col" { "To" }
-                th scope="col" { "From" } th scope="col" { "Status" } th scope="col" { "Body" } th scope="col" { "Campaign" }
+                th scope="col" class="num" { "#" } th scope="col" { "At" } th scope="col" { "Ended" } th scope="col" { "Channel" }
+                th scope="col" { "To" } th scope="col" { "From" } th scope="col" class="num" { "Attempt" } th scope="col" { "Status" }
+                th scope="col" { "Outcome" } th scope="col" { "Sink" } th scope="col" { "Body" } th scope="col" { "Campaign" }
             } }
             tbody {
-                @if rows.is_empty() { tr { td colspan="8" { "Nothing sent yet." } } }
+                @if rows.is_empty() { tr { td colspan="12" { "Nothing sent yet." } } }
                 @for d in &rows {
-                    tr {
+                    tr data-outbox=(d.seq) {
                         td class="num mono" { (d.seq) }
                         td class="mono" { (layout::ts(d.created_at)) }
+                        td class="mono" { (d.ended_at.map(layout::ts).unwrap_or_default()) }
                         td { (d.channel) }
                         td class="mono" { (d.to_address) }
                         td class="mono" { (d.from_address.as_deref().unwrap_or("")) }
+                        td class="num" { (d.n.map(|n| n.to_string()).unwrap_or_default()) }
                         td { span class={ "badge o-" (words::tone(&d.status)) } { (d.status) } }
+                        td { @if let Some(o) = &d.outcome { span class={ "badge o-" (words::tone(o)) } data-outcome=(o) { (o) } } }
+                        td { (d.sink.as_deref().unwrap_or("")) }
                         td { (d.body.as_deref().map(|b| b.chars().take(120).collect::<String>()).unwrap_or_default()) }
                         td { @if let Some(c) = d.campaign_id { a href={ "/console/t/" (t.slug) "/campaigns/" (c) } { "open" } } }
                     }
@@ -275,7 +302,7 @@ async fn outbox_table(st: &AppState, t: &Tenant, f: &OutboxFilter, before_seq: O
     Ok((m, next))
 }
 
-/// `GET /console/t/{slug}/outbox[?channel=&status=&to=&campaign=&before=]`
+/// `GET /console/t/{slug}/outbox[?channel=&status=&to=&campaign=&before=&hooks_before=]`
 async fn outbox(State(st): State<AppState>, s: Session, flash: Flash, Path(slug): Path<String>) -> PageResult {
     let t = load_tenant(&st, &slug).await?;
     let f = outbox_filter(&flash);
@@ -306,7 +333,44 @@ async fn outbox(State(st): State<AppState>, s: Session, flash: Flash, Path(slug)
             }
         }
     };
+    let hooks = webhook_section(&st, &t, flash.q("hooks_before").and_then(|b| b.parse().ok())).await?;
+    let content = html! { (content) (hooks) };
     Ok(layout::page("Outbox", &s, Some(&t), "/outbox", &flash, content))
+}
+
+/// The tenant's webhook delivery tries (read-only), newest first, keyset-paged on
+/// `hooks_before` (as `GET /admin/v1/tenants/{slug}/webhook-deliveries`).
+async fn webhook_section(st: &AppState, t: &Tenant, before_seq: Option<i64>) -> Result<Markup, ConsoleError> {
+    let (rows, next) = webhooks::list(&st.db, t.id, HOOKS_PAGE, before_seq).await?;
+    let base = format!("/console/t/{}/outbox", t.slug);
+    Ok(html! {
+        h2 id="webhooks-h" { "Webhook deliveries" }
+        p class="muted" { "Every try of every signed POST of the webhook carrier and its callbacks." }
+        table id="webhook-deliveries" aria-labelledby="webhooks-h" {
+            thead { tr {
+                th scope="col" { "Started" } th scope="col" { "URL" } th scope="col" class="num" { "Try" } th scope="col" { "Result" }
+                th scope="col" class="num" { "HTTP status" } th scope="col" { "Error" } th scope="col" class="num" { "ms" }
+            } }
+            tbody {
+                @if rows.is_empty() { tr { td colspan="7" { "No webhook delivery." } } }
+                @for d in &rows {
+                    tr {
+                        td class="mono" { (layout::ts(d.started_at)) }
+                        td class="mono" { (d.url) }
+                        td class="num" { (d.try_n) }
+                        td { @if d.ok { span class="badge o-ok" { "ok" } } @else { span class="badge o-bad" { "failed" } } }
+                        td class="num" { (d.status_code.map(|c| c.to_string()).unwrap_or_default()) }
+                        td { (d.error.as_deref().unwrap_or("")) }
+                        td class="num" { (d.duration_ms) }
+                    }
+                }
+            }
+        }
+        nav class="pager" aria-label="Webhook delivery pages" {
+            @if before_seq.is_some() { a href=(format!("{base}#webhooks-h")) { "Newest" } }
+            @if let Some(n) = next { a href=(format!("{base}?hooks_before={n}#webhooks-h")) { "Older" } }
+        }
+    })
 }
 
 /// `GET /console/t/{slug}/outbox/live[?filters]` (SSE of the first page).

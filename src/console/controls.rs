@@ -1,8 +1,10 @@
 //! `/console/t/{slug}/faults`, `/carrier-rules` and `/suppression`: the emulator's
-//! controls, through the same domain functions as the admin API.
+//! controls, through the same domain and engine functions as the admin API (carrier
+//! rules: `engine::carrier::rules`, as `/admin/v1/tenants/{slug}/carrier-rules`).
 
 use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use maud::html;
@@ -14,6 +16,9 @@ use crate::domain::console_views;
 use crate::domain::faults::{self, kind, NewFault};
 use crate::domain::optlists::{self, list, NewEntry, CHANNELS};
 use crate::domain::phone::PhoneNumber;
+use crate::domain::tenants::Tenant;
+use crate::domain::DomainError;
+use crate::engine::carrier::{rules, Outcome};
 use crate::state::AppState;
 
 /// The front doors a fault may be limited to (as in the admin API).
@@ -24,7 +29,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/console/t/{slug}/faults", get(faults_page).post(fault_create))
         .route("/console/t/{slug}/faults/{id}/delete", post(fault_delete))
-        .route("/console/t/{slug}/carrier-rules", get(carrier_rules))
+        .route("/console/t/{slug}/carrier-rules", get(carrier_rules).post(carrier_rules_save))
         .route("/console/t/{slug}/suppression", get(suppression).post(suppression_add))
         .route("/console/t/{slug}/suppression/{list}/{id}/delete", post(suppression_remove))
 }
@@ -132,21 +137,60 @@ async fn fault_delete(State(st): State<AppState>, Path((slug, id)): Path<(String
     Ok(see_other(&format!("/console/t/{slug}/faults"), "Fault deleted."))
 }
 
-/// `GET /console/t/{slug}/carrier-rules`: shown disabled until the admin API has
-/// `/admin/v1/tenants/{slug}/carrier-rules`.
+/// `GET /console/t/{slug}/carrier-rules`: the tenant's carrier rules as JSON in a form.
 async fn carrier_rules(State(st): State<AppState>, s: Session, flash: Flash, Path(slug): Path<String>) -> PageResult {
     let t = load_tenant(&st, &slug).await?;
+    let current = rules::render(&rules::load(&st.db, t.id).await?);
+    let text = serde_json::to_string_pretty(&current).unwrap_or_else(|_| "[]".into());
+    Ok(carrier_rules_page(&s, &t, &flash, &text))
+}
+
+/// The carrier rules page with `text` in the editor (the stored rules, or what was typed
+/// when it was refused).
+fn carrier_rules_page(s: &Session, t: &Tenant, flash: &Flash, text: &str) -> Response {
+    let base = format!("/console/t/{}/carrier-rules", t.slug);
     let content = html! {
         h1 { "Carrier rules" }
-        p class="notice" role="status" { "Per-tenant carrier rules (which outcome a destination gets) are not available in this build yet; the simulated carrier's default outcome table applies." }
-        fieldset disabled {
-            legend { "Add a rule" }
-            label class="field" { "Destination pattern" input name="pattern" placeholder="+1415555*"; }
-            label class="field" { "Outcome" select name="outcome" { option { "busy" } option { "no_answer" } option { "delivered" } } }
-            button type="submit" { "Add rule" }
+        p class="muted" id="rules-help" {
+            "The simulated carrier checks these rules in order before its built-in table: the first rule whose glob "
+            code { "match" } " (" code { "*" } ", " code { "?" } ") fits the destination on the attempt's "
+            code { "channel" } " (" code { "voice" } ", " code { "sms" } ", " code { "email" } " or " code { "*" } ") decides; the n-th attempt takes the n-th of "
+            code { "outcomes" } " and the last one repeats. Outcomes: " (Outcome::ALL.iter().map(|o| o.as_str()).collect::<Vec<_>>().join(", ")) ". Saving replaces every rule; " code { "[]" } " removes them."
+        }
+        form class="stack" method="post" action=(base) id="carrier-rules-form" {
+            (layout::csrf(s))
+            label class="field" for="rules" { "Rules (a JSON array)" }
+            textarea id="rules" name="rules" rows="14" cols="80" spellcheck="false" class="mono"
+                aria-describedby="rules-help" aria-invalid=[flash.error.is_some().then_some("true")] { (text) }
+            p class="muted" { "Example: " code { r#"[{"match": "+1415555*", "channel": "sms", "outcomes": ["undelivered", "delivered"]}]"# } }
+            div { button type="submit" { "Save rules" } }
         }
     };
-    Ok(layout::page("Carrier rules", &s, Some(&t), "/carrier-rules", &flash, content))
+    layout::page("Carrier rules", s, Some(t), "/carrier-rules", flash, content)
+}
+
+/// `POST /console/t/{slug}/carrier-rules` (`rules`: the JSON array): replaces the rules
+/// through the same functions as `PUT /admin/v1/tenants/{slug}/carrier-rules`. A refused
+/// list answers 422 with the page, the error and the typed text.
+async fn carrier_rules_save(State(st): State<AppState>, s: Session, Path(slug): Path<String>, f: Post) -> PageResult {
+    let t = load_tenant(&st, &slug).await?;
+    let text = f.get("rules");
+    let parsed = serde_json::from_str::<serde_json::Value>(if text.is_empty() { "[]" } else { text })
+        .map_err(|e| format!("rules: not JSON: {e}"))
+        .and_then(|v| rules::parse(&v).map_err(|e| e.to_string()));
+    let error = match parsed {
+        Ok(list) => match rules::store(&st.db, t.id, &list, st.now(&t)).await {
+            Ok(()) => return Ok(see_other(&format!("/console/t/{slug}/carrier-rules"), "Carrier rules saved.")),
+            Err(e @ DomainError::Internal(_)) => return Err(e.into()),
+            Err(e) => e.to_string(),
+        },
+        Err(e) => e,
+    };
+    let flash = Flash {
+        error: Some(error),
+        ..Flash::default()
+    };
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, carrier_rules_page(&s, &t, &flash, text)).into_response())
 }
 
 /// `GET /console/t/{slug}/suppression[?list=opt_out|dnc&number=&before=]`

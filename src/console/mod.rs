@@ -18,8 +18,11 @@
 //! - **Tables** are keyset-paged on `seq`, so they stay fast with a million rows behind.
 //! - **Dialect words**: a campaign's id is shown in the shape of the dialect that owns
 //!   it, and statuses in that dialect's words through each dialect's public mapping table
-//!   ([`words`]); Campaign Manager has no per-contact state, so its contacts show the
-//!   shared status only.
+//!   ([`words`]); a Campaign Manager contact shows the key its campaign's `counts` give
+//!   it (`delivered`, `carrierError`, …).
+//! - **Attempts** come from the engine's `attempts` rows (number, outcome, sink, start and
+//!   end); the outbox shows each row's attempt, and the overview charts attempts per
+//!   minute by outcome.
 
 mod assets;
 mod auth;

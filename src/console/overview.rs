@@ -104,11 +104,11 @@ async fn chart_svg(State(st): State<AppState>, _: Session, Path(slug): Path<Stri
     Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], svg).into_response())
 }
 
-/// Stacked bars of the last 60 minutes of outbox rows (ending at the newest one, so a
+/// Stacked bars of the last 60 minutes of attempts (ending at the newest one, so a
 /// clock moved far ahead still shows the work), by outcome.
 async fn chart(st: &AppState, t: &Tenant) -> Result<String, ConsoleError> {
     let now = st.now(t);
-    let end = console_views::last_delivery_at(&st.db, t.id)
+    let end = console_views::last_attempt_at(&st.db, t.id)
         .await?
         .map(|l| l.min(now))
         .unwrap_or(now);

@@ -36,10 +36,12 @@ pub fn campaign_status(k: &str, shared: &str) -> Option<String> {
     }
 }
 
-/// A contact's state in its campaign's dialect's words (None: the dialect has no
-/// per-contact state of its own, e.g. Campaign Manager; the shared status is shown).
-pub fn contact_state(k: &str, shared: &str, attempts: i32) -> Option<String> {
+/// A contact's state in its campaign's dialect's words: ONC's StatusCode, the Leads and
+/// outbound dialer states, and for Campaign Manager the key its `counts` give the contact
+/// (from the shared status and the last attempt's outcome). None: the shared status only.
+pub fn contact_state(k: &str, shared: &str, attempts: i32, last_outcome: Option<&str>) -> Option<String> {
     match k {
+        kind::SMS | kind::VOICE => Some(campaign_manager::count_key(shared, last_outcome).to_string()),
         kind::ONC => Some(format!("StatusCode {}", onc::status_code_for(shared, attempts))),
         kind::LEADS => Some(leads::lead_status(shared).to_string()),
         kind::OUTBOUND_DIALER => Some(outbound_dialer::status::contact_state(shared).to_string()),

@@ -1,5 +1,5 @@
-//! Read-only views of a tenant for the web console: keyset pages, counts per status and
-//! the attempts-per-minute series. Nothing here writes; every query names the tenant.
+//! Read-only views of a tenant for the web console: keyset pages, counts per status,
+//! attempts and the attempts-per-minute series. Nothing here writes; every query names the tenant.
 //!
 //! Pages are keyset pages on `seq` (the `(tenant_id, …, seq)` indexes), so a table stays
 //! fast with a million rows behind it; no page counts the rows it skips.
@@ -8,12 +8,11 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgPool, Postgres, QueryBuilder, Row};
+use sqlx::{PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::campaigns::{self, Campaign};
 use super::contacts::{self, Contact};
-use super::outbox::{self, Delivery};
 use super::{DomainResult, TenantId};
 
 /// Shared contact states that are not final: the contact may still be attempted.
@@ -95,6 +94,24 @@ pub struct OutboxFilter {
     pub campaign: Option<Uuid>,
 }
 
+/// One outbox row as the console lists it: the delivery with its attempt's number,
+/// outcome, sink and end (NULL for rows written outside the engine).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct OutboxRow {
+    pub seq: i64,
+    pub campaign_id: Option<Uuid>,
+    pub channel: String,
+    pub to_address: String,
+    pub from_address: Option<String>,
+    pub body: Option<String>,
+    pub status: String,
+    pub n: Option<i32>,
+    pub outcome: Option<String>,
+    pub sink: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
 /// A page of the tenant's outbox, newest first, older than `before_seq`.
 #[tracing::instrument(skip_all, fields(tenant = %tenant))]
 pub async fn outbox_page(
@@ -103,8 +120,11 @@ pub async fn outbox_page(
     f: &OutboxFilter,
     before_seq: Option<i64>,
     limit: i64,
-) -> DomainResult<Vec<Delivery>> {
-    let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(format!("SELECT {} FROM deliveries WHERE tenant_id = ", outbox::COLS));
+) -> DomainResult<Vec<OutboxRow>> {
+    let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(
+        "SELECT seq, campaign_id, channel, to_address, from_address, body, status, n, outcome, sink, created_at, ended_at
+           FROM deliveries WHERE tenant_id = ",
+    );
     qb.push_bind(tenant.0);
     qb.push(" AND seq < ").push_bind(before_seq.unwrap_or(i64::MAX));
     if let Some(c) = &f.channel {
@@ -120,64 +140,49 @@ pub async fn outbox_page(
         qb.push(" AND campaign_id = ").push_bind(c);
     }
     qb.push(" ORDER BY seq DESC LIMIT ").push_bind(limit);
-    Ok(qb.build_query_as::<Delivery>().fetch_all(db).await?)
+    Ok(qb.build_query_as::<OutboxRow>().fetch_all(db).await?)
 }
 
 /// One attempt as the console lists it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct AttemptView {
     pub contact_id: Uuid,
     pub n: i32,
     pub channel: String,
     pub to_address: String,
-    /// The attempt's state, or the outbox status when attempts are not recorded.
+    /// `sending`, `dialing`, `connected` or `done`.
     pub state: String,
+    /// The outcome once the attempt is done.
     pub outcome: Option<String>,
-    pub at: DateTime<Utc>,
+    /// `simulated`, `webhook` or `smtp`.
+    pub sink: String,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
 }
 
-/// The attempts of `contacts` (of the tenant), in order. Read from the `attempts` table
-/// where the database has one, else from the outbox (one row per attempt).
+/// The attempts of `contacts` (of the tenant), in order.
 #[tracing::instrument(skip_all, fields(tenant = %tenant))]
 pub async fn attempts_of(db: &PgPool, tenant: TenantId, contacts: &[Uuid]) -> DomainResult<Vec<AttemptView>> {
     if contacts.is_empty() {
         return Ok(Vec::new());
     }
-    let has_attempts: bool = sqlx::query_scalar("SELECT to_regclass('attempts') IS NOT NULL")
-        .fetch_one(db)
-        .await?;
-    let sql = if has_attempts {
-        "SELECT contact_id, n::int4 AS n, channel, to_address, state, outcome, started_at AS at FROM attempts
-          WHERE tenant_id = $1 AND contact_id = ANY($2) ORDER BY contact_id, n, started_at"
-    } else {
-        "SELECT contact_id, (row_number() OVER (PARTITION BY contact_id ORDER BY seq))::int4 AS n, channel, to_address,
-                status AS state, NULL::text AS outcome, created_at AS at
-           FROM deliveries WHERE tenant_id = $1 AND contact_id = ANY($2) ORDER BY contact_id, seq"
-    };
-    let rows = sqlx::query(sql).bind(tenant.0).bind(contacts).fetch_all(db).await?;
-    rows.iter()
-        .map(|r| {
-            Ok(AttemptView {
-                contact_id: r.try_get("contact_id")?,
-                n: r.try_get("n")?,
-                channel: r.try_get("channel")?,
-                to_address: r.try_get("to_address")?,
-                state: r.try_get("state")?,
-                outcome: r.try_get("outcome")?,
-                at: r.try_get("at")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()
-        .map_err(Into::into)
+    Ok(sqlx::query_as(
+        "SELECT contact_id, n, channel, to_address, state, outcome, sink, started_at, ended_at FROM attempts
+          WHERE tenant_id = $1 AND contact_id = ANY($2) ORDER BY contact_id, n, started_at",
+    )
+    .bind(tenant.0)
+    .bind(contacts)
+    .fetch_all(db)
+    .await?)
 }
 
-/// Attempts per minute by outcome (the outbox status) from `since` (tenant clock), in
-/// minute order: `(minute, outcome, count)`.
+/// Attempts per minute of their start by outcome (`in_flight` while not done) from
+/// `since` (tenant clock), in minute order: `(minute, outcome, count)`.
 #[tracing::instrument(skip_all, fields(tenant = %tenant))]
 pub async fn attempts_per_minute(db: &PgPool, tenant: TenantId, since: DateTime<Utc>) -> DomainResult<Vec<(DateTime<Utc>, String, i64)>> {
     Ok(sqlx::query_as(
-        "SELECT date_trunc('minute', created_at) AS m, status, count(*) FROM deliveries
-          WHERE tenant_id = $1 AND created_at >= $2 GROUP BY m, status ORDER BY m, status",
+        "SELECT date_trunc('minute', started_at) AS m, coalesce(outcome, 'in_flight') AS o, count(*) FROM attempts
+          WHERE tenant_id = $1 AND started_at >= $2 GROUP BY m, o ORDER BY m, o",
     )
     .bind(tenant.0)
     .bind(since)
@@ -185,24 +190,26 @@ pub async fn attempts_per_minute(db: &PgPool, tenant: TenantId, since: DateTime<
     .await?)
 }
 
-/// When the tenant's newest outbox row was written (the chart's right edge when the
-/// tenant clock moved past the work).
-pub async fn last_delivery_at(db: &PgPool, tenant: TenantId) -> DomainResult<Option<DateTime<Utc>>> {
-    Ok(
-        sqlx::query_scalar("SELECT created_at FROM deliveries WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1")
-            .bind(tenant.0)
-            .fetch_optional(db)
-            .await?,
-    )
+/// When the tenant's newest attempt started (the chart's right edge when the tenant clock
+/// moved past the work).
+pub async fn last_attempt_at(db: &PgPool, tenant: TenantId) -> DomainResult<Option<DateTime<Utc>>> {
+    Ok(sqlx::query_scalar("SELECT max(started_at) FROM attempts WHERE tenant_id = $1")
+        .bind(tenant.0)
+        .fetch_one(db)
+        .await?)
 }
 
 /// A change marker of the tenant's live data: the newest outbox, campaign and contact
 /// update. Live views re-render only when it moves.
 pub async fn change_marker(db: &PgPool, tenant: TenantId) -> DomainResult<String> {
-    let row: (Option<i64>, Option<DateTime<Utc>>, Option<i64>) = sqlx::query_as(
+    // An outbox row changes in place when its attempt ends: the attempts not done yet
+    // (their count and next due time, from the partial index) move with it.
+    let row: (Option<i64>, Option<DateTime<Utc>>, Option<i64>, i64, Option<DateTime<Utc>>) = sqlx::query_as(
         "SELECT (SELECT max(seq) FROM deliveries WHERE tenant_id = $1),
                 (SELECT max(updated_at) FROM campaigns WHERE tenant_id = $1),
-                (SELECT max(seq) FROM request_journal WHERE tenant_id = $1)",
+                (SELECT max(seq) FROM request_journal WHERE tenant_id = $1),
+                (SELECT count(*) FROM attempts WHERE tenant_id = $1 AND state <> 'done'),
+                (SELECT min(due_at) FROM attempts WHERE tenant_id = $1 AND state <> 'done')",
     )
     .bind(tenant.0)
     .fetch_one(db)
