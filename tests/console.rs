@@ -265,6 +265,8 @@ async fn every_page_answers_the_operator_and_nobody_else() {
         (v.as_array().map(|a| a.len()).unwrap_or(0) >= 2).then_some(())
     })
     .await;
+    // the two SMS are `sending` for 2 s on the tenant clock: let them end
+    app.clock("acme", json!({"advance_seconds": 60})).await;
     let (s, fault) = app
         .admin_post(
             "/admin/v1/tenants/acme/faults",
