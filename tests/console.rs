@@ -568,7 +568,11 @@ async fn carrier_rules_are_edited_like_the_admin_api_edits_them() {
     let me = Console::signed_in(&app);
     let page = me.get("/console/t/acme/carrier-rules").await;
     assert_eq!(page.status, 200, "{}", page.body);
-    assert!(page.body.contains("<textarea") && !page.body.contains("fieldset disabled"), "{}", page.body);
+    assert!(
+        page.body.contains("<textarea") && !page.body.contains("fieldset disabled"),
+        "{}",
+        page.body
+    );
     let token = csrf_in(&page.body);
     let good = r#"[{"match": "+1415555*", "channel": "sms", "outcomes": ["undelivered", "delivered"]}]"#;
 

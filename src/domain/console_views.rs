@@ -204,7 +204,8 @@ pub async fn last_attempt_at(db: &PgPool, tenant: TenantId) -> DomainResult<Opti
 pub async fn change_marker(db: &PgPool, tenant: TenantId) -> DomainResult<String> {
     // An outbox row changes in place when its attempt ends: the attempts not done yet
     // (their count and next due time, from the partial index) move with it.
-    let row: (Option<i64>, Option<DateTime<Utc>>, Option<i64>, i64, Option<DateTime<Utc>>) = sqlx::query_as(
+    type Marker = (Option<i64>, Option<DateTime<Utc>>, Option<i64>, i64, Option<DateTime<Utc>>);
+    let row: Marker = sqlx::query_as(
         "SELECT (SELECT max(seq) FROM deliveries WHERE tenant_id = $1),
                 (SELECT max(updated_at) FROM campaigns WHERE tenant_id = $1),
                 (SELECT max(seq) FROM request_journal WHERE tenant_id = $1),

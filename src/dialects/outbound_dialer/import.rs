@@ -454,7 +454,18 @@ async fn run(ctx: &JobCtx) -> Result<JobOutcome, DomainError> {
             v
         };
         let now = ctx.state.now(&t);
-        let moved = imports::move_batch(&ctx.state.db, tenant, campaign, lease, range, (CHANNEL, redials), keep, progress, now).await?;
+        let moved = imports::move_batch(
+            &ctx.state.db,
+            tenant,
+            campaign,
+            lease,
+            range,
+            (CHANNEL, redials),
+            keep,
+            progress,
+            now,
+        )
+        .await?;
         let (Some(b), Some(next)) = (moved, after) else {
             return Ok(JobOutcome::Abandoned);
         };
