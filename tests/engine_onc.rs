@@ -166,7 +166,8 @@ async fn status_codes_retries_and_error_codes_through_a_run() {
         .unwrap();
     assert_eq!(
         attrs["policy"],
-        json!({"retry_interval_secs": 600, "dial_timeout_secs": 20, "window": null, "progress_url": null})
+        json!({"retry_interval_secs": 600, "dial_timeout_secs": 20, "window": null, "progress_url": null,
+               "until": "2031-01-01T00:00:00Z"})
     );
     let status: String = sqlx::query_scalar("SELECT status FROM campaigns WHERE id = $1")
         .bind(cid)
