@@ -2,7 +2,7 @@
 //! clock frozen and advanced through the admin API: the StatusCode sequence per channel
 //! (2/3 → 5 → 4 or 6) with RetryCount counting down and LastDeliveryErrorCode,
 //! RetryMinutesInterval, the daily window ActiveFromTime–ActiveToTime (resumed the next
-//! day), IsPaused and resume, and ProgressWSEndpoint callbacks (in order, retried when the
+//! day), the end ActiveToDate + ActiveToTime, IsPaused and resume, and ProgressWSEndpoint callbacks (in order, retried when the
 //! receiver fails).
 //!
 //! Numbers follow the simulated carrier's table (`+1 NPA 555 000N`): 1 not answered,
@@ -166,7 +166,8 @@ async fn status_codes_retries_and_error_codes_through_a_run() {
         .unwrap();
     assert_eq!(
         attrs["policy"],
-        json!({"retry_interval_secs": 600, "dial_timeout_secs": 20, "window": null, "progress_url": null})
+        json!({"retry_interval_secs": 600, "dial_timeout_secs": 20, "window": null, "progress_url": null,
+               "until": "2031-01-01T00:00:00Z"})
     );
     let status: String = sqlx::query_scalar("SELECT status FROM campaigns WHERE id = $1")
         .bind(cid)
@@ -254,6 +255,41 @@ async fn is_paused_stops_attempts_and_resuming_continues() {
         attempts_to(&app, "+14155550001").await,
         vec!["2030-01-07T10:00:00Z", "2030-01-07T11:00:20Z", "2030-01-07T11:10:40Z"]
     );
+}
+
+#[tokio::test]
+async fn no_attempt_after_active_to_date_and_the_campaign_then_completes() {
+    let app = TestApp::spawn().await;
+    let onc = setup(&app).await;
+    let cid = Uuid::new_v4();
+    // ends today at 10:30 (T0 is 10:00); four attempts 10 min apart would need until 10:31:20
+    let mut c = voice_campaign(cid, 4, 10, None);
+    c["ActiveToDate"] = json!("2030-01-07");
+    c["ActiveToTime"] = json!("10:30:00");
+    add_campaign(&onc, &c).await;
+    add_contact(&onc, cid, "VoiceCommInfo", "+14155551234", None).await; // answered
+    add_contact(&onc, cid, "VoiceCommInfo", "+14155550001", None).await; // never answered
+    start(&app, &onc, &mut c).await;
+    let policy: Value = sqlx::query_scalar("SELECT attrs->'policy' FROM campaigns WHERE id = $1")
+        .bind(cid)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(policy["until"], "2030-01-07T10:30:00Z");
+    advance(&app, 86400).await;
+    // 10:00:00, 10:10:20, 10:20:40; the retry due at 10:31:00 is past the end
+    assert_eq!(
+        attempts_to(&app, "+14155550001").await,
+        vec!["2030-01-07T10:00:00Z", "2030-01-07T10:10:20Z", "2030-01-07T10:20:40Z"]
+    );
+    // the waiting contact is left as it is: waiting for retry, one retry left
+    assert_eq!(codes(&onc, cid, "VoiceCommInfo").await, vec![(4, 0, 3), (5, 3, 1)]);
+    let status: String = sqlx::query_scalar("SELECT status FROM campaigns WHERE id = $1")
+        .bind(cid)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(status, "completed");
 }
 
 // ---- ProgressWSEndpoint ------------------------------------------------------------------

@@ -714,3 +714,41 @@ pub async fn due_campaigns(conn: &mut PgConnection, tenant: TenantId, now: DateT
     .fetch_all(&mut *conn)
     .await?)
 }
+
+/// Whether a contact of the campaign has an attempt in flight (`dialing`, `connected`,
+/// `sending`, `queued`).
+pub async fn in_flight<'e>(db: impl PgExecutor<'e>, tenant: TenantId, campaign: Uuid) -> DomainResult<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM contacts k WHERE k.tenant_id = $1 AND k.campaign_id = $2
+                           AND k.status IN ('dialing', 'connected', 'sending', 'queued'))",
+    )
+    .bind(tenant.0)
+    .bind(campaign)
+    .fetch_one(db)
+    .await?)
+}
+
+/// [`finished`] for a campaign past its end (`policy.until`): contacts still waiting
+/// (`pending`, `retry_wait`) do not keep it open, only attempts in flight do.
+pub async fn finished_at_end(conn: &mut PgConnection, tenant: TenantId, campaign: Uuid, success: &[&str]) -> DomainResult<Option<bool>> {
+    let r = sqlx::query(
+        "SELECT EXISTS (SELECT 1 FROM contacts k WHERE k.tenant_id = $1 AND k.campaign_id = c.id
+                           AND k.status IN ('dialing', 'connected', 'sending', 'queued')) AS open,
+                EXISTS (SELECT 1 FROM attempts a WHERE a.tenant_id = $1 AND a.campaign_id = c.id) AS tried,
+                EXISTS (SELECT 1 FROM attempts a WHERE a.tenant_id = $1 AND a.campaign_id = c.id AND a.outcome = ANY($3)) AS ok
+           FROM campaigns c WHERE c.tenant_id = $1 AND c.id = $2 AND c.status = 'running' AND c.deleted_at IS NULL
+           FOR NO KEY UPDATE OF c SKIP LOCKED",
+    )
+    .bind(tenant.0)
+    .bind(campaign)
+    .bind(success)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(r) = r else { return Ok(None) };
+    if r.try_get::<bool, _>("open")? {
+        return Ok(None);
+    }
+    let tried: bool = r.try_get("tried")?;
+    let ok: bool = r.try_get("ok")?;
+    Ok(Some(ok || !tried))
+}

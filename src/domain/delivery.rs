@@ -2,7 +2,14 @@
 //! `campaigns.attrs.policy` at creation and update, the engine reads it.
 //!
 //! `{"retry_interval_secs": int (default 300), "dial_timeout_secs": int (default 30),
-//!   "window": {"from": "HH:MM:SS", "to": "HH:MM:SS"} | null, "progress_url": str | null}`
+//!   "window": {"from": "HH:MM:SS", "to": "HH:MM:SS"} | null, "progress_url": str | null,
+//!   "until": RFC 3339 | null}`
+//!
+//! `until` is the campaign's end on the tenant clock: the engine starts no attempt at or
+//! after it (attempts in flight finish). Once none is in flight, a running campaign past
+//! its `until` ends like one whose every contact is final (`completed`, or `failed` when
+//! attempts were made and none succeeded); the contacts still waiting (`pending`,
+//! `retry_wait`) are left as they are, not cancelled.
 //!
 //! The window is a daily time-of-day range on the tenant clock, in UTC: `from` inclusive,
 //! `to` exclusive; `to` before `from` spans midnight; `from == to` is the whole day.
@@ -59,6 +66,9 @@ pub struct Policy {
     pub window: Option<Window>,
     #[serde(default)]
     pub progress_url: Option<String>,
+    /// No attempt starts at or after this instant (tenant clock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
 }
 
 fn default_retry() -> i64 {
@@ -76,6 +86,7 @@ impl Default for Policy {
             dial_timeout_secs: DEFAULT_DIAL_TIMEOUT_SECS,
             window: None,
             progress_url: None,
+            until: None,
         }
     }
 }
@@ -107,7 +118,17 @@ impl Policy {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(str::to_string);
+        out.until = p
+            .get("until")
+            .and_then(Value::as_str)
+            .and_then(|s| DateTime::parse_from_rfc3339(s.trim()).ok())
+            .map(|t| t.with_timezone(&Utc));
         out
+    }
+
+    /// Whether attempts may no longer start at `at` (its `until` has come).
+    pub fn ended(&self, at: DateTime<Utc>) -> bool {
+        self.until.is_some_and(|u| at >= u)
     }
 
     /// `at` when attempts may start then, else the next window opening.
@@ -156,6 +177,14 @@ mod tests {
         assert_eq!(p.next_open(at("2030-01-01T10:00:00Z")), at("2030-01-01T10:00:00Z"));
         let p = Policy::of(&json!({"policy": {"window": null, "retry_interval_secs": "x"}}));
         assert_eq!(p, Policy::default());
+        let p = Policy::of(&json!({"policy": {"until": "2030-01-01T17:00:00Z"}}));
+        assert_eq!(p.until, Some(at("2030-01-01T17:00:00Z")));
+        assert!(!p.ended(at("2030-01-01T16:59:59Z")));
+        assert!(p.ended(at("2030-01-01T17:00:00Z")));
+        assert_eq!(
+            Policy::of(&serde_json::to_value(json!({"policy": p.clone()})).unwrap_or_default()),
+            p
+        );
     }
 
     #[test]

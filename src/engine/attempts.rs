@@ -35,6 +35,9 @@
 //! 5. ends running campaigns whose every contact is final: **`failed` when attempts were
 //!    made and none succeeded** (answered, delivered, voicemail, opt-out, abandoned), else
 //!    `completed` (also when no attempt was needed, e.g. every contact suppressed).
+//!    A campaign past its policy's `until` (`domain::delivery`) starts no attempt at or
+//!    after it, and ends the same way once no attempt is in flight: its waiting contacts
+//!    (`pending`, `retry_wait`) are left as they are.
 //!
 //! Each batch is one transaction. It first takes `FOR KEY SHARE` on its campaigns (the
 //! lock its foreign keys take anyway; no campaign update waits for it), then locks its
@@ -205,8 +208,17 @@ async fn next_due(st: &AppState, ctx: &mut Ctx, target: DateTime<Utc>) -> Domain
             consider(since);
             continue;
         }
+        let policy = ctx.policy(a.id);
         if let Some(c) = a.claim_at {
-            consider(ctx.policy(a.id).next_open(c.max(a.updated_at).min(target)));
+            let at = policy.next_open(c.max(a.updated_at).min(target));
+            if !policy.ended(at) {
+                consider(at);
+            } else if let Some(u) = policy.until.filter(|u| *u <= target) {
+                // past its end with contacts waiting: it ends once nothing is in flight
+                if a.status == campaigns::status::RUNNING && !da::in_flight(&st.db, ctx.tenant, a.id).await? {
+                    consider(u.max(a.updated_at).min(target));
+                }
+            }
         }
         if !a.open {
             consider(since);
@@ -231,7 +243,8 @@ async fn step(st: &AppState, ctx: &mut Ctx, v: DateTime<Utc>) -> DomainResult<bo
             }
             continue;
         }
-        let open = ctx.policy(a.id).window.is_none_or(|w| w.contains(v));
+        let policy = ctx.policy(a.id);
+        let open = policy.window.is_none_or(|w| w.contains(v)) && !policy.ended(v);
         if open && a.claim_at.is_some() {
             while claim_batch(st, ctx, a.id, v).await? > 0 {
                 progressed = true;
@@ -239,7 +252,8 @@ async fn step(st: &AppState, ctx: &mut Ctx, v: DateTime<Utc>) -> DomainResult<bo
         }
     }
     for a in active.iter().filter(|a| a.status == campaigns::status::RUNNING) {
-        progressed |= finish(st, ctx.tenant, a.id, v).await?;
+        let ended = ctx.policy(a.id).ended(v);
+        progressed |= finish(st, ctx.tenant, a.id, v, ended).await?;
     }
     Ok(progressed)
 }
@@ -258,10 +272,16 @@ async fn start_due(st: &AppState, tenant: TenantId, v: DateTime<Utc>) -> DomainR
     Ok(!due.is_empty())
 }
 
-/// Completes or fails a running campaign whose every contact is final.
-async fn finish(st: &AppState, tenant: TenantId, campaign: Uuid, v: DateTime<Utc>) -> DomainResult<bool> {
+/// Completes or fails a running campaign whose every contact is final, or, once past its
+/// end (`ended`), that has no attempt in flight.
+async fn finish(st: &AppState, tenant: TenantId, campaign: Uuid, v: DateTime<Utc>, ended: bool) -> DomainResult<bool> {
     let mut tx = st.db.begin().await?;
-    let Some(delivered) = da::finished(&mut tx, tenant, campaign, &success_names()).await? else {
+    let done = if ended {
+        da::finished_at_end(&mut tx, tenant, campaign, &success_names()).await?
+    } else {
+        da::finished(&mut tx, tenant, campaign, &success_names()).await?
+    };
+    let Some(delivered) = done else {
         return Ok(false);
     };
     let event = if delivered { Event::Complete } else { Event::Fail };

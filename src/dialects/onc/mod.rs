@@ -98,8 +98,8 @@
 //!   UpdateCampaignContact, UpdateCampaign) is rescheduled to its next window the same way
 //!   (`paused` while IsPaused; IsPaused is read back from the status). The daily window
 //!   is also the delivery policy's window (see *Delivery policy*): the engine starts no
-//!   attempt outside it. Not done: a campaign still running after ActiveToDate keeps
-//!   attempting (the engine knows no end date). **Active** (GetCampaignListing/GetCampaigns) = not deleted and ActiveToDate
+//!   attempt outside it, nor at or after the end ActiveToDate + ActiveToTime (the
+//!   policy's `until`). **Active** (GetCampaignListing/GetCampaigns) = not deleted and ActiveToDate
 //!   not before the tenant's today (UTC); every kind of campaign shows, since one store
 //!   serves every dialect (rows from other dialects get ONC defaults). DeleteCampaign
 //!   soft-deletes the row (status `cancelled` unless it had already completed or failed) and deletes its contacts; AddCampaign with
@@ -141,6 +141,12 @@
 //!   00:00:00–23:59:59 is no window at all. A contact whose (next) attempt falls due
 //!   outside the window waits for the next opening (the next day's ActiveFromTime);
 //! - `progress_url` = ProgressWSEndpoint (see *Progress callbacks*).
+//! - `until` = ActiveToDate + ActiveToTime (23:59:59: the end of that day), "the date the
+//!   campaign is to end executing": no attempt starts at or after it, attempts in flight
+//!   end, and the campaign then completes (failed when attempts were made and none
+//!   succeeded). Contacts not attempted yet keep StatusCode 1, those waiting for a
+//!   retry keep 5 with their RetryCount: the doc says the campaign ends executing, not
+//!   that its contacts are cancelled (7 is the opt-out/DNC state).
 //!
 //! The engine starts the campaign at `starts_at` (ActiveFromDate + ActiveFromTime, or the
 //! next window from now, see above). IsPaused = true moves it to `paused`

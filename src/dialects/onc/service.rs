@@ -312,7 +312,8 @@ async fn get_campaign(st: &AppState, p: &Map<String, Value>) -> F<Campaign> {
 /// The neutral delivery policy of an ONC campaign (`attrs.policy`, which the engine
 /// reads): RetryMinutesInterval in seconds (not positive: the shared default, 5 minutes),
 /// DialMsTimeout in whole seconds rounded up (not positive: the shared default, 30 s),
-/// the daily window ActiveFromTime–ActiveToTime, and ProgressWSEndpoint.
+/// the daily window ActiveFromTime–ActiveToTime, ProgressWSEndpoint, and the end
+/// ActiveToDate + ActiveToTime (`until`).
 pub(super) fn policy(info: &CampaignInfo) -> Policy {
     let voice = info.voice.as_ref();
     let retry_interval_secs = voice
@@ -334,6 +335,7 @@ pub(super) fn policy(info: &CampaignInfo) -> Policy {
         dial_timeout_secs: dial_timeout_secs.max(1),
         window: info.daily_window(),
         progress_url,
+        until: info.active_until(),
     }
 }
 

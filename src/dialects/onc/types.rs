@@ -173,6 +173,25 @@ impl CampaignInfo {
         (from != to).then_some(crate::domain::delivery::Window { from, to })
     }
 
+    /// The end of the campaign as the engine reads it (`policy.until`): ActiveToDate at
+    /// ActiveToTime, UTC on the tenant clock; ActiveToTime 23:59:59 (also the default) is
+    /// the end of that day. None when ActiveToDate is unreadable.
+    pub fn active_until(&self) -> Option<DateTime<Utc>> {
+        let d1 = parse_date(self.active_to_date.as_deref()?)?;
+        let end_of_day = NaiveTime::from_hms_opt(23, 59, 59).unwrap_or(NaiveTime::MIN);
+        let t1 = self
+            .active_to_time
+            .as_deref()
+            .and_then(parse_time)
+            .map_or(end_of_day, |t| t.with_nanosecond(0).unwrap_or(t));
+        let until = NaiveDateTime::new(d1, t1).and_utc();
+        Some(if t1 == end_of_day {
+            until + chrono::Duration::seconds(1)
+        } else {
+            until
+        })
+    }
+
     /// Default RetryCount of a contact: the campaign's MaxDeliveryRetries.
     pub fn default_retries(&self) -> i64 {
         self.voice.as_ref().map(|v| v.max_delivery_retries).unwrap_or(0)
