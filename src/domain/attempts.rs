@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use sqlx::{FromRow, PgConnection, PgExecutor, Row};
 use uuid::Uuid;
 
+use super::contacts::status as cst;
 use super::{DomainResult, TenantId};
 
 /// Attempt states (`attempts.state`).
@@ -539,14 +540,43 @@ pub async fn due_to_start(conn: &mut PgConnection, tenant: TenantId, now: DateTi
     .await?)
 }
 
+/// Contact states that keep a campaign open.
+const OPEN_STATES: &[&str] = &[
+    cst::PENDING,
+    cst::RETRY_WAIT,
+    cst::DIALING,
+    cst::CONNECTED,
+    cst::SENDING,
+    cst::QUEUED,
+];
+/// Contact states of an attempt in flight (what keeps a campaign past its end open).
+const IN_FLIGHT_STATES: &[&str] = &[cst::DIALING, cst::CONNECTED, cst::SENDING, cst::QUEUED];
+
 /// Locks a running campaign (`SKIP LOCKED`) and tells whether it is finished: `None` when
 /// it is not running, locked by another replica, or has a contact that is not final;
 /// `Some(delivered)` otherwise, where `delivered` is false only when attempts were made
 /// and none succeeded.
 pub async fn finished(conn: &mut PgConnection, tenant: TenantId, campaign: Uuid, success: &[&str]) -> DomainResult<Option<bool>> {
+    finished_unless(conn, tenant, campaign, success, OPEN_STATES).await
+}
+
+/// [`finished`] for a campaign past its end (`policy.until`): contacts still waiting
+/// (`pending`, `retry_wait`) do not keep it open, only attempts in flight do.
+pub async fn finished_at_end(conn: &mut PgConnection, tenant: TenantId, campaign: Uuid, success: &[&str]) -> DomainResult<Option<bool>> {
+    finished_unless(conn, tenant, campaign, success, IN_FLIGHT_STATES).await
+}
+
+/// [`finished`] where a contact in one of `open` states keeps the campaign open.
+async fn finished_unless(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    campaign: Uuid,
+    success: &[&str],
+    open: &[&str],
+) -> DomainResult<Option<bool>> {
     let r = sqlx::query(
         "SELECT EXISTS (SELECT 1 FROM contacts k WHERE k.tenant_id = $1 AND k.campaign_id = c.id
-                           AND k.status IN ('pending', 'retry_wait', 'dialing', 'connected', 'sending', 'queued')) AS open,
+                           AND k.status = ANY($4)) AS open,
                 EXISTS (SELECT 1 FROM attempts a WHERE a.tenant_id = $1 AND a.campaign_id = c.id) AS tried,
                 EXISTS (SELECT 1 FROM attempts a WHERE a.tenant_id = $1 AND a.campaign_id = c.id AND a.outcome = ANY($3)) AS ok
            FROM campaigns c WHERE c.tenant_id = $1 AND c.id = $2 AND c.status = 'running' AND c.deleted_at IS NULL
@@ -555,6 +585,7 @@ pub async fn finished(conn: &mut PgConnection, tenant: TenantId, campaign: Uuid,
     .bind(tenant.0)
     .bind(campaign)
     .bind(success)
+    .bind(open)
     .fetch_optional(&mut *conn)
     .await?;
     let Some(r) = r else { return Ok(None) };
@@ -726,29 +757,4 @@ pub async fn in_flight<'e>(db: impl PgExecutor<'e>, tenant: TenantId, campaign: 
     .bind(campaign)
     .fetch_one(db)
     .await?)
-}
-
-/// [`finished`] for a campaign past its end (`policy.until`): contacts still waiting
-/// (`pending`, `retry_wait`) do not keep it open, only attempts in flight do.
-pub async fn finished_at_end(conn: &mut PgConnection, tenant: TenantId, campaign: Uuid, success: &[&str]) -> DomainResult<Option<bool>> {
-    let r = sqlx::query(
-        "SELECT EXISTS (SELECT 1 FROM contacts k WHERE k.tenant_id = $1 AND k.campaign_id = c.id
-                           AND k.status IN ('dialing', 'connected', 'sending', 'queued')) AS open,
-                EXISTS (SELECT 1 FROM attempts a WHERE a.tenant_id = $1 AND a.campaign_id = c.id) AS tried,
-                EXISTS (SELECT 1 FROM attempts a WHERE a.tenant_id = $1 AND a.campaign_id = c.id AND a.outcome = ANY($3)) AS ok
-           FROM campaigns c WHERE c.tenant_id = $1 AND c.id = $2 AND c.status = 'running' AND c.deleted_at IS NULL
-           FOR NO KEY UPDATE OF c SKIP LOCKED",
-    )
-    .bind(tenant.0)
-    .bind(campaign)
-    .bind(success)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(r) = r else { return Ok(None) };
-    if r.try_get::<bool, _>("open")? {
-        return Ok(None);
-    }
-    let tried: bool = r.try_get("tried")?;
-    let ok: bool = r.try_get("ok")?;
-    Ok(Some(ok || !tried))
 }
