@@ -33,7 +33,6 @@ use std::sync::{Arc, Weak};
 
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
-use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -483,7 +482,7 @@ impl ReadCache {
             self.started.store(false, Ordering::Release);
             return;
         };
-        rt.spawn(listen(db.clone(), Arc::downgrade(self)));
+        rt.spawn(super::notify::listen(db.clone(), CHANNEL, Arc::downgrade(self)));
     }
 
     fn set_listening(&self, on: bool) {
@@ -492,49 +491,19 @@ impl ReadCache {
     }
 }
 
-/// The listener task: subscribes, then applies what it hears. It ends when the pool
-/// closes or the cache is gone.
-async fn listen(db: PgPool, cache: Weak<ReadCache>) {
-    loop {
-        let subscribed = async {
-            let mut l = PgListener::connect_with(&db).await?;
-            l.listen(CHANNEL).await?;
-            Ok::<_, sqlx::Error>(l)
-        }
-        .await;
-        let mut listener = match subscribed {
-            Ok(l) => l,
-            Err(e) => {
-                if db.is_closed() || cache.strong_count() == 0 {
-                    return;
-                }
-                tracing::warn!(error = %e, "read cache: cannot listen; retrying");
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        match cache.upgrade() {
-            Some(c) => c.set_listening(true),
-            None => return,
-        }
-        loop {
-            let got = listener.try_recv().await;
-            let Some(c) = cache.upgrade() else { return };
-            match got {
-                Ok(Some(n)) => c.apply(n.payload()),
-                // The connection was lost and is back: what was said meanwhile is lost.
-                Ok(None) => c.clear(),
-                Err(e) => {
-                    c.set_listening(false);
-                    if db.is_closed() {
-                        return;
-                    }
-                    tracing::warn!(error = %e, "read cache: listener failed; reconnecting");
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                    break;
-                }
-            }
-        }
+impl super::notify::Notified for ReadCache {
+    const NAME: &'static str = "read cache";
+
+    fn set_listening(&self, on: bool) {
+        ReadCache::set_listening(self, on)
+    }
+
+    fn heard(&self, payload: &str) {
+        self.apply(payload)
+    }
+
+    fn lost(&self) {
+        self.clear()
     }
 }
 

@@ -14,12 +14,12 @@
 //! whenever its connection was lost, the cache answers from the database only.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 use serde_json::Value;
-use sqlx::postgres::{PgListener, PgRow};
+use sqlx::postgres::PgRow;
 use sqlx::{PgExecutor, PgPool, Row};
 use uuid::Uuid;
 
@@ -327,7 +327,7 @@ impl FaultCache {
             self.started.store(false, Ordering::Release);
             return;
         };
-        rt.spawn(listen(db.clone(), Arc::downgrade(self)));
+        rt.spawn(super::notify::listen(db.clone(), CHANNEL, Arc::downgrade(self)));
     }
 
     fn set_listening(&self, on: bool) {
@@ -336,48 +336,18 @@ impl FaultCache {
     }
 }
 
-/// The listener task: subscribes, then drops the entries of the tenants it hears about.
-/// It ends when the pool closes or the cache is gone.
-async fn listen(db: PgPool, cache: Weak<FaultCache>) {
-    loop {
-        let subscribed = async {
-            let mut l = PgListener::connect_with(&db).await?;
-            l.listen(CHANNEL).await?;
-            Ok::<_, sqlx::Error>(l)
-        }
-        .await;
-        let mut listener = match subscribed {
-            Ok(l) => l,
-            Err(e) => {
-                if db.is_closed() || cache.strong_count() == 0 {
-                    return;
-                }
-                tracing::warn!(error = %e, "fault cache: cannot listen; retrying");
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        match cache.upgrade() {
-            Some(c) => c.set_listening(true),
-            None => return,
-        }
-        loop {
-            let got = listener.try_recv().await;
-            let Some(c) = cache.upgrade() else { return };
-            match got {
-                Ok(Some(n)) => c.invalidate(Uuid::try_parse(n.payload()).ok().map(TenantId)),
-                // The connection was lost and is back: what was said meanwhile is lost.
-                Ok(None) => c.invalidate(None),
-                Err(e) => {
-                    c.set_listening(false);
-                    if db.is_closed() {
-                        return;
-                    }
-                    tracing::warn!(error = %e, "fault cache: listener failed; reconnecting");
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                    break;
-                }
-            }
-        }
+impl super::notify::Notified for FaultCache {
+    const NAME: &'static str = "fault cache";
+
+    fn set_listening(&self, on: bool) {
+        FaultCache::set_listening(self, on)
+    }
+
+    fn heard(&self, payload: &str) {
+        self.invalidate(Uuid::try_parse(payload).ok().map(TenantId))
+    }
+
+    fn lost(&self) {
+        self.invalidate(None)
     }
 }

@@ -49,6 +49,7 @@ pub mod interactions;
 pub mod jobs;
 pub mod journal;
 pub mod listing;
+pub mod notify;
 pub mod optlists;
 pub mod outbox;
 pub mod phone;
