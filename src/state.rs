@@ -13,10 +13,23 @@ use crate::domain::faults::FaultCache;
 use crate::domain::ratelimit::RateLimiter;
 use crate::domain::tenants::{Registry, Tenant};
 
-/// Shared state: the pool, config, clock and in-process caches. Nothing here must be
-/// shared between replicas; everything that must lives in Postgres.
+/// Shared state: a cheap handle (one reference count per clone: handlers, extractors and
+/// middlewares clone it on every request) to [`State`].
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<State>);
+
+impl std::ops::Deref for AppState {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        &self.0
+    }
+}
+
+/// The pool, config, clock and in-process caches. Nothing here must be shared between
+/// replicas; everything that must lives in Postgres.
+#[derive(Clone)]
+pub struct State {
     pub db: PgPool,
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
@@ -55,7 +68,7 @@ impl AppState {
             Some(s) => s.clone(),
             None => shared_secret(&db, "leads_jwt").await?,
         };
-        Ok(AppState {
+        Ok(AppState(Arc::new(State {
             db,
             config: Arc::new(config),
             clock: Arc::new(SystemClock),
@@ -70,12 +83,12 @@ impl AppState {
             journal: Default::default(),
             metrics: crate::observability::Metrics::new(crate::observability::sources()),
             worker_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()).into(),
-        })
+        })))
     }
 
     /// Replaces the base clock (tests).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
+        Arc::make_mut(&mut self.0).clock = clock;
         self
     }
 

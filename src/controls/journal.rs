@@ -20,13 +20,14 @@
 //! - **Off the request path**: the middleware hands the raw parts (no copy of the bodies it
 //!   keeps: shared `Bytes` slices of the frames, none for a body-less GET) to a bounded
 //!   channel ([`CHANNEL_CAPACITY`]). One writer task per process gathers them — writing at
-//!   once under light load, gathering for up to 500 ms under load — keeps per tenant only
+//!   once under light load, gathering for up to 2 s under load — keeps per tenant only
 //!   the newest `journal_limit` records of a batch (older ones would be trimmed by
 //!   retention right after, so they are neither redacted nor written), redacts on the
 //!   blocking pool and writes the batch in one `INSERT … SELECT FROM UNNEST`
 //!   (`domain::journal::insert_batch`) while it gathers the next, and trims the tenants
-//!   written to to their `journal_limit` (`domain::journal::trim`) at most once a second,
-//!   and before every read. When the channel is full the record is dropped and counted
+//!   written to to their `journal_limit` (`domain::journal::trim`) at most every 2 s,
+//!   and before every read. So under a flood the journal costs at most one insert of
+//!   `journal_limit` rows and one trim per tenant every 2 s, whatever the request rate. When the channel is full the record is dropped and counted
 //!   ([`dropped_total`]). [`Journal::flush`] waits until everything sent before it is
 //!   written (the admin API calls it before reading, so a client sees its own requests);
 //!   at shutdown `launch` stops the writer after the listeners ([`Writer::stop`]), which
@@ -66,11 +67,13 @@ pub const CHANNEL_CAPACITY: usize = 4096;
 /// gathers records for up to [`GATHER`] before writing.
 pub const BATCH: usize = 256;
 /// How long the writer gathers records under load before writing them.
-const GATHER: Duration = Duration::from_millis(500);
+const GATHER: Duration = Duration::from_secs(2);
+/// From this many records a second on, the writer gathers for [`GATHER`] between writes.
+const LOADED_RATE: f64 = 500.0;
 /// Records gathered for one write at most (after per-tenant coalescing).
 const MAX_GATHER: usize = 20_000;
 /// Retention is enforced at most this often under load (and before every read).
-const TRIM_EVERY: Duration = Duration::from_secs(1);
+const TRIM_EVERY: Duration = Duration::from_secs(2);
 /// `journal_limit` when the tenant has none.
 pub const DEFAULT_LIMIT: i64 = 10_000;
 /// What replaces a secret.
@@ -367,9 +370,10 @@ impl Gathered {
         }
     }
 
-    /// Whether to write now rather than gather more.
-    fn due(&self, since: Instant) -> bool {
-        self.stop || !self.acks.is_empty() || self.len < BATCH || self.len >= MAX_GATHER || since.elapsed() >= GATHER
+    /// Whether to write now rather than gather more: at once under light load (fewer than
+    /// [`BATCH`] waiting, and the last batch was small too), else once [`GATHER`] has passed.
+    fn due(&self, since: Instant, loaded: bool) -> bool {
+        self.stop || !self.acks.is_empty() || (!loaded && self.len < BATCH) || self.len >= MAX_GATHER || since.elapsed() >= GATHER
     }
 }
 
@@ -387,6 +391,8 @@ pub fn spawn_writer(state: &AppState) -> Option<Writer> {
         let mut last_trim = Instant::now();
         let mut untrimmed: HashSet<TenantId> = HashSet::new();
         let mut inflight: Option<tokio::task::JoinHandle<()>> = None;
+        let mut loaded = false;
+        let mut prev_started = Instant::now();
         loop {
             let Some(first) = rx.recv().await else { break };
             let started = Instant::now();
@@ -399,7 +405,7 @@ pub fn spawn_writer(state: &AppState) -> Option<Writer> {
                         Err(_) => break,
                     }
                 }
-                if g.due(started) {
+                if g.due(started, loaded) {
                     break;
                 }
                 let left = GATHER.saturating_sub(started.elapsed());
@@ -408,12 +414,19 @@ pub fn spawn_writer(state: &AppState) -> Option<Writer> {
                     Ok(None) | Err(_) => break,
                 }
             }
+            // Under load (a batch of BATCH or more, or records coming faster than
+            // LOADED_RATE a second), the next batch gathers for GATHER:
+            // per tenant only the newest `journal_limit` of it are written, so the rows
+            // written per second stay bounded however fast requests come.
+            let rate = g.len as f64 / prev_started.elapsed().as_secs_f64().max(0.001);
+            loaded = g.len >= BATCH || rate >= LOADED_RATE;
+            prev_started = started;
             // One write at a time, in order.
             if let Some(h) = inflight.take() {
                 let _ = h.await;
             }
             untrimmed.extend(g.order.iter().copied());
-            // Retention is enforced at most once a second under load, and always before
+            // Retention is enforced at most every TRIM_EVERY under load, and always before
             // a reader (a flush) looks.
             let trim = g.stop || !g.acks.is_empty() || last_trim.elapsed() >= TRIM_EVERY;
             let trim_now: Vec<TenantId> = if trim {
