@@ -15,12 +15,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, StatusCode};
+use common::engine as eng;
 use common::*;
 use hmac::{Hmac, Mac};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::Sha256;
-use switchboard::domain::contacts::{self as dcontacts, NewContact};
 use switchboard::domain::TenantId;
 use switchboard::engine::carrier::{self, Attempt, Channel, Outcome};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -77,6 +77,11 @@ impl Receiver {
     fn got(&self) -> Vec<Received> {
         self.got.lock().expect("lock").clone()
     }
+
+    /// What it received, once that is `n` requests.
+    async fn wait_for(&self, app: &TestApp, n: usize) -> Vec<Received> {
+        app.eventually(30, || async { Some(self.got()).filter(|g| g.len() == n) }).await
+    }
 }
 
 fn hmac_hex(secret: &str, body: &[u8]) -> String {
@@ -90,8 +95,7 @@ fn hmac_hex(secret: &str, body: &[u8]) -> String {
 
 /// Creates a tenant; returns its id.
 async fn tenant(app: &TestApp, slug: &str) -> TenantId {
-    let v = app.tenant(slug).await;
-    TenantId(Uuid::parse_str(v["tenant"]["id"].as_str().expect("tenant id")).expect("uuid"))
+    eng::tenant_id(&app.tenant(slug).await)
 }
 
 /// Configures the webhook carrier; returns the PATCH answer.
@@ -268,7 +272,7 @@ async fn webhook_posts_each_attempt_signed_and_lists_the_delivery() {
     let rotated = v["webhook_secret"].as_str().expect("secret").to_string();
     let b = attempt(acme, Channel::Voice, "+14155550101");
     assert_eq!(dispatch(&app, c.as_ref(), acme, &b).await, Outcome::Answered);
-    let got = app.eventually(30, || async { Some(rx.got()).filter(|g| g.len() == 2) }).await;
+    let got = rx.wait_for(&app, 2).await;
     let sig = got[1].headers["x-switchboard-signature"].to_str().expect("ascii").to_string();
     assert_eq!(sig, format!("sha256={}", hmac_hex(&rotated, &got[1].body)));
 }
@@ -489,34 +493,13 @@ async fn smtp_without_a_server_fails_the_send_visibly() {
 // ---------------------------------------------------------------------------------------
 // End to end: campaigns run by the engine
 
-/// The instant the end-to-end tenants' clocks are frozen at.
-const T0: &str = "2030-01-07T10:00:00Z";
-
-/// A campaign on `channel` starting at [`T0`], scheduled, with one contact per `to`
+/// A campaign on `channel` starting at `T0`, scheduled, with one contact per `to`
 /// (no retries); returns its id.
 async fn running_campaign(app: &TestApp, slug: &str, t: TenantId, channel: &str, from: &str, to: &[&str]) -> Uuid {
-    let c = app
-        .admin_create(
-            slug,
-            "campaigns",
-            json!({"name": format!("{channel} run"), "kind": "sms", "channel": channel, "starts_at": T0,
-                   "attrs": {"policy": {"retry_interval_secs": 60}, "from": from, "body": "See you tomorrow.", "subject": "Reminder"}}),
-        )
-        .await;
-    let id = Uuid::parse_str(c["id"].as_str().expect("campaign id")).expect("uuid");
-    let list = to
-        .iter()
-        .map(|x| NewContact {
-            number: (!x.contains('@')).then(|| x.to_string()),
-            email: x.contains('@').then(|| x.to_string()),
-            max_retries: 0,
-            ..Default::default()
-        })
-        .collect();
-    let now = chrono::DateTime::parse_from_rfc3339(T0).expect("T0").with_timezone(&chrono::Utc);
-    dcontacts::add_many(&app.db, t, id, list, channel, now).await.expect("contacts");
-    app.campaign_events(slug, &id.to_string(), &["schedule"]).await;
-    app.tick().await;
+    let attrs = json!({"policy": {"retry_interval_secs": 60}, "from": from, "body": "See you tomorrow.", "subject": "Reminder"});
+    let id = eng::campaign(app, slug, channel, attrs).await;
+    eng::add_contacts(app, t, id, to, 0, channel).await;
+    app.schedule(slug, id).await;
     id
 }
 
@@ -524,16 +507,15 @@ async fn running_campaign(app: &TestApp, slug: &str, t: TenantId, channel: &str,
 async fn webhook_carrier_posts_each_campaign_attempt_signed() {
     let app = fast_app().await;
     let (rx, url) = Receiver::start(&[200]).await;
-    let acme = tenant(&app, "acme").await;
-    app.freeze_clock_at("acme", T0).await;
+    let acme = eng::tenant_id(&app.frozen_tenant("acme").await);
     let secret = use_webhook(&app, "acme", &url).await["webhook_secret"]
         .as_str()
         .expect("secret")
         .to_string();
     let c = running_campaign(&app, "acme", acme, "sms", "+17608675309", &["+14155550003", "+14155550004"]).await;
-    app.clock("acme", json!({"advance_seconds": 10})).await;
+    app.advance("acme", 10).await;
 
-    let got = app.eventually(30, || async { Some(rx.got()).filter(|g| g.len() == 2) }).await;
+    let got = rx.wait_for(&app, 2).await;
     let mut seen = Vec::new();
     for g in &got {
         let sig = g.headers["x-switchboard-signature"].to_str().expect("ascii");
@@ -573,8 +555,7 @@ async fn smtp_carrier_sends_campaign_emails_that_reach_their_contacts() {
         ..c
     })
     .await;
-    let acme = tenant(&app, "acme").await;
-    app.freeze_clock_at("acme", T0).await;
+    let acme = eng::tenant_id(&app.frozen_tenant("acme").await);
     app.settings("acme", json!({"carrier": "smtp"})).await;
     running_campaign(
         &app,
@@ -585,7 +566,7 @@ async fn smtp_carrier_sends_campaign_emails_that_reach_their_contacts() {
         &["ann@example.com", "bounce-bob@example.com"],
     )
     .await;
-    app.clock("acme", json!({"advance_seconds": 10})).await;
+    app.advance("acme", 10).await;
 
     // ann's message arrives; bob's address bounces (permanent), so nothing is sent for it.
     let (status, error, _) = job_end(&app, acme, "smtp_send").await;
