@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, State};
 use axum::routing::get;
-use axum::{Extension, Router};
+use axum::Router;
 use maud::{html, Markup};
 use uuid::Uuid;
 
@@ -109,17 +109,8 @@ async fn list(State(st): State<AppState>, s: Session, flash: Flash, Path(slug): 
 }
 
 /// `GET /console/t/{slug}/campaigns/live` (SSE of the first page).
-async fn list_live(
-    State(st): State<AppState>,
-    _: Session,
-    flash: Flash,
-    stop: Option<Extension<live::LiveStop>>,
-    Path(slug): Path<String>,
-) -> PageResult {
-    live::serve(st, &slug, &flash, stop, (), |st, t, _| async move {
-        campaigns_table(&st, &t, None).await
-    })
-    .await
+async fn list_live(r: live::LiveRequest) -> PageResult {
+    r.serve((), |st, t, _| async move { campaigns_table(&st, &t, None).await }).await
 }
 
 /// `GET /console/t/{slug}/campaigns/{id}[?state=&after=seq]`: the contacts with attempts.
@@ -352,16 +343,7 @@ async fn webhook_section(st: &AppState, t: &Tenant, before_seq: Option<i64>) -> 
 }
 
 /// `GET /console/t/{slug}/outbox/live[?filters]` (SSE of the first page).
-async fn outbox_live(
-    State(st): State<AppState>,
-    _: Session,
-    flash: Flash,
-    stop: Option<Extension<live::LiveStop>>,
-    Path(slug): Path<String>,
-) -> PageResult {
-    let f = outbox_filter(&flash);
-    live::serve(st, &slug, &flash, stop, f, |st, t, f| async move {
-        outbox_table(&st, &t, &f, None).await
-    })
-    .await
+async fn outbox_live(r: live::LiveRequest) -> PageResult {
+    let f = outbox_filter(&r.flash);
+    r.serve(f, |st, t, f| async move { outbox_table(&st, &t, &f, None).await }).await
 }

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
-use axum::{Extension, Router};
+use axum::Router;
 use maud::{html, Markup};
 use serde_json::Value;
 
@@ -113,15 +113,9 @@ async fn list(State(st): State<AppState>, s: Session, flash: Flash, Path(slug): 
 }
 
 /// `GET /console/t/{slug}/journal/live` (SSE of the first page).
-async fn list_live(
-    State(st): State<AppState>,
-    _: Session,
-    flash: Flash,
-    stop: Option<Extension<live::LiveStop>>,
-    Path(slug): Path<String>,
-) -> PageResult {
-    let f = filter(&flash);
-    live::serve(st, &slug, &flash, stop, f, |st, t, f| async move { table(&st, &t, &f, None).await }).await
+async fn list_live(r: live::LiveRequest) -> PageResult {
+    let f = filter(&r.flash);
+    r.serve(f, |st, t, f| async move { table(&st, &t, &f, None).await }).await
 }
 
 fn header_lines(h: &Value) -> Vec<(String, String)> {

@@ -7,14 +7,16 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::IntoResponse;
-use axum::Extension;
+use axum::response::{IntoResponse, Response};
 use futures::future::BoxFuture;
 use futures::Stream;
 use maud::{html, Markup};
 use sha2::{Digest, Sha256};
 
+use super::auth::Session;
 use super::layout::{self, Flash};
 use super::{load_tenant, ConsoleError, PageResult};
 use crate::domain::console_views;
@@ -94,23 +96,55 @@ pub fn stream(
 /// A live view's first page of rows and the cursor of the next page.
 pub type Table = Result<(Markup, Option<i64>), ConsoleError>;
 
-/// The SSE handler of a live view at `/console/t/{slug}/…/live`: the tenant of `slug`,
-/// then [`stream`] of the first page that `table(state, tenant, filter)` renders (the
-/// filter parsed once from the query by the caller, `()` for none).
-pub async fn serve<F, R, Fut>(st: AppState, slug: &str, flash: &Flash, stop: Option<Extension<LiveStop>>, filter: F, table: R) -> PageResult
-where
-    F: Send + Sync + 'static,
-    R: Fn(AppState, Arc<Tenant>, Arc<F>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Table> + Send + 'static,
-{
-    let t = Arc::new(load_tenant(&st, slug).await?);
-    let f = Arc::new(filter);
-    let (st2, t2) = (st.clone(), t.clone());
-    let render: Render = Arc::new(move || {
-        let page = table(st2.clone(), t2.clone(), f.clone());
-        Box::pin(async move { Ok(page.await?.0.into_string()) })
-    });
-    Ok(stream(st, t.id, flash.q("since"), stop.map(|e| e.0), render).into_response())
+/// A request for a live view at `/console/t/{slug}/…/live`: a signed-in operator (the
+/// [`Session`] extractor's answer otherwise), the query (`since`, the view's filters), the
+/// server's shutdown signal and the `{slug}` of the path.
+pub struct LiveRequest {
+    st: AppState,
+    pub flash: Flash,
+    stop: Option<LiveStop>,
+    slug: String,
+}
+
+impl FromRequestParts<AppState> for LiveRequest {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
+        Session::from_request_parts(parts, st).await.map_err(IntoResponse::into_response)?;
+        let Ok(flash) = Flash::from_request_parts(parts, st).await;
+        let stop = parts.extensions.get::<LiveStop>().cloned();
+        let Path(slug) = Path::<String>::from_request_parts(parts, st)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(LiveRequest {
+            st: st.clone(),
+            flash,
+            stop,
+            slug,
+        })
+    }
+}
+
+impl LiveRequest {
+    /// The SSE answer: the tenant of the path, then [`stream`] of the first page that
+    /// `table(state, tenant, filter)` renders (the filter parsed once from the query by
+    /// the caller, `()` for none).
+    pub async fn serve<F, R, Fut>(self, filter: F, table: R) -> PageResult
+    where
+        F: Send + Sync + 'static,
+        R: Fn(AppState, Arc<Tenant>, Arc<F>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Table> + Send + 'static,
+    {
+        let LiveRequest { st, flash, stop, slug } = self;
+        let t = Arc::new(load_tenant(&st, &slug).await?);
+        let f = Arc::new(filter);
+        let (st2, t2) = (st.clone(), t.clone());
+        let render: Render = Arc::new(move || {
+            let page = table(st2.clone(), t2.clone(), f.clone());
+            Box::pin(async move { Ok(page.await?.0.into_string()) })
+        });
+        Ok(stream(st, t.id, flash.q("since"), stop, render).into_response())
+    }
 }
 
 /// A live view's table on its page: on the first page (`before` is None) inside the SSE
