@@ -160,6 +160,21 @@ async fn fast_app() -> TestApp {
     TestApp::spawn_config(|c| switchboard::Config { sink_backoff_ms: 50, ..c }).await
 }
 
+/// An app whose SMTP carrier sends to the test listener on `port`.
+async fn smtp_app(port: u16) -> TestApp {
+    TestApp::spawn_config(|c| switchboard::Config {
+        smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
+        sink_backoff_ms: 50,
+        ..c
+    })
+    .await
+}
+
+/// Hands a new attempt to `to` on `channel` to the webhook carrier.
+async fn to_webhook(app: &TestApp, tenant: TenantId, channel: Channel, to: &str) -> Outcome {
+    dispatch(app, carrier::webhook::webhook().as_ref(), tenant, &attempt(tenant, channel, to)).await
+}
+
 // ---------------------------------------------------------------------------------------
 // Settings and the secret
 
@@ -283,8 +298,7 @@ async fn webhook_retries_with_backoff_then_succeeds() {
     let (rx, url) = Receiver::start(&[500, 503, 200]).await;
     let acme = tenant(&app, "acme").await;
     use_webhook(&app, "acme", &url).await;
-    let a = attempt(acme, Channel::Email, "ann@example.com");
-    dispatch(&app, carrier::webhook::webhook().as_ref(), acme, &a).await;
+    to_webhook(&app, acme, Channel::Email, "ann@example.com").await;
 
     let (status, error, attempts) = job_end(&app, acme, "webhook_delivery").await;
     assert_eq!((status.as_str(), attempts), ("completed", 3), "{error:?}");
@@ -334,13 +348,7 @@ async fn webhook_gives_up_after_five_tries_and_deliveries_stay_per_tenant() {
     let acme = tenant(&app, "acme").await;
     let other = tenant(&app, "other").await;
     use_webhook(&app, "acme", &url).await;
-    dispatch(
-        &app,
-        carrier::webhook::webhook().as_ref(),
-        acme,
-        &attempt(acme, Channel::Sms, "+14155550102"),
-    )
-    .await;
+    to_webhook(&app, acme, Channel::Sms, "+14155550102").await;
 
     let (status, error, attempts) = job_end(&app, acme, "webhook_delivery").await;
     assert_eq!((status.as_str(), attempts), ("failed", 5));
@@ -360,13 +368,7 @@ async fn webhook_gives_up_after_five_tries_and_deliveries_stay_per_tenant() {
     let (s, list, _) = deliveries(&app, "other", "").await;
     assert_eq!((s, list.clone()), (200, json!([])), "{list}");
     app.settings("other", json!({"carrier": "webhook"})).await;
-    dispatch(
-        &app,
-        carrier::webhook::webhook().as_ref(),
-        other,
-        &attempt(other, Channel::Sms, "+14155550103"),
-    )
-    .await;
+    to_webhook(&app, other, Channel::Sms, "+14155550103").await;
     let (status, error, attempts) = job_end(&app, other, "webhook_delivery").await;
     assert_eq!((status.as_str(), attempts), ("failed", 1), "{error:?}");
     let (_, list, _) = deliveries(&app, "other", "").await;
@@ -440,12 +442,7 @@ async fn smtp_listener(refuse_first: bool) -> (Arc<Mutex<Vec<String>>>, u16) {
 #[tokio::test]
 async fn smtp_sends_email_attempts_through_the_smtp_server() {
     let (mails, port) = smtp_listener(true).await;
-    let app = TestApp::spawn_config(|c| switchboard::Config {
-        smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
-        sink_backoff_ms: 50,
-        ..c
-    })
-    .await;
+    let app = smtp_app(port).await;
     let acme = tenant(&app, "acme").await;
     app.settings("acme", json!({"carrier": "smtp"})).await;
     let c = carrier::smtp::smtp();
@@ -549,12 +546,7 @@ async fn webhook_carrier_posts_each_campaign_attempt_signed() {
 #[tokio::test]
 async fn smtp_carrier_sends_campaign_emails_that_reach_their_contacts() {
     let (mails, port) = smtp_listener(false).await;
-    let app = TestApp::spawn_config(|c| switchboard::Config {
-        smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
-        sink_backoff_ms: 50,
-        ..c
-    })
-    .await;
+    let app = smtp_app(port).await;
     let acme = eng::tenant_id(&app.frozen_tenant("acme").await);
     app.settings("acme", json!({"carrier": "smtp"})).await;
     running_campaign(
