@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{TestApp, ADMIN_TOKEN};
-use reqwest::header::{HeaderMap, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::{HeaderMap, HeaderName, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::multipart::{Form, Part};
 use serde_json::{json, Value};
 
@@ -75,6 +75,15 @@ impl Console {
         Self::send(self.req(reqwest::Method::POST, path).form(form)).await
     }
 
+    /// Advances acme's clock by `seconds` through the overview's form.
+    async fn advance(&self, token: &str, seconds: &str) -> Answer {
+        self.post(
+            "/console/t/acme/clock",
+            &[("_csrf", token), ("action", "advance"), ("seconds", seconds)],
+        )
+        .await
+    }
+
     /// The CSRF token of the forms on `path`.
     async fn csrf(&self, path: &str) -> String {
         let a = self.get(path).await;
@@ -88,20 +97,26 @@ fn csrf_in(body: &str) -> String {
     body[i..].split('"').next().unwrap().to_string()
 }
 
+/// A header of the answer as text ("" when absent).
+fn header(a: &Answer, name: HeaderName) -> String {
+    a.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
+}
+
 fn location(a: &Answer) -> String {
-    a.headers
-        .get(LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string()
+    header(a, LOCATION)
 }
 
 fn set_cookie(a: &Answer) -> String {
-    a.headers
-        .get(SET_COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string()
+    header(a, SET_COOKIE)
+}
+
+/// Waits until the tenant's outbox has at least `n` rows.
+async fn outbox_reaches(app: &TestApp, slug: &str, n: usize) {
+    app.eventually(20, || async {
+        let (_, v) = app.admin_get(&format!("/admin/v1/tenants/{slug}/outbox")).await;
+        (v.as_array().map(|a| a.len()).unwrap_or(0) >= n).then_some(())
+    })
+    .await;
 }
 
 /// A Campaign Manager SMS campaign of `numbers` through the dialect; its SID.
@@ -260,11 +275,7 @@ async fn every_page_answers_the_operator_and_nobody_else() {
     app.credit("acme", 100).await;
     let sid = cm_sms(&app, &p, "Spring sale", &["+14155550001", "+14155550002"], None).await;
     let campaign = uuid::Uuid::parse_str(&sid[2..]).unwrap();
-    app.eventually(20, || async {
-        let (_, v) = app.admin_get("/admin/v1/tenants/acme/outbox").await;
-        (v.as_array().map(|a| a.len()).unwrap_or(0) >= 2).then_some(())
-    })
-    .await;
+    outbox_reaches(&app, "acme", 2).await;
     // the two SMS are `sending` for 2 s on the tenant clock: let them end
     app.clock("acme", json!({"advance_seconds": 60})).await;
     let (s, fault) = app
@@ -361,11 +372,7 @@ async fn a_tenants_pages_show_none_of_another_tenants_data() {
     app.credit("globex", 100).await;
     let sid_a = cm_sms(&app, &a, "Acme campaign", &["+14155550101"], None).await;
     let sid_b = cm_sms(&app, &b, "Globex secret campaign", &["+14155550909"], None).await;
-    app.eventually(20, || async {
-        let (_, v) = app.admin_get("/admin/v1/tenants/globex/outbox").await;
-        (v.as_array().map(|a| a.len()).unwrap_or(0) >= 1).then_some(())
-    })
-    .await;
+    outbox_reaches(&app, "globex", 1).await;
     let (s, _) = app
         .admin_post("/admin/v1/tenants/globex/dnc", json!({"number": "+14155550808"}))
         .await;
@@ -410,12 +417,7 @@ async fn clock_faults_suppression_and_reset_go_through_the_domain() {
     app.tenant("acme").await;
     let me = Console::signed_in(&app);
     let token = me.csrf("/console/t/acme").await;
-    let a = me
-        .post(
-            "/console/t/acme/clock",
-            &[("_csrf", &token), ("action", "advance"), ("seconds", "3600")],
-        )
-        .await;
+    let a = me.advance(&token, "3600").await;
     assert_eq!(a.status, 303, "{}", a.body);
     let (_, c) = app.admin_get("/admin/v1/tenants/acme/clock").await;
     assert_eq!(c["offset_seconds"], 3600, "{c}");
@@ -631,12 +633,7 @@ async fn contacts_and_outbox_show_the_engines_attempts() {
     let sid = cm_sms(&app, &p, "Attempts", &["+14155550002", "+14155550003"], Some(3600)).await;
     let me = Console::signed_in(&app);
     let token = me.csrf("/console/t/acme").await;
-    let a = me
-        .post(
-            "/console/t/acme/clock",
-            &[("_csrf", &token), ("action", "advance"), ("seconds", "86400")],
-        )
-        .await;
+    let a = me.advance(&token, "86400").await;
     assert_eq!(a.status, 303, "{}", a.body);
 
     let id = uuid::Uuid::try_parse(&sid[2..]).unwrap();

@@ -4,15 +4,12 @@
 
 mod common;
 
+use common::engine::{self as eng, T0};
 use common::TestApp;
 use reqwest::Method;
 use serde_json::{json, Value};
-use switchboard::domain::contacts::{self, NewContact};
 use switchboard::domain::TenantId;
 use uuid::Uuid;
-
-/// The instant every test tenant's clock is frozen at.
-const T0: &str = "2030-01-07T10:00:00Z";
 
 struct Tenant {
     slug: String,
@@ -22,52 +19,32 @@ struct Tenant {
 
 /// A tenant whose clock is frozen at [`T0`].
 async fn tenant(app: &TestApp, slug: &str) -> Tenant {
-    let p = app.tenant(slug).await;
-    app.freeze_clock_at(slug, T0).await;
-    let id = Uuid::parse_str(p["tenant"]["id"].as_str().unwrap()).unwrap();
+    let p = app.frozen_tenant(slug).await;
     Tenant {
         slug: slug.into(),
-        id: TenantId(id),
+        id: eng::tenant_id(&p),
         provisioned: p,
     }
 }
 
 /// A draft campaign on `channel` with `policy`, starting at `T0`.
 async fn campaign(app: &TestApp, t: &Tenant, channel: &str, policy: Value) -> Uuid {
-    let c = app
-        .admin_create(
-            &t.slug,
-            "campaigns",
-            json!({"name": format!("{channel} run"), "kind": "sms", "channel": channel, "starts_at": T0,
-                   "attrs": {"policy": policy, "from": "+17608675309", "body": "hello", "subject": "Hi"}}),
-        )
-        .await;
-    Uuid::parse_str(c["id"].as_str().unwrap()).unwrap()
+    let attrs = json!({"policy": policy, "from": "+17608675309", "body": "hello", "subject": "Hi"});
+    eng::campaign(app, &t.slug, channel, attrs).await
 }
 
 /// Adds contacts (numbers, or emails for an email campaign) with `retries` retries each.
 async fn add(app: &TestApp, t: &Tenant, campaign: Uuid, to: &[&str], retries: i32) {
-    let list = to
-        .iter()
-        .map(|x| NewContact {
-            number: (!x.contains('@')).then(|| x.to_string()),
-            email: x.contains('@').then(|| x.to_string()),
-            max_retries: retries,
-            ..Default::default()
-        })
-        .collect();
     let channel = if to.iter().any(|x| x.contains('@')) { "email" } else { "sms" };
-    let now = chrono::DateTime::parse_from_rfc3339(T0).unwrap().with_timezone(&chrono::Utc);
-    contacts::add_many(&app.db, t.id, campaign, list, channel, now).await.unwrap();
+    eng::add_contacts(app, t.id, campaign, to, retries, channel).await;
 }
 
 async fn schedule(app: &TestApp, t: &Tenant, campaign: Uuid) {
-    app.campaign_events(&t.slug, &campaign.to_string(), &["schedule"]).await;
-    app.tick().await;
+    app.schedule(&t.slug, campaign).await;
 }
 
 async fn advance(app: &TestApp, t: &Tenant, secs: i64) {
-    app.clock(&t.slug, json!({ "advance_seconds": secs })).await;
+    app.advance(&t.slug, secs).await;
 }
 
 /// (to, status, attempts, last_outcome) of the campaign's contacts in order.
@@ -93,9 +70,7 @@ async fn campaign_status(app: &TestApp, t: &Tenant, campaign: Uuid) -> String {
 }
 
 async fn outbox(app: &TestApp, t: &Tenant, query: &str) -> Vec<Value> {
-    let (s, v) = app.admin_get(&format!("/admin/v1/tenants/{}/outbox{query}", t.slug)).await;
-    assert_eq!(s, 200, "{v}");
-    v.as_array().unwrap().clone()
+    app.outbox(&t.slug, query).await
 }
 
 fn statuses(c: &[(String, String, i32, Option<String>)]) -> Vec<(&str, &str)> {
@@ -185,14 +160,7 @@ async fn sms_outcome_table() {
     assert_eq!(rows[0]["outcome"], "delivered");
     assert!(rows[0]["ended_at"].is_string());
     // outcome 7 opted the number out for SMS
-    let (_, opt) = app.admin_get("/admin/v1/tenants/acme/opt-outs").await;
-    let e = opt
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["number"] == "+14155550007")
-        .cloned()
-        .unwrap();
+    let e = app.opt_out("acme", "+14155550007").await;
     assert_eq!(e["channels"], json!(["sms"]));
 }
 
@@ -268,14 +236,7 @@ async fn voice_outcome_table_and_intermediate_states() {
     );
     assert_eq!(campaign_status(&app, &t, c).await, "completed");
     // outcome 7: on the voice opt-out list
-    let (_, opt) = app.admin_get("/admin/v1/tenants/acme/opt-outs").await;
-    let e = opt
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["number"] == "+12125550007")
-        .cloned()
-        .unwrap();
+    let e = app.opt_out("acme", "+12125550007").await;
     assert_eq!(e["channels"], json!(["voice"]));
 }
 

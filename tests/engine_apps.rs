@@ -5,20 +5,13 @@
 
 mod common;
 
+use common::engine::{advance, SLUG};
 use common::{AppsClient, TestApp};
 use serde_json::{json, Value};
 
-/// The instant the test tenant's clock is frozen at.
-const T0: &str = "2030-01-07T10:00:00Z";
-
-async fn advance(app: &TestApp, secs: i64) {
-    app.clock("acme", json!({ "advance_seconds": secs })).await;
-}
-
 /// A tenant with an agent, a voice and SMS number, a mobile menu; its clock frozen at T0.
 async fn world(app: &TestApp) -> (AppsClient, i64) {
-    let c = app.tenant_apps("acme").await;
-    app.freeze_clock_at("acme", T0).await;
+    let c = AppsClient::new(app, &app.frozen_tenant(SLUG).await);
     app.admin_create(
         "acme",
         "agents",
@@ -45,21 +38,7 @@ async fn world(app: &TestApp) -> (AppsClient, i64) {
 
 /// (to, status) of the outbox rows, oldest first.
 async fn outbox(app: &TestApp, query: &str) -> Vec<(String, String)> {
-    let (s, v) = app.admin_get(&format!("/admin/v1/tenants/acme/outbox{query}")).await;
-    assert_eq!(s, 200, "{v}");
-    let mut rows: Vec<(String, String)> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["to_address"].as_str().unwrap().to_string(),
-                d["status"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    rows.reverse();
-    rows
+    app.outbox_pairs(SLUG, query).await
 }
 
 fn sms(to: &str) -> Value {

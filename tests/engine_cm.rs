@@ -5,17 +5,11 @@
 
 mod common;
 
+use common::engine::{advance, SLUG};
 use common::{CmClient, TestApp};
 use serde_json::{json, Value};
-
-/// The instant the test tenant's clock is frozen at.
-const T0: &str = "2030-01-07T10:00:00Z";
 /// A minute later: the campaigns' start time.
 const START: &str = "2030-01-07T10:01:00Z";
-
-async fn advance(app: &TestApp, secs: i64) {
-    app.clock("acme", json!({ "advance_seconds": secs })).await;
-}
 
 async fn balance(app: &TestApp) -> i64 {
     let (s, v) = app.admin_get("/admin/v1/tenants/acme/credits").await;
@@ -55,30 +49,20 @@ async fn create(cm: &CmClient, body: Value) -> String {
 /// Outbox (to, status) rows of a campaign, oldest first.
 async fn outbox(app: &TestApp, sid: &str) -> Vec<(String, String)> {
     let id = uuid::Uuid::parse_str(&sid[2..]).unwrap();
-    let (s, v) = app.admin_get(&format!("/admin/v1/tenants/acme/outbox?campaign={id}")).await;
-    assert_eq!(s, 200, "{v}");
-    let mut rows: Vec<(String, String)> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["to_address"].as_str().unwrap().to_string(),
-                d["status"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    rows.reverse();
-    rows
+    app.outbox_pairs(SLUG, &format!("?campaign={id}")).await
+}
+
+/// The tenant, its clock frozen at `T0`, with 100 credits, and its client.
+async fn setup(app: &TestApp) -> CmClient {
+    let p = app.frozen_tenant(SLUG).await;
+    app.credit(SLUG, 100).await;
+    CmClient::new(app, &p)
 }
 
 #[tokio::test]
 async fn voice_campaign_statuses_counts_dial_timeout_and_send_time_suppression() {
     let app = TestApp::spawn().await;
-    let p = app.tenant("acme").await;
-    app.freeze_clock_at("acme", T0).await;
-    app.credit("acme", 100).await;
-    let cm = CmClient::new(&app, &p);
+    let cm = setup(&app).await;
     let sid = create(
         &cm,
         json!({"name": "calls", "channel": "voice", "rcmlUrl": "https://example.com/r.xml", "dialTimeout": "10",
@@ -137,10 +121,7 @@ async fn voice_campaign_statuses_counts_dial_timeout_and_send_time_suppression()
 #[tokio::test]
 async fn sms_campaign_counts_failed_campaign_and_cancel() {
     let app = TestApp::spawn().await;
-    let p = app.tenant("acme").await;
-    app.freeze_clock_at("acme", T0).await;
-    app.credit("acme", 100).await;
-    let cm = CmClient::new(&app, &p);
+    let cm = setup(&app).await;
     // SMS outcomes: delivered, carrier error (2), undelivered (1), invalid (4), opt-out (7).
     let sid = create(
         &cm,

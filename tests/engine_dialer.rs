@@ -5,11 +5,9 @@
 
 mod common;
 
+use common::engine::{advance, T0};
 use common::{AppsClient, CmClient, TestApp};
 use serde_json::{json, Value};
-
-/// The instant the test tenant's clock is frozen at.
-const T0: &str = "2030-01-07T10:00:00Z";
 
 fn contacts_path(campaign: i64) -> String {
     format!("/apps/api/v1/outbound_dialer/campaigns/{campaign}/contacts")
@@ -38,10 +36,6 @@ async fn state_of(c: &AppsClient, campaign: i64, number: &str) -> String {
         .find(|(n, _)| n == number)
         .map(|(_, s)| s)
         .unwrap_or_default()
-}
-
-async fn advance(app: &TestApp, secs: i64) {
-    app.clock("acme", json!({ "advance_seconds": secs })).await;
 }
 
 const ANSWERED: &str = "+1 415-555-0100";

@@ -8,21 +8,13 @@
 
 mod common;
 
-use chrono::{DateTime, Utc};
+use common::engine::{advance, t0, SLUG, T0};
 use common::{LeadsClient, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-/// Every test tenant's clock is frozen here.
-const T0: &str = "2030-01-07T10:00:00Z";
-const SLUG: &str = "acme";
-
 fn t0_plus(secs: i64) -> i64 {
-    DateTime::parse_from_rfc3339(T0).unwrap().with_timezone(&Utc).timestamp() + secs
-}
-
-async fn advance(app: &TestApp, secs: i64) {
-    app.clock(SLUG, json!({ "advance_seconds": secs })).await;
+    t0().timestamp() + secs
 }
 
 /// The leads' statuses in creation order.
@@ -70,8 +62,7 @@ async fn dials(leads: &LeadsClient, lead: &str) -> Vec<(String, String, Value, i
 #[tokio::test]
 async fn leads_move_through_a_run_with_history_and_report_counts() {
     let app = TestApp::spawn().await;
-    let p = app.tenant(SLUG).await;
-    app.freeze_clock_at(SLUG, T0).await;
+    let p = app.frozen_tenant(SLUG).await;
     app.settings(SLUG, json!({"leads_access_token_ttl_seconds": 30 * 86400})).await;
     let leads = LeadsClient::login(&app, &p).await;
     // Leads has no campaign endpoint: the operator's campaign, redialling after 60 s

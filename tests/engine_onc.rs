@@ -16,18 +16,14 @@ use std::sync::{Arc, Mutex};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use common::engine::{advance, SLUG};
 use common::{OncClient, TestApp};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-/// Every test tenant's clock is frozen here (a Monday, 10:00 UTC).
-const T0: &str = "2030-01-07T10:00:00Z";
-const SLUG: &str = "acme";
-
-/// A tenant frozen at [`T0`] whose ONC sessions outlive the clock jumps, and its client.
+/// A tenant frozen at `T0` whose ONC sessions outlive the clock jumps, and its client.
 async fn setup(app: &TestApp) -> OncClient {
-    let p = app.tenant(SLUG).await;
-    app.freeze_clock_at(SLUG, T0).await;
+    let p = app.frozen_tenant(SLUG).await;
     app.settings(SLUG, json!({"onc_session_idle_seconds": 30 * 86400})).await;
     OncClient::open(app, &p).await
 }
@@ -79,10 +75,6 @@ async fn start(app: &TestApp, onc: &OncClient, c: &mut Value) {
     c["IsPaused"] = json!(false);
     update_campaign(onc, c).await;
     app.tick().await;
-}
-
-async fn advance(app: &TestApp, secs: i64) {
-    app.clock(SLUG, json!({ "advance_seconds": secs })).await;
 }
 
 /// (StatusCode, LastDeliveryErrorCode, RetryCount) of the `field` channel of each contact.
@@ -169,11 +161,7 @@ async fn status_codes_retries_and_error_codes_through_a_run() {
         json!({"retry_interval_secs": 600, "dial_timeout_secs": 20, "window": null, "progress_url": null,
                "until": "2031-01-01T00:00:00Z"})
     );
-    let status: String = sqlx::query_scalar("SELECT status FROM campaigns WHERE id = $1")
-        .bind(cid)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let status = app.campaign_status(cid).await;
     assert_eq!(status, "completed");
 }
 
@@ -218,11 +206,7 @@ async fn the_daily_window_holds_attempts_until_it_opens_again() {
         attempts_to(&app, "+14155550005").await,
         vec!["2030-01-07T11:00:00Z", "2030-01-08T11:00:00Z"]
     );
-    let policy: Value = sqlx::query_scalar("SELECT attrs->'policy' FROM campaigns WHERE id = $1")
-        .bind(cid)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let policy = app.policy_of(cid).await;
     assert_eq!(policy["window"], json!({"from": "11:00:00", "to": "12:00:00"}));
     assert_eq!(policy["retry_interval_secs"], 3600);
 }
@@ -270,11 +254,7 @@ async fn no_attempt_after_active_to_date_and_the_campaign_then_completes() {
     add_contact(&onc, cid, "VoiceCommInfo", "+14155551234", None).await; // answered
     add_contact(&onc, cid, "VoiceCommInfo", "+14155550001", None).await; // never answered
     start(&app, &onc, &mut c).await;
-    let policy: Value = sqlx::query_scalar("SELECT attrs->'policy' FROM campaigns WHERE id = $1")
-        .bind(cid)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let policy = app.policy_of(cid).await;
     assert_eq!(policy["until"], "2030-01-07T10:30:00Z");
     advance(&app, 86400).await;
     // 10:00:00, 10:10:20, 10:20:40; the retry due at 10:31:00 is past the end
@@ -284,11 +264,7 @@ async fn no_attempt_after_active_to_date_and_the_campaign_then_completes() {
     );
     // the waiting contact is left as it is: waiting for retry, one retry left
     assert_eq!(codes(&onc, cid, "VoiceCommInfo").await, vec![(4, 0, 3), (5, 3, 1)]);
-    let status: String = sqlx::query_scalar("SELECT status FROM campaigns WHERE id = $1")
-        .bind(cid)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let status = app.campaign_status(cid).await;
     assert_eq!(status, "completed");
 }
 
@@ -319,25 +295,33 @@ impl Receiver {
         (url, r)
     }
 
-    /// The bodies accepted so far, in arrival order.
-    fn accepted(&self) -> Vec<Value> {
+    /// The bodies accepted (`ok`) or refused so far, in arrival order.
+    fn bodies(&self, ok: bool) -> Vec<Value> {
         self.got
             .lock()
             .unwrap()
             .iter()
-            .filter(|(_, ok)| *ok)
+            .filter(|(_, accepted)| *accepted == ok)
             .map(|(v, _)| v.clone())
             .collect()
     }
 
+    /// The bodies accepted so far, in arrival order.
+    fn accepted(&self) -> Vec<Value> {
+        self.bodies(true)
+    }
+
     fn refused(&self) -> Vec<Value> {
-        self.got
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(_, ok)| !*ok)
-            .map(|(v, _)| v.clone())
-            .collect()
+        self.bodies(false)
+    }
+
+    /// The accepted bodies once there are at least `n`.
+    async fn wait_for(&self, app: &TestApp, n: usize) -> Vec<Value> {
+        app.eventually(60, || {
+            let v = self.accepted();
+            async move { (v.len() >= n).then_some(v) }
+        })
+        .await
     }
 }
 
@@ -404,12 +388,7 @@ async fn progress_callbacks_arrive_in_order_with_the_final_status_code() {
     let (url, rx) = Receiver::start(0).await;
     let (cid, k) = run_with_callbacks(&app, &onc, &url).await;
     let want = expected_run().len();
-    let got = app
-        .eventually(60, || {
-            let v = rx.accepted();
-            async move { (v.len() >= want).then_some(v) }
-        })
-        .await;
+    let got = rx.wait_for(&app, want).await;
     assert_eq!(summary(&got), owned(expected_run()));
     for b in &got {
         assert_eq!(b["CampaignId"], json!(cid.to_string()));
@@ -419,11 +398,7 @@ async fn progress_callbacks_arrive_in_order_with_the_final_status_code() {
         assert_eq!(keys.len(), 7, "{b}");
     }
     assert!(rx.refused().is_empty());
-    let policy: Value = sqlx::query_scalar("SELECT attrs->'policy' FROM campaigns WHERE id = $1")
-        .bind(cid)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let policy = app.policy_of(cid).await;
     assert_eq!(policy["progress_url"], json!(url));
     assert_eq!(policy["retry_interval_secs"], 60);
 }
@@ -440,12 +415,7 @@ async fn a_refused_callback_is_retried_and_the_order_kept() {
     let (url, rx) = Receiver::start(2).await;
     run_with_callbacks(&app, &onc, &url).await;
     let want = expected_run().len();
-    let got = app
-        .eventually(60, || {
-            let v = rx.accepted();
-            async move { (v.len() >= want).then_some(v) }
-        })
-        .await;
+    let got = rx.wait_for(&app, want).await;
     assert_eq!(summary(&got), owned(expected_run()), "in order despite the retries");
     let refused = rx.refused();
     assert_eq!(refused.len(), 2);

@@ -15,12 +15,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, StatusCode};
+use common::engine as eng;
 use common::*;
 use hmac::{Hmac, Mac};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::Sha256;
-use switchboard::domain::contacts::{self as dcontacts, NewContact};
 use switchboard::domain::TenantId;
 use switchboard::engine::carrier::{self, Attempt, Channel, Outcome};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -77,6 +77,11 @@ impl Receiver {
     fn got(&self) -> Vec<Received> {
         self.got.lock().expect("lock").clone()
     }
+
+    /// What it received, once that is `n` requests.
+    async fn wait_for(&self, app: &TestApp, n: usize) -> Vec<Received> {
+        app.eventually(30, || async { Some(self.got()).filter(|g| g.len() == n) }).await
+    }
 }
 
 fn hmac_hex(secret: &str, body: &[u8]) -> String {
@@ -90,8 +95,7 @@ fn hmac_hex(secret: &str, body: &[u8]) -> String {
 
 /// Creates a tenant; returns its id.
 async fn tenant(app: &TestApp, slug: &str) -> TenantId {
-    let v = app.tenant(slug).await;
-    TenantId(Uuid::parse_str(v["tenant"]["id"].as_str().expect("tenant id")).expect("uuid"))
+    eng::tenant_id(&app.tenant(slug).await)
 }
 
 /// Configures the webhook carrier; returns the PATCH answer.
@@ -154,6 +158,21 @@ async fn job_end(app: &TestApp, tenant: TenantId, kind: &str) -> (String, Option
 
 async fn fast_app() -> TestApp {
     TestApp::spawn_config(|c| switchboard::Config { sink_backoff_ms: 50, ..c }).await
+}
+
+/// An app whose SMTP carrier sends to the test listener on `port`.
+async fn smtp_app(port: u16) -> TestApp {
+    TestApp::spawn_config(|c| switchboard::Config {
+        smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
+        sink_backoff_ms: 50,
+        ..c
+    })
+    .await
+}
+
+/// Hands a new attempt to `to` on `channel` to the webhook carrier.
+async fn to_webhook(app: &TestApp, tenant: TenantId, channel: Channel, to: &str) -> Outcome {
+    dispatch(app, carrier::webhook::webhook().as_ref(), tenant, &attempt(tenant, channel, to)).await
 }
 
 // ---------------------------------------------------------------------------------------
@@ -268,7 +287,7 @@ async fn webhook_posts_each_attempt_signed_and_lists_the_delivery() {
     let rotated = v["webhook_secret"].as_str().expect("secret").to_string();
     let b = attempt(acme, Channel::Voice, "+14155550101");
     assert_eq!(dispatch(&app, c.as_ref(), acme, &b).await, Outcome::Answered);
-    let got = app.eventually(30, || async { Some(rx.got()).filter(|g| g.len() == 2) }).await;
+    let got = rx.wait_for(&app, 2).await;
     let sig = got[1].headers["x-switchboard-signature"].to_str().expect("ascii").to_string();
     assert_eq!(sig, format!("sha256={}", hmac_hex(&rotated, &got[1].body)));
 }
@@ -279,8 +298,7 @@ async fn webhook_retries_with_backoff_then_succeeds() {
     let (rx, url) = Receiver::start(&[500, 503, 200]).await;
     let acme = tenant(&app, "acme").await;
     use_webhook(&app, "acme", &url).await;
-    let a = attempt(acme, Channel::Email, "ann@example.com");
-    dispatch(&app, carrier::webhook::webhook().as_ref(), acme, &a).await;
+    to_webhook(&app, acme, Channel::Email, "ann@example.com").await;
 
     let (status, error, attempts) = job_end(&app, acme, "webhook_delivery").await;
     assert_eq!((status.as_str(), attempts), ("completed", 3), "{error:?}");
@@ -330,13 +348,7 @@ async fn webhook_gives_up_after_five_tries_and_deliveries_stay_per_tenant() {
     let acme = tenant(&app, "acme").await;
     let other = tenant(&app, "other").await;
     use_webhook(&app, "acme", &url).await;
-    dispatch(
-        &app,
-        carrier::webhook::webhook().as_ref(),
-        acme,
-        &attempt(acme, Channel::Sms, "+14155550102"),
-    )
-    .await;
+    to_webhook(&app, acme, Channel::Sms, "+14155550102").await;
 
     let (status, error, attempts) = job_end(&app, acme, "webhook_delivery").await;
     assert_eq!((status.as_str(), attempts), ("failed", 5));
@@ -356,13 +368,7 @@ async fn webhook_gives_up_after_five_tries_and_deliveries_stay_per_tenant() {
     let (s, list, _) = deliveries(&app, "other", "").await;
     assert_eq!((s, list.clone()), (200, json!([])), "{list}");
     app.settings("other", json!({"carrier": "webhook"})).await;
-    dispatch(
-        &app,
-        carrier::webhook::webhook().as_ref(),
-        other,
-        &attempt(other, Channel::Sms, "+14155550103"),
-    )
-    .await;
+    to_webhook(&app, other, Channel::Sms, "+14155550103").await;
     let (status, error, attempts) = job_end(&app, other, "webhook_delivery").await;
     assert_eq!((status.as_str(), attempts), ("failed", 1), "{error:?}");
     let (_, list, _) = deliveries(&app, "other", "").await;
@@ -436,12 +442,7 @@ async fn smtp_listener(refuse_first: bool) -> (Arc<Mutex<Vec<String>>>, u16) {
 #[tokio::test]
 async fn smtp_sends_email_attempts_through_the_smtp_server() {
     let (mails, port) = smtp_listener(true).await;
-    let app = TestApp::spawn_config(|c| switchboard::Config {
-        smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
-        sink_backoff_ms: 50,
-        ..c
-    })
-    .await;
+    let app = smtp_app(port).await;
     let acme = tenant(&app, "acme").await;
     app.settings("acme", json!({"carrier": "smtp"})).await;
     let c = carrier::smtp::smtp();
@@ -489,34 +490,13 @@ async fn smtp_without_a_server_fails_the_send_visibly() {
 // ---------------------------------------------------------------------------------------
 // End to end: campaigns run by the engine
 
-/// The instant the end-to-end tenants' clocks are frozen at.
-const T0: &str = "2030-01-07T10:00:00Z";
-
-/// A campaign on `channel` starting at [`T0`], scheduled, with one contact per `to`
+/// A campaign on `channel` starting at `T0`, scheduled, with one contact per `to`
 /// (no retries); returns its id.
 async fn running_campaign(app: &TestApp, slug: &str, t: TenantId, channel: &str, from: &str, to: &[&str]) -> Uuid {
-    let c = app
-        .admin_create(
-            slug,
-            "campaigns",
-            json!({"name": format!("{channel} run"), "kind": "sms", "channel": channel, "starts_at": T0,
-                   "attrs": {"policy": {"retry_interval_secs": 60}, "from": from, "body": "See you tomorrow.", "subject": "Reminder"}}),
-        )
-        .await;
-    let id = Uuid::parse_str(c["id"].as_str().expect("campaign id")).expect("uuid");
-    let list = to
-        .iter()
-        .map(|x| NewContact {
-            number: (!x.contains('@')).then(|| x.to_string()),
-            email: x.contains('@').then(|| x.to_string()),
-            max_retries: 0,
-            ..Default::default()
-        })
-        .collect();
-    let now = chrono::DateTime::parse_from_rfc3339(T0).expect("T0").with_timezone(&chrono::Utc);
-    dcontacts::add_many(&app.db, t, id, list, channel, now).await.expect("contacts");
-    app.campaign_events(slug, &id.to_string(), &["schedule"]).await;
-    app.tick().await;
+    let attrs = json!({"policy": {"retry_interval_secs": 60}, "from": from, "body": "See you tomorrow.", "subject": "Reminder"});
+    let id = eng::campaign(app, slug, channel, attrs).await;
+    eng::add_contacts(app, t, id, to, 0, channel).await;
+    app.schedule(slug, id).await;
     id
 }
 
@@ -524,16 +504,15 @@ async fn running_campaign(app: &TestApp, slug: &str, t: TenantId, channel: &str,
 async fn webhook_carrier_posts_each_campaign_attempt_signed() {
     let app = fast_app().await;
     let (rx, url) = Receiver::start(&[200]).await;
-    let acme = tenant(&app, "acme").await;
-    app.freeze_clock_at("acme", T0).await;
+    let acme = eng::tenant_id(&app.frozen_tenant("acme").await);
     let secret = use_webhook(&app, "acme", &url).await["webhook_secret"]
         .as_str()
         .expect("secret")
         .to_string();
     let c = running_campaign(&app, "acme", acme, "sms", "+17608675309", &["+14155550003", "+14155550004"]).await;
-    app.clock("acme", json!({"advance_seconds": 10})).await;
+    app.advance("acme", 10).await;
 
-    let got = app.eventually(30, || async { Some(rx.got()).filter(|g| g.len() == 2) }).await;
+    let got = rx.wait_for(&app, 2).await;
     let mut seen = Vec::new();
     for g in &got {
         let sig = g.headers["x-switchboard-signature"].to_str().expect("ascii");
@@ -567,14 +546,8 @@ async fn webhook_carrier_posts_each_campaign_attempt_signed() {
 #[tokio::test]
 async fn smtp_carrier_sends_campaign_emails_that_reach_their_contacts() {
     let (mails, port) = smtp_listener(false).await;
-    let app = TestApp::spawn_config(|c| switchboard::Config {
-        smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
-        sink_backoff_ms: 50,
-        ..c
-    })
-    .await;
-    let acme = tenant(&app, "acme").await;
-    app.freeze_clock_at("acme", T0).await;
+    let app = smtp_app(port).await;
+    let acme = eng::tenant_id(&app.frozen_tenant("acme").await);
     app.settings("acme", json!({"carrier": "smtp"})).await;
     running_campaign(
         &app,
@@ -585,7 +558,7 @@ async fn smtp_carrier_sends_campaign_emails_that_reach_their_contacts() {
         &["ann@example.com", "bounce-bob@example.com"],
     )
     .await;
-    app.clock("acme", json!({"advance_seconds": 10})).await;
+    app.advance("acme", 10).await;
 
     // ann's message arrives; bob's address bounces (permanent), so nothing is sent for it.
     let (status, error, _) = job_end(&app, acme, "smtp_send").await;

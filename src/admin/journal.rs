@@ -15,15 +15,15 @@
 //! reads its own requests.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::Uri;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{load_tenant, path_id, AdminAuth, AdminError, AdminJson};
+use super::{load_tenant, page_query, page_response, path_id, AdminAuth, AdminError, AdminJson};
 use crate::domain::journal::{self, Filter, StatusMatch};
 use crate::state::AppState;
 
@@ -101,28 +101,11 @@ async fn list(State(st): State<AppState>, _: AdminAuth, Path(slug): Path<String>
     let t = load_tenant(&st, &slug).await?;
     let Query(m) = Query::<Matcher>::try_from_uri(&uri).map_err(|e| AdminError::BadRequest(e.body_text()))?;
     let filter = m.filter()?;
-    let limit = match m.limit.as_deref() {
-        None => 100,
-        Some(l) => match l.trim().parse::<i64>() {
-            Ok(n) if (1..=1000).contains(&n) => n,
-            _ => return Err(AdminError::BadRequest("limit: must be between 1 and 1000".into())),
-        },
-    };
-    let before = match m.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => Some(
-            c.parse::<i64>()
-                .map_err(|_| AdminError::BadRequest("cursor: not a cursor of this list".into()))?,
-        ),
-    };
+    let (limit, before) = page_query(m.limit.as_deref(), m.cursor.as_deref())?;
     st.journal.flush().await;
     let rows = journal::list(&st.db, t.id, &filter, limit, before).await?;
     let next = (rows.len() as i64 == limit).then(|| rows.last().map(|r| r.seq)).flatten();
-    let mut resp = Json(json!(rows)).into_response();
-    if let Some(n) = next.and_then(|n| HeaderValue::from_str(&n.to_string()).ok()) {
-        resp.headers_mut().insert("x-next-cursor", n);
-    }
-    Ok(resp)
+    Ok(page_response(json!(rows), next))
 }
 
 /// `GET /admin/v1/tenants/{slug}/requests/{id}`: one record with its bodies.

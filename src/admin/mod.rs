@@ -133,3 +133,35 @@ pub(crate) fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8
         Err(e) => Err(AdminError::BadRequest(e.body_text())),
     }
 }
+
+/// `limit` and `cursor` of a keyset-paged list (`?limit=&cursor=`): the limit 1–1000
+/// (default 100), the cursor a `seq` as given by `X-Next-Cursor` (absent or empty: the
+/// first page); anything else → 400.
+pub(crate) fn page_query(limit: Option<&str>, cursor: Option<&str>) -> Result<(i64, Option<i64>), AdminError> {
+    let limit = match limit {
+        None => 100,
+        Some(l) => match l.trim().parse::<i64>() {
+            Ok(n) if (1..=1000).contains(&n) => n,
+            _ => return Err(AdminError::BadRequest("limit: must be between 1 and 1000".into())),
+        },
+    };
+    let before = match cursor.filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => Some(
+            c.trim()
+                .parse::<i64>()
+                .map_err(|_| AdminError::BadRequest("cursor: not a cursor of this list".into()))?,
+        ),
+    };
+    Ok((limit, before))
+}
+
+/// A page of a list as a bare JSON array, with `X-Next-Cursor` when a next page follows.
+pub(crate) fn page_response(rows: serde_json::Value, next: Option<i64>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut resp = axum::Json(rows).into_response();
+    if let Some(n) = next.and_then(|n| axum::http::HeaderValue::from_str(&n.to_string()).ok()) {
+        resp.headers_mut().insert("x-next-cursor", n);
+    }
+    resp
+}

@@ -11,14 +11,13 @@
 //! the tenant in that `PATCH` answer.
 
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderValue;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{load_tenant, AdminAuth, AdminError};
+use super::{load_tenant, page_query, page_response, AdminAuth, AdminError};
 use crate::domain::webhooks;
 use crate::state::AppState;
 
@@ -44,27 +43,9 @@ async fn list(
 ) -> Result<Response, AdminError> {
     let t = load_tenant(&st, &slug).await?;
     let Query(p) = q.map_err(|e| AdminError::BadRequest(e.body_text()))?;
-    let limit = match p.limit.as_deref() {
-        None => 100,
-        Some(l) => match l.trim().parse::<i64>() {
-            Ok(n) if (1..=1000).contains(&n) => n,
-            _ => return Err(AdminError::BadRequest("limit: must be between 1 and 1000".into())),
-        },
-    };
-    let before = match p.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => Some(
-            c.trim()
-                .parse::<i64>()
-                .map_err(|_| AdminError::BadRequest("cursor: not a cursor of this list".into()))?,
-        ),
-    };
+    let (limit, before) = page_query(p.limit.as_deref(), p.cursor.as_deref())?;
     let (rows, next) = webhooks::list(&st.db, t.id, limit, before).await?;
-    let mut resp = Json(json!(rows)).into_response();
-    if let Some(n) = next.and_then(|n| HeaderValue::from_str(&n.to_string()).ok()) {
-        resp.headers_mut().insert("x-next-cursor", n);
-    }
-    Ok(resp)
+    Ok(page_response(json!(rows), next))
 }
 
 /// `POST /admin/v1/tenants/{slug}/webhook-secret`: rotates the signing secret.

@@ -3,12 +3,10 @@
 //! outbox (live, filtered).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::{Extension, Router};
+use axum::Router;
 use maud::{html, Markup};
 use uuid::Uuid;
 
@@ -105,33 +103,14 @@ async fn list(State(st): State<AppState>, s: Session, flash: Flash, Path(slug): 
     let content = html! {
         h1 { "Campaigns" }
         p class="muted" { "Every dialect's campaigns; ids in the owning dialect's shape. Progress is final contacts over all contacts." }
-        @if b.is_none() {
-            p class="live muted" { "Live" }
-            div hx-ext="sse" sse-connect={ "/console/t/" (t.slug) "/campaigns/live?since=" (since) } sse-swap="update" { (table) }
-        } @else { (table) }
-        nav class="pager" aria-label="Pages" {
-            @if b.is_some() { a href={ "/console/t/" (t.slug) "/campaigns" } { "Newest" } }
-            @if let Some(n) = next { a href={ "/console/t/" (t.slug) "/campaigns?before=" (n) } { "Older" } }
-        }
+        (live::paged(&format!("/console/t/{}/campaigns", t.slug), &[], since, b, next, table))
     };
     Ok(layout::page("Campaigns", &s, Some(&t), "/campaigns", &flash, content))
 }
 
 /// `GET /console/t/{slug}/campaigns/live` (SSE of the first page).
-async fn list_live(
-    State(st): State<AppState>,
-    _: Session,
-    flash: Flash,
-    stop: Option<Extension<live::LiveStop>>,
-    Path(slug): Path<String>,
-) -> PageResult {
-    let t = Arc::new(load_tenant(&st, &slug).await?);
-    let (st2, t2) = (st.clone(), t.clone());
-    let render: live::Render = Arc::new(move || {
-        let (st, t) = (st2.clone(), t2.clone());
-        Box::pin(async move { Ok(campaigns_table(&st, &t, None).await?.0.into_string()) })
-    });
-    Ok(live::stream(st, t.id, flash.q("since"), stop.map(|e| e.0), render).into_response())
+async fn list_live(r: live::LiveRequest) -> PageResult {
+    r.serve((), |st, t, _| async move { campaigns_table(&st, &t, None).await }).await
 }
 
 /// `GET /console/t/{slug}/campaigns/{id}[?state=&after=seq]`: the contacts with attempts.
@@ -310,7 +289,6 @@ async fn outbox(State(st): State<AppState>, s: Session, flash: Flash, Path(slug)
     let since = live::marker(&st, t.id).await?;
     let (table, next) = outbox_table(&st, &t, &f, b).await?;
     let base = format!("/console/t/{}/outbox", t.slug);
-    let q = filter_query(&f);
     let content = html! {
         h1 { "Outbox" }
         form class="inline" method="get" action=(base) {
@@ -322,16 +300,7 @@ async fn outbox(State(st): State<AppState>, s: Session, flash: Flash, Path(slug)
             @if let Some(c) = f.campaign { input type="hidden" name="campaign" value=(c); }
             button type="submit" { "Filter" }
         }
-        @if b.is_none() {
-            p class="live muted" { "Live" }
-            div hx-ext="sse" sse-connect=(format!("{base}/live{}", layout::query(&[q.clone(), vec![("since", Some(since))]].concat()))) sse-swap="update" { (table) }
-        } @else { (table) }
-        nav class="pager" aria-label="Pages" {
-            @if b.is_some() { a href=(format!("{base}{}", layout::query(&q))) { "Newest" } }
-            @if let Some(n) = next {
-                a href=(format!("{base}{}", layout::query(&[q.clone(), vec![("before", Some(n.to_string()))]].concat()))) { "Older" }
-            }
-        }
+        (live::paged(&base, &filter_query(&f), since, b, next, table))
     };
     let hooks = webhook_section(&st, &t, flash.q("hooks_before").and_then(|b| b.parse().ok())).await?;
     let content = html! { (content) (hooks) };
@@ -374,19 +343,7 @@ async fn webhook_section(st: &AppState, t: &Tenant, before_seq: Option<i64>) -> 
 }
 
 /// `GET /console/t/{slug}/outbox/live[?filters]` (SSE of the first page).
-async fn outbox_live(
-    State(st): State<AppState>,
-    _: Session,
-    flash: Flash,
-    stop: Option<Extension<live::LiveStop>>,
-    Path(slug): Path<String>,
-) -> PageResult {
-    let t = Arc::new(load_tenant(&st, &slug).await?);
-    let f = Arc::new(outbox_filter(&flash));
-    let (st2, t2) = (st.clone(), t.clone());
-    let render: live::Render = Arc::new(move || {
-        let (st, t, f) = (st2.clone(), t2.clone(), f.clone());
-        Box::pin(async move { Ok(outbox_table(&st, &t, &f, None).await?.0.into_string()) })
-    });
-    Ok(live::stream(st, t.id, flash.q("since"), stop.map(|e| e.0), render).into_response())
+async fn outbox_live(r: live::LiveRequest) -> PageResult {
+    let f = outbox_filter(&r.flash);
+    r.serve(f, |st, t, f| async move { outbox_table(&st, &t, &f, None).await }).await
 }

@@ -1,13 +1,11 @@
 //! `/console/t/{slug}/journal`: the tenant's request journal, live and filtered; a click
 //! shows one request and its response highlighted, with the request as a curl line.
 
-use std::sync::Arc;
-
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
-use axum::{Extension, Router};
+use axum::Router;
 use maud::{html, Markup};
 use serde_json::Value;
 
@@ -93,7 +91,6 @@ async fn list(State(st): State<AppState>, s: Session, flash: Flash, Path(slug): 
     let since = live::marker(&st, t.id).await?;
     let (tbl, next) = table(&st, &t, &f, b).await?;
     let base = format!("/console/t/{}/journal", t.slug);
-    let q = filter_query(&flash);
     let content = html! {
         h1 { "Request journal" }
         form class="inline" method="get" action=(base) {
@@ -107,16 +104,7 @@ async fn list(State(st): State<AppState>, s: Session, flash: Flash, Path(slug): 
         }
         div class="split" {
             div {
-                @if b.is_none() {
-                    p class="live muted" { "Live" }
-                    div hx-ext="sse" sse-connect=(format!("{base}/live{}", layout::query(&[q.clone(), vec![("since", Some(since))]].concat()))) sse-swap="update" { (tbl) }
-                } @else { (tbl) }
-                nav class="pager" aria-label="Pages" {
-                    @if b.is_some() { a href=(format!("{base}{}", layout::query(&q))) { "Newest" } }
-                    @if let Some(n) = next {
-                        a href=(format!("{base}{}", layout::query(&[q.clone(), vec![("before", Some(n.to_string()))]].concat()))) { "Older" }
-                    }
-                }
+                (live::paged(&base, &filter_query(&flash), since, b, next, tbl))
             }
             section id="detail" aria-live="polite" { p class="muted" { "Choose a request to see it here." } }
         }
@@ -125,21 +113,9 @@ async fn list(State(st): State<AppState>, s: Session, flash: Flash, Path(slug): 
 }
 
 /// `GET /console/t/{slug}/journal/live` (SSE of the first page).
-async fn list_live(
-    State(st): State<AppState>,
-    _: Session,
-    flash: Flash,
-    stop: Option<Extension<live::LiveStop>>,
-    Path(slug): Path<String>,
-) -> PageResult {
-    let t = Arc::new(load_tenant(&st, &slug).await?);
-    let f = Arc::new(filter(&flash));
-    let (st2, t2) = (st.clone(), t.clone());
-    let render: live::Render = Arc::new(move || {
-        let (st, t, f) = (st2.clone(), t2.clone(), f.clone());
-        Box::pin(async move { Ok(table(&st, &t, &f, None).await?.0.into_string()) })
-    });
-    Ok(live::stream(st, t.id, flash.q("since"), stop.map(|e| e.0), render).into_response())
+async fn list_live(r: live::LiveRequest) -> PageResult {
+    let f = filter(&r.flash);
+    r.serve(f, |st, t, f| async move { table(&st, &t, &f, None).await }).await
 }
 
 fn header_lines(h: &Value) -> Vec<(String, String)> {

@@ -128,14 +128,17 @@ fn path_id(raw: &str, what: &str) -> Result<uuid::Uuid, ConsoleError> {
 
 /// 303 to `to` with a notice shown once on that page (`?notice=`).
 fn see_other(to: &str, notice: &str) -> Response {
-    let sep = if to.contains('?') { '&' } else { '?' };
-    let enc = percent_encoding::utf8_percent_encode(notice, percent_encoding::NON_ALPHANUMERIC);
-    Redirect::to(&format!("{to}{sep}notice={enc}")).into_response()
+    see_other_with(to, "notice", notice)
 }
 
 /// 303 to `to` with an error notice (`?error=`), for a form whose input was refused.
 fn see_other_error(to: &str, error: &str) -> Response {
+    see_other_with(to, "error", error)
+}
+
+/// 303 to `to` with `text` in its query as `key`.
+fn see_other_with(to: &str, key: &str, text: &str) -> Response {
     let sep = if to.contains('?') { '&' } else { '?' };
-    let enc = percent_encoding::utf8_percent_encode(error, percent_encoding::NON_ALPHANUMERIC);
-    Redirect::to(&format!("{to}{sep}error={enc}")).into_response()
+    let enc = percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC);
+    Redirect::to(&format!("{to}{sep}{key}={enc}")).into_response()
 }

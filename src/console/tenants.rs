@@ -175,70 +175,55 @@ fn postman_envs(p: &Provisioned, base: &str) -> Vec<(&'static str, String)> {
     let none = Value::Null;
     let get = |k: &str| c.get(k).unwrap_or(&none);
     let (onc, leads, cm, apps) = (get("onc"), get("leads"), get("campaign_manager"), get("apps"));
-    let env = |name: &str, vars: Vec<(&str, &str, bool)>| {
+    let env = |name: &'static str, vars: Vec<(&str, &str, bool)>| {
         let values: Vec<Value> = std::iter::once(("baseUrl", base, false))
             .chain(vars)
             .map(|(k, v, secret)| json!({"key": k, "value": v, "type": if secret {"secret"} else {"default"}, "enabled": true}))
             .collect();
-        json!({
+        let env = json!({
             "id": uuid::Uuid::new_v4(),
             "name": format!("switchboard {name} ({})", p.tenant.slug),
             "values": values,
             "_postman_variable_scope": "environment",
-        })
-        .to_string()
+        });
+        (name, env.to_string())
     };
     vec![
-        (
+        env(
             "onc",
-            env(
-                "onc",
-                vec![
-                    ("accountId", s(onc, "account_id"), false),
-                    ("username", s(onc, "username"), false),
-                    ("password", s(onc, "password"), true),
-                ],
-            ),
+            vec![
+                ("accountId", s(onc, "account_id"), false),
+                ("username", s(onc, "username"), false),
+                ("password", s(onc, "password"), true),
+            ],
         ),
-        (
+        env(
             "leads",
-            env(
-                "leads",
-                vec![
-                    ("username", s(leads, "username"), false),
-                    ("password", s(leads, "password"), true),
-                    ("domain", s(leads, "domain"), false),
-                ],
-            ),
+            vec![
+                ("username", s(leads, "username"), false),
+                ("password", s(leads, "password"), true),
+                ("domain", s(leads, "domain"), false),
+            ],
         ),
-        (
+        env(
             "campaign-manager",
-            env(
-                "campaign-manager",
-                vec![
-                    ("accountSid", s(cm, "account_sid"), false),
-                    ("authToken", s(cm, "auth_token"), true),
-                    ("enterpriseSid", s(cm, "enterprise_sid"), false),
-                ],
-            ),
+            vec![
+                ("accountSid", s(cm, "account_sid"), false),
+                ("authToken", s(cm, "auth_token"), true),
+                ("enterpriseSid", s(cm, "enterprise_sid"), false),
+            ],
         ),
-        (
+        env(
             "apps",
-            env(
-                "apps",
-                vec![
-                    ("username", s(apps, "subdomain"), false),
-                    ("password", s(apps, "token"), true),
-                    ("subdomain", s(apps, "subdomain"), false),
-                ],
-            ),
+            vec![
+                ("username", s(apps, "subdomain"), false),
+                ("password", s(apps, "token"), true),
+                ("subdomain", s(apps, "subdomain"), false),
+            ],
         ),
-        (
+        env(
             "outbound-dialer",
-            env(
-                "outbound-dialer",
-                vec![("subdomain", s(apps, "subdomain"), false), ("api_token", s(apps, "token"), true)],
-            ),
+            vec![("subdomain", s(apps, "subdomain"), false), ("api_token", s(apps, "token"), true)],
         ),
     ]
 }

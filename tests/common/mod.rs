@@ -4,6 +4,8 @@
 //! loopback port, reached over HTTP like a client would.
 #![allow(dead_code)]
 
+pub mod engine;
+
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -312,6 +314,23 @@ async fn send(rb: RequestBuilder, body: Option<Value>) -> (u16, Value) {
     status_json(rb.send().await.expect("request")).await
 }
 
+/// `get`, `post` and `send` of a dialect client, over its `req` (which adds the auth).
+macro_rules! client_calls {
+    () => {
+        pub async fn get(&self, path: &str) -> (u16, Value) {
+            send(self.req(Method::GET, path), None).await
+        }
+
+        pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+            send(self.req(Method::POST, path), Some(body)).await
+        }
+
+        pub async fn send(&self, m: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+            send(self.req(m, path), body).await
+        }
+    };
+}
+
 /// Apps API and outbound dialer: HTTP Basic `subdomain : API token`.
 #[derive(Clone)]
 pub struct AppsClient {
@@ -351,17 +370,7 @@ impl AppsClient {
             .basic_auth(&self.slug, Some(&self.token))
     }
 
-    pub async fn get(&self, path: &str) -> (u16, Value) {
-        send(self.req(Method::GET, path), None).await
-    }
-
-    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        send(self.req(Method::POST, path), Some(body)).await
-    }
-
-    pub async fn send(&self, m: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        send(self.req(m, path), body).await
-    }
+    client_calls!();
 }
 
 /// Campaign Manager: HTTP Basic `account SID : auth token`.
@@ -393,17 +402,7 @@ impl CmClient {
             .basic_auth(&self.account_sid, Some(&self.auth_token))
     }
 
-    pub async fn get(&self, path: &str) -> (u16, Value) {
-        send(self.req(Method::GET, path), None).await
-    }
-
-    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        send(self.req(Method::POST, path), Some(body)).await
-    }
-
-    pub async fn send(&self, m: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        send(self.req(m, path), body).await
-    }
+    client_calls!();
 }
 
 /// Leads: a bearer access token from `POST /api/v2/login`.
@@ -436,17 +435,7 @@ impl LeadsClient {
             .bearer_auth(&self.access_token)
     }
 
-    pub async fn get(&self, path: &str) -> (u16, Value) {
-        send(self.req(Method::GET, path), None).await
-    }
-
-    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        send(self.req(Method::POST, path), Some(body)).await
-    }
-
-    pub async fn send(&self, m: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        send(self.req(m, path), body).await
-    }
+    client_calls!();
 }
 
 /// ONC over its JSON binding (`POST /onc/json/{Method}`), with a session once opened.
