@@ -20,14 +20,15 @@
 //! - **Off the request path**: the middleware hands the raw parts (no copy of the bodies it
 //!   keeps: shared `Bytes` slices of the frames, none for a body-less GET) to a bounded
 //!   channel ([`CHANNEL_CAPACITY`]). One writer task per process gathers them — writing at
-//!   once under light load, gathering for up to 2 s under load — keeps per tenant only
+//!   once under light load, gathering for up to 10 s under load — keeps per tenant only
 //!   the newest `journal_limit` records of a batch (older ones would be trimmed by
 //!   retention right after, so they are neither redacted nor written), redacts on the
 //!   blocking pool and writes the batch in one `INSERT … SELECT FROM UNNEST`
 //!   (`domain::journal::insert_batch`) while it gathers the next, and trims the tenants
-//!   written to to their `journal_limit` (`domain::journal::trim`) at most every 2 s,
+//!   written to to their `journal_limit` (`domain::journal::trim`) at most every 10 s,
 //!   and before every read. So under a flood the journal costs at most one insert of
-//!   `journal_limit` rows and one trim per tenant every 2 s, whatever the request rate. When the channel is full the record is dropped and counted
+//!   `journal_limit` rows and one trim per tenant every 10 s, whatever the request rate. Readers never see
+//!   the delay: the admin API and the console flush before they read. When the channel is full the record is dropped and counted
 //!   ([`dropped_total`]). [`Journal::flush`] waits until everything sent before it is
 //!   written (the admin API calls it before reading, so a client sees its own requests);
 //!   at shutdown `launch` stops the writer after the listeners ([`Writer::stop`]), which
@@ -67,13 +68,19 @@ pub const CHANNEL_CAPACITY: usize = 4096;
 /// gathers records for up to [`GATHER`] before writing.
 pub const BATCH: usize = 256;
 /// How long the writer gathers records under load before writing them.
-const GATHER: Duration = Duration::from_secs(2);
+const GATHER: Duration = Duration::from_secs(10);
+/// Records redacted and inserted per statement.
+const CHUNK: usize = 500;
+/// The pause between the chunks of a big batch (unless a reader waits).
+const PACE: Duration = Duration::from_millis(100);
+/// How often the writer drains the channel while it gathers under load.
+const POLL: Duration = Duration::from_millis(20);
 /// From this many records a second on, the writer gathers for [`GATHER`] between writes.
 const LOADED_RATE: f64 = 500.0;
 /// Records gathered for one write at most (after per-tenant coalescing).
 const MAX_GATHER: usize = 20_000;
 /// Retention is enforced at most this often under load (and before every read).
-const TRIM_EVERY: Duration = Duration::from_secs(2);
+const TRIM_EVERY: Duration = Duration::from_secs(10);
 /// `journal_limit` when the tenant has none.
 pub const DEFAULT_LIMIT: i64 = 10_000;
 /// What replaces a secret.
@@ -160,6 +167,8 @@ pub struct Journal {
     tx: mpsc::Sender<Msg>,
     rx: Arc<Mutex<Option<mpsc::Receiver<Msg>>>>,
     running: Arc<AtomicBool>,
+    /// Set by a flush: a paced write in progress writes its remaining chunks at once.
+    hurry: Arc<AtomicBool>,
 }
 
 impl Default for Journal {
@@ -169,6 +178,7 @@ impl Default for Journal {
             tx,
             rx: Arc::new(Mutex::new(Some(rx))),
             running: Arc::new(AtomicBool::new(false)),
+            hurry: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -189,6 +199,7 @@ impl Journal {
         if !self.running.load(Ordering::Acquire) {
             return;
         }
+        self.hurry.store(true, Ordering::Release);
         let (tx, rx) = oneshot::channel();
         let wait = async {
             if self.tx.send(Msg::Flush(tx)).await.is_ok() {
@@ -385,6 +396,7 @@ impl Gathered {
 pub fn spawn_writer(state: &AppState) -> Option<Writer> {
     let mut rx = state.journal.rx.lock().ok()?.take()?;
     let running = state.journal.running.clone();
+    let hurry = state.journal.hurry.clone();
     running.store(true, Ordering::Release);
     let db = state.db.clone();
     let task = tokio::spawn(async move {
@@ -409,6 +421,12 @@ pub fn spawn_writer(state: &AppState) -> Option<Writer> {
                     break;
                 }
                 let left = GATHER.saturating_sub(started.elapsed());
+                if loaded {
+                    // Under load the channel is drained every POLL rather than woken per
+                    // record: a send then costs no wake-up of this task.
+                    tokio::time::sleep(left.min(POLL)).await;
+                    continue;
+                }
                 match tokio::time::timeout(left, rx.recv()).await {
                     Ok(Some(m)) => g.take(m),
                     Ok(None) | Err(_) => break,
@@ -436,7 +454,7 @@ pub fn spawn_writer(state: &AppState) -> Option<Writer> {
                 Vec::new()
             };
             let stop = g.stop;
-            let h = tokio::spawn(write(db.clone(), g, trim_now));
+            let h = tokio::spawn(write(db.clone(), g, trim_now, hurry.clone()));
             if stop {
                 let _ = h.await;
                 break;
@@ -456,29 +474,49 @@ pub fn spawn_writer(state: &AppState) -> Option<Writer> {
 
 /// Redacts and writes the gathered records, trims the tenants in `trim`, then answers the
 /// flushes.
-async fn write(db: sqlx::PgPool, g: Gathered, trim: Vec<TenantId>) {
+async fn write(db: sqlx::PgPool, g: Gathered, trim: Vec<TenantId>, hurry: Arc<AtomicBool>) {
     let Gathered {
         mut per_tenant,
         order,
         len,
         acks,
+        stop,
         ..
     } = g;
-    if len > 0 {
-        let pending: Vec<Pending> = order.iter().filter_map(|t| per_tenant.remove(t)).flatten().collect();
+    if !acks.is_empty() || stop {
+        hurry.store(true, Ordering::Release);
+    }
+    let all: Vec<Pending> = order.iter().filter_map(|t| per_tenant.remove(t)).flatten().collect();
+    let mut pending = all.into_iter();
+    let mut left = len;
+    while left > 0 {
+        let chunk: Vec<Pending> = pending.by_ref().take(CHUNK).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        left = left.saturating_sub(chunk.len());
         // Redaction is CPU work: off the runtime's worker threads.
-        let records = tokio::task::spawn_blocking(move || pending.into_iter().map(redact).collect::<Vec<_>>())
+        let records = tokio::task::spawn_blocking(move || chunk.into_iter().map(redact).collect::<Vec<_>>())
             .await
             .unwrap_or_default();
         if let Err(e) = store::insert_batch(&db, &records).await {
             tracing::warn!(error = %e, records = records.len(), "request journal batch not written");
             DROPPED.fetch_add(records.len() as u64, Ordering::Relaxed);
         }
+        // A big batch (a flood) is written in paced chunks, so neither Postgres nor the
+        // redaction takes a core away from requests for long; a reader (flush) or the
+        // shutdown hurries it.
+        if left > 0 && !hurry.load(Ordering::Acquire) {
+            tokio::time::sleep(PACE).await;
+        }
     }
     if !trim.is_empty() {
         if let Err(e) = store::trim(&db, &trim, DEFAULT_LIMIT).await {
             tracing::warn!(error = %e, "request journal not trimmed");
         }
+    }
+    if !acks.is_empty() || stop {
+        hurry.store(false, Ordering::Release);
     }
     for a in acks {
         let _ = a.send(());
