@@ -25,7 +25,6 @@ use std::fmt::Display;
 
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
-use rand::Rng;
 use serde_json::Value;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
@@ -52,6 +51,18 @@ impl RowEncoder {
         RowEncoder { job, tenant: tenant.0 }
     }
 
+    /// The id of the contact at index `ord`: the first 8 bytes of the job's (random) id,
+    /// then `ord` (an RFC 9562 version 8 UUID). The ids of one file follow its order, so
+    /// the contacts' primary key grows at one place per import instead of at a random
+    /// page per row (fewer pages written, and fewer full-page images in the WAL); the
+    /// job's random half keeps them apart from every other import's and add's.
+    fn contact_id(&self, ord: u64) -> Uuid {
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&self.job.as_bytes()[..8]);
+        b[8..].copy_from_slice(&ord.to_be_bytes());
+        uuid::Builder::from_custom_bytes(b).into_uuid()
+    }
+
     fn head(&self, buf: &mut Vec<u8>, ord: u64) {
         use std::io::Write;
         let _ = write!(buf, "{}\t{}\t{}\t", self.job, ord, self.tenant);
@@ -61,8 +72,7 @@ impl RowEncoder {
     /// characters (PostgreSQL's text refuses them; check before).
     pub fn valid(&self, buf: &mut Vec<u8>, ord: u64, c: &NewContact) {
         self.head(buf, ord);
-        let id =
-            c.id.unwrap_or_else(|| uuid::Builder::from_random_bytes(rand::thread_rng().gen()).into_uuid());
+        let id = c.id.unwrap_or_else(|| self.contact_id(ord));
         text(buf, Some(&id.to_string()));
         for f in [&c.number, &c.original_number, &c.email, &c.name, &c.external_id, &c.outbound_number] {
             buf.push(b'\t');
@@ -171,7 +181,8 @@ pub struct Batch {
 /// The suppression screen is one index probe per number (LATERAL … LIMIT 1: never a hash
 /// of the tenant's whole list); the refused rows are found with a hashed `NOT IN` over the
 /// inserted ids (a join of the two CTEs would be planned as a nested loop: CTEs carry no
-/// statistics).
+/// statistics), only when some valid row was not inserted (the counts, computed once,
+/// guard it: a batch without duplicates builds no hash).
 const MOVE_SQL: &str = "
 WITH src AS (
   DELETE FROM import_rows
@@ -197,7 +208,9 @@ SELECT (SELECT count(*) FROM src)::int8 AS rows,
        (SELECT count(*) FROM src WHERE problem IS NOT NULL)::int8 AS invalid,
        (SELECT jsonb_agg(jsonb_build_object('ord', r.ord, 'problem', r.problem) ORDER BY r.ord)
           FROM (SELECT ord, problem FROM src
-                 WHERE problem IS NOT NULL OR id NOT IN (SELECT id FROM ins)
+                 WHERE problem IS NOT NULL
+                    OR ((SELECT count(*) FROM ins) < (SELECT count(*) FROM src WHERE problem IS NULL)
+                        AND id NOT IN (SELECT id FROM ins))
                  ORDER BY ord LIMIT $8) r) AS refused";
 
 /// The batch's settings: sorts and CTEs in memory; and, when the role may (a superuser,
