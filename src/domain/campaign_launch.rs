@@ -602,12 +602,14 @@ pub async fn launch_staged(
         .map(|cc| 12usize.saturating_sub(cc.len()).max(6))
         .unwrap_or(6)
         .min(15) as i32;
+    // Ids in the file's order (as an import's, `imports::ordered_id_prefix`): the primary
+    // key grows at one place instead of at a random page per contact.
     // The tenant row is locked (the ledger) and the campaign is this transaction's own, so
     // the per-row foreign-key checks of a million contacts would find what is known.
     sqlx::query(super::imports::FK_TRIGGERS_OFF_SQL).execute(&mut *tx).await?;
     sqlx::query(
         "INSERT INTO contacts (id, tenant_id, campaign_id, number, original_number, outbound_number, status, attrs, created_at, updated_at)
-         SELECT gen_random_uuid(), $1, $2, k.number, k.original, k.sender, 'pending',
+         SELECT ($9 || lpad(to_hex(x'8000000000000000'::bigint | k.ord), 16, '0'))::uuid, $1, $2, k.number, k.original, k.sender, 'pending',
                 jsonb_build_object('deliveries', jsonb_build_array(
                     jsonb_build_object('channel', $3::text, 'to', k.number, 'from', k.sender, 'body', $4::text))),
                 $5, $5
@@ -628,6 +630,7 @@ pub async fn launch_staged(
     .bind(&round_robin)
     .bind(country.as_deref())
     .bind(want)
+    .bind(super::imports::ordered_id_prefix(c.id))
     .execute(&mut *tx)
     .await?;
     sqlx::query(super::imports::FK_TRIGGERS_ON_SQL).execute(&mut *tx).await?;

@@ -57,10 +57,7 @@ impl RowEncoder {
     /// page per row (fewer pages written, and fewer full-page images in the WAL); the
     /// job's random half keeps them apart from every other import's and add's.
     fn contact_id(&self, ord: u64) -> Uuid {
-        let mut b = [0u8; 16];
-        b[..8].copy_from_slice(&self.job.as_bytes()[..8]);
-        b[8..].copy_from_slice(&ord.to_be_bytes());
-        uuid::Builder::from_custom_bytes(b).into_uuid()
+        ordered_id(self.job, ord)
     }
 
     fn head(&self, buf: &mut Vec<u8>, ord: u64) {
@@ -94,6 +91,23 @@ impl RowEncoder {
         text(buf, Some(&problem.to_string()));
         buf.push(b'\n');
     }
+}
+
+/// The id of the `ord`-th row a bulk insert keyed by `seed` (a random id: the job's, the
+/// campaign's) creates: the first 8 bytes of `seed`, then `ord`, as an RFC 9562 version 8
+/// UUID. The rows of one bulk insert get ids in its order.
+pub fn ordered_id(seed: Uuid, ord: u64) -> Uuid {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&seed.as_bytes()[..8]);
+    b[8..].copy_from_slice(&ord.to_be_bytes());
+    uuid::Builder::from_custom_bytes(b).into_uuid()
+}
+
+/// The text SQL prepends to the 16 hex digits of `x'8000000000000000'::bigint | ord` to
+/// make [`ordered_id`]`(seed, ord)` (for `ord` below 2^62).
+pub fn ordered_id_prefix(seed: Uuid) -> String {
+    let id = ordered_id(seed, 0).simple().to_string();
+    id[..16].to_string()
 }
 
 /// A COPY text field: `\N` for NULL, backslash escapes for the separators.
@@ -319,6 +333,19 @@ pub async fn discard(db: &PgPool, tenant: TenantId, job: Uuid) -> DomainResult<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ordered_ids_follow_the_order_and_sql_makes_the_same() {
+        let seed = Uuid::new_v4();
+        let (a, b, c) = (ordered_id(seed, 0), ordered_id(seed, 1), ordered_id(seed, 1 << 40));
+        assert!(a < b && b < c);
+        assert_eq!(a.get_version_num(), 8);
+        assert_eq!(&a.as_bytes()[..6], &seed.as_bytes()[..6]);
+        // what `$prefix || lpad(to_hex(x'8000000000000000'::bigint | ord), 16, '0')` gives
+        let sql = |ord: u64| format!("{}{:016x}", ordered_id_prefix(seed), (1u64 << 63) | ord);
+        assert_eq!(Uuid::parse_str(&sql(1)).unwrap(), b);
+        assert_eq!(Uuid::parse_str(&sql(1 << 40)).unwrap(), c);
+    }
 
     #[test]
     fn copy_text_escapes_separators_and_nulls() {
