@@ -277,21 +277,50 @@ pub async fn move_batch(
         return Err(DomainError::NotFound("campaign"));
     }
     sqlx::query(BATCH_SETTINGS_SQL).execute(&mut *tx).await?;
-    let row = sqlx::query(MOVE_SQL)
-        .bind(tenant.0)
-        .bind(job.id)
-        .bind(from as i64)
-        .bind(to as i64)
-        .bind(campaign)
-        .bind(now)
-        .bind(channel)
-        .bind(keep as i32)
-        .bind(contacts::status::DNC)
-        .bind(contacts::status::PENDING)
-        .bind(max_retries)
-        .fetch_one(&mut *tx)
-        .await?;
+    let range = (from, to);
+    let keep = keep as i32;
+    let batch = match copy_batch(&mut tx, tenant, campaign, job.id, range, (channel, max_retries), now).await? {
+        Some((added, suppressed)) => {
+            let row = sqlx::query(REPORT_SQL)
+                .bind(tenant.0)
+                .bind(job.id)
+                .bind(from as i64)
+                .bind(to as i64)
+                .bind(added as i64)
+                .bind(keep)
+                .fetch_one(&mut *tx)
+                .await?;
+            batch_of(&row, Some((added, suppressed)))?
+        }
+        None => {
+            let row = sqlx::query(MOVE_SQL)
+                .bind(tenant.0)
+                .bind(job.id)
+                .bind(from as i64)
+                .bind(to as i64)
+                .bind(campaign)
+                .bind(now)
+                .bind(channel)
+                .bind(keep)
+                .bind(contacts::status::DNC)
+                .bind(contacts::status::PENDING)
+                .bind(max_retries)
+                .fetch_one(&mut *tx)
+                .await?;
+            batch_of(&row, None)?
+        }
+    };
     sqlx::query(BATCH_SETTINGS_END_SQL).execute(&mut *tx).await?;
+    if !jobs::checkpoint(&mut tx, job.id, job.worker, &progress(&batch)?).await? {
+        return Ok(None);
+    }
+    tx.commit().await?;
+    Ok(Some(batch))
+}
+
+/// The batch a report row describes (`rows`, `invalid`, `refused`, and, from the
+/// statement itself unless given, `added` and `suppressed`).
+fn batch_of(row: &sqlx::postgres::PgRow, inserted: Option<(u64, u64)>) -> DomainResult<Batch> {
     let count = |c: &str| -> DomainResult<u64> { Ok(row.try_get::<i64, _>(c)?.max(0) as u64) };
     let refused: Option<Value> = row.try_get("refused")?;
     let refused = match refused {
@@ -304,20 +333,121 @@ pub async fn move_batch(
             .collect(),
         _ => Vec::new(),
     };
-    let (rows, added, invalid) = (count("rows")?, count("added")?, count("invalid")?);
-    let batch = Batch {
+    let (rows, invalid) = (count("rows")?, count("invalid")?);
+    let (added, suppressed) = match inserted {
+        Some(x) => x,
+        None => (count("added")?, count("suppressed")?),
+    };
+    Ok(Batch {
         rows,
         added,
-        suppressed: count("suppressed")?,
+        suppressed,
         duplicates: rows.saturating_sub(added + invalid),
         invalid,
         refused,
-    };
-    if !jobs::checkpoint(&mut tx, job.id, job.worker, &progress(&batch)?).await? {
-        return Ok(None);
+    })
+}
+
+/// Columns of `contacts` the fast move copies, in the order [`copy_batch`]'s query
+/// yields them (the status first: the suppressed rows are counted from it).
+const COPY_CONTACTS_SQL: &str = "COPY contacts (status, id, tenant_id, campaign_id, number, unique_number, original_number, email, \
+                                 name, external_id, outbound_number, priority, max_retries, attrs, created_at, updated_at) FROM STDIN";
+
+/// After [`copy_batch`]: deletes the batch's staged rows, counts them, and lists the first
+/// refused ones (invalid, or valid and not inserted: a duplicate, found by its id only
+/// when the batch has one).
+const REPORT_SQL: &str = "
+WITH d AS (
+  DELETE FROM import_rows
+   WHERE job_id = $2 AND ord >= $3 AND ord < $4 AND tenant_id = $1
+  RETURNING ord, id, problem)
+SELECT (SELECT count(*) FROM d)::int8 AS rows,
+       (SELECT count(*) FROM d WHERE problem IS NOT NULL)::int8 AS invalid,
+       (SELECT jsonb_agg(jsonb_build_object('ord', r.ord, 'problem', r.problem) ORDER BY r.ord)
+          FROM (SELECT ord, problem FROM d
+                 WHERE problem IS NOT NULL
+                    OR ((SELECT count(*) FROM d WHERE problem IS NULL) > $5
+                        AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.id = d.id))
+                 ORDER BY ord LIMIT $6) r) AS refused";
+
+/// A SQL literal of `s` (standard conforming strings: only quotes are doubled).
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The fast move of a batch: the staged rows of `[from, to)` that are valid, the first of
+/// their number in the batch, and whose number the campaign does not have (one index
+/// probe each), screened against the suppressions, come out in file order with
+/// `COPY (…) TO STDOUT` and go into `contacts` with `COPY … FROM STDIN`: PostgreSQL
+/// writes the rows in bulk (one WAL record per heap page, not per row), where an
+/// `INSERT … SELECT` pays the executor and the WAL per row (twice the time on 1,000,000
+/// rows). The rows stay staged (the report deletes them). Returns (inserted,
+/// suppressed); None when an add committed one of the numbers meanwhile (the COPY hits
+/// the unique index): the batch is then rolled back to its savepoint, and the caller
+/// moves it with [`MOVE_SQL`], which lets the unique index decide.
+async fn copy_batch(
+    tx: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    campaign: Uuid,
+    job: Uuid,
+    (from, to): (u64, u64),
+    (channel, max_retries): (&str, i32),
+    now: DateTime<Utc>,
+) -> DomainResult<Option<(u64, u64)>> {
+    // COPY (query) takes no parameters: every value is a literal made here.
+    let (t, c) = (literal(&tenant.0.to_string()), literal(&campaign.to_string()));
+    let now = literal(&now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+    let out_sql = format!(
+        "COPY (
+  SELECT CASE WHEN b.blocked THEN {dnc} ELSE {pending} END, s.id, {t}::uuid, {c}::uuid, s.number, s.number,
+         s.original_number, s.email, s.name, s.external_id, s.outbound_number, s.priority, {max_retries}::int4,
+         COALESCE(s.attrs, '{{}}'::jsonb), {now}::timestamptz, {now}::timestamptz
+    FROM (SELECT r.*, row_number() OVER (PARTITION BY r.number ORDER BY r.ord) AS nth
+            FROM import_rows r
+           WHERE r.job_id = {job}::uuid AND r.ord >= {from} AND r.ord < {to} AND r.tenant_id = {t}::uuid
+             AND r.problem IS NULL) s
+    LEFT JOIN LATERAL (SELECT true AS dup FROM contacts k
+                        WHERE k.tenant_id = {t}::uuid AND k.campaign_id = {c}::uuid AND k.unique_number = s.number
+                        LIMIT 1) d ON true
+    LEFT JOIN LATERAL (SELECT true AS blocked FROM suppressions x
+                        WHERE x.tenant_id = {t}::uuid AND x.number = s.number
+                          AND ((x.list = 'opt_out' AND {channel} = ANY(x.channels)) OR x.list = 'dnc')
+                          AND (x.expires_at IS NULL OR x.expires_at > {now}::timestamptz) LIMIT 1) b ON true
+   WHERE (s.nth = 1 OR s.number IS NULL) AND d.dup IS NULL
+   ORDER BY s.ord) TO STDOUT",
+        dnc = literal(contacts::status::DNC),
+        pending = literal(contacts::status::PENDING),
+        job = literal(&job.to_string()),
+        channel = literal(channel),
+    );
+    let mut data = Vec::new();
+    {
+        let mut out = tx.copy_out_raw(&out_sql).await?;
+        while let Some(chunk) = out.next().await {
+            data.extend_from_slice(&chunk?);
+        }
     }
-    tx.commit().await?;
-    Ok(Some(batch))
+    if data.is_empty() {
+        return Ok(Some((0, 0)));
+    }
+    // a COPY row ends at each raw newline (escaped ones are `\n`); the status comes first
+    let dnc = format!("{}\t", contacts::status::DNC);
+    let suppressed = data.split(|&b| b == b'\n').filter(|l| l.starts_with(dnc.as_bytes())).count() as u64;
+    sqlx::query("SAVEPOINT import_copy").execute(&mut *tx).await?;
+    let mut copy = tx.copy_in_raw(COPY_CONTACTS_SQL).await?;
+    copy.send(data).await?;
+    match copy.finish().await {
+        Ok(n) => {
+            sqlx::query("RELEASE SAVEPOINT import_copy").execute(&mut *tx).await?;
+            Ok(Some((n, suppressed)))
+        }
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23505") => {
+            tracing::debug!(error = %e, "import batch met a number added meanwhile; moved row by row");
+            sqlx::query("ROLLBACK TO SAVEPOINT import_copy").execute(&mut *tx).await?;
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Drops what is left staged for a job of the tenant (a job that ended early).
