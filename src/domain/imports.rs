@@ -26,7 +26,7 @@ use std::fmt::Display;
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 use serde_json::Value;
-use sqlx::{PgPool, Row};
+use sqlx::{Connection, PgPool, Row};
 use uuid::Uuid;
 
 use super::contacts::{self, NewContact};
@@ -370,6 +370,9 @@ SELECT (SELECT count(*) FROM d)::int8 AS rows,
                         AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.id = d.id))
                  ORDER BY ord LIMIT $6) r) AS refused";
 
+/// Bytes per message of the fast move's COPY into `contacts`.
+const COPY_PIECE: usize = 256 * 1024;
+
 /// A SQL literal of `s` (standard conforming strings: only quotes are doubled).
 fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
@@ -420,7 +423,7 @@ async fn copy_batch(
         job = literal(&job.to_string()),
         channel = literal(channel),
     );
-    let mut data = Vec::new();
+    let mut data = Vec::with_capacity((to.saturating_sub(from) as usize).min(1 << 20) * 256);
     {
         let mut out = tx.copy_out_raw(&out_sql).await?;
         while let Some(chunk) = out.next().await {
@@ -435,8 +438,16 @@ async fn copy_batch(
     let suppressed = data.split(|&b| b == b'\n').filter(|l| l.starts_with(dnc.as_bytes())).count() as u64;
     sqlx::query("SAVEPOINT import_copy").execute(&mut *tx).await?;
     let mut copy = tx.copy_in_raw(COPY_CONTACTS_SQL).await?;
-    copy.send(data).await?;
-    match copy.finish().await {
+    // in pieces: the connection's write buffer keeps the size of the largest message
+    for piece in data.chunks(COPY_PIECE) {
+        copy.send(piece).await?;
+    }
+    drop(data);
+    let copied = copy.finish().await;
+    // the pooled connection keeps no batch-sized buffers (several connections would
+    // hold one each)
+    tx.shrink_buffers();
+    match copied {
         Ok(n) => {
             sqlx::query("RELEASE SAVEPOINT import_copy").execute(&mut *tx).await?;
             Ok(Some((n, suppressed)))
