@@ -109,15 +109,10 @@ impl Launched {
 /// `Suppressed` (only with `refuse_suppressed`), `Validation`.
 #[tracing::instrument(skip_all, fields(tenant = %tenant, campaign = %req.id))]
 pub async fn launch(db: &PgPool, tenant: TenantId, req: LaunchRequest, now: DateTime<Utc>) -> DomainResult<Launched> {
-    if req.cost_per_contact < 0 {
-        return Err(DomainError::validation("cost_per_contact", "must not be negative"));
-    }
+    check_cost(&req)?;
     let mut tx = db.begin().await?;
-    credits::lock_ledger(&mut tx, tenant).await?;
-    if let Some(a) = req.announcement {
-        announcements::hold(&mut tx, tenant, a).await?;
-    }
-    let outcomes = screen(&mut tx, tenant, &req, now).await?;
+    let stored = screen_and_store(&mut tx, tenant, &req, Listed, now).await?;
+    let outcomes = stored.screened;
     let kept: Vec<&PhoneNumber> = req
         .recipients
         .iter()
@@ -125,20 +120,96 @@ pub async fn launch(db: &PgPool, tenant: TenantId, req: LaunchRequest, now: Date
         .filter(|(_, o)| o.outcome == Outcome::Added)
         .map(|(p, _)| p)
         .collect();
-    let cost = req.cost_per_contact * kept.len() as i64;
+    insert_contacts(&mut tx, tenant, &stored.campaign, &req, &kept, now).await?;
+    tx.commit().await?;
+    tracing::info!(recipients = kept.len(), cost = stored.cost, "campaign launched");
+    let added = kept.len();
+    Ok(Launched {
+        campaign: stored.campaign,
+        outcomes,
+        added,
+        cost: stored.cost,
+    })
+}
 
+fn check_cost(req: &LaunchRequest) -> DomainResult<()> {
+    if req.cost_per_contact < 0 {
+        return Err(DomainError::validation("cost_per_contact", "must not be negative"));
+    }
+    Ok(())
+}
+
+/// How a launch screens its recipients in its transaction: what it learnt, and how many
+/// recipients it keeps.
+trait Screening {
+    type Out;
+    async fn screen(
+        self,
+        tx: &mut PgConnection,
+        tenant: TenantId,
+        req: &LaunchRequest,
+        now: DateTime<Utc>,
+    ) -> DomainResult<(Self::Out, i64)>;
+}
+
+/// The recipients of the request, screened in memory: one outcome per recipient.
+struct Listed;
+
+impl Screening for Listed {
+    type Out = Vec<ContactOutcome>;
+    async fn screen(
+        self,
+        tx: &mut PgConnection,
+        tenant: TenantId,
+        req: &LaunchRequest,
+        now: DateTime<Utc>,
+    ) -> DomainResult<(Vec<ContactOutcome>, i64)> {
+        let outcomes = screen(tx, tenant, req, now).await?;
+        let kept = outcomes.iter().filter(|o| o.outcome == Outcome::Added).count() as i64;
+        Ok((outcomes, kept))
+    }
+}
+
+/// What the shared step of a launch stored.
+struct Stored<T> {
+    campaign: Campaign,
+    /// Credits debited.
+    cost: i64,
+    /// Recipients kept (contacts to insert).
+    kept: i64,
+    /// What the screening learnt.
+    screened: T,
+}
+
+/// The step [`launch`] and [`launch_staged`] share, in the launch's transaction: locks the
+/// tenant's ledger (concurrent launches never overspend), holds the announcement, screens
+/// the recipients (`how`), stores the campaign `scheduled` with its launch attributes and
+/// debits `cost_per_contact` × kept recipients. The caller then inserts the contacts.
+async fn screen_and_store<S: Screening>(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    req: &LaunchRequest,
+    how: S,
+    now: DateTime<Utc>,
+) -> DomainResult<Stored<S::Out>> {
+    credits::lock_ledger(&mut *tx, tenant).await?;
+    if let Some(a) = req.announcement {
+        announcements::hold(&mut *tx, tenant, a).await?;
+    }
+    let (screened, kept) = how.screen(&mut *tx, tenant, req, now).await?;
+    let cost = req.cost_per_contact * kept;
     let mut attrs = req.attrs.clone();
     attrs.insert("body".into(), json!(req.body));
     attrs.insert(
         "launch".into(),
         json!({
-            "recipients": kept.len(),
+            "recipients": kept,
             "cost": cost,
             "cost_per_contact": req.cost_per_contact,
             "announcement_id": req.announcement,
         }),
     );
-    let c = campaigns::create(
+    let campaign = campaigns::create(
         &mut *tx,
         tenant,
         NewCampaign {
@@ -155,18 +226,14 @@ pub async fn launch(db: &PgPool, tenant: TenantId, req: LaunchRequest, now: Date
     )
     .await?;
     if cost > 0 {
-        let what = format!("Campaign {} ({})", c.name, req.reference);
-        credits::debit(&mut tx, tenant, cost, &what, Some(c.id), now).await?;
+        let what = format!("Campaign {} ({})", campaign.name, req.reference);
+        credits::debit(&mut *tx, tenant, cost, &what, Some(campaign.id), now).await?;
     }
-    insert_contacts(&mut tx, tenant, &c, &req, &kept, now).await?;
-    tx.commit().await?;
-    tracing::info!(recipients = kept.len(), cost, "campaign launched");
-    let added = kept.len();
-    Ok(Launched {
-        campaign: c,
-        outcomes,
-        added,
+    Ok(Stored {
+        campaign,
         cost,
+        kept,
+        screened,
     })
 }
 
@@ -466,6 +533,50 @@ impl RecipientStage {
     }
 }
 
+/// The recipients staged in `launch_recipients`, screened set-based into the temporary
+/// table `launch_screened` (distinct numbers, the first of each in order, with their
+/// screening): the number of distinct recipients.
+struct Staged;
+
+impl Screening for Staged {
+    type Out = i64;
+    async fn screen(self, tx: &mut PgConnection, tenant: TenantId, req: &LaunchRequest, now: DateTime<Utc>) -> DomainResult<(i64, i64)> {
+        sqlx::query("SET LOCAL work_mem = '64MB'").execute(&mut *tx).await?;
+        sqlx::query(
+            "CREATE TEMP TABLE launch_screened ON COMMIT DROP AS
+             SELECT d.ord, d.number, d.original,
+                    EXISTS (SELECT 1 FROM suppressions s
+                             WHERE s.tenant_id = $1 AND s.number = d.number
+                               AND ((s.list = 'opt_out' AND $2 = ANY(s.channels)) OR s.list = 'dnc')
+                               AND (s.expires_at IS NULL OR s.expires_at > $3)) AS suppressed,
+                    (cardinality($4::text[]) = 0 OR EXISTS (
+                        SELECT 1 FROM suppressions s
+                         WHERE s.tenant_id = $1 AND s.list = 'opt_in' AND s.list_name = ANY($4) AND s.number = d.number
+                           AND (s.expires_at IS NULL OR s.expires_at > $3))) AS allowed
+               FROM (SELECT DISTINCT ON (number) ord, number, original FROM launch_recipients ORDER BY number, ord) d",
+        )
+        .bind(tenant.0)
+        .bind(&req.channel)
+        .bind(now)
+        .bind(&req.opt_in_lists)
+        .execute(&mut *tx)
+        .await?;
+        if req.refuse_suppressed {
+            let first: Option<String> = sqlx::query_scalar("SELECT number FROM launch_screened WHERE suppressed ORDER BY ord LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(number) = first {
+                return Err(DomainError::Suppressed { number });
+            }
+        }
+        let (distinct, kept): (i64, i64) =
+            sqlx::query_as("SELECT count(*), count(*) FILTER (WHERE allowed AND NOT suppressed) FROM launch_screened")
+                .fetch_one(&mut *tx)
+                .await?;
+        Ok((distinct, kept))
+    }
+}
+
 /// [`launch`] with the recipients of `stage` (those of `req` are ignored): de-duplicated
 /// (the first of a number wins), screened (suppression on the channel, opt-in lists),
 /// stored in order as pending contacts with their planned delivery, and the cost debited,
@@ -477,79 +588,10 @@ pub async fn launch_staged(
     req: LaunchRequest,
     now: DateTime<Utc>,
 ) -> DomainResult<LaunchedStaged> {
-    if req.cost_per_contact < 0 {
-        return Err(DomainError::validation("cost_per_contact", "must not be negative"));
-    }
+    check_cost(&req)?;
     let mut tx = stage.tx;
-    credits::lock_ledger(&mut tx, tenant).await?;
-    if let Some(a) = req.announcement {
-        announcements::hold(&mut tx, tenant, a).await?;
-    }
-    sqlx::query("SET LOCAL work_mem = '64MB'").execute(&mut *tx).await?;
-    // distinct numbers in order, with their screening
-    sqlx::query(
-        "CREATE TEMP TABLE launch_screened ON COMMIT DROP AS
-         SELECT d.ord, d.number, d.original,
-                EXISTS (SELECT 1 FROM suppressions s
-                         WHERE s.tenant_id = $1 AND s.number = d.number
-                           AND ((s.list = 'opt_out' AND $2 = ANY(s.channels)) OR s.list = 'dnc')
-                           AND (s.expires_at IS NULL OR s.expires_at > $3)) AS suppressed,
-                (cardinality($4::text[]) = 0 OR EXISTS (
-                    SELECT 1 FROM suppressions s
-                     WHERE s.tenant_id = $1 AND s.list = 'opt_in' AND s.list_name = ANY($4) AND s.number = d.number
-                       AND (s.expires_at IS NULL OR s.expires_at > $3))) AS allowed
-           FROM (SELECT DISTINCT ON (number) ord, number, original FROM launch_recipients ORDER BY number, ord) d",
-    )
-    .bind(tenant.0)
-    .bind(&req.channel)
-    .bind(now)
-    .bind(&req.opt_in_lists)
-    .execute(&mut *tx)
-    .await?;
-    if req.refuse_suppressed {
-        let first: Option<String> = sqlx::query_scalar("SELECT number FROM launch_screened WHERE suppressed ORDER BY ord LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await?;
-        if let Some(number) = first {
-            return Err(DomainError::Suppressed { number });
-        }
-    }
-    let (distinct, kept): (i64, i64) =
-        sqlx::query_as("SELECT count(*), count(*) FILTER (WHERE allowed AND NOT suppressed) FROM launch_screened")
-            .fetch_one(&mut *tx)
-            .await?;
-    let cost = req.cost_per_contact * kept;
-    let mut attrs = req.attrs.clone();
-    attrs.insert("body".into(), json!(req.body));
-    attrs.insert(
-        "launch".into(),
-        json!({
-            "recipients": kept,
-            "cost": cost,
-            "cost_per_contact": req.cost_per_contact,
-            "announcement_id": req.announcement,
-        }),
-    );
-    let c = campaigns::create(
-        &mut *tx,
-        tenant,
-        NewCampaign {
-            id: Some(req.id),
-            name: req.name.clone(),
-            kind: req.kind.clone(),
-            status: Some(status::SCHEDULED.into()),
-            channel: Some(req.channel.clone()),
-            starts_at: Some(req.starts_at),
-            ends_at: None,
-            attrs: Some(Value::Object(attrs)),
-        },
-        now,
-    )
-    .await?;
-    if cost > 0 {
-        let what = format!("Campaign {} ({})", c.name, req.reference);
-        credits::debit(&mut tx, tenant, cost, &what, Some(c.id), now).await?;
-    }
+    let stored = screen_and_store(&mut tx, tenant, &req, Staged, now).await?;
+    let (c, cost, kept, distinct) = (stored.campaign, stored.cost, stored.kept, stored.screened);
     let (round_robin, country): (Vec<String>, Option<String>) = match &req.senders {
         Senders::None => (Vec::new(), None),
         Senders::RoundRobin(list) => (list.clone(), None),
@@ -560,12 +602,14 @@ pub async fn launch_staged(
         .map(|cc| 12usize.saturating_sub(cc.len()).max(6))
         .unwrap_or(6)
         .min(15) as i32;
+    // Ids in the file's order (as an import's, `imports::ordered_id_prefix`): the primary
+    // key grows at one place instead of at a random page per contact.
     // The tenant row is locked (the ledger) and the campaign is this transaction's own, so
     // the per-row foreign-key checks of a million contacts would find what is known.
     sqlx::query(super::imports::FK_TRIGGERS_OFF_SQL).execute(&mut *tx).await?;
     sqlx::query(
         "INSERT INTO contacts (id, tenant_id, campaign_id, number, original_number, outbound_number, status, attrs, created_at, updated_at)
-         SELECT gen_random_uuid(), $1, $2, k.number, k.original, k.sender, 'pending',
+         SELECT ($9 || lpad(to_hex(x'8000000000000000'::bigint | k.ord), 16, '0'))::uuid, $1, $2, k.number, k.original, k.sender, 'pending',
                 jsonb_build_object('deliveries', jsonb_build_array(
                     jsonb_build_object('channel', $3::text, 'to', k.number, 'from', k.sender, 'body', $4::text))),
                 $5, $5
@@ -586,6 +630,7 @@ pub async fn launch_staged(
     .bind(&round_robin)
     .bind(country.as_deref())
     .bind(want)
+    .bind(super::imports::ordered_id_prefix(c.id))
     .execute(&mut *tx)
     .await?;
     sqlx::query(super::imports::FK_TRIGGERS_ON_SQL).execute(&mut *tx).await?;

@@ -16,7 +16,8 @@ pub async fn refresh_statistics(db: &sqlx::PgPool) {
     }
 }
 
-/// Whether the campaign has `number` on a contact other than `except`.
+/// Whether the campaign has `number` on a contact other than `except` (an outbound dialer
+/// campaign: its contacts hold their number in `unique_number`, indexed).
 pub async fn has_number<'e>(
     db: impl PgExecutor<'e>,
     tenant: TenantId,
@@ -26,7 +27,7 @@ pub async fn has_number<'e>(
 ) -> DomainResult<bool> {
     Ok(sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM contacts c
-                         WHERE c.tenant_id = $1 AND c.campaign_id = $2 AND c.number = $3 AND ($4::uuid IS NULL OR c.id <> $4))",
+                         WHERE c.tenant_id = $1 AND c.campaign_id = $2 AND c.unique_number = $3 AND ($4::uuid IS NULL OR c.id <> $4))",
     )
     .bind(tenant.0)
     .bind(campaign)

@@ -385,7 +385,7 @@ async fn find_in(tx: &mut sqlx::PgConnection, tenant: TenantId, campaign: Uuid, 
     }
     let sql = format!(
         "SELECT {COLS} FROM contacts WHERE tenant_id = $1 AND campaign_id = $2
-           AND ($3::bigint IS NULL OR seq = $3) AND ($4::text IS NULL OR external_id = $4) AND ($5::text IS NULL OR number = $5)
+           AND ($3::bigint IS NULL OR seq = $3) AND ($4::text IS NULL OR external_id = $4) AND ($5::text IS NULL OR unique_number = $5)
          ORDER BY seq LIMIT 1 FOR UPDATE"
     );
     sqlx::query_as::<_, Contact>(sqlx::AssertSqlSafe(sql))

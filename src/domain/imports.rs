@@ -25,9 +25,8 @@ use std::fmt::Display;
 
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
-use rand::Rng;
 use serde_json::Value;
-use sqlx::{PgPool, Row};
+use sqlx::{Connection, PgPool, Row};
 use uuid::Uuid;
 
 use super::contacts::{self, NewContact};
@@ -52,6 +51,15 @@ impl RowEncoder {
         RowEncoder { job, tenant: tenant.0 }
     }
 
+    /// The id of the contact at index `ord`: the first 8 bytes of the job's (random) id,
+    /// then `ord` (an RFC 9562 version 8 UUID). The ids of one file follow its order, so
+    /// the contacts' primary key grows at one place per import instead of at a random
+    /// page per row (fewer pages written, and fewer full-page images in the WAL); the
+    /// job's random half keeps them apart from every other import's and add's.
+    fn contact_id(&self, ord: u64) -> Uuid {
+        ordered_id(self.job, ord)
+    }
+
     fn head(&self, buf: &mut Vec<u8>, ord: u64) {
         use std::io::Write;
         let _ = write!(buf, "{}\t{}\t{}\t", self.job, ord, self.tenant);
@@ -61,8 +69,7 @@ impl RowEncoder {
     /// characters (PostgreSQL's text refuses them; check before).
     pub fn valid(&self, buf: &mut Vec<u8>, ord: u64, c: &NewContact) {
         self.head(buf, ord);
-        let id =
-            c.id.unwrap_or_else(|| uuid::Builder::from_random_bytes(rand::thread_rng().gen()).into_uuid());
+        let id = c.id.unwrap_or_else(|| self.contact_id(ord));
         text(buf, Some(&id.to_string()));
         for f in [&c.number, &c.original_number, &c.email, &c.name, &c.external_id, &c.outbound_number] {
             buf.push(b'\t');
@@ -84,6 +91,23 @@ impl RowEncoder {
         text(buf, Some(&problem.to_string()));
         buf.push(b'\n');
     }
+}
+
+/// The id of the `ord`-th row a bulk insert keyed by `seed` (a random id: the job's, the
+/// campaign's) creates: the first 8 bytes of `seed`, then `ord`, as an RFC 9562 version 8
+/// UUID. The rows of one bulk insert get ids in its order.
+pub fn ordered_id(seed: Uuid, ord: u64) -> Uuid {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&seed.as_bytes()[..8]);
+    b[8..].copy_from_slice(&ord.to_be_bytes());
+    uuid::Builder::from_custom_bytes(b).into_uuid()
+}
+
+/// The text SQL prepends to the 16 hex digits of `x'8000000000000000'::bigint | ord` to
+/// make [`ordered_id`]`(seed, ord)` (for `ord` below 2^62).
+pub fn ordered_id_prefix(seed: Uuid) -> String {
+    let id = ordered_id(seed, 0).simple().to_string();
+    id[..16].to_string()
 }
 
 /// A COPY text field: `\N` for NULL, backslash escapes for the separators.
@@ -171,7 +195,8 @@ pub struct Batch {
 /// The suppression screen is one index probe per number (LATERAL … LIMIT 1: never a hash
 /// of the tenant's whole list); the refused rows are found with a hashed `NOT IN` over the
 /// inserted ids (a join of the two CTEs would be planned as a nested loop: CTEs carry no
-/// statistics).
+/// statistics), only when some valid row was not inserted (the counts, computed once,
+/// guard it: a batch without duplicates builds no hash).
 const MOVE_SQL: &str = "
 WITH src AS (
   DELETE FROM import_rows
@@ -197,7 +222,9 @@ SELECT (SELECT count(*) FROM src)::int8 AS rows,
        (SELECT count(*) FROM src WHERE problem IS NOT NULL)::int8 AS invalid,
        (SELECT jsonb_agg(jsonb_build_object('ord', r.ord, 'problem', r.problem) ORDER BY r.ord)
           FROM (SELECT ord, problem FROM src
-                 WHERE problem IS NOT NULL OR id NOT IN (SELECT id FROM ins)
+                 WHERE problem IS NOT NULL
+                    OR ((SELECT count(*) FROM ins) < (SELECT count(*) FROM src WHERE problem IS NULL)
+                        AND id NOT IN (SELECT id FROM ins))
                  ORDER BY ord LIMIT $8) r) AS refused";
 
 /// The batch's settings: sorts and CTEs in memory; and, when the role may (a superuser,
@@ -250,21 +277,50 @@ pub async fn move_batch(
         return Err(DomainError::NotFound("campaign"));
     }
     sqlx::query(BATCH_SETTINGS_SQL).execute(&mut *tx).await?;
-    let row = sqlx::query(MOVE_SQL)
-        .bind(tenant.0)
-        .bind(job.id)
-        .bind(from as i64)
-        .bind(to as i64)
-        .bind(campaign)
-        .bind(now)
-        .bind(channel)
-        .bind(keep as i32)
-        .bind(contacts::status::DNC)
-        .bind(contacts::status::PENDING)
-        .bind(max_retries)
-        .fetch_one(&mut *tx)
-        .await?;
+    let range = (from, to);
+    let keep = keep as i32;
+    let batch = match copy_batch(&mut tx, tenant, campaign, job.id, range, (channel, max_retries), now).await? {
+        Some((added, suppressed)) => {
+            let row = sqlx::query(REPORT_SQL)
+                .bind(tenant.0)
+                .bind(job.id)
+                .bind(from as i64)
+                .bind(to as i64)
+                .bind(added as i64)
+                .bind(keep)
+                .fetch_one(&mut *tx)
+                .await?;
+            batch_of(&row, Some((added, suppressed)))?
+        }
+        None => {
+            let row = sqlx::query(MOVE_SQL)
+                .bind(tenant.0)
+                .bind(job.id)
+                .bind(from as i64)
+                .bind(to as i64)
+                .bind(campaign)
+                .bind(now)
+                .bind(channel)
+                .bind(keep)
+                .bind(contacts::status::DNC)
+                .bind(contacts::status::PENDING)
+                .bind(max_retries)
+                .fetch_one(&mut *tx)
+                .await?;
+            batch_of(&row, None)?
+        }
+    };
     sqlx::query(BATCH_SETTINGS_END_SQL).execute(&mut *tx).await?;
+    if !jobs::checkpoint(&mut tx, job.id, job.worker, &progress(&batch)?).await? {
+        return Ok(None);
+    }
+    tx.commit().await?;
+    Ok(Some(batch))
+}
+
+/// The batch a report row describes (`rows`, `invalid`, `refused`, and, from the
+/// statement itself unless given, `added` and `suppressed`).
+fn batch_of(row: &sqlx::postgres::PgRow, inserted: Option<(u64, u64)>) -> DomainResult<Batch> {
     let count = |c: &str| -> DomainResult<u64> { Ok(row.try_get::<i64, _>(c)?.max(0) as u64) };
     let refused: Option<Value> = row.try_get("refused")?;
     let refused = match refused {
@@ -277,20 +333,132 @@ pub async fn move_batch(
             .collect(),
         _ => Vec::new(),
     };
-    let (rows, added, invalid) = (count("rows")?, count("added")?, count("invalid")?);
-    let batch = Batch {
+    let (rows, invalid) = (count("rows")?, count("invalid")?);
+    let (added, suppressed) = match inserted {
+        Some(x) => x,
+        None => (count("added")?, count("suppressed")?),
+    };
+    Ok(Batch {
         rows,
         added,
-        suppressed: count("suppressed")?,
+        suppressed,
         duplicates: rows.saturating_sub(added + invalid),
         invalid,
         refused,
-    };
-    if !jobs::checkpoint(&mut tx, job.id, job.worker, &progress(&batch)?).await? {
-        return Ok(None);
+    })
+}
+
+/// Columns of `contacts` the fast move copies, in the order [`copy_batch`]'s query
+/// yields them (the status first: the suppressed rows are counted from it).
+const COPY_CONTACTS_SQL: &str = "COPY contacts (status, id, tenant_id, campaign_id, number, unique_number, original_number, email, \
+                                 name, external_id, outbound_number, priority, max_retries, attrs, created_at, updated_at) FROM STDIN";
+
+/// After [`copy_batch`]: deletes the batch's staged rows, counts them, and lists the first
+/// refused ones (invalid, or valid and not inserted: a duplicate, found by its id only
+/// when the batch has one).
+const REPORT_SQL: &str = "
+WITH d AS (
+  DELETE FROM import_rows
+   WHERE job_id = $2 AND ord >= $3 AND ord < $4 AND tenant_id = $1
+  RETURNING ord, id, problem)
+SELECT (SELECT count(*) FROM d)::int8 AS rows,
+       (SELECT count(*) FROM d WHERE problem IS NOT NULL)::int8 AS invalid,
+       (SELECT jsonb_agg(jsonb_build_object('ord', r.ord, 'problem', r.problem) ORDER BY r.ord)
+          FROM (SELECT ord, problem FROM d
+                 WHERE problem IS NOT NULL
+                    OR ((SELECT count(*) FROM d WHERE problem IS NULL) > $5
+                        AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.id = d.id))
+                 ORDER BY ord LIMIT $6) r) AS refused";
+
+/// Bytes per message of the fast move's COPY into `contacts`.
+const COPY_PIECE: usize = 256 * 1024;
+
+/// A SQL literal of `s` (standard conforming strings: only quotes are doubled).
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The fast move of a batch: the staged rows of `[from, to)` that are valid, the first of
+/// their number in the batch, and whose number the campaign does not have (one index
+/// probe each), screened against the suppressions, come out in file order with
+/// `COPY (…) TO STDOUT` and go into `contacts` with `COPY … FROM STDIN`: PostgreSQL
+/// writes the rows in bulk (one WAL record per heap page, not per row), where an
+/// `INSERT … SELECT` pays the executor and the WAL per row (twice the time on 1,000,000
+/// rows). The rows stay staged (the report deletes them). Returns (inserted,
+/// suppressed); None when an add committed one of the numbers meanwhile (the COPY hits
+/// the unique index): the batch is then rolled back to its savepoint, and the caller
+/// moves it with [`MOVE_SQL`], which lets the unique index decide.
+async fn copy_batch(
+    tx: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    campaign: Uuid,
+    job: Uuid,
+    (from, to): (u64, u64),
+    (channel, max_retries): (&str, i32),
+    now: DateTime<Utc>,
+) -> DomainResult<Option<(u64, u64)>> {
+    // COPY (query) takes no parameters: every value is a literal made here.
+    let (t, c) = (literal(&tenant.0.to_string()), literal(&campaign.to_string()));
+    let now = literal(&now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+    let out_sql = format!(
+        "COPY (
+  SELECT CASE WHEN b.blocked THEN {dnc} ELSE {pending} END, s.id, {t}::uuid, {c}::uuid, s.number, s.number,
+         s.original_number, s.email, s.name, s.external_id, s.outbound_number, s.priority, {max_retries}::int4,
+         COALESCE(s.attrs, '{{}}'::jsonb), {now}::timestamptz, {now}::timestamptz
+    FROM (SELECT r.*, row_number() OVER (PARTITION BY r.number ORDER BY r.ord) AS nth
+            FROM import_rows r
+           WHERE r.job_id = {job}::uuid AND r.ord >= {from} AND r.ord < {to} AND r.tenant_id = {t}::uuid
+             AND r.problem IS NULL) s
+    LEFT JOIN LATERAL (SELECT true AS dup FROM contacts k
+                        WHERE k.tenant_id = {t}::uuid AND k.campaign_id = {c}::uuid AND k.unique_number = s.number
+                        LIMIT 1) d ON true
+    LEFT JOIN LATERAL (SELECT true AS blocked FROM suppressions x
+                        WHERE x.tenant_id = {t}::uuid AND x.number = s.number
+                          AND ((x.list = 'opt_out' AND {channel} = ANY(x.channels)) OR x.list = 'dnc')
+                          AND (x.expires_at IS NULL OR x.expires_at > {now}::timestamptz) LIMIT 1) b ON true
+   WHERE (s.nth = 1 OR s.number IS NULL) AND d.dup IS NULL
+   ORDER BY s.ord) TO STDOUT",
+        dnc = literal(contacts::status::DNC),
+        pending = literal(contacts::status::PENDING),
+        job = literal(&job.to_string()),
+        channel = literal(channel),
+    );
+    let mut data = Vec::with_capacity((to.saturating_sub(from) as usize).min(1 << 20) * 256);
+    {
+        let mut out = tx.copy_out_raw(&out_sql).await?;
+        while let Some(chunk) = out.next().await {
+            data.extend_from_slice(&chunk?);
+        }
     }
-    tx.commit().await?;
-    Ok(Some(batch))
+    if data.is_empty() {
+        return Ok(Some((0, 0)));
+    }
+    // a COPY row ends at each raw newline (escaped ones are `\n`); the status comes first
+    let dnc = format!("{}\t", contacts::status::DNC);
+    let suppressed = data.split(|&b| b == b'\n').filter(|l| l.starts_with(dnc.as_bytes())).count() as u64;
+    sqlx::query("SAVEPOINT import_copy").execute(&mut *tx).await?;
+    let mut copy = tx.copy_in_raw(COPY_CONTACTS_SQL).await?;
+    // in pieces: the connection's write buffer keeps the size of the largest message
+    for piece in data.chunks(COPY_PIECE) {
+        copy.send(piece).await?;
+    }
+    drop(data);
+    let copied = copy.finish().await;
+    // the pooled connection keeps no batch-sized buffers (several connections would
+    // hold one each)
+    tx.shrink_buffers();
+    match copied {
+        Ok(n) => {
+            sqlx::query("RELEASE SAVEPOINT import_copy").execute(&mut *tx).await?;
+            Ok(Some((n, suppressed)))
+        }
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23505") => {
+            tracing::debug!(error = %e, "import batch met a number added meanwhile; moved row by row");
+            sqlx::query("ROLLBACK TO SAVEPOINT import_copy").execute(&mut *tx).await?;
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Drops what is left staged for a job of the tenant (a job that ended early).
@@ -306,6 +474,19 @@ pub async fn discard(db: &PgPool, tenant: TenantId, job: Uuid) -> DomainResult<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ordered_ids_follow_the_order_and_sql_makes_the_same() {
+        let seed = Uuid::new_v4();
+        let (a, b, c) = (ordered_id(seed, 0), ordered_id(seed, 1), ordered_id(seed, 1 << 40));
+        assert!(a < b && b < c);
+        assert_eq!(a.get_version_num(), 8);
+        assert_eq!(&a.as_bytes()[..6], &seed.as_bytes()[..6]);
+        // what `$prefix || lpad(to_hex(x'8000000000000000'::bigint | ord), 16, '0')` gives
+        let sql = |ord: u64| format!("{}{:016x}", ordered_id_prefix(seed), (1u64 << 63) | ord);
+        assert_eq!(Uuid::parse_str(&sql(1)).unwrap(), b);
+        assert_eq!(Uuid::parse_str(&sql(1 << 40)).unwrap(), c);
+    }
 
     #[test]
     fn copy_text_escapes_separators_and_nulls() {

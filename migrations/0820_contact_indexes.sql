@@ -1,0 +1,44 @@
+-- Indexes of `contacts`: every contact a bulk import or upload inserts feeds each index
+-- whose predicate it meets, so an index no query needs is paid for on every row. This
+-- migration drops three of them; what remains, and which queries use it:
+--
+--   contacts_pkey (id)                       every lookup of one contact by id; the
+--                                            foreign keys of attempts, deliveries, events,
+--                                            interactions. Bulk imports give their rows
+--                                            ids that follow the file's order
+--                                            (`domain::imports::RowEncoder`), so the
+--                                            index grows at one place instead of at a
+--                                            random page per row.
+--   contacts_seq_key (seq)                   a campaign's contacts in creation order
+--                                            (`ORDER BY seq`), the page rows of
+--                                            `domain::contact_pages`.
+--   contacts_campaign (tenant, campaign, seq) counts and pages of one campaign
+--                                            (`contact_pages`, `contacts::page`), seq and
+--                                            external-id lookups (`contacts::find_in`).
+--   contacts_unique_number (tenant, campaign, unique_number) WHERE unique_number IS NOT NULL
+--                                            duplicates of dialer adds and imports
+--                                            (`ON CONFLICT`), and the dialer's lookups by
+--                                            number (`contacts::find_in`,
+--                                            `contact_batches::has_number`).
+--   contacts_claimable (tenant, campaign, priority DESC, seq) WHERE status IN ('pending', 'retry_wait')
+--                                            the engine's claim (`attempts::claim_contacts`, by
+--                                            priority then age), a campaign's pending
+--                                            contacts (cancel, next claim time).
+--   contacts_retry_due (tenant, campaign, next_attempt_at) WHERE status = 'retry_wait'
+--                                            redials that are due (engine).
+--   contacts_open (tenant, campaign) WHERE status IN (pending … queued)
+--                                            the engine's completion check.
+--
+-- Dropped:
+--   contacts_pending (campaign_id, status) WHERE status = 'pending' and
+--   contacts_pending_order (tenant, campaign, priority DESC, seq) WHERE status = 'pending':
+--     the scheduler they served is gone; every query of pending contacts names the
+--     tenant and campaign and is served by contacts_claimable (same columns, a predicate
+--     that contains theirs), with the same plans (checked with EXPLAIN).
+--   contacts_number (tenant, campaign, number): only the outbound dialer looks contacts
+--     up by number, and its contacts carry the number in `unique_number` (adds, imports
+--     and edits set it; 0600 gave it to the first contact of each number), so its
+--     lookups use contacts_unique_number.
+DROP INDEX IF EXISTS contacts_pending;
+DROP INDEX IF EXISTS contacts_pending_order;
+DROP INDEX IF EXISTS contacts_number;
