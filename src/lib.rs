@@ -26,24 +26,17 @@ pub use state::AppState;
 /// The whole application: every dialect, the admin API and the operational endpoints,
 /// wrapped in the middleware stack of [`http::layers`].
 pub fn app(state: AppState) -> Router {
+    let operator = admin::router().merge(console::router()).layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        controls::caches::operator_writes,
+    ));
+    let dialects = dialects::router().layer(axum::middleware::from_fn_with_state(state.clone(), controls::dialect_requests));
     let routes = Router::new()
         .merge(http::router())
         .merge(observability::router())
-        .merge(admin::router())
-        .merge(console::router())
-        .merge(controls::journal::wrap(
-            dialects::router().layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                controls::caches::dialect_writes,
-            )),
-            &state,
-        ))
-        .fallback(http::not_found)
-        .layer(axum::middleware::from_fn(controls::faults::middleware))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            controls::caches::operator_writes,
-        ));
+        .merge(operator)
+        .merge(dialects)
+        .fallback(http::not_found);
     http::layers(routes, &state).with_state(state)
 }
 

@@ -6,7 +6,7 @@
 //! notification:
 //! - [`operator_writes`]: any admin or console request that is not a GET/HEAD (tenant,
 //!   credential, settings, clock, fixture, reset, snapshot …) drops every entry;
-//! - [`dialect_writes`]: a dialect request that is not a GET/HEAD drops its tenant's
+//! - [`dialect_writes_around`] (in `controls::dialect_requests`): a dialect request that is not a GET/HEAD drops its tenant's
 //!   directory and waiting-interaction entries (a call or SMS queued in a menu, say).
 //!   Sessions closed by a dialect are forgotten where they are closed.
 
@@ -36,12 +36,16 @@ pub async fn operator_writes(State(st): State<AppState>, req: Request, next: Nex
 }
 
 /// Dialect writes drop their tenant's directory and waiting entries once answered.
-pub async fn dialect_writes(State(st): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn dialect_writes_around<F, Fut>(st: &AppState, req: Request, inner: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
     if reads_only(req.method()) {
-        return next.run(req).await;
+        return inner(req).await;
     }
     let slot = req.extensions().get::<RequestTenant>().cloned();
-    let resp = next.run(req).await;
+    let resp = inner(req).await;
     if let Some(t) = slot.and_then(|s| s.get()) {
         st.reads.invalidate(Some(t), Scope::Directory);
         st.reads.invalidate(Some(t), Scope::Waiting);

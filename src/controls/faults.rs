@@ -1,7 +1,7 @@
 //! Fault and latency injection on the dialects' traffic (admin `…/tenants/{slug}/faults`).
 //!
 //! How it fits together:
-//! - [`middleware`] wraps every route. It opens a per-request slot (a task-local, so the
+//! - [`around`] wraps every dialect route (in `controls::dialect_requests`). It opens a per-request slot (a task-local, so the
 //!   dialects need no extra extractor) holding the request's method and path, runs the
 //!   request, then carries out what a fault decided: a `reset` answers nothing (the body
 //!   stream fails before the head is flushed, so hyper closes the connection without a
@@ -33,7 +33,6 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::Response;
 use serde_json::Value;
 
@@ -292,14 +291,19 @@ async fn apply(slot: &Slot, f: &Fault, fired: &'static str) -> Option<Refusal> {
 
 // ---------------------------------------------------------------------------- middleware
 
-/// Opens the request's slot and carries out what a fault decided (see the module doc).
-pub async fn middleware(req: Request, next: Next) -> Response {
+/// Opens the request's slot around `inner` and carries out what a fault decided (see the
+/// module doc); part of `controls::dialect_requests`.
+pub async fn around<F, Fut>(req: Request, inner: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
     let slot = Arc::new(Slot {
         method: req.method().clone(),
         path: req.uri().path().to_string(),
         state: Mutex::new(SlotState::default()),
     });
-    let resp = SLOT.scope(slot.clone(), next.run(req)).await;
+    let resp = SLOT.scope(slot.clone(), inner(req)).await;
     let (fired, action) = slot.with(|s| (s.fired, s.action.take()));
     let mut resp = match action {
         None => return resp,

@@ -42,11 +42,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderMap, Method, Uri};
-use axum::middleware::Next;
 use axum::response::Response;
-use axum::Router;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -215,11 +213,6 @@ impl Journal {
 // ---------------------------------------------------------------------------------------
 // The middleware
 
-/// `router` with every request recorded in its tenant's journal.
-pub fn wrap(router: Router<AppState>, state: &AppState) -> Router<AppState> {
-    router.layer(axum::middleware::from_fn_with_state(state.clone(), record))
-}
-
 /// Body bytes seen so far (zero-copy slices of the frames), up to [`BODY_LIMIT`].
 #[derive(Debug, Default)]
 struct Capture {
@@ -260,7 +253,13 @@ struct Pending {
     duration: Duration,
 }
 
-async fn record(State(st): State<AppState>, req: Request, next: Next) -> Response {
+/// Records the request and the answer of `inner` in the tenant's journal once the tenant
+/// is known; part of `controls::dialect_requests`.
+pub async fn around<F, Fut>(st: &AppState, req: Request, inner: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
     let start = Instant::now();
     let base_now = st.clock.now();
     let slot: Arc<OnceLock<Noted>> = Arc::new(OnceLock::new());
@@ -272,7 +271,7 @@ async fn record(State(st): State<AppState>, req: Request, next: Next) -> Respons
     let route = parts.extensions.get::<MatchedPath>().cloned();
     let capture = Arc::new(Mutex::new(Capture::default()));
     let body = capture_request(body, &capture).await;
-    let resp = CURRENT.scope(slot.clone(), next.run(Request::from_parts(parts, body))).await;
+    let resp = CURRENT.scope(slot.clone(), inner(Request::from_parts(parts, body))).await;
     let Some(tenant) = slot.get().copied().filter(|t| t.enabled) else {
         return resp;
     };
