@@ -39,6 +39,8 @@ pub struct Claimed {
     pub campaign_id: Uuid,
     pub number: Option<String>,
     pub email: Option<String>,
+    /// The tenant number a call to the contact is made from (dialer contacts).
+    pub outbound_number: Option<String>,
     pub attrs: Value,
     pub status: String,
     pub attempts: i32,
@@ -57,7 +59,7 @@ pub async fn claim_contacts(
     limit: i64,
 ) -> DomainResult<Vec<Claimed>> {
     Ok(sqlx::query_as::<_, Claimed>(
-        "SELECT id, campaign_id, number, email, attrs, status, attempts, max_retries FROM contacts
+        "SELECT id, campaign_id, number, email, outbound_number, attrs, status, attempts, max_retries FROM contacts
           WHERE tenant_id = $1 AND campaign_id = $2 AND status IN ('pending', 'retry_wait')
             AND (next_attempt_at IS NULL OR next_attempt_at <= $3) AND created_at <= $3
             AND EXISTS (SELECT 1 FROM campaigns c WHERE c.tenant_id = $1 AND c.id = $2 AND c.status = 'running' AND c.deleted_at IS NULL)
@@ -138,6 +140,8 @@ pub struct NewAttempt {
     pub id: Uuid,
     pub campaign_id: Option<Uuid>,
     pub contact_id: Option<Uuid>,
+    /// The call interaction a dialer campaign's call is shown as (stored before).
+    pub interaction_id: Option<Uuid>,
     pub channel: String,
     pub n: i32,
     pub to: String,
@@ -167,22 +171,23 @@ pub async fn insert(conn: &mut PgConnection, tenant: TenantId, rows: &[NewAttemp
     let started: Vec<DateTime<Utc>> = rows.iter().map(|r| r.started_at).collect();
     let due: Vec<DateTime<Utc>> = rows.iter().map(|r| r.due_at).collect();
     let delivery_ids: Vec<Uuid> = rows.iter().map(|_| Uuid::new_v4()).collect();
+    let interactions: Vec<Option<Uuid>> = rows.iter().map(|r| r.interaction_id).collect();
     sqlx::query(
         "WITH src AS (
            SELECT * FROM UNNEST($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::int4[], $7::text[], $8::text[], $9::text[],
                                 $10::text[], $11::text[], $12::text[], $13::text[], $14::int4[], $15::timestamptz[], $16::timestamptz[],
-                                $17::uuid[])
+                                $17::uuid[], $18::uuid[])
              AS u(id, campaign_id, contact_id, channel, n, to_address, from_address, body, subject, state, decided, sink,
-                  dial_timeout_secs, started_at, due_at, delivery_id)),
+                  dial_timeout_secs, started_at, due_at, delivery_id, interaction_id)),
          ins AS (
-           INSERT INTO attempts (id, tenant_id, campaign_id, contact_id, channel, n, to_address, from_address, body, subject,
-                                 state, decided, sink, dial_timeout_secs, started_at, due_at, created_at, updated_at)
-           SELECT id, $1, campaign_id, contact_id, channel, n, to_address, from_address, body, subject, state, decided, sink,
-                  dial_timeout_secs, started_at, due_at, started_at, started_at FROM src)
-         INSERT INTO deliveries (id, tenant_id, campaign_id, contact_id, channel, to_address, from_address, body, subject,
-                                 status, attrs, created_at, updated_at, attempt_id, n, sink)
-         SELECT delivery_id, $1, campaign_id, contact_id, channel, to_address, from_address, body, subject, state, '{}'::jsonb,
-                started_at, started_at, id, n, sink FROM src",
+           INSERT INTO attempts (id, tenant_id, campaign_id, contact_id, interaction_id, channel, n, to_address, from_address, body,
+                                 subject, state, decided, sink, dial_timeout_secs, started_at, due_at, created_at, updated_at)
+           SELECT id, $1, campaign_id, contact_id, interaction_id, channel, n, to_address, from_address, body, subject, state, decided,
+                  sink, dial_timeout_secs, started_at, due_at, started_at, started_at FROM src)
+         INSERT INTO deliveries (id, tenant_id, campaign_id, contact_id, interaction_id, channel, to_address, from_address, body,
+                                 subject, status, attrs, created_at, updated_at, attempt_id, n, sink)
+         SELECT delivery_id, $1, campaign_id, contact_id, interaction_id, channel, to_address, from_address, body, subject, state,
+                '{}'::jsonb, started_at, started_at, id, n, sink FROM src",
     )
     .bind(tenant.0)
     .bind(&ids)
@@ -201,6 +206,7 @@ pub async fn insert(conn: &mut PgConnection, tenant: TenantId, rows: &[NewAttemp
     .bind(&started)
     .bind(&due)
     .bind(&delivery_ids)
+    .bind(&interactions)
     .execute(&mut *conn)
     .await?;
     super::outbox::note_recorded(rows.len() as u64);
@@ -485,6 +491,7 @@ pub async fn claim_cancelled(conn: &mut PgConnection, tenant: TenantId, campaign
 pub struct Active {
     pub id: Uuid,
     pub status: String,
+    pub kind: String,
     pub channel: Option<String>,
     pub attrs: Value,
     pub updated_at: DateTime<Utc>,
@@ -497,7 +504,7 @@ pub struct Active {
 /// The tenant's running and cancelled campaigns (not deleted).
 pub async fn active_campaigns<'e>(db: impl PgExecutor<'e>, tenant: TenantId) -> DomainResult<Vec<Active>> {
     Ok(sqlx::query_as::<_, Active>(
-        "SELECT c.id, c.status, c.channel, c.attrs, c.updated_at,
+        "SELECT c.id, c.status, c.kind, c.channel, c.attrs, c.updated_at,
                 (SELECT min(GREATEST(k.created_at, COALESCE(k.next_attempt_at, k.created_at))) FROM contacts k
                   WHERE k.tenant_id = $1 AND k.campaign_id = c.id AND k.status IN ('pending', 'retry_wait')) AS claim_at,
                 EXISTS (SELECT 1 FROM contacts k WHERE k.tenant_id = $1 AND k.campaign_id = c.id
@@ -685,10 +692,14 @@ pub async fn contacts_brief(conn: &mut PgConnection, tenant: TenantId, ids: &[Uu
     .await?)
 }
 
-/// Channel and attrs of these campaigns of the tenant.
-pub async fn campaigns_attrs(conn: &mut PgConnection, tenant: TenantId, ids: &[Uuid]) -> DomainResult<Vec<(Uuid, Option<String>, Value)>> {
+/// Kind, channel and attrs of these campaigns of the tenant.
+pub async fn campaigns_attrs(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    ids: &[Uuid],
+) -> DomainResult<Vec<(Uuid, String, Option<String>, Value)>> {
     Ok(
-        sqlx::query_as("SELECT id, channel, attrs FROM campaigns WHERE tenant_id = $1 AND id = ANY($2)")
+        sqlx::query_as("SELECT id, kind, channel, attrs FROM campaigns WHERE tenant_id = $1 AND id = ANY($2)")
             .bind(tenant.0)
             .bind(ids)
             .fetch_all(&mut *conn)

@@ -64,6 +64,7 @@ use crate::domain::attempts::{self as da, state, ContactChange, Move, NewAttempt
 use crate::domain::campaigns::{self, Event};
 use crate::domain::contacts::status as cst;
 use crate::domain::delivery::Policy;
+use crate::domain::interactions::{self, DialedCall};
 use crate::domain::{tenants, DomainResult, TenantId};
 use crate::state::AppState;
 
@@ -112,6 +113,8 @@ struct Ctx {
     rules: Vec<Rule>,
     /// Campaign → (channel, attrs, policy).
     campaigns: HashMap<Uuid, (Option<String>, Value, Policy)>,
+    /// The dialer campaigns among them (their calls are call interactions too).
+    dialers: HashSet<Uuid>,
 }
 
 impl Ctx {
@@ -123,9 +126,12 @@ impl Ctx {
         self.campaigns.get(&campaign).and_then(|c| c.2.progress_url.clone())
     }
 
-    fn remember(&mut self, id: Uuid, channel: Option<String>, attrs: Value) {
+    fn remember(&mut self, id: Uuid, kind: &str, channel: Option<String>, attrs: Value) {
         let p = Policy::of(&attrs);
         self.campaigns.insert(id, (channel, attrs, p));
+        if kind == campaigns::kind::OUTBOUND_DIALER {
+            self.dialers.insert(id);
+        }
     }
 
     /// Loads the campaigns of `ids` not known yet.
@@ -139,8 +145,8 @@ impl Ctx {
         if missing.is_empty() {
             return Ok(());
         }
-        for (id, ch, attrs) in da::campaigns_attrs(conn, self.tenant, &missing).await? {
-            self.remember(id, ch, attrs);
+        for (id, kind, ch, attrs) in da::campaigns_attrs(conn, self.tenant, &missing).await? {
+            self.remember(id, &kind, ch, attrs);
         }
         Ok(())
     }
@@ -176,6 +182,7 @@ pub async fn run_tenant(st: &AppState, tenant: TenantId, target: DateTime<Utc>) 
         carrier: carrier::carrier_for(&name),
         rules: parse_stored(da::rules(&st.db, tenant).await?),
         campaigns: HashMap::new(),
+        dialers: HashSet::new(),
     };
     let mut floor: Option<DateTime<Utc>> = None;
     for _ in 0..MAX_STEPS {
@@ -202,7 +209,7 @@ async fn next_due(st: &AppState, ctx: &mut Ctx, target: DateTime<Utc>) -> Domain
     };
     start_at.into_iter().chain(due_at).for_each(&mut consider);
     for a in da::active_campaigns(&st.db, ctx.tenant).await? {
-        ctx.remember(a.id, a.channel.clone(), a.attrs.clone());
+        ctx.remember(a.id, &a.kind, a.channel.clone(), a.attrs.clone());
         let since = a.updated_at.min(target);
         if a.status == campaigns::status::CANCELLED {
             consider(since);
@@ -236,7 +243,7 @@ async fn step(st: &AppState, ctx: &mut Ctx, v: DateTime<Utc>) -> DomainResult<bo
     }
     let active = da::active_campaigns(&st.db, ctx.tenant).await?;
     for a in &active {
-        ctx.remember(a.id, a.channel.clone(), a.attrs.clone());
+        ctx.remember(a.id, &a.kind, a.channel.clone(), a.attrs.clone());
         if a.status == campaigns::status::CANCELLED {
             while cancel_batch(st, ctx, a.id, v).await? > 0 {
                 progressed = true;
@@ -391,6 +398,8 @@ async fn claim_batch(st: &AppState, ctx: &Ctx, campaign: Uuid, v: DateTime<Utc>)
     let mut decided = Vec::new();
     let mut suppressed = Vec::new();
     let mut changes = Vec::new();
+    let mut calls = Vec::new();
+    let dialer = ctx.dialers.contains(&campaign);
     for (c, plan) in claimed.iter().zip(&plans) {
         let n = c.attempts + 1;
         let mut started_voice = false;
@@ -412,12 +421,24 @@ async fn claim_batch(st: &AppState, ctx: &Ctx, campaign: Uuid, v: DateTime<Utc>)
                 continue;
             }
             let channel = Channel::parse(&p.channel).unwrap_or(Channel::Voice);
+            // a dialer's call is a call of the Manager API too
+            let interaction_id = (dialer && channel == Channel::Voice).then(|| {
+                let id = Uuid::new_v4();
+                calls.push(DialedCall {
+                    id,
+                    campaign_id: campaign,
+                    contact_id: c.id,
+                    to: p.to.clone(),
+                    from: p.from.clone().or_else(|| c.outbound_number.clone()),
+                });
+                id
+            });
             let a = Attempt {
                 id: Uuid::new_v4(),
                 tenant: tenant.0,
                 campaign_id: Some(campaign),
                 contact_id: Some(c.id),
-                interaction_id: None,
+                interaction_id,
                 channel,
                 n,
                 to: p.to.clone(),
@@ -439,6 +460,7 @@ async fn claim_batch(st: &AppState, ctx: &Ctx, campaign: Uuid, v: DateTime<Utc>)
                 id: a.id,
                 campaign_id: Some(campaign),
                 contact_id: Some(c.id),
+                interaction_id,
                 channel: channel.as_str().to_string(),
                 n,
                 to: p.to.clone(),
@@ -474,6 +496,7 @@ async fn claim_batch(st: &AppState, ctx: &Ctx, campaign: Uuid, v: DateTime<Utc>)
             max_retries: c.max_retries,
         });
     }
+    interactions::insert_dialed_calls(&mut tx, tenant, &calls, v).await?;
     da::insert(&mut tx, tenant, &attempts).await?;
     da::insert_suppressed(&mut tx, tenant, &suppressed, v).await?;
     for (a, outcome) in &decided {
