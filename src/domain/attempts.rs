@@ -268,6 +268,7 @@ pub struct Due {
     pub id: Uuid,
     pub campaign_id: Option<Uuid>,
     pub contact_id: Option<Uuid>,
+    pub interaction_id: Option<Uuid>,
     pub channel: String,
     pub n: i32,
     pub to_address: String,
@@ -290,7 +291,8 @@ pub async fn claim_due(
     campaigns: &[Uuid],
 ) -> DomainResult<Vec<Due>> {
     Ok(sqlx::query_as::<_, Due>(
-        "SELECT id, campaign_id, contact_id, channel, n, to_address, state, decided, dial_timeout_secs, started_at, answered_at, due_at
+        "SELECT id, campaign_id, contact_id, interaction_id, channel, n, to_address, state, decided, dial_timeout_secs, started_at,
+                answered_at, due_at
            FROM attempts WHERE tenant_id = $1 AND state <> 'done' AND due_at <= $2
             AND (campaign_id IS NULL OR campaign_id = ANY($4))
           ORDER BY due_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED",
@@ -743,12 +745,45 @@ pub async fn share_campaigns(conn: &mut PgConnection, tenant: TenantId, ids: &[U
     Ok(())
 }
 
-/// The campaigns of the tenant's next `limit` attempts due at `now` (read without locks).
+/// The first statement of every engine batch transaction (`engine::attempts`, module doc):
+/// - takes `FOR KEY SHARE` on the tenant row and on `campaigns` (as [`share_campaigns`]);
+/// - turns sorting off for the transaction (`enable_sort`), so the claims walk their
+///   index in the claim order (`contacts_claimable`, `attempts_tenant_due_seq`) and stop
+///   after one batch, whatever the planner's statistics say: right after a bulk import
+///   they are stale, and a plan that sorts every open contact or attempt of the campaign
+///   on each batch makes a campaign quadratic in its size;
+/// - when the role may (a superuser, as the embedded cluster's is), skips the per-row
+///   foreign-key triggers of the batch's inserts (`session_replication_role`), as the
+///   staged imports do: the rows they refer to are held by the batch itself — the
+///   tenant and campaigns here, the contacts by their claim (`FOR UPDATE`) or
+///   [`contacts_brief`] (`FOR NO KEY UPDATE`), a call interaction inserted in the same
+///   transaction — so none can go before the batch commits. The only other triggers on
+///   the rows a batch writes are the read caches' on `interactions`, which fire for
+///   waiting (`queued`) calls of a menu only, never for an engine's call.
+pub async fn begin_batch(conn: &mut PgConnection, tenant: TenantId, campaigns: &[Uuid]) -> DomainResult<()> {
+    sqlx::query(
+        "SELECT set_config('enable_sort', 'off', true),
+                (SELECT set_config('session_replication_role', 'replica', true) WHERE current_setting('is_superuser') = 'on'),
+                (SELECT count(*) FROM (SELECT 1 FROM tenants WHERE id = $1 FOR KEY SHARE) t),
+                (SELECT count(*) FROM (SELECT id FROM campaigns WHERE tenant_id = $1 AND id = ANY($2) ORDER BY id FOR KEY SHARE) c)",
+    )
+    .bind(tenant.0)
+    .bind(campaigns)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The campaigns of the tenant's next `limit` attempts due at `now`, locked `FOR KEY
+/// SHARE` (as [`share_campaigns`]) in the same statement.
 pub async fn due_campaigns(conn: &mut PgConnection, tenant: TenantId, now: DateTime<Utc>, limit: i64) -> DomainResult<Vec<Uuid>> {
     Ok(sqlx::query_scalar(
-        "SELECT DISTINCT campaign_id FROM (SELECT campaign_id FROM attempts
-                                            WHERE tenant_id = $1 AND state <> 'done' AND due_at <= $2
-                                            ORDER BY due_at, seq LIMIT $3) d WHERE campaign_id IS NOT NULL",
+        "SELECT id FROM campaigns
+          WHERE tenant_id = $1
+            AND id IN (SELECT campaign_id FROM (SELECT campaign_id FROM attempts
+                                                 WHERE tenant_id = $1 AND state <> 'done' AND due_at <= $2
+                                                 ORDER BY due_at, seq LIMIT $3) d WHERE campaign_id IS NOT NULL)
+          ORDER BY id FOR KEY SHARE",
     )
     .bind(tenant.0)
     .bind(now)

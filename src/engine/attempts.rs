@@ -301,7 +301,7 @@ async fn finish(st: &AppState, tenant: TenantId, campaign: Uuid, v: DateTime<Utc
 /// Turns a batch of waiting contacts of a cancelled campaign into `cancelled`.
 async fn cancel_batch(st: &AppState, ctx: &Ctx, campaign: Uuid, v: DateTime<Utc>) -> DomainResult<usize> {
     let mut tx = st.db.begin().await?;
-    da::share_campaigns(&mut tx, ctx.tenant, &[campaign]).await?;
+    da::begin_batch(&mut tx, ctx.tenant, &[campaign]).await?;
     let rows = da::claim_cancelled(&mut tx, ctx.tenant, campaign, CLAIM_BATCH).await?;
     let channel = ctx.campaigns.get(&campaign).and_then(|c| c.0.clone()).unwrap_or_default();
     let changes: Vec<ContactChange> = rows
@@ -368,7 +368,7 @@ fn planned(c: &da::Claimed, campaign_channel: Option<&str>, cattrs: &Value) -> V
 async fn claim_batch(st: &AppState, ctx: &Ctx, campaign: Uuid, v: DateTime<Utc>) -> DomainResult<usize> {
     let tenant = ctx.tenant;
     let mut tx = st.db.begin().await?;
-    da::share_campaigns(&mut tx, tenant, &[campaign]).await?;
+    da::begin_batch(&mut tx, tenant, &[campaign]).await?;
     let claimed = da::claim_contacts(&mut tx, tenant, campaign, v, CLAIM_BATCH).await?;
     if claimed.is_empty() {
         return Ok(0);
@@ -514,8 +514,8 @@ async fn claim_batch(st: &AppState, ctx: &Ctx, campaign: Uuid, v: DateTime<Utc>)
 async fn advance_batch(st: &AppState, ctx: &mut Ctx, v: DateTime<Utc>) -> DomainResult<usize> {
     let tenant = ctx.tenant;
     let mut tx = st.db.begin().await?;
+    da::begin_batch(&mut tx, tenant, &[]).await?;
     let campaigns = da::due_campaigns(&mut tx, tenant, v, MOVE_BATCH).await?;
-    da::share_campaigns(&mut tx, tenant, &campaigns).await?;
     let due = da::claim_due(&mut tx, tenant, v, MOVE_BATCH, &campaigns).await?;
     if due.is_empty() {
         return Ok(0);
@@ -525,6 +525,7 @@ async fn advance_batch(st: &AppState, ctx: &mut Ctx, v: DateTime<Utc>) -> Domain
     let mut finished: Vec<(Uuid, Outcome, DateTime<Utc>)> = Vec::new();
     let mut counted: Vec<(String, Outcome)> = Vec::new();
     let mut opt_outs: Vec<(String, String, DateTime<Utc>)> = Vec::new();
+    let mut followed = Vec::new();
     for a in &due {
         if a.decided == crate::domain::interaction_attempts::UNDECIDED {
             continue; // an interaction's attempt not started yet (engine::singles starts it)
@@ -571,10 +572,13 @@ async fn advance_batch(st: &AppState, ctx: &mut Ctx, v: DateTime<Utc>) -> Domain
             }
             counted.push((a.channel.clone(), outcome));
         }
+        if a.interaction_id.is_some() {
+            followed.push(m.clone());
+        }
         moves.push(m);
     }
     da::apply_moves(&mut tx, tenant, &moves).await?;
-    crate::domain::interaction_attempts::follow(&mut tx, tenant, &moves).await?;
+    crate::domain::interaction_attempts::follow(&mut tx, tenant, &followed).await?;
     for (number, channel, at) in &opt_outs {
         da::opt_out(&mut tx, tenant, number, channel, *at).await?;
     }
