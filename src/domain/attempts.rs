@@ -21,6 +21,27 @@ use uuid::Uuid;
 use super::contacts::status as cst;
 use super::{DomainResult, TenantId};
 
+/// A new id for a row the engine writes in bulk (attempts, outbox rows, events): a
+/// random prefix drawn once per process, then a counter, as an RFC 9562 version 8 UUID.
+/// One process's ids follow each other, so each batch's rows go to the right edge of the
+/// primary-key indexes instead of to a random page each.
+pub fn new_id() -> Uuid {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static PREFIX: OnceLock<[u8; 8]> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| {
+        let r = Uuid::new_v4();
+        let mut p = [0u8; 8];
+        p.copy_from_slice(&r.as_bytes()[..8]);
+        p
+    });
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(prefix);
+    b[8..].copy_from_slice(&NEXT.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+    uuid::Builder::from_custom_bytes(b).into_uuid()
+}
+
 /// Attempt states (`attempts.state`).
 pub mod state {
     pub const SENDING: &str = "sending";
@@ -170,7 +191,7 @@ pub async fn insert(conn: &mut PgConnection, tenant: TenantId, rows: &[NewAttemp
     let timeouts: Vec<i32> = rows.iter().map(|r| r.dial_timeout_secs).collect();
     let started: Vec<DateTime<Utc>> = rows.iter().map(|r| r.started_at).collect();
     let due: Vec<DateTime<Utc>> = rows.iter().map(|r| r.due_at).collect();
-    let delivery_ids: Vec<Uuid> = rows.iter().map(|_| Uuid::new_v4()).collect();
+    let delivery_ids: Vec<Uuid> = rows.iter().map(|_| new_id()).collect();
     let interactions: Vec<Option<Uuid>> = rows.iter().map(|r| r.interaction_id).collect();
     sqlx::query(
         "WITH src AS (
@@ -230,7 +251,7 @@ pub async fn insert_suppressed(conn: &mut PgConnection, tenant: TenantId, rows: 
     if rows.is_empty() {
         return Ok(());
     }
-    let ids: Vec<Uuid> = rows.iter().map(|_| Uuid::new_v4()).collect();
+    let ids: Vec<Uuid> = rows.iter().map(|_| new_id()).collect();
     let campaigns: Vec<Uuid> = rows.iter().map(|r| r.campaign_id).collect();
     let contacts: Vec<Uuid> = rows.iter().map(|r| r.contact_id).collect();
     let channels: Vec<&str> = rows.iter().map(|r| r.channel.as_str()).collect();
@@ -415,7 +436,7 @@ pub async fn change_contacts(
     .execute(&mut *conn)
     .await?;
     // events
-    let ev_ids: Vec<Uuid> = changes.iter().map(|_| Uuid::new_v4()).collect();
+    let ev_ids: Vec<Uuid> = changes.iter().map(|_| new_id()).collect();
     let campaigns: Vec<Uuid> = changes.iter().map(|c| c.campaign_id).collect();
     let data: Vec<Value> = changes
         .iter()
@@ -444,7 +465,7 @@ pub async fn change_contacts(
     let mut job_at = Vec::new();
     for c in changes {
         let Some(url) = progress_url(c.campaign_id) else { continue };
-        job_ids.push(Uuid::new_v4());
+        job_ids.push(new_id());
         job_campaigns.push(c.campaign_id);
         payloads.push(json!({
             "campaign_id": c.campaign_id, "contact_id": c.id, "channel": c.channel, "status": c.status,
@@ -747,7 +768,7 @@ pub async fn share_campaigns(conn: &mut PgConnection, tenant: TenantId, ids: &[U
 
 /// The first statement of every engine batch transaction (`engine::attempts`, module doc):
 /// - takes `FOR KEY SHARE` on the tenant row and on `campaigns` (as [`share_campaigns`]);
-/// - turns sorting off for the transaction (`enable_sort`), so the claims walk their
+/// - turns sorting off until [`end_claim`] (`enable_sort`), so the claims walk their
 ///   index in the claim order (`contacts_claimable`, `attempts_tenant_due_seq`) and stop
 ///   after one batch, whatever the planner's statistics say: right after a bulk import
 ///   they are stale, and a plan that sorts every open contact or attempt of the campaign
@@ -771,6 +792,15 @@ pub async fn begin_batch(conn: &mut PgConnection, tenant: TenantId, campaigns: &
     .bind(campaigns)
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// Ends the claim of a batch: sorting is back on for the batch's other statements (see
+/// [`begin_batch`]).
+pub async fn end_claim(conn: &mut PgConnection) -> DomainResult<()> {
+    sqlx::query("SELECT set_config('enable_sort', 'on', true)")
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -803,4 +833,19 @@ pub async fn in_flight<'e>(db: impl PgExecutor<'e>, tenant: TenantId, campaign: 
     .bind(campaign)
     .fetch_one(db)
     .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bulk_ids_follow_each_other() {
+        let a = new_id();
+        let b = new_id();
+        assert!(b > a, "{a} {b}");
+        assert_eq!(a.as_bytes()[..6], b.as_bytes()[..6]);
+        assert_eq!(a.get_version_num(), 8);
+        assert_eq!(a.get_variant(), uuid::Variant::RFC4122);
+    }
 }

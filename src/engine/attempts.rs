@@ -303,6 +303,7 @@ async fn cancel_batch(st: &AppState, ctx: &Ctx, campaign: Uuid, v: DateTime<Utc>
     let mut tx = st.db.begin().await?;
     da::begin_batch(&mut tx, ctx.tenant, &[campaign]).await?;
     let rows = da::claim_cancelled(&mut tx, ctx.tenant, campaign, CLAIM_BATCH).await?;
+    da::end_claim(&mut tx).await?;
     let channel = ctx.campaigns.get(&campaign).and_then(|c| c.0.clone()).unwrap_or_default();
     let changes: Vec<ContactChange> = rows
         .iter()
@@ -373,6 +374,7 @@ async fn claim_batch(st: &AppState, ctx: &Ctx, campaign: Uuid, v: DateTime<Utc>)
     if claimed.is_empty() {
         return Ok(0);
     }
+    da::end_claim(&mut tx).await?;
     let (cchannel, cattrs, policy) = ctx.campaigns.get(&campaign).cloned().unwrap_or_default();
     // deliveries that succeeded in an earlier round are not attempted again
     let retried: Vec<Uuid> = claimed.iter().filter(|c| c.attempts > 0).map(|c| c.id).collect();
@@ -423,7 +425,7 @@ async fn claim_batch(st: &AppState, ctx: &Ctx, campaign: Uuid, v: DateTime<Utc>)
             let channel = Channel::parse(&p.channel).unwrap_or(Channel::Voice);
             // a dialer's call is a call of the Manager API too
             let interaction_id = (dialer && channel == Channel::Voice).then(|| {
-                let id = Uuid::new_v4();
+                let id = da::new_id();
                 calls.push(DialedCall {
                     id,
                     campaign_id: campaign,
@@ -434,7 +436,7 @@ async fn claim_batch(st: &AppState, ctx: &Ctx, campaign: Uuid, v: DateTime<Utc>)
                 id
             });
             let a = Attempt {
-                id: Uuid::new_v4(),
+                id: da::new_id(),
                 tenant: tenant.0,
                 campaign_id: Some(campaign),
                 contact_id: Some(c.id),
@@ -520,6 +522,7 @@ async fn advance_batch(st: &AppState, ctx: &mut Ctx, v: DateTime<Utc>) -> Domain
     if due.is_empty() {
         return Ok(0);
     }
+    da::end_claim(&mut tx).await?;
     let mut moves = Vec::with_capacity(due.len());
     let mut connected: Vec<(Uuid, Uuid, String, DateTime<Utc>)> = Vec::new();
     let mut finished: Vec<(Uuid, Outcome, DateTime<Utc>)> = Vec::new();
