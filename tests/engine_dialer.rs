@@ -215,3 +215,94 @@ async fn dialer_contacts_move_through_the_vendor_states() {
     assert_eq!(v["data"]["filteredCount"], 1, "{v}");
     assert_eq!(v["data"]["total"], 1, "{v}");
 }
+
+/// The calls a dialer campaign places are calls of the Manager API: listed outbound,
+/// live while they ring, then with their outcome and duration; another tenant sees none.
+#[tokio::test]
+async fn dialer_calls_are_listed_by_the_manager_api() {
+    let app = TestApp::spawn().await;
+    let p = app.tenant("acme").await;
+    let q = app.tenant("other").await;
+    app.freeze_clock_at("acme", T0).await;
+    let c = AppsClient::new(&app, &p);
+    let other = AppsClient::new(&app, &q);
+    app.admin_create("acme", "phone-numbers", json!({"number": "+1 760-867-5309"}))
+        .await;
+    let camp = app
+        .admin_create(
+            "acme",
+            "campaigns",
+            json!({"name": "Dialer", "kind": "outbound_dialer", "starts_at": T0, "attrs": {"max_redial_count": 0}}),
+        )
+        .await;
+    let campaign = camp["ids"]["apps"].as_i64().unwrap();
+    let body: Vec<Value> = [ANSWERED, BUSY, NO_ANSWER]
+        .iter()
+        .map(|n| json!({"name": "x", "phone_number": n, "outbound_number": "+1 760-867-5309"}))
+        .collect();
+    let (s, v) = c.post(&contacts_path(campaign), json!(body)).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = c.get("/manager/api/v1/calls").await;
+    assert_eq!(
+        (s, v.as_array().map(Vec::len)),
+        (200, Some(0)),
+        "no call before the campaign runs: {v}"
+    );
+
+    app.campaign_events("acme", camp["id"].as_str().unwrap(), &["schedule"]).await;
+    app.tick().await;
+    // ringing: three outbound calls, connecting
+    let (s, v) = c.get("/manager/api/v1/calls").await;
+    assert_eq!(s, 200, "{v}");
+    let live = v.as_array().unwrap();
+    assert_eq!(live.len(), 3, "{v}");
+    assert!(live.iter().all(|k| k["status"] == "connecting" && k["ends_at"].is_null()), "{v}");
+
+    advance(&app, 60).await;
+    assert_eq!(state_of(&c, campaign, BUSY).await, "Not Picked Up");
+    let r = c.req(reqwest::Method::GET, "/manager/api/v1/calls").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["Total"], "3");
+    let v: Value = r.json().await.unwrap();
+    let calls = v.as_array().unwrap();
+    assert_eq!(calls.len(), 3, "{v}");
+    // each call by its end user (the number's end user id)
+    let mut by_number = std::collections::HashMap::new();
+    for n in ["+14155550100", "+14155550002", "+14155550001"] {
+        let id: i64 = sqlx::query_scalar("SELECT seq FROM apps_end_users WHERE number = $1")
+            .bind(n)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+        let k = calls.iter().find(|k| k["end_user"]["id"] == id).cloned().unwrap_or(Value::Null);
+        by_number.insert(n, k);
+    }
+    for k in calls {
+        assert_eq!(k["call_type"], "Voice Outbound (API)", "{k}");
+        assert_eq!(k["outbound_number"], "+17608675309", "{k}");
+        assert!(k["ends_at"].is_string(), "{k}");
+    }
+    let answered = &by_number["+14155550100"];
+    assert_eq!(answered["status"], "finished", "{answered}");
+    assert_eq!(answered["call_duration"], 30, "{answered}");
+    assert_eq!(answered["fail_reason"], "nothing", "{answered}");
+    assert!(answered["connected_at"].is_string(), "{answered}");
+    let busy = &by_number["+14155550002"];
+    assert_eq!(busy["status"], "failed", "{busy}");
+    assert_eq!(busy["fail_reason"], "busy", "{busy}");
+    assert_eq!(busy["call_duration"], 0, "{busy}");
+    assert!(busy["connected_at"].is_null(), "{busy}");
+    let unanswered = &by_number["+14155550001"];
+    assert_eq!(unanswered["status"], "failed", "{unanswered}");
+    assert_eq!(unanswered["fail_reason"], "no_answer", "{unanswered}");
+    // one by one too
+    let id = busy["id"].as_i64().unwrap();
+    let (s, one) = c.get(&format!("/manager/api/v1/calls/{id}")).await;
+    assert_eq!((s, &one["fail_reason"]), (200, &json!("busy")), "{one}");
+
+    // another tenant sees none of them
+    let (s, v) = other.get("/manager/api/v1/calls").await;
+    assert_eq!((s, v.as_array().map(Vec::len)), (200, Some(0)), "{v}");
+    let (s, _) = other.get(&format!("/manager/api/v1/calls/{id}")).await;
+    assert_eq!(s, 404);
+}

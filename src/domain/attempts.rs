@@ -21,6 +21,27 @@ use uuid::Uuid;
 use super::contacts::status as cst;
 use super::{DomainResult, TenantId};
 
+/// A new id for a row the engine writes in bulk (attempts, outbox rows, events): a
+/// random prefix drawn once per process, then a counter, as an RFC 9562 version 8 UUID.
+/// One process's ids follow each other, so each batch's rows go to the right edge of the
+/// primary-key indexes instead of to a random page each.
+pub fn new_id() -> Uuid {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static PREFIX: OnceLock<[u8; 8]> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| {
+        let r = Uuid::new_v4();
+        let mut p = [0u8; 8];
+        p.copy_from_slice(&r.as_bytes()[..8]);
+        p
+    });
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(prefix);
+    b[8..].copy_from_slice(&NEXT.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+    uuid::Builder::from_custom_bytes(b).into_uuid()
+}
+
 /// Attempt states (`attempts.state`).
 pub mod state {
     pub const SENDING: &str = "sending";
@@ -39,6 +60,8 @@ pub struct Claimed {
     pub campaign_id: Uuid,
     pub number: Option<String>,
     pub email: Option<String>,
+    /// The tenant number a call to the contact is made from (dialer contacts).
+    pub outbound_number: Option<String>,
     pub attrs: Value,
     pub status: String,
     pub attempts: i32,
@@ -57,7 +80,7 @@ pub async fn claim_contacts(
     limit: i64,
 ) -> DomainResult<Vec<Claimed>> {
     Ok(sqlx::query_as::<_, Claimed>(
-        "SELECT id, campaign_id, number, email, attrs, status, attempts, max_retries FROM contacts
+        "SELECT id, campaign_id, number, email, outbound_number, attrs, status, attempts, max_retries FROM contacts
           WHERE tenant_id = $1 AND campaign_id = $2 AND status IN ('pending', 'retry_wait')
             AND (next_attempt_at IS NULL OR next_attempt_at <= $3) AND created_at <= $3
             AND EXISTS (SELECT 1 FROM campaigns c WHERE c.tenant_id = $1 AND c.id = $2 AND c.status = 'running' AND c.deleted_at IS NULL)
@@ -138,6 +161,8 @@ pub struct NewAttempt {
     pub id: Uuid,
     pub campaign_id: Option<Uuid>,
     pub contact_id: Option<Uuid>,
+    /// The call interaction a dialer campaign's call is shown as (stored before).
+    pub interaction_id: Option<Uuid>,
     pub channel: String,
     pub n: i32,
     pub to: String,
@@ -166,23 +191,24 @@ pub async fn insert(conn: &mut PgConnection, tenant: TenantId, rows: &[NewAttemp
     let timeouts: Vec<i32> = rows.iter().map(|r| r.dial_timeout_secs).collect();
     let started: Vec<DateTime<Utc>> = rows.iter().map(|r| r.started_at).collect();
     let due: Vec<DateTime<Utc>> = rows.iter().map(|r| r.due_at).collect();
-    let delivery_ids: Vec<Uuid> = rows.iter().map(|_| Uuid::new_v4()).collect();
+    let delivery_ids: Vec<Uuid> = rows.iter().map(|_| new_id()).collect();
+    let interactions: Vec<Option<Uuid>> = rows.iter().map(|r| r.interaction_id).collect();
     sqlx::query(
         "WITH src AS (
            SELECT * FROM UNNEST($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::int4[], $7::text[], $8::text[], $9::text[],
                                 $10::text[], $11::text[], $12::text[], $13::text[], $14::int4[], $15::timestamptz[], $16::timestamptz[],
-                                $17::uuid[])
+                                $17::uuid[], $18::uuid[])
              AS u(id, campaign_id, contact_id, channel, n, to_address, from_address, body, subject, state, decided, sink,
-                  dial_timeout_secs, started_at, due_at, delivery_id)),
+                  dial_timeout_secs, started_at, due_at, delivery_id, interaction_id)),
          ins AS (
-           INSERT INTO attempts (id, tenant_id, campaign_id, contact_id, channel, n, to_address, from_address, body, subject,
-                                 state, decided, sink, dial_timeout_secs, started_at, due_at, created_at, updated_at)
-           SELECT id, $1, campaign_id, contact_id, channel, n, to_address, from_address, body, subject, state, decided, sink,
-                  dial_timeout_secs, started_at, due_at, started_at, started_at FROM src)
-         INSERT INTO deliveries (id, tenant_id, campaign_id, contact_id, channel, to_address, from_address, body, subject,
-                                 status, attrs, created_at, updated_at, attempt_id, n, sink)
-         SELECT delivery_id, $1, campaign_id, contact_id, channel, to_address, from_address, body, subject, state, '{}'::jsonb,
-                started_at, started_at, id, n, sink FROM src",
+           INSERT INTO attempts (id, tenant_id, campaign_id, contact_id, interaction_id, channel, n, to_address, from_address, body,
+                                 subject, state, decided, sink, dial_timeout_secs, started_at, due_at, created_at, updated_at)
+           SELECT id, $1, campaign_id, contact_id, interaction_id, channel, n, to_address, from_address, body, subject, state, decided,
+                  sink, dial_timeout_secs, started_at, due_at, started_at, started_at FROM src)
+         INSERT INTO deliveries (id, tenant_id, campaign_id, contact_id, interaction_id, channel, to_address, from_address, body,
+                                 subject, status, attrs, created_at, updated_at, attempt_id, n, sink)
+         SELECT delivery_id, $1, campaign_id, contact_id, interaction_id, channel, to_address, from_address, body, subject, state,
+                '{}'::jsonb, started_at, started_at, id, n, sink FROM src",
     )
     .bind(tenant.0)
     .bind(&ids)
@@ -201,6 +227,7 @@ pub async fn insert(conn: &mut PgConnection, tenant: TenantId, rows: &[NewAttemp
     .bind(&started)
     .bind(&due)
     .bind(&delivery_ids)
+    .bind(&interactions)
     .execute(&mut *conn)
     .await?;
     super::outbox::note_recorded(rows.len() as u64);
@@ -224,7 +251,7 @@ pub async fn insert_suppressed(conn: &mut PgConnection, tenant: TenantId, rows: 
     if rows.is_empty() {
         return Ok(());
     }
-    let ids: Vec<Uuid> = rows.iter().map(|_| Uuid::new_v4()).collect();
+    let ids: Vec<Uuid> = rows.iter().map(|_| new_id()).collect();
     let campaigns: Vec<Uuid> = rows.iter().map(|r| r.campaign_id).collect();
     let contacts: Vec<Uuid> = rows.iter().map(|r| r.contact_id).collect();
     let channels: Vec<&str> = rows.iter().map(|r| r.channel.as_str()).collect();
@@ -262,6 +289,7 @@ pub struct Due {
     pub id: Uuid,
     pub campaign_id: Option<Uuid>,
     pub contact_id: Option<Uuid>,
+    pub interaction_id: Option<Uuid>,
     pub channel: String,
     pub n: i32,
     pub to_address: String,
@@ -284,7 +312,8 @@ pub async fn claim_due(
     campaigns: &[Uuid],
 ) -> DomainResult<Vec<Due>> {
     Ok(sqlx::query_as::<_, Due>(
-        "SELECT id, campaign_id, contact_id, channel, n, to_address, state, decided, dial_timeout_secs, started_at, answered_at, due_at
+        "SELECT id, campaign_id, contact_id, interaction_id, channel, n, to_address, state, decided, dial_timeout_secs, started_at,
+                answered_at, due_at
            FROM attempts WHERE tenant_id = $1 AND state <> 'done' AND due_at <= $2
             AND (campaign_id IS NULL OR campaign_id = ANY($4))
           ORDER BY due_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED",
@@ -407,7 +436,7 @@ pub async fn change_contacts(
     .execute(&mut *conn)
     .await?;
     // events
-    let ev_ids: Vec<Uuid> = changes.iter().map(|_| Uuid::new_v4()).collect();
+    let ev_ids: Vec<Uuid> = changes.iter().map(|_| new_id()).collect();
     let campaigns: Vec<Uuid> = changes.iter().map(|c| c.campaign_id).collect();
     let data: Vec<Value> = changes
         .iter()
@@ -436,7 +465,7 @@ pub async fn change_contacts(
     let mut job_at = Vec::new();
     for c in changes {
         let Some(url) = progress_url(c.campaign_id) else { continue };
-        job_ids.push(Uuid::new_v4());
+        job_ids.push(new_id());
         job_campaigns.push(c.campaign_id);
         payloads.push(json!({
             "campaign_id": c.campaign_id, "contact_id": c.id, "channel": c.channel, "status": c.status,
@@ -485,6 +514,7 @@ pub async fn claim_cancelled(conn: &mut PgConnection, tenant: TenantId, campaign
 pub struct Active {
     pub id: Uuid,
     pub status: String,
+    pub kind: String,
     pub channel: Option<String>,
     pub attrs: Value,
     pub updated_at: DateTime<Utc>,
@@ -497,7 +527,7 @@ pub struct Active {
 /// The tenant's running and cancelled campaigns (not deleted).
 pub async fn active_campaigns<'e>(db: impl PgExecutor<'e>, tenant: TenantId) -> DomainResult<Vec<Active>> {
     Ok(sqlx::query_as::<_, Active>(
-        "SELECT c.id, c.status, c.channel, c.attrs, c.updated_at,
+        "SELECT c.id, c.status, c.kind, c.channel, c.attrs, c.updated_at,
                 (SELECT min(GREATEST(k.created_at, COALESCE(k.next_attempt_at, k.created_at))) FROM contacts k
                   WHERE k.tenant_id = $1 AND k.campaign_id = c.id AND k.status IN ('pending', 'retry_wait')) AS claim_at,
                 EXISTS (SELECT 1 FROM contacts k WHERE k.tenant_id = $1 AND k.campaign_id = c.id
@@ -685,10 +715,14 @@ pub async fn contacts_brief(conn: &mut PgConnection, tenant: TenantId, ids: &[Uu
     .await?)
 }
 
-/// Channel and attrs of these campaigns of the tenant.
-pub async fn campaigns_attrs(conn: &mut PgConnection, tenant: TenantId, ids: &[Uuid]) -> DomainResult<Vec<(Uuid, Option<String>, Value)>> {
+/// Kind, channel and attrs of these campaigns of the tenant.
+pub async fn campaigns_attrs(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    ids: &[Uuid],
+) -> DomainResult<Vec<(Uuid, String, Option<String>, Value)>> {
     Ok(
-        sqlx::query_as("SELECT id, channel, attrs FROM campaigns WHERE tenant_id = $1 AND id = ANY($2)")
+        sqlx::query_as("SELECT id, kind, channel, attrs FROM campaigns WHERE tenant_id = $1 AND id = ANY($2)")
             .bind(tenant.0)
             .bind(ids)
             .fetch_all(&mut *conn)
@@ -732,12 +766,54 @@ pub async fn share_campaigns(conn: &mut PgConnection, tenant: TenantId, ids: &[U
     Ok(())
 }
 
-/// The campaigns of the tenant's next `limit` attempts due at `now` (read without locks).
+/// The first statement of every engine batch transaction (`engine::attempts`, module doc):
+/// - takes `FOR KEY SHARE` on the tenant row and on `campaigns` (as [`share_campaigns`]);
+/// - turns sorting off until [`end_claim`] (`enable_sort`), so the claims walk their
+///   index in the claim order (`contacts_claimable`, `attempts_tenant_due_seq`) and stop
+///   after one batch, whatever the planner's statistics say: right after a bulk import
+///   they are stale, and a plan that sorts every open contact or attempt of the campaign
+///   on each batch makes a campaign quadratic in its size;
+/// - when the role may (a superuser, as the embedded cluster's is), skips the per-row
+///   foreign-key triggers of the batch's inserts (`session_replication_role`), as the
+///   staged imports do: the rows they refer to are held by the batch itself — the
+///   tenant and campaigns here, the contacts by their claim (`FOR UPDATE`) or
+///   [`contacts_brief`] (`FOR NO KEY UPDATE`), a call interaction inserted in the same
+///   transaction — so none can go before the batch commits. The only other triggers on
+///   the rows a batch writes are the read caches' on `interactions`, which fire for
+///   waiting (`queued`) calls of a menu only, never for an engine's call.
+pub async fn begin_batch(conn: &mut PgConnection, tenant: TenantId, campaigns: &[Uuid]) -> DomainResult<()> {
+    sqlx::query(
+        "SELECT set_config('enable_sort', 'off', true),
+                (SELECT set_config('session_replication_role', 'replica', true) WHERE current_setting('is_superuser') = 'on'),
+                (SELECT count(*) FROM (SELECT 1 FROM tenants WHERE id = $1 FOR KEY SHARE) t),
+                (SELECT count(*) FROM (SELECT id FROM campaigns WHERE tenant_id = $1 AND id = ANY($2) ORDER BY id FOR KEY SHARE) c)",
+    )
+    .bind(tenant.0)
+    .bind(campaigns)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Ends the claim of a batch: sorting is back on for the batch's other statements (see
+/// [`begin_batch`]).
+pub async fn end_claim(conn: &mut PgConnection) -> DomainResult<()> {
+    sqlx::query("SELECT set_config('enable_sort', 'on', true)")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The campaigns of the tenant's next `limit` attempts due at `now`, locked `FOR KEY
+/// SHARE` (as [`share_campaigns`]) in the same statement.
 pub async fn due_campaigns(conn: &mut PgConnection, tenant: TenantId, now: DateTime<Utc>, limit: i64) -> DomainResult<Vec<Uuid>> {
     Ok(sqlx::query_scalar(
-        "SELECT DISTINCT campaign_id FROM (SELECT campaign_id FROM attempts
-                                            WHERE tenant_id = $1 AND state <> 'done' AND due_at <= $2
-                                            ORDER BY due_at, seq LIMIT $3) d WHERE campaign_id IS NOT NULL",
+        "SELECT id FROM campaigns
+          WHERE tenant_id = $1
+            AND id IN (SELECT campaign_id FROM (SELECT campaign_id FROM attempts
+                                                 WHERE tenant_id = $1 AND state <> 'done' AND due_at <= $2
+                                                 ORDER BY due_at, seq LIMIT $3) d WHERE campaign_id IS NOT NULL)
+          ORDER BY id FOR KEY SHARE",
     )
     .bind(tenant.0)
     .bind(now)
@@ -757,4 +833,19 @@ pub async fn in_flight<'e>(db: impl PgExecutor<'e>, tenant: TenantId, campaign: 
     .bind(campaign)
     .fetch_one(db)
     .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bulk_ids_follow_each_other() {
+        let a = new_id();
+        let b = new_id();
+        assert!(b > a, "{a} {b}");
+        assert_eq!(a.as_bytes()[..6], b.as_bytes()[..6]);
+        assert_eq!(a.get_version_num(), 8);
+        assert_eq!(a.get_variant(), uuid::Variant::RFC4122);
+    }
 }

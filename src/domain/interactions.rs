@@ -438,3 +438,63 @@ pub async fn create_placed_call(
     tx.commit().await?;
     Ok(row)
 }
+
+/// A call the engine places for a campaign's contact (an attempt on the voice channel of
+/// a dialer campaign), shown as a call interaction.
+#[derive(Debug, Clone)]
+pub struct DialedCall {
+    /// The interaction's id (the attempt refers to it).
+    pub id: Uuid,
+    pub campaign_id: Uuid,
+    pub contact_id: Uuid,
+    /// The number dialled (E.164).
+    pub to: String,
+    /// The tenant number the call is made from.
+    pub from: Option<String>,
+}
+
+/// Stores the calls of a batch of campaign attempts, in the engine's transaction, before
+/// their attempts: outbound calls, `connecting` from `now` on, each with its end user
+/// (created on first use). The engine keeps each in step with its attempt from then on
+/// (`interaction_attempts::follow`): connected, then finished or failed with the
+/// outcome, the seconds connected and the end. One statement for the batch.
+pub async fn insert_dialed_calls(
+    conn: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    calls: &[DialedCall],
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    if calls.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = calls.iter().map(|c| c.id).collect();
+    let campaigns: Vec<Uuid> = calls.iter().map(|c| c.campaign_id).collect();
+    let contacts: Vec<Uuid> = calls.iter().map(|c| c.contact_id).collect();
+    let tos: Vec<&str> = calls.iter().map(|c| c.to.as_str()).collect();
+    let froms: Vec<Option<&str>> = calls.iter().map(|c| c.from.as_deref()).collect();
+    sqlx::query(
+        "WITH u AS (
+           SELECT * FROM UNNEST($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[]) WITH ORDINALITY
+             AS u(id, campaign_id, contact_id, number, outbound, i)),
+         eu AS (
+           INSERT INTO apps_end_users (id, tenant_id, number, created_at)
+           SELECT gen_random_uuid(), $1, d.number, $7 FROM (SELECT DISTINCT number FROM u) d ORDER BY d.number
+           ON CONFLICT (tenant_id, number) DO UPDATE SET number = EXCLUDED.number
+           RETURNING number, seq)
+         INSERT INTO interactions (id, tenant_id, kind, direction, status, campaign_id, contact_id, end_user_number,
+                                   outbound_number, attrs, created_at, updated_at)
+         SELECT u.id, $1, 'call', 'outbound', 'connecting', u.campaign_id, u.contact_id, u.number, u.outbound,
+                jsonb_build_object('end_user_id', eu.seq), $7, $7
+           FROM u JOIN eu ON eu.number = u.number ORDER BY u.i",
+    )
+    .bind(tenant.0)
+    .bind(&ids)
+    .bind(&campaigns)
+    .bind(&contacts)
+    .bind(&tos)
+    .bind(&froms)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
