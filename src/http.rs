@@ -150,12 +150,42 @@ pub async fn not_found() -> Response {
 }
 
 /// A path holding `%00` names nothing (no id, slug or name can contain NUL): 404, as for
-/// any unknown path, before a handler passes it to the database.
-async fn nul_path_is_not_found(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    if req.uri().path().as_bytes().windows(3).any(|w| w.eq_ignore_ascii_case(b"%00")) {
-        return not_found().await;
+/// any unknown path, before a handler passes it to the database. A plain service rather
+/// than `from_fn` (no boxed future or service clone per request).
+#[derive(Clone, Copy)]
+struct NulPathIsNotFound;
+
+impl<S> tower::Layer<S> for NulPathIsNotFound {
+    type Service = NulPath<S>;
+
+    fn layer(&self, inner: S) -> NulPath<S> {
+        NulPath(inner)
     }
-    next.run(req).await
+}
+
+/// The service of [`NulPathIsNotFound`].
+#[derive(Clone)]
+struct NulPath<S>(S);
+
+impl<S> tower::Service<axum::extract::Request> for NulPath<S>
+where
+    S: tower::Service<axum::extract::Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = futures::future::Either<S::Future, std::future::Ready<Result<Response, S::Error>>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: axum::extract::Request) -> Self::Future {
+        if req.uri().path().as_bytes().windows(3).any(|w| w.eq_ignore_ascii_case(b"%00")) {
+            let answer = (StatusCode::NOT_FOUND, Json(json!({"message": "Not Found"}))).into_response();
+            return futures::future::Either::Right(std::future::ready(Ok(answer)));
+        }
+        futures::future::Either::Left(self.0.call(req))
+    }
 }
 
 fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
@@ -168,7 +198,7 @@ fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
 pub fn layers(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     let request_id = HeaderName::from_static("x-request-id");
     router
-        .layer(axum::middleware::from_fn(nul_path_is_not_found))
+        .layer(NulPathIsNotFound)
         .layer(DefaultBodyLimit::max(state.config.body_limit))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

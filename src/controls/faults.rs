@@ -107,7 +107,8 @@ struct SlotState {
 #[derive(Debug)]
 struct Slot {
     method: Method,
-    path: String,
+    /// The request's URI (a reference-counted clone; its path is what faults match).
+    uri: axum::http::Uri,
     state: Mutex<SlotState>,
 }
 
@@ -225,7 +226,7 @@ pub async fn check(st: &AppState, tenant: TenantId, dialect: &'static str) -> Op
     }
     let operation = slot.with(|s| s.operation);
     for f in faults.iter() {
-        if !matches(f, dialect, &slot.method, &slot.path, operation) {
+        if !matches(f, dialect, &slot.method, slot.uri.path(), operation) {
             continue;
         }
         match fires(st, tenant, f).await {
@@ -300,7 +301,7 @@ where
 {
     let slot = Arc::new(Slot {
         method: req.method().clone(),
-        path: req.uri().path().to_string(),
+        uri: req.uri().clone(),
         state: Mutex::new(SlotState::default()),
     });
     let resp = SLOT.scope(slot.clone(), inner(req)).await;

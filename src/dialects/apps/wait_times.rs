@@ -9,11 +9,13 @@
 //! abandoned). `wait[from]` / `wait[to]` keep menus whose every shown wait is
 //! greater than `from` / less than `to`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::Json;
 use serde_json::{json, Map, Value};
+use url::form_urlencoded;
 
 use super::auth::AppsAuth;
 use super::calls::menu_has_language;
@@ -24,7 +26,21 @@ use crate::state::AppState;
 /// How long a queued interaction counts as waiting.
 pub const LIVE_WINDOW_SECS: i64 = 3600;
 
-fn int_param(q: &HashMap<String, String>, key: &str) -> Result<Option<i64>, AppsError> {
+/// The query's parameters, decoded once (no map: a handful of pairs, the last of a name wins
+/// as with a map).
+struct Params<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
+
+impl<'a> Params<'a> {
+    fn parse(query: Option<&'a str>) -> Self {
+        Params(query.map(|q| form_urlencoded::parse(q.as_bytes()).collect()).unwrap_or_default())
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_ref())
+    }
+}
+
+fn int_param(q: &Params<'_>, key: &str) -> Result<Option<i64>, AppsError> {
     match q.get(key).map(|s| s.trim()) {
         None | Some("") => Ok(None),
         Some(s) => s
@@ -43,7 +59,7 @@ struct Filters<'a> {
     to: Option<i64>,
 }
 
-fn filters(q: &HashMap<String, String>) -> Result<Filters<'_>, AppsError> {
+fn filters<'q>(q: &'q Params<'_>) -> Result<Filters<'q>, AppsError> {
     let lang = q
         .get("lang")
         .map(|s| s.trim().to_string())
@@ -71,7 +87,7 @@ fn filters(q: &HashMap<String, String>) -> Result<Filters<'_>, AppsError> {
 }
 
 /// The menu the query names (`menu_id`, an integer id), if any.
-fn root_menu(q: &HashMap<String, String>, menus: &[Menu]) -> Result<Option<uuid::Uuid>, AppsError> {
+fn root_menu(q: &Params<'_>, menus: &[Menu]) -> Result<Option<uuid::Uuid>, AppsError> {
     let Some(s) = q.get("menu_id").map(|s| s.trim()).filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
@@ -115,7 +131,8 @@ fn menu_row(m: &Menu, f: &Filters<'_>, waiting: &HashMap<(uuid::Uuid, &str), i64
 
 /// `GET /apps/api/v1/wait_times`. Menus and waiting interactions come from the read cache
 /// (`domain::caches`), so a repeated read costs no query.
-pub async fn list(State(st): State<AppState>, auth: AppsAuth, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, AppsError> {
+pub async fn list(State(st): State<AppState>, auth: AppsAuth, RawQuery(query): RawQuery) -> Result<Json<Value>, AppsError> {
+    let q = Params::parse(query.as_deref());
     let f = filters(&q)?;
     let t = auth.tenant.id;
     let menus = st.reads.menus(&st.db, t).await?;
