@@ -195,17 +195,22 @@ fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
 
 /// Request ids (`x-request-id`, set if missing and echoed), tracing, panics as 500 and the
 /// default body limit (upload routes raise it with their own `DefaultBodyLimit`).
+///
+/// The request span and its lines are at `debug`: the trace layer is left out altogether
+/// when nothing would record them (the log filter is above `debug` and no spans are
+/// exported), so the hot path pays nothing for it; server errors are logged by the metrics
+/// layer either way.
 pub fn layers(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     let request_id = HeaderName::from_static("x-request-id");
-    router
+    let router = router
         .layer(NulPathIsNotFound)
         .layer(DefaultBodyLimit::max(state.config.body_limit))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(
+        .layer(PropagateRequestIdLayer::new(request_id.clone()));
+    let traced = crate::observability::otel::enabled() || tracing::level_filters::LevelFilter::current() >= tracing::Level::DEBUG;
+    let router = if traced {
+        router.layer(
             TraceLayer::new_for_http()
-                // The hot path traces at debug (no span or line per request at the default
-                // `info`), unless spans are exported over OTLP.
                 .make_span_with(|req: &axum::http::Request<axum::body::Body>| {
                     let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
                     if crate::observability::otel::enabled() {
@@ -214,8 +219,13 @@ pub fn layers(router: Router<AppState>, state: &AppState) -> Router<AppState> {
                         tracing::debug_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
                     }
                 })
-                .on_response(DefaultOnResponse::new().level(tracing::Level::DEBUG)),
+                .on_response(DefaultOnResponse::new().level(tracing::Level::DEBUG))
+                .on_failure(()),
         )
+    } else {
+        router
+    };
+    router
         .layer(crate::observability::http::HttpMetricsLayer::new(state.metrics.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }

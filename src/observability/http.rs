@@ -118,8 +118,18 @@ where
         };
         if let Ok(res) = &out {
             let secs = this.start.elapsed().as_secs_f64();
-            this.metrics
-                .observe_request(this.dialect, this.route, this.method, res.status().as_u16(), secs);
+            let status = res.status().as_u16();
+            if status >= 500 {
+                // The one line per server error (the trace layer, when present, adds none).
+                tracing::error!(
+                    route = *this.route,
+                    method = *this.method,
+                    status,
+                    latency_ms = secs * 1000.0,
+                    "request failed"
+                );
+            }
+            this.metrics.observe_request(this.dialect, this.route, this.method, status, secs);
         }
         Poll::Ready(out)
     }
