@@ -40,7 +40,6 @@ use super::credentials::{self, Credential, CredentialCache};
 use super::directory::{self, Menus};
 use super::interactions;
 use super::reports::{self, QueueRoster};
-use super::secrets;
 use super::tenants::{self, Tenant};
 use super::{DomainResult, TenantId};
 
@@ -153,10 +152,23 @@ pub struct CachedSession {
     pub stored: DateTime<Utc>,
 }
 
+/// The SHA-256 of `kind NUL login NUL secret`: a verified credential's key (raw bytes, no
+/// text form: it is only a map key).
+fn credential_key(kind: &str, login_key: &str, secret: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(kind.as_bytes());
+    h.update([0u8]);
+    h.update(login_key.as_bytes());
+    h.update([0u8]);
+    h.update(secret.as_bytes());
+    h.finalize().into()
+}
+
 /// Every per-process read cache (see the module doc).
 #[derive(Default)]
 pub struct ReadCache {
-    creds: DashMap<String, Arc<Credential>>,
+    creds: DashMap<[u8; 32], Arc<Credential>>,
     tenants: DashMap<TenantId, Arc<CachedTenant>>,
     slugs: DashMap<String, TenantId>,
     active: DashMap<(TenantId, Uuid), Arc<Credential>>,
@@ -244,7 +256,7 @@ impl ReadCache {
         login_key: &str,
         secret: &str,
     ) -> DomainResult<Arc<Credential>> {
-        let key = secrets::digest(&format!("{kind}\u{0}{login_key}\u{0}{secret}"));
+        let key = credential_key(kind, login_key, secret);
         if self.hit() {
             if let Some(c) = self.creds.get(&key) {
                 return Ok(c.clone());
