@@ -750,24 +750,11 @@ pub async fn opt_out(conn: &mut PgConnection, tenant: TenantId, e164: &str, chan
     Ok(())
 }
 
-/// Takes `FOR KEY SHARE` on these campaigns of the tenant — the lock the batch's foreign
-/// keys (attempts, outbox rows, events) take anyway — before the batch locks contacts or
-/// attempts, so the engine locks in the same order as the dialects (campaign, then its
-/// contacts) and never deadlocks with them. It blocks no campaign update but a delete.
-pub async fn share_campaigns(conn: &mut PgConnection, tenant: TenantId, ids: &[Uuid]) -> DomainResult<()> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    sqlx::query("SELECT id FROM campaigns WHERE tenant_id = $1 AND id = ANY($2) ORDER BY id FOR KEY SHARE")
-        .bind(tenant.0)
-        .bind(ids)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
 /// The first statement of every engine batch transaction (`engine::attempts`, module doc):
-/// - takes `FOR KEY SHARE` on the tenant row and on `campaigns` (as [`share_campaigns`]);
+/// - takes `FOR KEY SHARE` on the tenant row and on the batch's `campaigns` — the lock
+///   the batch's foreign keys would take anyway — before the batch locks contacts or
+///   attempts, so the engine locks in the same order as the dialects (campaign, then its
+///   contacts) and never deadlocks with them; it blocks no campaign update but a delete;
 /// - turns sorting off until [`end_claim`] (`enable_sort`), so the claims walk their
 ///   index in the claim order (`contacts_claimable`, `attempts_tenant_due_seq`) and stop
 ///   after one batch, whatever the planner's statistics say: right after a bulk import
@@ -805,7 +792,7 @@ pub async fn end_claim(conn: &mut PgConnection) -> DomainResult<()> {
 }
 
 /// The campaigns of the tenant's next `limit` attempts due at `now`, locked `FOR KEY
-/// SHARE` (as [`share_campaigns`]) in the same statement.
+/// SHARE` (as by [`begin_batch`]) in the same statement.
 pub async fn due_campaigns(conn: &mut PgConnection, tenant: TenantId, now: DateTime<Utc>, limit: i64) -> DomainResult<Vec<Uuid>> {
     Ok(sqlx::query_scalar(
         "SELECT id FROM campaigns
