@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
-use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
@@ -193,6 +192,62 @@ fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"message": "Internal Server Error"}))).into_response()
 }
 
+/// A panic while a request is handled answers 500 (`{"message"}`) instead of dropping the
+/// connection. It catches what tower-http's `CatchPanicLayer` catches (a panic in the
+/// service's `call` or in its future; a streamed body that panics ends its connection
+/// either way), but leaves the response body as it is: no second boxing per response.
+#[derive(Clone, Copy)]
+struct PanicIs500;
+
+impl<S> tower::Layer<S> for PanicIs500 {
+    type Service = Recover<S>;
+
+    fn layer(&self, inner: S) -> Recover<S> {
+        Recover(inner)
+    }
+}
+
+/// The service of [`PanicIs500`].
+#[derive(Clone)]
+struct Recover<S>(S);
+
+type Caught<E> = Result<Result<Response, E>, Box<dyn Any + Send>>;
+
+fn recovered<E>(r: Caught<E>) -> Result<Response, E> {
+    r.unwrap_or_else(|p| Ok(panic_response(p)))
+}
+
+impl<S> tower::Service<axum::extract::Request> for Recover<S>
+where
+    S: tower::Service<axum::extract::Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = futures::future::Either<
+        futures::future::Map<
+            futures::future::CatchUnwind<std::panic::AssertUnwindSafe<S::Future>>,
+            fn(Caught<S::Error>) -> Result<Response, S::Error>,
+        >,
+        std::future::Ready<Result<Response, S::Error>>,
+    >;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: axum::extract::Request) -> Self::Future {
+        use futures::FutureExt;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.0.call(req))) {
+            Ok(future) => futures::future::Either::Left(
+                std::panic::AssertUnwindSafe(future)
+                    .catch_unwind()
+                    .map(recovered::<S::Error> as fn(Caught<S::Error>) -> Result<Response, S::Error>),
+            ),
+            Err(p) => futures::future::Either::Right(std::future::ready(Ok(panic_response(p)))),
+        }
+    }
+}
+
 /// Request ids (`x-request-id`, set if missing and echoed), tracing, panics as 500 and the
 /// default body limit (upload routes raise it with their own `DefaultBodyLimit`).
 ///
@@ -205,7 +260,7 @@ pub fn layers(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     let router = router
         .layer(NulPathIsNotFound)
         .layer(DefaultBodyLimit::max(state.config.body_limit))
-        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(PanicIs500)
         .layer(PropagateRequestIdLayer::new(request_id.clone()));
     let traced = crate::observability::otel::enabled() || tracing::level_filters::LevelFilter::current() >= tracing::Level::DEBUG;
     let router = if traced {
@@ -228,4 +283,27 @@ pub fn layers(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     router
         .layer(crate::observability::http::HttpMetricsLayer::new(state.metrics.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+#[cfg(test)]
+mod panic_tests {
+    use super::*;
+    use tower::{Layer, ServiceExt};
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_and_others_pass_through() {
+        let svc = PanicIs500.layer(tower::service_fn(|req: axum::extract::Request| async move {
+            if req.uri().path() == "/boom" {
+                panic!("boom");
+            }
+            Ok::<Response, std::convert::Infallible>(StatusCode::NO_CONTENT.into_response())
+        }));
+        let req = |p: &str| axum::extract::Request::builder().uri(p).body(axum::body::Body::empty());
+        let Ok(boom) = req("/boom") else { panic!("request") };
+        let Ok(fine) = req("/fine") else { panic!("request") };
+        let r = svc.clone().oneshot(boom).await;
+        assert!(matches!(r, Ok(ref r) if r.status() == StatusCode::INTERNAL_SERVER_ERROR));
+        let r = svc.oneshot(fine).await;
+        assert!(matches!(r, Ok(ref r) if r.status() == StatusCode::NO_CONTENT));
+    }
 }
