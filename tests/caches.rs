@@ -359,3 +359,98 @@ async fn onc_idle_expiry_holds_with_cached_sessions() {
     app.freeze_clock_at("acme", "2030-01-01T00:40:00Z").await;
     assert!(onc(&app, &app.base, "GetCampaigns", get.clone()).await.is_null());
 }
+
+/// Adds one contact to the dialer campaign `campaign` of `p` through `base`: (status,
+/// whether it is listed as valid).
+async fn dialer_add(app: &TestApp, base: &str, p: &Value, campaign: i64, number: &str, outbound: &str) -> (u16, bool) {
+    let r = app
+        .client
+        .post(format!("{base}/apps/api/v1/outbound_dialer/campaigns/{campaign}/contacts"))
+        .basic_auth(p["apps"]["subdomain"].as_str().unwrap(), p["apps"]["token"].as_str())
+        .json(&json!({"name": "x", "phone_number": number, "outbound_number": outbound}))
+        .send()
+        .await
+        .unwrap();
+    let (s, v) = status_json(r).await;
+    (s, v["valid_contacts"].as_array().is_some_and(|a| a.len() == 1))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contact_adds_see_campaign_and_number_changes_in_both_processes() {
+    // What an add keeps (the campaign, the tenant's numbers) follows changes made in SQL
+    // (both processes learn them through the trigger), by the admin API, and by a dialect.
+    let app = TestApp::spawn().await;
+    let b = second_process(&app.db_url).await;
+    let p = app.tenant("acme").await;
+    app.admin_create("acme", "phone-numbers", json!({"number": "+1 760-867-5309"}))
+        .await;
+    let camp = app
+        .admin_create("acme", "campaigns", json!({"name": "Dialer", "kind": "outbound_dialer"}))
+        .await;
+    let campaign = camp["ids"]["apps"].as_i64().unwrap();
+    let bases = [app.base.clone(), b.base.clone()];
+    for (i, base) in bases.iter().enumerate() {
+        for k in 0..2 {
+            let n = format!("+1415555{:04}", 100 + i * 10 + k);
+            assert_eq!(
+                dialer_add(&app, base, &p, campaign, &n, "+17608675309").await,
+                (200, true),
+                "{base}"
+            );
+        }
+        // a number the tenant does not have yet is not a valid outbound number
+        let n = format!("+1415555{:04}", 200 + i);
+        assert_eq!(
+            dialer_add(&app, base, &p, campaign, &n, "+12125550142").await,
+            (200, false),
+            "{base}"
+        );
+    }
+
+    // redial settings changed in SQL apply to the next add of either process
+    sqlx::query("UPDATE campaigns SET attrs = attrs || '{\"max_redial_count\": 3}'::jsonb WHERE seq = $1")
+        .bind(campaign)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    tokio::time::sleep(NOTIFY_SETTLE).await;
+    for (i, base) in bases.iter().enumerate() {
+        let n = format!("+1415555{:04}", 300 + i);
+        assert_eq!(
+            dialer_add(&app, base, &p, campaign, &n, "+17608675309").await,
+            (200, true),
+            "{base}"
+        );
+        let retries: i32 = sqlx::query_scalar("SELECT max_retries FROM contacts WHERE number = $1")
+            .bind(&n)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(retries, 3, "{base}");
+    }
+
+    // a phone number added through the admin API is a valid outbound number from the next add on
+    app.admin_create("acme", "phone-numbers", json!({"number": "+1 212-555-0142"}))
+        .await;
+    tokio::time::sleep(NOTIFY_SETTLE).await;
+    for (i, base) in bases.iter().enumerate() {
+        let n = format!("+1415555{:04}", 400 + i);
+        assert_eq!(
+            dialer_add(&app, base, &p, campaign, &n, "+12125550142").await,
+            (200, true),
+            "{base}"
+        );
+    }
+
+    // a campaign deleted in SQL takes no more contacts, in either process
+    sqlx::query("UPDATE campaigns SET deleted_at = now() WHERE seq = $1")
+        .bind(campaign)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    tokio::time::sleep(NOTIFY_SETTLE).await;
+    for base in &bases {
+        let (s, _) = dialer_add(&app, base, &p, campaign, "+14155550500", "+17608675309").await;
+        assert_eq!(s, 404, "{base}");
+    }
+}

@@ -7,7 +7,8 @@
 //! - [`operator_writes`]: any admin or console request that is not a GET/HEAD (tenant,
 //!   credential, settings, clock, fixture, reset, snapshot …) drops every entry;
 //! - [`dialect_writes_around`] (in `controls::dialect_requests`): a dialect request that is not a GET/HEAD drops its tenant's
-//!   directory and waiting-interaction entries (a call or SMS queued in a menu, say).
+//!   menus, queues and waiting-interaction entries (a call or SMS queued in a menu, say);
+//!   campaign changes drop what adds to the tenant's campaigns keep where they are made.
 //!   Sessions closed by a dialect are forgotten where they are closed.
 
 use axum::extract::{Request, State};
@@ -47,8 +48,7 @@ where
     let slot = req.extensions().get::<RequestTenant>().cloned();
     let resp = inner(req).await;
     if let Some(t) = slot.and_then(|s| s.get()) {
-        st.reads.invalidate(Some(t), Scope::Directory);
-        st.reads.invalidate(Some(t), Scope::Waiting);
+        st.reads.invalidate(Some(t), Scope::Writes);
     }
     resp
 }

@@ -530,8 +530,10 @@ pub async fn active_campaigns<'e>(db: impl PgExecutor<'e>, tenant: TenantId) -> 
         "SELECT c.id, c.status, c.kind, c.channel, c.attrs, c.updated_at,
                 (SELECT min(GREATEST(k.created_at, COALESCE(k.next_attempt_at, k.created_at))) FROM contacts k
                   WHERE k.tenant_id = $1 AND k.campaign_id = c.id AND k.status IN ('pending', 'retry_wait')) AS claim_at,
-                EXISTS (SELECT 1 FROM contacts k WHERE k.tenant_id = $1 AND k.campaign_id = c.id
-                           AND k.status IN ('pending', 'retry_wait', 'dialing', 'connected', 'sending', 'queued')) AS open
+                (EXISTS (SELECT 1 FROM contacts k WHERE k.tenant_id = $1 AND k.campaign_id = c.id
+                            AND k.status IN ('pending', 'retry_wait'))
+                 OR EXISTS (SELECT 1 FROM contacts k WHERE k.tenant_id = $1 AND k.campaign_id = c.id
+                               AND k.status IN ('dialing', 'connected', 'sending', 'queued'))) AS open
            FROM campaigns c
           WHERE c.tenant_id = $1 AND c.deleted_at IS NULL AND c.status IN ('running', 'cancelled')
             AND (c.status = 'running' OR EXISTS (SELECT 1 FROM contacts k WHERE k.tenant_id = $1 AND k.campaign_id = c.id

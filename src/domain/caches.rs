@@ -36,6 +36,7 @@ use dashmap::DashMap;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::contacts::{self, AddTarget};
 use super::credentials::{self, Credential, CredentialCache};
 use super::directory::{self, Menus};
 use super::interactions;
@@ -82,6 +83,12 @@ pub enum Scope {
     Waiting,
     /// Sessions.
     Sessions,
+    /// Campaigns (updated or deleted).
+    Campaigns,
+    /// A dialect request of the tenant that may have written something: its menus, queues
+    /// and waiting interactions (a call or SMS queued in a menu, say). Campaign and phone
+    /// number changes say so themselves ([`Scope::Campaigns`], [`Scope::Directory`]).
+    Writes,
 }
 
 impl Scope {
@@ -91,6 +98,7 @@ impl Scope {
             "d" => Some(Scope::Directory),
             "w" => Some(Scope::Waiting),
             "s" => Some(Scope::Sessions),
+            "c" => Some(Scope::Campaigns),
             _ => None,
         }
     }
@@ -177,6 +185,11 @@ pub struct ReadCache {
     queues: DashMap<TenantId, Arc<[QueueRoster]>>,
     waiting: DashMap<TenantId, Waiting>,
     sessions: DashMap<String, CachedSession>,
+    /// What an add to a campaign needs, per (tenant, campaign seq): the campaign and the
+    /// tenant's phone numbers (`contacts::add_target`).
+    targets: DashMap<(TenantId, i64), Arc<AddTarget>>,
+    /// Per tenant: bumped by every invalidation of its campaigns or phone numbers.
+    targets_generation: DashMap<TenantId, u64>,
     /// Bumped by every invalidation of credentials, tenants or sessions (and by a clear),
     /// so a load that raced one is not stored.
     generation: AtomicU64,
@@ -358,6 +371,29 @@ impl ReadCache {
         Ok(q)
     }
 
+    /// What an add to the tenant's campaign `seq` needs (`contacts::add_target`): the
+    /// campaign (not deleted) and the tenant's phone numbers. Dropped when one of the
+    /// tenant's campaigns or phone numbers changes.
+    pub async fn add_target(self: &Arc<Self>, db: &PgPool, tenant: TenantId, seq: i64) -> DomainResult<Arc<AddTarget>> {
+        if self.hit() {
+            if let Some(t) = self.targets.get(&(tenant, seq)) {
+                return Ok(t.clone());
+            }
+        }
+        let g = self
+            .begin(db)
+            .map(|g| (g, self.targets_generation.get(&tenant).map(|v| *v).unwrap_or(0)));
+        let (campaign, numbers) = contacts::add_target(db, tenant, seq).await?;
+        let t = Arc::new(AddTarget {
+            campaign,
+            numbers: numbers.into_iter().collect(),
+        });
+        put(&self.targets, (tenant, seq), t.clone(), || {
+            g.is_some_and(|(g, tg)| self.storable(Some(g)) && self.targets_generation.get(&tenant).map(|v| *v).unwrap_or(0) == tg)
+        });
+        Ok(t)
+    }
+
     /// `interactions::oldest_waiting(tenant, since)`: per (menu, kind), the oldest queued
     /// interaction created at or after `since`.
     pub async fn oldest_waiting(
@@ -434,7 +470,18 @@ impl ReadCache {
         if all || scope == Scope::Sessions {
             self.generation.fetch_add(1, Ordering::AcqRel);
         }
-        if all || scope == Scope::Directory || scope == Scope::Waiting {
+        let targets = all || scope == Scope::Directory || scope == Scope::Campaigns;
+        if targets {
+            if self.targets_generation.len() >= MAX_ENTRIES {
+                self.clear();
+            }
+            *self.targets_generation.entry(t).or_insert(0) += 1;
+            self.targets.retain(|k, _| k.0 != t);
+        }
+        if scope == Scope::Campaigns {
+            return;
+        }
+        if all || scope == Scope::Directory || scope == Scope::Waiting || scope == Scope::Writes {
             if self.tenant_generation.len() >= MAX_ENTRIES {
                 // Forgetting the counters would let a racing load through: clear instead.
                 self.clear();
@@ -448,11 +495,11 @@ impl ReadCache {
             self.active.retain(|k, _| k.0 != t);
             self.account_ids.retain(|k, _| k.0 != t);
         }
-        if all || scope == Scope::Directory {
+        if all || scope == Scope::Directory || scope == Scope::Writes {
             self.menus.remove(&t);
             self.queues.remove(&t);
         }
-        if all || scope == Scope::Waiting {
+        if all || scope == Scope::Waiting || scope == Scope::Writes {
             self.waiting.remove(&t);
         }
         if all || scope == Scope::Sessions {
@@ -473,6 +520,8 @@ impl ReadCache {
         self.queues.clear();
         self.waiting.clear();
         self.sessions.clear();
+        self.targets.clear();
+        self.targets_generation.clear();
     }
 
     /// Applies one notification payload (`<scope>:<tenant id>` or `*`).

@@ -371,6 +371,7 @@ pub async fn cancel(db: &PgPool, tenant: TenantId, id: Uuid, delete: bool, refer
             .bind(now)
             .execute(&mut *tx)
             .await?;
+        super::caches::invalidate_local(tenant, super::caches::Scope::Campaigns);
     }
     tx.commit().await?;
     Ok(Cancelled {

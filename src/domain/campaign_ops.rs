@@ -178,6 +178,7 @@ pub async fn update(
     .bind(now)
     .execute(&mut *tx)
     .await?;
+    super::caches::invalidate_local(tenant, super::caches::Scope::Campaigns);
     // Contacts not yet attempted deliver with the campaign's new settings.
     let sql = format!(
         "SELECT {} FROM contacts WHERE tenant_id = $1 AND campaign_id = $2 AND status IN ('pending', 'skipped', 'dnc')
@@ -227,6 +228,7 @@ pub async fn delete(db: &PgPool, tenant: TenantId, id: Uuid, now: DateTime<Utc>)
         .bind(now)
         .execute(&mut *tx)
         .await?;
+    super::caches::invalidate_local(tenant, super::caches::Scope::Campaigns);
     sqlx::query("DELETE FROM contacts WHERE tenant_id = $1 AND campaign_id = $2")
         .bind(tenant.0)
         .bind(id)

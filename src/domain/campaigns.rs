@@ -288,14 +288,16 @@ pub async fn transition(
         "UPDATE campaigns SET status = $3, starts_at = COALESCE($4, starts_at), updated_at = $5
           WHERE tenant_id = $1 AND id = $2 RETURNING {COLS}"
     );
-    Ok(sqlx::query_as::<_, Campaign>(sqlx::AssertSqlSafe(sql))
+    let c = sqlx::query_as::<_, Campaign>(sqlx::AssertSqlSafe(sql))
         .bind(tenant.0)
         .bind(id)
         .bind(next.as_str())
         .bind(starts_at)
         .bind(now)
         .fetch_one(&mut *tx)
-        .await?)
+        .await?;
+    super::caches::invalidate_local(tenant, super::caches::Scope::Campaigns);
+    Ok(c)
 }
 
 /// Counts of the campaign's contacts by shared contact status.
@@ -360,13 +362,15 @@ pub async fn merge_policy<'e>(db: impl PgExecutor<'e>, tenant: TenantId, id: Uui
         "UPDATE campaigns SET attrs = jsonb_set(attrs, '{{policy}}', COALESCE(NULLIF(attrs->'policy', 'null'::jsonb), '{{}}'::jsonb) || $3::jsonb)
           WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING {COLS}"
     );
-    sqlx::query_as::<_, Campaign>(sqlx::AssertSqlSafe(sql))
+    let c = sqlx::query_as::<_, Campaign>(sqlx::AssertSqlSafe(sql))
         .bind(tenant.0)
         .bind(id)
         .bind(changes)
         .fetch_optional(db)
         .await?
-        .ok_or(DomainError::NotFound("campaign"))
+        .ok_or(DomainError::NotFound("campaign"))?;
+    super::caches::invalidate_local(tenant, super::caches::Scope::Campaigns);
+    Ok(c)
 }
 
 #[cfg(test)]

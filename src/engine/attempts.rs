@@ -78,7 +78,7 @@
 //! - **No wasted probes.** Only the attempts of interactions are followed into their
 //!   interaction (`interaction_attempts::follow`); the campaigns of the next due attempts
 //!   are found and locked in one statement; the completion check is an `EXISTS` on
-//!   `contacts_open`, once per step (not per batch), and no run sleeps while work is due.
+//!   `contacts_claimable` and `contacts_in_flight`, once per step (not per batch), and no run sleeps while work is due.
 //!
 //! What remains per SMS attempt is the work itself: the attempt and outbox row inserted,
 //! the attempt updated (its state is in the due index's predicate, so not HOT), the

@@ -52,18 +52,18 @@ pub async fn add(
     let (cid, body) = (path_of(cid)?, body_of(body)?);
     let tenant = auth.tenant.id;
     let seq: i64 = cid.trim().parse().map_err(|_| AppsError::not_found())?;
-    // the campaign and the tenant's numbers in one round trip
-    let (campaign, numbers) = contacts::add_target(&st.db, tenant, seq).await?;
-    let campaign = super::sync_policy(&st, tenant, campaign).await?;
+    // the campaign and the tenant's numbers (kept in the read cache)
+    let target = st.reads.add_target(&st.db, tenant, seq).await?;
+    let campaign = super::sync_policy(&st, tenant, target.campaign.clone()).await?;
     let redials = super::Redial::of(&campaign).max_retries;
-    let numbers: HashSet<String> = numbers.into_iter().collect();
+    let numbers = &target.numbers;
     let body = wire::parse_lenient(&body).map_err(AppsError::bad_request)?;
     let items = match body {
         Value::Array(items) => items,
         v @ Value::Object(_) => vec![v],
         _ => return Err(AppsError::bad_request("Body must be a contact object or an array of contacts")),
     };
-    let parsed: Vec<_> = items.iter().map(|v| wire::parse_contact(v, &numbers)).collect();
+    let parsed: Vec<_> = items.iter().map(|v| wire::parse_contact(v, numbers)).collect();
     let rows = parsed
         .iter()
         .filter_map(|p| p.as_ref().ok().map(|p| p.contact.clone()))
