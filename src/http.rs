@@ -256,33 +256,36 @@ where
 /// exported), so the hot path pays nothing for it; server errors are logged by the metrics
 /// layer either way.
 pub fn layers(router: Router<AppState>, state: &AppState) -> Router<AppState> {
+    use tower::ServiceBuilder;
     let request_id = HeaderName::from_static("x-request-id");
-    let router = router
-        .layer(NulPathIsNotFound)
-        .layer(DefaultBodyLimit::max(state.config.body_limit))
+    // One stack applied once: `Router::layer` boxes each route again per call (a service
+    // clone and a boxed future per layer and request), a `ServiceBuilder` stack is one
+    // service. Outermost first.
+    let outer = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+        .layer(crate::observability::http::HttpMetricsLayer::new(state.metrics.clone()));
+    let inner = ServiceBuilder::new()
+        .layer(PropagateRequestIdLayer::new(request_id))
         .layer(PanicIs500)
-        .layer(PropagateRequestIdLayer::new(request_id.clone()));
+        .layer(DefaultBodyLimit::max(state.config.body_limit))
+        .layer(NulPathIsNotFound);
     let traced = crate::observability::otel::enabled() || tracing::level_filters::LevelFilter::current() >= tracing::Level::DEBUG;
-    let router = if traced {
-        router.layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|req: &axum::http::Request<axum::body::Body>| {
-                    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    if crate::observability::otel::enabled() {
-                        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-                    } else {
-                        tracing::debug_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-                    }
-                })
-                .on_response(DefaultOnResponse::new().level(tracing::Level::DEBUG))
-                .on_failure(()),
-        )
+    if traced {
+        let trace = TraceLayer::new_for_http()
+            .make_span_with(|req: &axum::http::Request<axum::body::Body>| {
+                let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                if crate::observability::otel::enabled() {
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                } else {
+                    tracing::debug_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                }
+            })
+            .on_response(DefaultOnResponse::new().level(tracing::Level::DEBUG))
+            .on_failure(());
+        router.layer(outer.layer(trace).layer(inner))
     } else {
-        router
-    };
-    router
-        .layer(crate::observability::http::HttpMetricsLayer::new(state.metrics.clone()))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        router.layer(outer.layer(inner))
+    }
 }
 
 #[cfg(test)]

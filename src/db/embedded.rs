@@ -1,8 +1,12 @@
 //! The embedded default: a private PostgreSQL cluster started from the machine's binaries.
 //!
-//! The cluster lives in `<data-dir>/pg`, listens on a free loopback port only (no Unix
-//! socket), requires a password (stored in `<data-dir>/pg-password`, mode 0600) and runs
-//! as the `postgres` user when switchboard runs as root (PostgreSQL refuses root).
+//! The cluster lives in `<data-dir>/pg`, listens on a free loopback port and on a Unix
+//! socket in `<data-dir>/pg-socket` (mode 0700; switchboard connects through it: a round
+//! trip costs both sides less than over TCP), requires a password on both (stored in
+//! `<data-dir>/pg-password`, mode 0600) and runs as the `postgres` user when switchboard
+//! runs as root (PostgreSQL refuses root). A data dir whose path is too long for a socket
+//! address (or holds characters PostgreSQL's list setting cannot take) gets no socket,
+//! and connections go over TCP.
 //!
 //! The postmaster is a child of a dedicated guardian thread that lives exactly as long as
 //! the child; the child is started with `PR_SET_PDEATHSIG = SIGINT`, so when switchboard
@@ -197,6 +201,18 @@ fn wait_for_exit(cluster: &Path, pid: i32) -> Result<(), EmbeddedError> {
     )))
 }
 
+/// The directory of the cluster's Unix socket, when its path fits a socket address
+/// (`<dir>/.s.PGSQL.<port>` within 107 bytes) and PostgreSQL's list setting can hold it.
+fn socket_dir(data_dir: &Path) -> Option<PathBuf> {
+    let d = data_dir.join("pg-socket");
+    let text = d.to_str()?;
+    let fits = text.len() + "/.s.PGSQL.65535".len() <= 107;
+    let plain = !text
+        .chars()
+        .any(|c| c == ',' || c == '"' || c == '\\' || c == '\'' || c.is_whitespace());
+    (fits && plain).then_some(d)
+}
+
 fn free_port() -> Result<u16, EmbeddedError> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(l.local_addr()?.port())
@@ -223,7 +239,22 @@ pub fn start(data_dir: &Path, opts: &EmbeddedOptions) -> Result<EmbeddedPg, Embe
     let data_dir = data_dir.canonicalize()?;
     let cluster = data_dir.join("pg");
     let pw = password(&data_dir)?;
-    let url = |port: u16| format!("postgres://{SUPERUSER}:{pw}@127.0.0.1:{port}/postgres");
+    let socket_dir = socket_dir(&data_dir);
+    // Through the socket when the postmaster has one there (one started by an older
+    // version may not).
+    let url = |port: u16| {
+        let via = socket_dir
+            .as_ref()
+            .filter(|d| d.join(format!(".s.PGSQL.{port}")).exists())
+            .map(|d| {
+                format!(
+                    "?host={}",
+                    url::form_urlencoded::byte_serialize(d.as_os_str().as_encoded_bytes()).collect::<String>()
+                )
+            })
+            .unwrap_or_default();
+        format!("postgres://{SUPERUSER}:{pw}@127.0.0.1:{port}/postgres{via}")
+    };
 
     if let Some((pid, _)) = running(&cluster) {
         if dying(&data_dir, &cluster, pid) {
@@ -302,6 +333,15 @@ pub fn start(data_dir: &Path, opts: &EmbeddedOptions) -> Result<EmbeddedPg, Embe
     }
 
     let port = free_port()?;
+    let sockets = match &socket_dir {
+        Some(d) => {
+            fs::create_dir_all(d)?;
+            fs::set_permissions(d, fs::Permissions::from_mode(0o700))?;
+            chown(d, &user)?;
+            format!("unix_socket_directories={}", d.display())
+        }
+        None => "unix_socket_directories=".to_string(),
+    };
     let log_path = data_dir.join("postgres.log");
     let log = fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
     chown(&log_path, &user)?;
@@ -309,14 +349,7 @@ pub fn start(data_dir: &Path, opts: &EmbeddedOptions) -> Result<EmbeddedPg, Embe
     cmd.arg("-D")
         .arg(&cluster)
         .args(["-p", &port.to_string()])
-        .args([
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-c",
-            "unix_socket_directories=",
-            "-c",
-            "max_connections=200",
-        ])
+        .args(["-c", "listen_addresses=127.0.0.1", "-c", &sockets, "-c", "max_connections=200"])
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
@@ -378,6 +411,13 @@ pub fn start(data_dir: &Path, opts: &EmbeddedOptions) -> Result<EmbeddedPg, Embe
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    // the socket appears a moment after the TCP port: wait for it briefly
+    if let Some(d) = &socket_dir {
+        let until = Instant::now() + Duration::from_secs(5);
+        while !d.join(format!(".s.PGSQL.{port}")).exists() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
     tracing::info!(pid, port, "embedded PostgreSQL started");
     Ok(EmbeddedPg {
         admin_url: url(port),
@@ -391,8 +431,12 @@ pub fn start(data_dir: &Path, opts: &EmbeddedOptions) -> Result<EmbeddedPg, Embe
 impl EmbeddedPg {
     /// URL of database `name` on this cluster.
     pub fn url_for(&self, name: &str) -> String {
-        match self.admin_url.rsplit_once('/') {
-            Some((base, _)) => format!("{base}/{name}"),
+        let (url, query) = match self.admin_url.split_once('?') {
+            Some((u, q)) => (u, format!("?{q}")),
+            None => (self.admin_url.as_str(), String::new()),
+        };
+        match url.rsplit_once('/') {
+            Some((base, _)) => format!("{base}/{name}{query}"),
             None => self.admin_url.clone(),
         }
     }

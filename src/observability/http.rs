@@ -1,9 +1,9 @@
 //! The request layer: times each request into the request histogram and, when traces are
 //! exported, makes an incoming W3C `traceparent` the parent of the request span.
 //!
-//! It goes outside the trace layer in `http::layers`: axum calls a route's inner layers
-//! when the route's future is first polled, so the remote context is made current during
-//! that first poll, and the trace layer creates the request span under it. Per request it reads the `MatchedPath` set by the
+//! It goes outside the trace layer in `http::layers`: the remote context is made current
+//! while the inner layers' `call` runs (the trace layer creates the request span there)
+//! and during the first poll (a route's own layers are called then). Per request it reads the `MatchedPath` set by the
 //! router, looks up the interned template (no allocation once the route was seen) and, at
 //! the response, records into a cached histogram handle: label values are `&'static str`.
 
@@ -73,8 +73,17 @@ where
         };
         let method = method_label(req.method());
         let remote = otel::remote_parent(req.headers());
+        // The inner layers run their `call` now (the trace layer makes its span there):
+        // under the caller's context.
+        let inner = match &remote {
+            Some(r) => {
+                let _current = r.clone().attach();
+                self.inner.call(req)
+            }
+            None => self.inner.call(req),
+        };
         ResponseFuture {
-            inner: self.inner.call(req),
+            inner,
             remote,
             start,
             dialect,
