@@ -31,6 +31,9 @@ impl std::ops::Deref for AppState {
 #[derive(Clone)]
 pub struct State {
     pub db: PgPool,
+    /// Connections beside the pool for single autocommit statements on the hottest write
+    /// path (no ping per release; `db::lane`).
+    pub lane: crate::db::lane::Lane,
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
     pub admin_token: Arc<str>,
@@ -69,6 +72,7 @@ impl AppState {
             None => shared_secret(&db, "leads_jwt").await?,
         };
         Ok(AppState(Arc::new(State {
+            lane: crate::db::lane::Lane::new(db.clone(), 16),
             db,
             config: Arc::new(config),
             clock: Arc::new(SystemClock),

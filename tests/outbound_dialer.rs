@@ -1439,3 +1439,35 @@ async fn concurrent_single_adds_of_one_number_store_it_once() {
         .unwrap();
     assert_eq!(all, 17);
 }
+
+#[tokio::test]
+async fn single_adds_survive_the_end_of_their_idle_connections() {
+    // Single adds run on connections kept beside the pool (no ping on release): when the
+    // server ends those sessions while they wait idle, the next adds still answer 200 and
+    // are stored.
+    let app = TestApp::spawn().await;
+    let t = tenant(&app, "acme").await;
+    let one = |i: usize| json!({"name": "x", "phone_number": format!("+1415555{:04}", 100 + i), "outbound_number": "+1 760-867-5309"});
+    for i in 0..3 {
+        let v = add(&app, &t, one(i)).await;
+        assert_eq!(v["valid_contacts"].as_array().map(Vec::len), Some(1), "{v}");
+    }
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()",
+    )
+    .bind(switchboard::db::lane::APPLICATION_NAME)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert!(!ended.is_empty() && ended.iter().all(|e| *e), "{ended:?}");
+    for i in 3..6 {
+        let v = add(&app, &t, one(i)).await;
+        assert_eq!(v["valid_contacts"].as_array().map(Vec::len), Some(1), "{v}");
+    }
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM contacts WHERE tenant_id = $1")
+        .bind(t.id.0)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(stored, 6);
+}

@@ -1,6 +1,7 @@
 //! Database: pool, migrations and the embedded default cluster.
 
 pub mod embedded;
+pub mod lane;
 
 use std::time::Duration;
 

@@ -421,6 +421,40 @@ pub async fn add_many(
     add_many_in(&mut conn, tenant, campaign, contacts, channel, now).await
 }
 
+/// [`add_many`] on a connection of `lane` (one autocommit statement per contact batch; the
+/// connection goes back without the pool's ping). The hot path of single adds.
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
+pub async fn add_many_on(
+    lane: &crate::db::lane::Lane,
+    tenant: TenantId,
+    campaign: Uuid,
+    contacts: Vec<NewContact>,
+    channel: &str,
+    now: DateTime<Utc>,
+) -> DomainResult<Vec<AddOutcome>> {
+    let mut conn = lane.take().await?;
+    if conn.reused() {
+        // An idle connection whose session ended meanwhile fails with an I/O error: the
+        // statement is tried once more on a new connection (a database error comes back
+        // as it is).
+        match add_many_in(conn.conn(), tenant, campaign, contacts.clone(), channel, now).await {
+            Ok(out) => {
+                conn.done();
+                return Ok(out);
+            }
+            Err(DomainError::Internal(e)) => {
+                tracing::debug!(error = %e, "an idle lane connection failed; the add runs on a new one");
+                drop(conn);
+                conn = lane.fresh().await?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let out = add_many_in(conn.conn(), tenant, campaign, contacts, channel, now).await?;
+    conn.done();
+    Ok(out)
+}
+
 /// [`add_many`] as one batch of an import job, with the job's checkpoint (`progress`,
 /// from the outcomes) in the same transaction. `None` when the worker no longer holds
 /// the job (nothing was written).

@@ -73,7 +73,7 @@ pub async fn add(
         })
         .collect();
     let now = st.now(&auth.tenant);
-    let mut outcomes = contacts::add_many(&st.db, tenant, campaign.id, rows, CHANNEL, now)
+    let mut outcomes = contacts::add_many_on(&st.lane, tenant, campaign.id, rows, CHANNEL, now)
         .await?
         .into_iter();
     let (mut valid, mut invalid) = (Vec::new(), Vec::new());
