@@ -239,14 +239,26 @@ impl ReadCache {
             .then(|| self.generation.load(Ordering::Acquire))
     }
 
-    /// [`Self::begin`] for a load of one tenant's directory or waiting interactions.
-    fn begin_tenant(self: &Arc<Self>, db: &PgPool, tenant: TenantId) -> Option<(u64, u64)> {
+    /// [`Self::begin`] for a load of one tenant's entries whose invalidations bump `gens`
+    /// (`tenant_generation`: directory and waiting interactions; `targets_generation`:
+    /// add targets).
+    fn begin_tenant(self: &Arc<Self>, db: &PgPool, gens: &DashMap<TenantId, u64>, tenant: TenantId) -> Option<(u64, u64)> {
         let g = self.begin(db)?;
-        Some((g, self.tenant_generation.get(&tenant).map(|v| *v).unwrap_or(0)))
+        Some((g, gens.get(&tenant).map(|v| *v).unwrap_or(0)))
     }
 
-    fn storable_tenant(&self, tenant: TenantId, generation: Option<(u64, u64)>) -> bool {
-        generation.is_some_and(|(g, tg)| self.storable(Some(g)) && self.tenant_generation.get(&tenant).map(|v| *v).unwrap_or(0) == tg)
+    fn storable_tenant(&self, gens: &DashMap<TenantId, u64>, tenant: TenantId, generation: Option<(u64, u64)>) -> bool {
+        generation.is_some_and(|(g, tg)| self.storable(Some(g)) && gens.get(&tenant).map(|v| *v).unwrap_or(0) == tg)
+    }
+
+    /// Bumps the tenant's counter in `gens` (a load that raced the invalidation is not
+    /// stored).
+    fn bump(&self, gens: &DashMap<TenantId, u64>, tenant: TenantId) {
+        if gens.len() >= MAX_ENTRIES {
+            // Forgetting the counters would let a racing load through: clear instead.
+            self.clear();
+        }
+        *gens.entry(tenant).or_insert(0) += 1;
     }
 
     fn storable(&self, generation: Option<u64>) -> bool {
@@ -352,9 +364,11 @@ impl ReadCache {
                 return Ok(m.clone());
             }
         }
-        let g = self.begin_tenant(db, tenant);
+        let g = self.begin_tenant(db, &self.tenant_generation, tenant);
         let m = Arc::new(Menus::new(directory::list_menus(db, tenant).await?));
-        put(&self.menus, tenant, m.clone(), || self.storable_tenant(tenant, g));
+        put(&self.menus, tenant, m.clone(), || {
+            self.storable_tenant(&self.tenant_generation, tenant, g)
+        });
         Ok(m)
     }
 
@@ -365,9 +379,11 @@ impl ReadCache {
                 return Ok(q.clone());
             }
         }
-        let g = self.begin_tenant(db, tenant);
+        let g = self.begin_tenant(db, &self.tenant_generation, tenant);
         let q: Arc<[QueueRoster]> = reports::queue_rosters(db, tenant).await?.into();
-        put(&self.queues, tenant, q.clone(), || self.storable_tenant(tenant, g));
+        put(&self.queues, tenant, q.clone(), || {
+            self.storable_tenant(&self.tenant_generation, tenant, g)
+        });
         Ok(q)
     }
 
@@ -380,16 +396,14 @@ impl ReadCache {
                 return Ok(t.clone());
             }
         }
-        let g = self
-            .begin(db)
-            .map(|g| (g, self.targets_generation.get(&tenant).map(|v| *v).unwrap_or(0)));
+        let g = self.begin_tenant(db, &self.targets_generation, tenant);
         let (campaign, numbers) = contacts::add_target(db, tenant, seq).await?;
         let t = Arc::new(AddTarget {
             campaign,
             numbers: numbers.into_iter().collect(),
         });
         put(&self.targets, (tenant, seq), t.clone(), || {
-            g.is_some_and(|(g, tg)| self.storable(Some(g)) && self.targets_generation.get(&tenant).map(|v| *v).unwrap_or(0) == tg)
+            self.storable_tenant(&self.targets_generation, tenant, g)
         });
         Ok(t)
     }
@@ -409,7 +423,7 @@ impl ReadCache {
                 }
             }
         }
-        let g = self.begin_tenant(db, tenant);
+        let g = self.begin_tenant(db, &self.tenant_generation, tenant);
         let rows: Arc<[(Uuid, String, DateTime<Utc>)]> = interactions::oldest_waiting(db, tenant, since).await?.into();
         let until = rows.iter().map(|r| r.2).min();
         let entry = Waiting {
@@ -417,7 +431,9 @@ impl ReadCache {
             until,
             rows: rows.clone(),
         };
-        put(&self.waiting, tenant, entry, || self.storable_tenant(tenant, g));
+        put(&self.waiting, tenant, entry, || {
+            self.storable_tenant(&self.tenant_generation, tenant, g)
+        });
         Ok(rows)
     }
 
@@ -470,23 +486,15 @@ impl ReadCache {
         if all || scope == Scope::Sessions {
             self.generation.fetch_add(1, Ordering::AcqRel);
         }
-        let targets = all || scope == Scope::Directory || scope == Scope::Campaigns;
-        if targets {
-            if self.targets_generation.len() >= MAX_ENTRIES {
-                self.clear();
-            }
-            *self.targets_generation.entry(t).or_insert(0) += 1;
+        if all || scope == Scope::Directory || scope == Scope::Campaigns {
+            self.bump(&self.targets_generation, t);
             self.targets.retain(|k, _| k.0 != t);
         }
         if scope == Scope::Campaigns {
             return;
         }
         if all || scope == Scope::Directory || scope == Scope::Waiting || scope == Scope::Writes {
-            if self.tenant_generation.len() >= MAX_ENTRIES {
-                // Forgetting the counters would let a racing load through: clear instead.
-                self.clear();
-            }
-            *self.tenant_generation.entry(t).or_insert(0) += 1;
+            self.bump(&self.tenant_generation, t);
         }
         if all {
             self.creds.retain(|_, c| c.tenant_id != t);

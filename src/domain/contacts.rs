@@ -131,6 +131,41 @@ pub async fn lock_campaign(conn: &mut sqlx::PgConnection, campaign: Uuid, exclus
     Ok(())
 }
 
+/// `{}`: the attrs of a contact given none.
+static NO_ATTRS: std::sync::LazyLock<serde_json::Value> = std::sync::LazyLock::new(|| serde_json::json!({}));
+
+/// Binds the fields of `c` as `$4` … `$15` (number, original number, email, name, first
+/// and last name, external id, outbound number, status, priority, max retries, attrs), the
+/// order of every one-contact insert.
+fn bind_contact<'q, O>(
+    q: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    c: &'q NewContact,
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+    q.bind(&c.number)
+        .bind(&c.original_number)
+        .bind(&c.email)
+        .bind(&c.name)
+        .bind(&c.first_name)
+        .bind(&c.last_name)
+        .bind(&c.external_id)
+        .bind(&c.outbound_number)
+        .bind(c.status.as_deref().unwrap_or(status::PENDING))
+        .bind(c.priority)
+        .bind(c.max_retries)
+        .bind(if c.attrs.is_null() { &*NO_ATTRS } else { &c.attrs })
+}
+
+/// Whether the tenant has the campaign.
+async fn campaign_exists(db: &mut sqlx::PgConnection, tenant: TenantId, campaign: Uuid) -> DomainResult<bool> {
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM campaigns WHERE tenant_id = $1 AND id = $2)")
+            .bind(tenant.0)
+            .bind(campaign)
+            .fetch_one(db)
+            .await?,
+    )
+}
+
 /// Inserts one contact into a campaign of the tenant (the caller checked the campaign and,
 /// in its transaction, took [`lock_campaign`]).
 pub async fn insert<'e>(
@@ -147,23 +182,11 @@ pub async fn insert<'e>(
           WHERE EXISTS (SELECT 1 FROM campaigns WHERE tenant_id = $2 AND id = $3)
          ON CONFLICT (id) DO NOTHING RETURNING {COLS}"
     );
-    let attrs = if c.attrs.is_null() { serde_json::json!({}) } else { c.attrs };
-    sqlx::query_as::<_, Contact>(sqlx::AssertSqlSafe(sql))
+    let q = sqlx::query_as::<_, Contact>(sqlx::AssertSqlSafe(sql))
         .bind(c.id.unwrap_or_else(Uuid::new_v4))
         .bind(tenant.0)
-        .bind(campaign)
-        .bind(&c.number)
-        .bind(&c.original_number)
-        .bind(&c.email)
-        .bind(&c.name)
-        .bind(&c.first_name)
-        .bind(&c.last_name)
-        .bind(&c.external_id)
-        .bind(&c.outbound_number)
-        .bind(c.status.as_deref().unwrap_or(status::PENDING))
-        .bind(c.priority)
-        .bind(c.max_retries)
-        .bind(attrs)
+        .bind(campaign);
+    bind_contact(q, &c)
         .bind(now)
         .fetch_optional(db)
         .await?
@@ -233,7 +256,7 @@ async fn add_many_in(
     let mut contacts = contacts;
     if contacts.len() == 1 {
         if let Some(c) = contacts.pop() {
-            return Ok(vec![add_one_in(db, tenant, campaign, c, channel, now).await?]);
+            return Ok(vec![add_one_in(db, tenant, campaign, &c, channel, now).await?]);
         }
     }
     let n = contacts.len();
@@ -310,16 +333,9 @@ async fn add_many_in(
     .bind(channel)
     .fetch_all(&mut *db)
     .await?;
-    if got.is_empty() {
+    if got.is_empty() && !campaign_exists(db, tenant, campaign).await? {
         // Every contact a duplicate, or no such campaign.
-        let found: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM campaigns WHERE tenant_id = $1 AND id = $2)")
-            .bind(tenant.0)
-            .bind(campaign)
-            .fetch_one(&mut *db)
-            .await?;
-        if !found {
-            return Err(DomainError::NotFound("campaign"));
-        }
+        return Err(DomainError::NotFound("campaign"));
     }
     let by_id: std::collections::HashMap<Uuid, (i64, bool)> = got.into_iter().map(|(id, seq, b)| (id, (seq, b))).collect();
     Ok(ids
@@ -341,12 +357,12 @@ async fn add_one_in(
     db: &mut sqlx::PgConnection,
     tenant: TenantId,
     campaign: Uuid,
-    c: NewContact,
+    c: &NewContact,
     channel: &str,
     now: DateTime<Utc>,
 ) -> DomainResult<AddOutcome> {
     let id = c.id.unwrap_or_else(Uuid::new_v4);
-    let got: Option<(Uuid, i64, bool)> = sqlx::query_as(
+    let q = sqlx::query_as(
         "WITH lock AS (SELECT pg_advisory_xact_lock_shared(hashtextextended('contacts:' || $2::text, 0))),
          src AS (
            SELECT EXISTS (SELECT 1 FROM suppressions s
@@ -368,39 +384,14 @@ async fn add_one_in(
     )
     .bind(tenant.0)
     .bind(campaign)
-    .bind(id)
-    .bind(&c.number)
-    .bind(&c.original_number)
-    .bind(&c.email)
-    .bind(&c.name)
-    .bind(&c.first_name)
-    .bind(&c.last_name)
-    .bind(&c.external_id)
-    .bind(&c.outbound_number)
-    .bind(c.status.as_deref().unwrap_or(status::PENDING))
-    .bind(c.priority)
-    .bind(c.max_retries)
-    .bind(if c.attrs.is_null() { serde_json::json!({}) } else { c.attrs })
-    .bind(now)
-    .bind(channel)
-    .fetch_optional(&mut *db)
-    .await?;
+    .bind(id);
+    let got: Option<(Uuid, i64, bool)> = bind_contact(q, c).bind(now).bind(channel).fetch_optional(&mut *db).await?;
     match got {
         Some((id, seq, true)) => Ok(AddOutcome::Suppressed { id, seq }),
         Some((id, seq, false)) => Ok(AddOutcome::Added { id, seq }),
-        None => {
-            // A duplicate, or no such campaign.
-            let found: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM campaigns WHERE tenant_id = $1 AND id = $2)")
-                .bind(tenant.0)
-                .bind(campaign)
-                .fetch_one(&mut *db)
-                .await?;
-            if found {
-                Ok(AddOutcome::Duplicate)
-            } else {
-                Err(DomainError::NotFound("campaign"))
-            }
-        }
+        // A duplicate, or no such campaign.
+        None if campaign_exists(db, tenant, campaign).await? => Ok(AddOutcome::Duplicate),
+        None => Err(DomainError::NotFound("campaign")),
     }
 }
 
@@ -432,25 +423,32 @@ pub async fn add_many_on(
     channel: &str,
     now: DateTime<Utc>,
 ) -> DomainResult<Vec<AddOutcome>> {
+    // One contact is bound by reference: a retry needs no copy of it.
+    async fn add(
+        conn: &mut sqlx::PgConnection,
+        (tenant, campaign): (TenantId, Uuid),
+        contacts: &[NewContact],
+        channel: &str,
+        now: DateTime<Utc>,
+    ) -> DomainResult<Vec<AddOutcome>> {
+        match contacts {
+            [one] => Ok(vec![add_one_in(conn, tenant, campaign, one, channel, now).await?]),
+            many => add_many_in(conn, tenant, campaign, many.to_vec(), channel, now).await,
+        }
+    }
     let mut conn = lane.take().await?;
-    if conn.reused() {
+    let out = match add(conn.conn(), (tenant, campaign), &contacts, channel, now).await {
         // An idle connection whose session ended meanwhile fails with an I/O error: the
         // statement is tried once more on a new connection (a database error comes back
         // as it is).
-        match add_many_in(conn.conn(), tenant, campaign, contacts.clone(), channel, now).await {
-            Ok(out) => {
-                conn.done();
-                return Ok(out);
-            }
-            Err(DomainError::Internal(e)) => {
-                tracing::debug!(error = %e, "an idle lane connection failed; the add runs on a new one");
-                drop(conn);
-                conn = lane.fresh().await?;
-            }
-            Err(e) => return Err(e),
+        Err(DomainError::Internal(e)) if conn.reused() => {
+            tracing::debug!(error = %e, "an idle lane connection failed; the add runs on a new one");
+            drop(conn);
+            conn = lane.fresh().await?;
+            add(conn.conn(), (tenant, campaign), &contacts, channel, now).await?
         }
-    }
-    let out = add_many_in(conn.conn(), tenant, campaign, contacts, channel, now).await?;
+        r => r?,
+    };
     conn.done();
     Ok(out)
 }
